@@ -1,0 +1,105 @@
+# ratd — GNU Makefile. See README.md: `make run`, `make check`.
+
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+SEEDDIR    ?= $(DATADIR)/ratd
+DESTDIR    ?=
+BUILD      ?= build
+
+CC      ?= cc
+OPT     ?= -O2 -g
+PKGS     = libcurl libxml-2.0 jansson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CPPFLAGS += -D_GNU_SOURCE -Iinclude -Idaemon \
+	-DRATD_SYSCONFDIR='"$(SYSCONFDIR)"' -DRATD_SEED_DIR='"$(SEEDDIR)"'
+CFLAGS   += -std=c11 $(OPT) -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 \
+	-Wno-unused-parameter $(PKG_CFLAGS)
+LDFLAGS  += -Wl,--as-needed
+LDLIBS   += $(PKG_LIBS) -lev -lm
+
+# `make SANITIZE=1 ...` builds everything with ASan and UBSan.
+ifeq ($(SANITIZE),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+DEB_PKGS = libcurl4-openssl-dev libxml2-dev libev-dev libcmocka-dev libjansson-dev pkg-config python3
+
+LIB_SRC    := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_SRC    := $(wildcard cli/*.c)
+CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/%.o)
+# cli/render.c formats status tables for both ratctl and `ratd --once`.
+SHARED_OBJ := $(BUILD)/cli/render.o
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps check unit integration run install clean
+
+all: $(BUILD)/ratd $(BUILD)/ratctl
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/libratd.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/ratd: $(BUILD)/daemon/main.o $(BUILD)/libratd.a $(SHARED_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/ratctl: $(CLI_OBJ) $(BUILD)/libratd.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libratd.a $(SHARED_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DFIXTURES='"tests/fixtures"' $(LDFLAGS) -o $@ $^ \
+		$(LDLIBS) -lcmocka
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' \
+			|| missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "make deps: installing$$missing"; \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+integration: all
+	python3 tests/integration/run.py --build $(BUILD)
+
+check: deps
+	$(MAKE) unit
+	$(MAKE) integration
+
+run: deps all
+	@mkdir -p run/state
+	$(BUILD)/ratd -c etc/ratd.dev.conf
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SEEDDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/ratd
+	install -m 0755 $(BUILD)/ratd $(DESTDIR)$(SBINDIR)/ratd
+	install -m 0755 $(BUILD)/ratctl $(DESTDIR)$(BINDIR)/ratctl
+	install -m 0644 data/*.xml $(DESTDIR)$(SEEDDIR)/
+	@# An existing configuration is the administrator's: never overwrite it.
+	[ -e $(DESTDIR)$(SYSCONFDIR)/ratd/ratd.conf ] || \
+		install -m 0644 etc/ratd.conf $(DESTDIR)$(SYSCONFDIR)/ratd/ratd.conf
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/daemon/main.d

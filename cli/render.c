@@ -1,0 +1,562 @@
+/* Human output of control-socket replies: aligned blocks and tables that survive odd JSON. */
+#include <string.h>
+
+#include "ratd/render.h"
+
+#define KEY_WIDTH 18     /* "entry into force" and room to spare */
+#define ALL_KINDS 6      /* ratification accession acceptance approval succession confirmation */
+#define CELL_MAX 256
+#define NCOLS 5
+
+enum paint { PAINT_BOLD, PAINT_GREEN, PAINT_YELLOW, PAINT_RED };
+
+static const char *const paint_codes[] = {
+	[PAINT_BOLD] = "\033[1m", [PAINT_GREEN] = "\033[32m",
+	[PAINT_YELLOW] = "\033[33m", [PAINT_RED] = "\033[31m",
+};
+
+static const char *const parties_heads[NCOLS] = {
+	"Participant", "Signature", "Instrument", "Kind", "In force",
+};
+
+struct row {
+	char cell[NCOLS][CELL_MAX];
+};
+
+static const json_t *
+jget(const json_t *o, const char *key)
+{
+	return json_is_object(o) ? json_object_get(o, key) : NULL;
+}
+
+/* The string at key, or NULL when missing, null or of another type. */
+static const char *
+jstr(const json_t *o, const char *key)
+{
+	const json_t *v = jget(o, key);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static bool
+jint(const json_t *o, const char *key, long long *out)
+{
+	const json_t *v = jget(o, key);
+
+	if (!json_is_integer(v))
+		return false;
+	*out = json_integer_value(v);
+	return true;
+}
+
+/* 1 true, 0 false, -1 missing or not a boolean. */
+static int
+jbool(const json_t *o, const char *key)
+{
+	const json_t *v = jget(o, key);
+
+	return json_is_boolean(v) ? json_is_true(v) : -1;
+}
+
+static bool
+streq(const char *a, const char *b)
+{
+	return a != NULL && strcmp(a, b) == 0;
+}
+
+/* Bytes of the control character at s (C0, DEL or a UTF-8 encoded C1), else 0. */
+static size_t
+control_len(const unsigned char *s)
+{
+	if (s[0] < 0x20 || s[0] == 0x7f)
+		return 1;
+	if (s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f)
+		return 2;
+	return 0;
+}
+
+void
+render_text(FILE *out, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n;
+
+	if (s == NULL) {
+		fputc('-', out);
+		return;
+	}
+	while (*p != '\0') {
+		if ((n = control_len(p)) > 0) {
+			fputc('?', out);
+			p += n;
+		} else
+			fputc(*p++, out);
+	}
+}
+
+/* Terminal columns of s as render_text prints it: one per character. */
+static size_t
+text_width(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t w = 0, n;
+
+	while (*p != '\0') {
+		if ((n = control_len(p)) > 0) {
+			w++;
+			p += n;
+		} else if ((*p++ & 0xc0) != 0x80)
+			w++;
+	}
+	return w;
+}
+
+static void
+paint_text(FILE *out, bool color, enum paint p, const char *s)
+{
+	if (color)
+		fputs(paint_codes[p], out);
+	render_text(out, s);
+	if (color)
+		fputs("\033[0m", out);
+}
+
+static void
+put_key(FILE *out, const char *key)
+{
+	fprintf(out, "  %-*s ", KEY_WIDTH, key);
+}
+
+static void
+put_int(FILE *out, const json_t *o, const char *key)
+{
+	long long v;
+
+	if (jint(o, key, &v))
+		fprintf(out, "%lld", v);
+	else
+		fputc('-', out);
+}
+
+/* "A, B, C" from an array of strings; "-" for any element that is not one. */
+static void
+put_list(FILE *out, const json_t *arr)
+{
+	const json_t *v;
+	size_t i;
+
+	if (!json_is_array(arr) || json_array_size(arr) == 0) {
+		fputs("none", out);
+		return;
+	}
+	json_array_foreach(arr, i, v) {
+		if (i > 0)
+			fputs(", ", out);
+		render_text(out, json_is_string(v) ? json_string_value(v) : NULL);
+	}
+}
+
+static void
+status_heading(FILE *out, const json_t *t, bool color)
+{
+	paint_text(out, color, PAINT_BOLD, jstr(t, "id"));
+	if (jstr(t, "title") != NULL) {
+		fputs("  ", out);
+		render_text(out, jstr(t, "title"));
+	}
+	fputc('\n', out);
+}
+
+static void
+status_parties(FILE *out, const json_t *t)
+{
+	long long counted;
+
+	put_key(out, "parties");
+	put_int(out, t, "parties");
+	if (jint(t, "counted", &counted))
+		fprintf(out, " (%lld counted towards the threshold)", counted);
+	fputc('\n', out);
+	put_key(out, "signatories");
+	put_int(out, t, "signatories");
+	fputc('\n', out);
+}
+
+static void
+status_threshold(FILE *out, const json_t *t)
+{
+	const json_t *names = jget(t, "threshold_participants");
+	int reached = jbool(t, "threshold_reached");
+	long long remaining;
+
+	put_key(out, "threshold");
+	put_int(out, t, "threshold");
+	if (reached == 1) {
+		fputs(": reached on ", out);
+		render_text(out, jstr(t, "threshold_date"));
+		if (json_is_array(names) && json_array_size(names) > 0) {
+			fputs(" by ", out);
+			put_list(out, names);
+		}
+	} else if (reached == 0 && jint(t, "remaining", &remaining))
+		fprintf(out, ": %lld remaining", remaining);
+	fputc('\n', out);
+}
+
+/* What follows the threshold: "3 months, then first day of the next month". */
+static void
+put_delay(FILE *out, const json_t *rule)
+{
+	const char *delay = jstr(rule, "eif_delay");
+
+	render_text(out, delay);
+	if (streq(jstr(rule, "eif_align"), "next-month"))
+		fputs(", then first day of the next month", out);
+}
+
+static void
+status_eif(FILE *out, const json_t *t, bool color)
+{
+	const char *eif = jstr(t, "entry_into_force");
+	int in_force = jbool(t, "in_force");
+
+	put_key(out, "entry into force");
+	if (eif != NULL) {
+		render_text(out, eif);
+		if (in_force == 1) {
+			fputs(" (", out);
+			paint_text(out, color, PAINT_GREEN, "in force");
+			fputc(')', out);
+		} else if (in_force == 0)
+			fputs(" (not yet in force)", out);
+	} else if (jbool(t, "threshold_reached") == 0) {
+		fputs("not yet (when the threshold is reached: ", out);
+		put_delay(out, jget(t, "rule"));
+		fputc(')', out);
+	} else
+		fputc('-', out);
+	fputc('\n', out);
+}
+
+static void
+status_rule(FILE *out, const json_t *rule)
+{
+	const json_t *count = jget(rule, "count"), *exclude = jget(rule, "exclude");
+
+	put_key(out, "rule");
+	if (!json_is_object(rule)) {
+		fputs("-\n", out);
+		return;
+	}
+	put_int(out, rule, "threshold");
+	fputs(" instruments", out);
+	if (jstr(rule, "eif_delay") != NULL) {
+		fputs(", then ", out);
+		render_text(out, jstr(rule, "eif_delay"));
+	}
+	if (streq(jstr(rule, "eif_align"), "next-month"))
+		fputs(", first day of the next month", out);
+	/* Only a narrowed list is news: the default counts every kind. */
+	if (json_is_array(count) && json_array_size(count) < ALL_KINDS) {
+		fputs("; counted: ", out);
+		put_list(out, count);
+	}
+	if (json_is_array(exclude) && json_array_size(exclude) > 0) {
+		fputs("; not counted: ", out);
+		put_list(out, exclude);
+	}
+	fputc('\n', out);
+}
+
+static void
+source_state(FILE *out, const json_t *src, bool color)
+{
+	const char *state = jstr(src, "state"), *asat = jstr(src, "status_as_at");
+	const char *error = jstr(src, "error");
+	long long n;
+
+	put_key(out, "source");
+	if (streq(state, "ok")) {
+		paint_text(out, color, PAINT_GREEN, "ok");
+		if (asat != NULL) {
+			fputs(", status as at ", out);
+			render_text(out, asat);
+		}
+	} else if (streq(state, "seed")) {
+		paint_text(out, color, PAINT_YELLOW, "seed");
+		fputs(": bundled snapshot, no successful fetch yet", out);
+		if (asat != NULL) {
+			fputs(" (status as at ", out);
+			render_text(out, asat);
+			fputc(')', out);
+		}
+	} else if (streq(state, "failing")) {
+		paint_text(out, color, PAINT_RED, "failing");
+		if (jint(src, "consecutive_failures", &n))
+			fprintf(out, " since %lld attempt%s", n, n == 1 ? "" : "s");
+		if (error != NULL) {
+			fputs(": ", out);
+			render_text(out, error);
+		}
+	} else if (streq(state, "none")) {
+		paint_text(out, color, PAINT_YELLOW, "none");
+		fputs(": no data yet, no successful fetch and no seed", out);
+	} else
+		render_text(out, state);
+	fputc('\n', out);
+	if (error != NULL && !streq(state, "failing")) {
+		put_key(out, "last error");
+		render_text(out, error);
+		fputc('\n', out);
+	}
+}
+
+/* The page's own Status counts, shown only when they disagree with the table. */
+static void
+source_stated(FILE *out, const json_t *t, const json_t *src)
+{
+	long long sp = 0, ss = 0, p = 0, s = 0;
+	bool hp = jint(src, "stated_parties", &sp), hs = jint(src, "stated_signatories", &ss);
+	bool dp = hp && jint(t, "parties", &p) && sp != p;
+	bool ds = hs && jint(t, "signatories", &s) && ss != s;
+
+	if (!dp && !ds)
+		return;
+	put_key(out, "page states");
+	if (hp) {
+		fprintf(out, "%lld parties", sp);
+		if (dp)
+			fprintf(out, " (table has %lld)", p);
+	}
+	if (hs) {
+		fprintf(out, "%s%lld signatories", hp ? ", " : "", ss);
+		if (ds)
+			fprintf(out, " (table has %lld)", s);
+	}
+	fputc('\n', out);
+}
+
+/* A time line: the time, "never" for null (when never_ok), "-" for anything else. */
+static void
+source_time(FILE *out, const char *key, const json_t *src, const char *field, bool never_ok)
+{
+	const json_t *v = jget(src, field);
+
+	put_key(out, key);
+	if (json_is_string(v))
+		render_text(out, json_string_value(v));
+	else
+		fputs(json_is_null(v) && never_ok ? "never" : "-", out);
+	fputc('\n', out);
+}
+
+static void
+status_source(FILE *out, const json_t *t, bool color)
+{
+	const json_t *src = jget(t, "source");
+
+	source_state(out, src, color);
+	source_stated(out, t, src);
+	source_time(out, "last success", src, "last_success", true);
+	if (!streq(jstr(src, "state"), "ok") && jstr(src, "last_attempt") != NULL)
+		source_time(out, "last attempt", src, "last_attempt", false);
+	source_time(out, "next fetch", src, "next_fetch", false);
+}
+
+static void
+status_block(FILE *out, const json_t *t, bool color)
+{
+	status_heading(out, t, color);
+	put_key(out, "as of");
+	render_text(out, jstr(t, "as_of"));
+	fputc('\n', out);
+	status_parties(out, t);
+	status_threshold(out, t);
+	status_eif(out, t, color);
+	status_rule(out, jget(t, "rule"));
+	status_source(out, t, color);
+}
+
+void
+render_status(FILE *out, const json_t *result, bool color)
+{
+	const json_t *treaties = jget(result, "treaties"), *t;
+	size_t i;
+
+	if (!json_is_array(treaties) || json_array_size(treaties) == 0) {
+		fputs("no treaties\n", out);
+		return;
+	}
+	json_array_foreach(treaties, i, t) {
+		if (i > 0)
+			fputc('\n', out);
+		status_block(out, t, color);
+	}
+}
+
+/* Date of a {date, kind} member, or NULL. */
+static const char *
+dated_date(const json_t *p, const char *key)
+{
+	return jstr(jget(p, key), "date");
+}
+
+/* True when date is known and on or before as_of (ISO dates compare as strings). */
+static bool
+dated_by(const char *date, const char *as_of)
+{
+	return date != NULL && (as_of == NULL || strcmp(date, as_of) <= 0);
+}
+
+/* Fills the cells of one participant; true when it holds an instrument that does not count. */
+static bool
+parties_row(const json_t *p, const char *as_of, struct row *r)
+{
+	const char *name = jstr(p, "name"), *kind = jstr(jget(p, "instrument"), "kind");
+	const char *sig = dated_date(p, "signature"), *ins = dated_date(p, "instrument");
+	const char *eif = jstr(p, "entry_into_force");
+	bool withdrawn = jbool(p, "withdrawn") == 1;
+	bool uncounted = !withdrawn && jbool(p, "counts") == 0 && dated_by(ins, as_of);
+
+	if (withdrawn && name != NULL && name[0] != '[')
+		snprintf(r->cell[0], CELL_MAX, "[%s]", name);
+	else
+		snprintf(r->cell[0], CELL_MAX, "%s", name ? name : "-");
+	snprintf(r->cell[1], CELL_MAX, "%s%s", sig ? sig : "-",
+	    streq(jstr(jget(p, "signature"), "kind"), "succession") ? " (succession)" : "");
+	snprintf(r->cell[2], CELL_MAX, "%s", ins ? ins : "-");
+	snprintf(r->cell[3], CELL_MAX, "%s%s", kind ? kind : "-", uncounted ? " *" : "");
+	snprintf(r->cell[4], CELL_MAX, "%s", eif ? eif : "-");
+	return uncounted;
+}
+
+static void
+parties_line(FILE *out, const char *const cells[NCOLS], const size_t width[NCOLS])
+{
+	size_t c, pad;
+
+	for (c = 0; c < NCOLS; c++) {
+		render_text(out, cells[c]);
+		if (c + 1 == NCOLS)
+			break;
+		for (pad = text_width(cells[c]); pad < width[c] + 2; pad++)
+			fputc(' ', out);
+	}
+	fputc('\n', out);
+}
+
+static void
+parties_footer(FILE *out, const json_t *list, const char *as_of, bool uncounted)
+{
+	long long parties = 0, signatories = 0;
+	const json_t *p;
+	size_t i;
+
+	json_array_foreach(list, i, p) {
+		if (jbool(p, "withdrawn") == 1)
+			continue;
+		parties += dated_by(dated_date(p, "instrument"), as_of);
+		signatories += dated_by(dated_date(p, "signature"), as_of);
+	}
+	if (uncounted)
+		fputs("* does not count towards the threshold\n", out);
+	fprintf(out, "%lld part%s, %lld signator%s as of ", parties, parties == 1 ? "y" : "ies",
+	    signatories, signatories == 1 ? "y" : "ies");
+	render_text(out, as_of);
+	fputc('\n', out);
+}
+
+void
+render_parties(FILE *out, const json_t *result, bool color)
+{
+	const json_t *list = jget(result, "participants"), *p;
+	const char *as_of = jstr(result, "as_of"), *cells[NCOLS];
+	size_t width[NCOLS], c, i;
+	bool uncounted = false;
+	struct row r;
+
+	if (!json_is_array(list))
+		list = NULL;
+	for (c = 0; c < NCOLS; c++)
+		width[c] = strlen(parties_heads[c]);
+	json_array_foreach(list, i, p) {
+		uncounted |= parties_row(p, as_of, &r);
+		for (c = 0; c < NCOLS; c++)
+			if (text_width(r.cell[c]) > width[c])
+				width[c] = text_width(r.cell[c]);
+	}
+	if (color)
+		fputs(paint_codes[PAINT_BOLD], out);
+	parties_line(out, parties_heads, width);
+	if (color)
+		fputs("\033[0m", out);
+	json_array_foreach(list, i, p) {
+		parties_row(p, as_of, &r);
+		for (c = 0; c < NCOLS; c++)
+			cells[c] = r.cell[c];
+		parties_line(out, cells, width);
+	}
+	parties_footer(out, list, as_of, uncounted);
+}
+
+void
+render_refresh(FILE *out, const json_t *result, bool color)
+{
+	const json_t *treaties = jget(result, "treaties"), *t;
+	const char *res;
+	size_t i;
+
+	if (!json_is_array(treaties) || json_array_size(treaties) == 0) {
+		fputs("no treaties\n", out);
+		return;
+	}
+	json_array_foreach(treaties, i, t) {
+		res = jstr(t, "result");
+		render_text(out, jstr(t, "id"));
+		fputs(": ", out);
+		if (streq(res, "error"))
+			paint_text(out, color, PAINT_RED, res);
+		else if (streq(res, "refused"))
+			paint_text(out, color, PAINT_YELLOW, res);
+		else
+			render_text(out, res);
+		if (jstr(t, "error") != NULL) {
+			fputs(": ", out);
+			render_text(out, jstr(t, "error"));
+		}
+		fputc('\n', out);
+	}
+}
+
+void
+render_event(FILE *out, const json_t *event, bool color)
+{
+	long long id;
+
+	if (jint(event, "id", &id))
+		fprintf(out, "#%lld ", id);
+	else
+		fputs("#- ", out);
+	render_text(out, jstr(event, "time"));
+	fputc(' ', out);
+	render_text(out, jstr(event, "treaty"));
+	fputc(' ', out);
+	paint_text(out, color, PAINT_BOLD, jstr(event, "type"));
+	fputc(' ', out);
+	render_text(out, jstr(event, "summary"));
+	fputc('\n', out);
+}
+
+void
+render_history(FILE *out, const json_t *result, bool color)
+{
+	const json_t *events = jget(result, "events"), *e;
+	size_t i;
+
+	if (!json_is_array(events) || json_array_size(events) == 0) {
+		fputs("no events\n", out);
+		return;
+	}
+	json_array_foreach(events, i, e)
+		render_event(out, e, color);
+}

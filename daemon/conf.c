@@ -1,0 +1,1481 @@
+/* ratd.conf: read, check and resolve the configuration (SPEC §4). */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/un.h>
+
+#include "ratd/proto.h"
+#include "conf.h"
+
+#define CONF_MAX_FILE (1024 * 1024)
+#define CONF_MAX_ERRORS 100
+#define CONF_MAX_KEYS 16          /* keys of the largest section */
+#define CONF_MAX_SECONDS INT32_MAX
+#define CONF_MAX_LIST 256         /* items of one count/events/treaties list */
+#define CONF_MAX_MAILTO 32
+#define CONF_MAX_GROUP 64
+#define CONF_MAX_ADDR 254         /* RFC 5321 path limit */
+#define CONF_SHOWN 64             /* bytes of a bad value quoted back in a message */
+
+#define KEY_REPEAT   0x1          /* (+) in SPEC §4 */
+#define KEY_EMPTY_OK 0x2          /* "key =" means "not set" */
+
+enum conf_section { SEC_NONE, SEC_SKIP, SEC_RATD, SEC_TREATY, SEC_ALERT };
+
+struct conf_parser;
+
+struct conf_key {
+	const char *name;
+	void (*set)(struct conf_parser *, const char *);
+	unsigned flags;
+};
+
+struct conf_parser {
+	struct conf *conf;
+	int line;
+	enum conf_section sec;
+	char secname[CONF_MAX_ID + 16];    /* "[treaty IV-13]", for messages */
+	int secline;
+	const struct conf_key *keys;
+	int seen[CONF_MAX_KEYS];           /* line of each key in this section, 0 = unset */
+	int ratd_line;                     /* the [ratd] section, 0 = none yet */
+	int ratd_seen[CONF_MAX_KEYS];
+	int alert_treaties_line[CONF_MAX_ALERTS];
+	int lines[CONF_MAX_ERRORS];        /* line of each message, to sort them */
+	int problems;                      /* also counts messages lost to out-of-memory */
+	bool full;                         /* CONF_MAX_ERRORS reached */
+};
+
+/* Event types of SPEC §6, for [alert] events lists. */
+static const char *const conf_event_types[] = {
+	"new-party", "new-signatory", "threshold-reached", "approaching-threshold",
+	"entered-into-force", "participant-changed", "participant-withdrawn",
+	"source-failing", "source-recovered", "source-anomaly", NULL,
+};
+
+/* Kinds an instrument may have; a signature never counts. */
+static const enum kind conf_count_kinds[] = {
+	KIND_RATIFICATION, KIND_ACCESSION, KIND_ACCEPTANCE, KIND_APPROVAL,
+	KIND_SUCCESSION, KIND_CONFIRMATION,
+};
+#define CONF_NKINDS (sizeof(conf_count_kinds) / sizeof(conf_count_kinds[0]))
+
+static void
+conf_add_error(struct conf_parser *p, int line, char *msg)
+{
+	struct conf *c = p->conf;
+	char **v;
+
+	if (msg == NULL)
+		return;
+	v = realloc(c->errors, (c->nerrors + 1) * sizeof(*v));
+	if (v == NULL) {
+		free(msg);
+		return;
+	}
+	c->errors = v;
+	p->lines[c->nerrors] = line;
+	c->errors[c->nerrors++] = msg;
+}
+
+/* Orders messages by line (a stable insertion sort), whole-file ones last. */
+static void
+conf_sort_errors(struct conf_parser *p)
+{
+	struct conf *c = p->conf;
+	size_t i, j;
+	char *msg;
+	int line;
+
+	for (i = 0; i < c->nerrors; i++)
+		if (p->lines[i] == 0)
+			p->lines[i] = INT_MAX;
+	for (i = 1; i < c->nerrors; i++) {
+		msg = c->errors[i];
+		line = p->lines[i];
+		for (j = i; j > 0 && p->lines[j - 1] > line; j--) {
+			c->errors[j] = c->errors[j - 1];
+			p->lines[j] = p->lines[j - 1];
+		}
+		c->errors[j] = msg;
+		p->lines[j] = line;
+	}
+}
+
+/* Records "FILE:LINE: message", or "FILE: message" when line is 0. */
+static void
+conf_error_at(struct conf_parser *p, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+conf_error_at(struct conf_parser *p, int line, const char *fmt, ...)
+{
+	char body[1024], *msg;
+	va_list ap;
+	int n;
+
+	p->problems++;
+	if (p->full)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(body, sizeof(body), fmt, ap);
+	va_end(ap);
+	if (p->conf->nerrors + 1 >= CONF_MAX_ERRORS) {
+		p->full = true;
+		snprintf(body, sizeof(body), "too many problems: fix these %d first",
+		    CONF_MAX_ERRORS - 1);
+		line = 0;
+	}
+	if (line > 0)
+		n = asprintf(&msg, "%s:%d: %s", p->conf->path, line, body);
+	else
+		n = asprintf(&msg, "%s: %s", p->conf->path, body);
+	conf_add_error(p, line, n < 0 ? NULL : msg);
+}
+
+#define conf_error(p, ...) conf_error_at((p), (p)->line, __VA_ARGS__)
+
+static char *
+conf_strdup(struct conf_parser *p, const char *s)
+{
+	char *d = strdup(s);
+
+	if (d == NULL)
+		conf_error(p, "out of memory");
+	return d;
+}
+
+/* Replaces *dst by a copy of s (keys given twice are refused before this). */
+static void
+conf_set_str(struct conf_parser *p, char **dst, const char *s)
+{
+	char *d = conf_strdup(p, s);
+
+	if (d == NULL)
+		return;
+	free(*dst);
+	*dst = d;
+}
+
+/* A value quoted back to the user, cut on a character boundary. */
+static const char *
+conf_shown(const char *v, char buf[CONF_SHOWN + 4])
+{
+	size_t n = strlen(v);
+
+	if (n <= CONF_SHOWN)
+		return v;
+	n = CONF_SHOWN;
+	while (n > 0 && ((unsigned char)v[n] & 0xc0) == 0x80)
+		n--;
+	memcpy(buf, v, n);
+	memcpy(buf + n, "...", 4);
+	return buf;
+}
+
+static bool
+conf_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+/* Trims blanks in place: returns the start, cuts the end. */
+static char *
+conf_trim(char *s)
+{
+	size_t n;
+
+	while (conf_blank(*s))
+		s++;
+	n = strlen(s);
+	while (n > 0 && conf_blank(s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
+/* Parses decimal digits only (no sign, no blanks) into [lo, hi]; 0 or -1. */
+static int
+conf_parse_int(const char *s, long lo, long hi, long *out)
+{
+	long n = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9' || n > (hi - (*s - '0')) / 10)
+			return -1;
+		n = n * 10 + (*s - '0');
+	}
+	if (n < lo)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+int
+conf_parse_duration(const char *s, double *secs)
+{
+	unsigned long long n = 0, mult = 1;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (n > (CONF_MAX_SECONDS - (unsigned)(*s - '0')) / 10)
+			return -1;
+		n = n * 10 + (unsigned)(*s - '0');
+	}
+	switch (*s) {
+	case '\0':
+		break;
+	case 's':
+		s++;
+		break;
+	case 'm':
+		mult = 60;
+		s++;
+		break;
+	case 'h':
+		mult = 3600;
+		s++;
+		break;
+	case 'd':
+		mult = 86400;
+		s++;
+		break;
+	default:
+		return -1;
+	}
+	if (*s != '\0' || n > CONF_MAX_SECONDS / mult)
+		return -1;
+	*secs = (double)(n * mult);
+	return 0;
+}
+
+int
+conf_parse_size(const char *s, size_t *bytes)
+{
+	size_t n = 0, mult = 1;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (n > (SIZE_MAX - (size_t)(*s - '0')) / 10)
+			return -1;
+		n = n * 10 + (size_t)(*s - '0');
+	}
+	switch (*s) {
+	case '\0':
+		break;
+	case 'K': case 'k':
+		mult = 1024;
+		s++;
+		break;
+	case 'M': case 'm':
+		mult = 1024 * 1024;
+		s++;
+		break;
+	case 'G': case 'g':
+		mult = 1024 * 1024 * 1024;
+		s++;
+		break;
+	default:
+		return -1;
+	}
+	if (*s != '\0' || n > SIZE_MAX / mult)
+		return -1;
+	*bytes = n * mult;
+	return 0;
+}
+
+/* Treaty ids and alert names become file names: [A-Za-z0-9._-]{1,CONF_MAX_ID}, no leading dot. */
+static bool
+conf_valid_id(const char *s)
+{
+	size_t n;
+
+	if (*s == '\0' || *s == '.')
+		return false;
+	for (n = 0; s[n] != '\0'; n++)
+		if (n >= CONF_MAX_ID || strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz0123456789._-", s[n]) == NULL)
+			return false;
+	return true;
+}
+
+/* True when s starts with one of the schemes and has a host after it. */
+static bool
+conf_valid_url(const char *s, const char *const *schemes)
+{
+	size_t n;
+
+	for (; *schemes != NULL; schemes++) {
+		n = strlen(*schemes);
+		if (strncasecmp(s, *schemes, n) == 0)
+			return s[n] != '\0' && s[n] != '/' && strpbrk(s, " \t") == NULL;
+	}
+	return false;
+}
+
+/* A single mail address, as SMTP takes it in RCPT TO / MAIL FROM. */
+static bool
+conf_valid_addr(const char *s)
+{
+	const char *at = strchr(s, '@');
+
+	return at != NULL && at != s && at[1] != '\0' && strchr(at + 1, '@') == NULL &&
+	    strlen(s) <= CONF_MAX_ADDR && strpbrk(s, " \t<>,;\"()[]\\") == NULL;
+}
+
+/* Splits a list on blanks and commas into fresh strings; 0, or -1 after an error. */
+static int
+conf_split(struct conf_parser *p, const char *key, const char *val, char ***out,
+    size_t *nout)
+{
+	const char *sep = " \t,";
+	char **v = NULL, *tok;
+	size_t n = 0, len;
+
+	for (val += strspn(val, sep); *val != '\0'; val += strspn(val, sep)) {
+		len = strcspn(val, sep);
+		if (n == CONF_MAX_LIST) {
+			conf_error(p, "%s lists more than %d items", key, CONF_MAX_LIST);
+			goto fail;
+		}
+		if ((tok = strndup(val, len)) == NULL)
+			goto oom;
+		if (n % 16 == 0) {
+			char **nv = realloc(v, (n + 16) * sizeof(*v));
+
+			if (nv == NULL) {
+				free(tok);
+				goto oom;
+			}
+			v = nv;
+		}
+		v[n++] = tok;
+		val += len;
+	}
+	if (n == 0) {
+		conf_error(p, "%s lists nothing: give at least one item", key);
+		goto fail;
+	}
+	*out = v;
+	*nout = n;
+	return 0;
+oom:
+	conf_error(p, "out of memory");
+fail:
+	while (n > 0)
+		free(v[--n]);
+	free(v);
+	return -1;
+}
+
+static void
+conf_free_list(char **v, size_t n)
+{
+	while (n > 0)
+		free(v[--n]);
+	free(v);
+}
+
+/* Appends a copy of s to a string vector. */
+static int
+conf_push(struct conf_parser *p, char ***v, size_t *n, const char *s)
+{
+	char **nv, *d;
+
+	if ((d = conf_strdup(p, s)) == NULL)
+		return -1;
+	if ((nv = realloc(*v, (*n + 1) * sizeof(**v))) == NULL) {
+		free(d);
+		conf_error(p, "out of memory");
+		return -1;
+	}
+	nv[(*n)++] = d;
+	*v = nv;
+	return 0;
+}
+
+/* Duration with bounds, for interval, jitter and the timeouts. */
+static int
+conf_duration(struct conf_parser *p, const char *key, const char *val, double lo,
+    double hi, const char *range, double *out)
+{
+	char buf[CONF_SHOWN + 4];
+	double d;
+
+	if (conf_parse_duration(val, &d) < 0) {
+		conf_error(p, "bad duration '%s' for %s: use 90s, 15m, 6h, 2d or seconds",
+		    conf_shown(val, buf), key);
+		return -1;
+	}
+	if (d < lo || d > hi) {
+		conf_error(p, "%s %s out of range: use %s", key, val, range);
+		return -1;
+	}
+	*out = d;
+	return 0;
+}
+
+static int
+conf_int(struct conf_parser *p, const char *key, const char *val, long lo, long hi,
+    long *out)
+{
+	char buf[CONF_SHOWN + 4];
+
+	if (conf_parse_int(val, lo, hi, out) < 0) {
+		conf_error(p, "bad %s '%s': use a whole number from %ld to %ld", key,
+		    conf_shown(val, buf), lo, hi);
+		return -1;
+	}
+	return 0;
+}
+
+static struct conf_treaty *
+conf_cur_treaty(struct conf_parser *p)
+{
+	return &p->conf->treaties[p->conf->ntreaties - 1];
+}
+
+static struct conf_alert *
+conf_cur_alert(struct conf_parser *p)
+{
+	return &p->conf->alerts[p->conf->nalerts - 1];
+}
+
+/* [ratd] */
+
+static void
+set_socket(struct conf_parser *p, const char *val)
+{
+	struct sockaddr_un sun;
+
+	if (strlen(val) >= sizeof(sun.sun_path)) {
+		conf_error(p, "socket path longer than %zu bytes: choose a shorter path",
+		    sizeof(sun.sun_path) - 1);
+		return;
+	}
+	conf_set_str(p, &p->conf->socket, val);
+}
+
+static void
+set_socket_mode(struct conf_parser *p, const char *val)
+{
+	char buf[CONF_SHOWN + 4];
+	const char *s;
+	long mode = 0;
+
+	for (s = val; *s >= '0' && *s <= '7' && mode <= 0777; s++)
+		mode = mode * 8 + (*s - '0');
+	if (*s != '\0' || mode > 0777) {
+		conf_error(p, "bad socket_mode '%s': use octal permissions such as 0660 "
+		    "(at most 0777)", conf_shown(val, buf));
+		return;
+	}
+	p->conf->socket_mode = (mode_t)mode;
+}
+
+static void
+conf_group(struct conf_parser *p, const char *key, const char *val, char **dst)
+{
+	char buf[CONF_SHOWN + 4];
+
+	if (*val == '\0') {
+		free(*dst);
+		*dst = NULL;
+		return;
+	}
+	if (strlen(val) > CONF_MAX_GROUP || strpbrk(val, " \t:,") != NULL) {
+		conf_error(p, "bad group name '%s' for %s: one name as in /etc/group",
+		    conf_shown(val, buf), key);
+		return;
+	}
+	conf_set_str(p, dst, val);
+}
+
+static void
+set_socket_group(struct conf_parser *p, const char *val)
+{
+	conf_group(p, "socket_group", val, &p->conf->socket_group);
+}
+
+static void
+set_admin_group(struct conf_parser *p, const char *val)
+{
+	conf_group(p, "admin_group", val, &p->conf->admin_group);
+}
+
+static void
+set_state_dir(struct conf_parser *p, const char *val)
+{
+	conf_set_str(p, &p->conf->state_dir, val);
+}
+
+static void
+set_seed_dir(struct conf_parser *p, const char *val)
+{
+	conf_set_str(p, &p->conf->seed_dir, val);
+}
+
+static void
+set_interval(struct conf_parser *p, const char *val)
+{
+	conf_duration(p, "interval", val, 60, 30 * 86400, "60s..30d", &p->conf->interval);
+}
+
+static void
+set_jitter(struct conf_parser *p, const char *val)
+{
+	/* Bounded by interval once the whole file is read. */
+	conf_duration(p, "jitter", val, 0, 30 * 86400, "0..interval", &p->conf->jitter);
+}
+
+static void
+set_timeout(struct conf_parser *p, const char *val)
+{
+	conf_duration(p, "timeout", val, 1, 3600, "1s..1h", &p->conf->timeout);
+}
+
+static void
+set_max_page_size(struct conf_parser *p, const char *val)
+{
+	char buf[CONF_SHOWN + 4];
+	size_t n;
+
+	if (conf_parse_size(val, &n) < 0) {
+		conf_error(p, "bad size '%s' for max_page_size: use 512K, 16M, 1G or bytes",
+		    conf_shown(val, buf));
+		return;
+	}
+	if (n < 1024 || n > 256 * 1024 * 1024) {
+		conf_error(p, "max_page_size %s out of range: use 1K..256M", val);
+		return;
+	}
+	p->conf->max_page_size = n;
+}
+
+static void
+set_user_agent(struct conf_parser *p, const char *val)
+{
+	conf_set_str(p, &p->conf->user_agent, val);
+}
+
+static void
+set_failures_before_alert(struct conf_parser *p, const char *val)
+{
+	long n;
+
+	if (conf_int(p, "failures_before_alert", val, 1, 1000, &n) == 0)
+		p->conf->failures_before_alert = (int)n;
+}
+
+/* Indices used once the whole file is read. */
+enum { RK_STATE_DIR = 4, RK_INTERVAL = 6, RK_JITTER = 7 };
+
+static const struct conf_key conf_ratd_keys[] = {
+	{ "socket", set_socket, 0 },
+	{ "socket_mode", set_socket_mode, 0 },
+	{ "socket_group", set_socket_group, KEY_EMPTY_OK },
+	{ "admin_group", set_admin_group, KEY_EMPTY_OK },
+	[RK_STATE_DIR] = { "state_dir", set_state_dir, 0 },
+	{ "seed_dir", set_seed_dir, 0 },
+	[RK_INTERVAL] = { "interval", set_interval, 0 },
+	[RK_JITTER] = { "jitter", set_jitter, 0 },
+	{ "timeout", set_timeout, 0 },
+	{ "max_page_size", set_max_page_size, 0 },
+	{ "user_agent", set_user_agent, 0 },
+	{ "failures_before_alert", set_failures_before_alert, 0 },
+	{ NULL, NULL, 0 },
+};
+
+_Static_assert(sizeof(conf_ratd_keys) / sizeof(conf_ratd_keys[0]) <= CONF_MAX_KEYS + 1,
+    "conf_parser.seen holds every [ratd] key");
+
+/* [treaty ID] */
+
+static void
+set_title(struct conf_parser *p, const char *val)
+{
+	conf_set_str(p, &conf_cur_treaty(p)->title, val);
+}
+
+static void
+set_url(struct conf_parser *p, const char *val)
+{
+	static const char *const schemes[] = { "http://", "https://", NULL };
+	char buf[CONF_SHOWN + 4];
+
+	if (!conf_valid_url(val, schemes)) {
+		conf_error(p, "bad url '%s': use an http:// or https:// URL without blanks",
+		    conf_shown(val, buf));
+		return;
+	}
+	conf_set_str(p, &conf_cur_treaty(p)->url, val);
+}
+
+static void
+set_format(struct conf_parser *p, const char *val)
+{
+	char buf[CONF_SHOWN + 4];
+	int f = untc_format_from_name(val);
+
+	if (f < 0) {
+		conf_error(p, "bad format '%s': use auto, html or xml", conf_shown(val, buf));
+		return;
+	}
+	conf_cur_treaty(p)->format = (enum untc_format)f;
+}
+
+static void
+set_threshold(struct conf_parser *p, const char *val)
+{
+	long n;
+
+	if (conf_int(p, "threshold", val, 1, 10000, &n) == 0)
+		conf_cur_treaty(p)->rule.threshold = (int)n;
+}
+
+static bool
+conf_is_unit(const char *w, const char *singular)
+{
+	size_t n = strlen(singular);
+
+	return strncmp(w, singular, n) == 0 && (w[n] == '\0' || strcmp(w + n, "s") == 0);
+}
+
+/* "N months", "N days" or "N months N days"; singular units too. */
+static int
+conf_parse_delay(const char *val, int *months, int *days)
+{
+	char copy[64], *w[5], *save = NULL, *tok;
+	long n;
+	int k = 0;
+
+	if (strlen(val) >= sizeof(copy))
+		return -1;
+	strcpy(copy, val);
+	for (tok = strtok_r(copy, " \t", &save); tok != NULL && k < 5;
+	    tok = strtok_r(NULL, " \t", &save))
+		w[k++] = tok;
+	if (k != 2 && k != 4)
+		return -1;
+	*months = *days = 0;
+	if (k == 2 && conf_is_unit(w[1], "day")) {
+		if (conf_parse_int(w[0], 0, 100000, &n) < 0)
+			return -1;
+		*days = (int)n;
+		return 0;
+	}
+	if (!conf_is_unit(w[1], "month") || conf_parse_int(w[0], 0, 1200, &n) < 0)
+		return -1;
+	*months = (int)n;
+	if (k == 2)
+		return 0;
+	if (!conf_is_unit(w[3], "day") || conf_parse_int(w[2], 0, 100000, &n) < 0)
+		return -1;
+	*days = (int)n;
+	return 0;
+}
+
+static void
+set_eif_delay(struct conf_parser *p, const char *val)
+{
+	struct rule *r = &conf_cur_treaty(p)->rule;
+	char buf[CONF_SHOWN + 4];
+
+	if (conf_parse_delay(val, &r->delay_months, &r->delay_days) < 0)
+		conf_error(p, "bad eif_delay '%s': use N days, N months or N months N days "
+		    "(months 0..1200, days 0..100000)", conf_shown(val, buf));
+}
+
+static void
+set_eif_align(struct conf_parser *p, const char *val)
+{
+	char buf[CONF_SHOWN + 4];
+
+	if (strcmp(val, "next-month") == 0)
+		conf_cur_treaty(p)->rule.align = RULE_ALIGN_NEXT_MONTH;
+	else if (strcmp(val, "none") == 0)
+		conf_cur_treaty(p)->rule.align = RULE_ALIGN_NONE;
+	else
+		conf_error(p, "bad eif_align '%s': use next-month or none",
+		    conf_shown(val, buf));
+}
+
+static bool
+conf_countable(enum kind k)
+{
+	size_t i;
+
+	for (i = 0; i < CONF_NKINDS; i++)
+		if (conf_count_kinds[i] == k)
+			return true;
+	return false;
+}
+
+static void
+set_count(struct conf_parser *p, const char *val)
+{
+	char buf[CONF_SHOWN + 4], **v;
+	unsigned mask = 0;
+	size_t i, n;
+	enum kind k;
+
+	if (conf_split(p, "count", val, &v, &n) < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		k = kind_from_name(v[i]);
+		if (!conf_countable(k)) {
+			conf_error(p, "unknown kind '%s' in count: use ratification, accession, "
+			    "acceptance, approval, succession, confirmation",
+			    conf_shown(v[i], buf));
+			mask = 0;
+			break;
+		}
+		mask |= 1u << k;
+	}
+	conf_free_list(v, n);
+	if (mask != 0)
+		conf_cur_treaty(p)->rule.count_mask = mask;
+}
+
+static void
+set_exclude(struct conf_parser *p, const char *val)
+{
+	struct rule *r = &conf_cur_treaty(p)->rule;
+
+	if (strlen(val) > SNAPSHOT_MAX_NAME) {
+		conf_error(p, "exclude name longer than %d bytes can never match a participant",
+		    SNAPSHOT_MAX_NAME);
+		return;
+	}
+	if (r->nexclude >= SNAPSHOT_MAX_PARTICIPANTS) {
+		conf_error(p, "more than %d exclude lines", SNAPSHOT_MAX_PARTICIPANTS);
+		return;
+	}
+	conf_push(p, &r->exclude, &r->nexclude, val);
+}
+
+static void
+set_treaty_interval(struct conf_parser *p, const char *val)
+{
+	conf_duration(p, "interval", val, 60, 30 * 86400, "60s..30d",
+	    &conf_cur_treaty(p)->interval);
+}
+
+static void
+set_approaching(struct conf_parser *p, const char *val)
+{
+	long n;
+
+	if (conf_int(p, "approaching", val, 0, 10000, &n) == 0)
+		conf_cur_treaty(p)->approaching = (int)n;
+}
+
+/* Indices used by the end-of-section checks. */
+enum { TK_TITLE, TK_URL, TK_FORMAT, TK_THRESHOLD };
+
+static const struct conf_key conf_treaty_keys[] = {
+	[TK_TITLE] = { "title", set_title, 0 },
+	[TK_URL] = { "url", set_url, 0 },
+	[TK_FORMAT] = { "format", set_format, 0 },
+	[TK_THRESHOLD] = { "threshold", set_threshold, 0 },
+	{ "eif_delay", set_eif_delay, 0 },
+	{ "eif_align", set_eif_align, 0 },
+	{ "count", set_count, 0 },
+	{ "exclude", set_exclude, KEY_REPEAT },
+	{ "interval", set_treaty_interval, 0 },
+	{ "approaching", set_approaching, 0 },
+	{ NULL, NULL, 0 },
+};
+
+_Static_assert(sizeof(conf_treaty_keys) / sizeof(conf_treaty_keys[0]) <= CONF_MAX_KEYS + 1,
+    "conf_parser.seen holds every [treaty] key");
+
+/* [alert NAME] */
+
+static void
+set_exec(struct conf_parser *p, const char *val)
+{
+	char buf[CONF_SHOWN + 4];
+
+	if (val[0] != '/') {
+		conf_error(p, "exec '%s' is not an absolute path: use /path/to/program "
+		    "(run without a shell, event JSON on stdin)", conf_shown(val, buf));
+		return;
+	}
+	conf_set_str(p, &conf_cur_alert(p)->target, val);
+}
+
+static void
+set_webhook(struct conf_parser *p, const char *val)
+{
+	static const char *const schemes[] = { "http://", "https://", NULL };
+	char buf[CONF_SHOWN + 4];
+
+	if (!conf_valid_url(val, schemes)) {
+		conf_error(p, "bad webhook '%s': use an http:// or https:// URL without blanks",
+		    conf_shown(val, buf));
+		return;
+	}
+	conf_set_str(p, &conf_cur_alert(p)->target, val);
+}
+
+static void
+set_mailto(struct conf_parser *p, const char *val)
+{
+	struct conf_alert *a = conf_cur_alert(p);
+	char buf[CONF_SHOWN + 4];
+
+	if (!conf_valid_addr(val)) {
+		conf_error(p, "bad mailto '%s': one address per line, as in ops@example.org",
+		    conf_shown(val, buf));
+		return;
+	}
+	if (a->nmailto >= CONF_MAX_MAILTO) {
+		conf_error(p, "more than %d mailto lines: use a mailing list", CONF_MAX_MAILTO);
+		return;
+	}
+	conf_push(p, &a->mailto, &a->nmailto, val);
+}
+
+static void
+set_smtp_url(struct conf_parser *p, const char *val)
+{
+	static const char *const schemes[] = { "smtp://", "smtps://", NULL };
+	char buf[CONF_SHOWN + 4];
+
+	if (!conf_valid_url(val, schemes)) {
+		conf_error(p, "bad smtp_url '%s': use smtp://HOST[:PORT] or smtps://HOST[:PORT]",
+		    conf_shown(val, buf));
+		return;
+	}
+	conf_set_str(p, &conf_cur_alert(p)->smtp_url, val);
+}
+
+static void
+set_mail_from(struct conf_parser *p, const char *val)
+{
+	char buf[CONF_SHOWN + 4];
+
+	if (!conf_valid_addr(val)) {
+		conf_error(p, "bad mail_from '%s': use one address, as in ratd@example.org",
+		    conf_shown(val, buf));
+		return;
+	}
+	conf_set_str(p, &conf_cur_alert(p)->mail_from, val);
+}
+
+static bool
+conf_known_event(const char *s)
+{
+	size_t i;
+
+	for (i = 0; conf_event_types[i] != NULL; i++)
+		if (strcmp(conf_event_types[i], s) == 0)
+			return true;
+	return false;
+}
+
+static void
+set_events(struct conf_parser *p, const char *val)
+{
+	struct conf_alert *a = conf_cur_alert(p);
+	char buf[CONF_SHOWN + 4], **v;
+	size_t i, n;
+
+	if (strcmp(val, "*") == 0)
+		return;
+	if (conf_split(p, "events", val, &v, &n) < 0)
+		return;
+	for (i = 0; i < n; i++)
+		if (!conf_known_event(v[i])) {
+			conf_error(p, "unknown event type '%s' in events: use * or some of "
+			    "new-party, new-signatory, threshold-reached, approaching-threshold, "
+			    "entered-into-force, participant-changed, participant-withdrawn, "
+			    "source-failing, source-recovered, source-anomaly",
+			    conf_shown(v[i], buf));
+			conf_free_list(v, n);
+			return;
+		}
+	a->events = v;
+	a->nevents = n;
+}
+
+static void
+set_treaties(struct conf_parser *p, const char *val)
+{
+	struct conf_alert *a = conf_cur_alert(p);
+	char **v;
+	size_t n;
+
+	if (strcmp(val, "*") == 0)
+		return;
+	/* Each id is checked against the treaties once the whole file is read. */
+	if (conf_split(p, "treaties", val, &v, &n) < 0)
+		return;
+	a->treaties = v;
+	a->ntreaties = n;
+	p->alert_treaties_line[p->conf->nalerts - 1] = p->line;
+}
+
+static void
+set_alert_timeout(struct conf_parser *p, const char *val)
+{
+	conf_duration(p, "timeout", val, 1, 3600, "1s..1h", &conf_cur_alert(p)->timeout);
+}
+
+enum { AK_EXEC, AK_WEBHOOK, AK_MAILTO, AK_SMTP_URL, AK_MAIL_FROM };
+
+static const struct conf_key conf_alert_keys[] = {
+	[AK_EXEC] = { "exec", set_exec, 0 },
+	[AK_WEBHOOK] = { "webhook", set_webhook, 0 },
+	[AK_MAILTO] = { "mailto", set_mailto, KEY_REPEAT },
+	[AK_SMTP_URL] = { "smtp_url", set_smtp_url, 0 },
+	[AK_MAIL_FROM] = { "mail_from", set_mail_from, 0 },
+	{ "events", set_events, 0 },
+	{ "treaties", set_treaties, 0 },
+	{ "timeout", set_alert_timeout, 0 },
+	{ NULL, NULL, 0 },
+};
+
+_Static_assert(sizeof(conf_alert_keys) / sizeof(conf_alert_keys[0]) <= CONF_MAX_KEYS + 1,
+    "conf_parser.seen holds every [alert] key");
+
+/* Sections */
+
+static void
+conf_end_treaty(struct conf_parser *p)
+{
+	struct conf_treaty *t = conf_cur_treaty(p);
+
+	if (p->seen[TK_URL] == 0)
+		conf_error_at(p, p->secline, "%s has no url: add url = https://treaties.un.org/"
+		    "Pages/ViewDetails.aspx?src=TREATY&mtdsg_no=...", p->secname);
+	if (p->seen[TK_THRESHOLD] == 0)
+		conf_error_at(p, p->secline, "%s has no threshold: add threshold = N, the "
+		    "instruments needed for entry into force", p->secname);
+	if (t->title == NULL)
+		t->title = conf_strdup(p, t->id);
+}
+
+static void
+conf_end_alert(struct conf_parser *p)
+{
+	static const char *const kinds[] = {
+		[ALERT_EXEC] = "exec", [ALERT_WEBHOOK] = "webhook", [ALERT_MAILTO] = "mailto",
+	};
+	struct conf_alert *a = conf_cur_alert(p);
+	int k, first = 0;
+
+	for (k = AK_EXEC; k <= AK_MAILTO; k++) {
+		if (p->seen[k] == 0)
+			continue;
+		if (first != 0) {
+			conf_error_at(p, p->seen[k], "%s has %s (line %d) and %s: an [alert] has "
+			    "exactly one of exec, webhook, mailto; make another [alert] section",
+			    p->secname, kinds[a->kind], first, kinds[k + ALERT_EXEC]);
+			continue;
+		}
+		first = p->seen[k];
+		a->kind = (enum alert_kind)(k + ALERT_EXEC);
+	}
+	if (first == 0)
+		conf_error_at(p, p->secline, "%s has no target: add one of exec, webhook or "
+		    "mailto", p->secname);
+	if (p->seen[AK_MAILTO] != 0 && p->seen[AK_SMTP_URL] == 0)
+		conf_error_at(p, p->secline, "%s has mailto but no smtp_url: add smtp_url = "
+		    "smtp://HOST:25", p->secname);
+	if (p->seen[AK_MAILTO] != 0 && p->seen[AK_MAIL_FROM] == 0)
+		conf_error_at(p, p->secline, "%s has mailto but no mail_from: add mail_from = "
+		    "ratd@HOST", p->secname);
+	if (p->seen[AK_MAILTO] == 0 && p->seen[AK_SMTP_URL] != 0)
+		conf_error_at(p, p->seen[AK_SMTP_URL], "smtp_url is only for mailto alerts: "
+		    "remove it or add mailto");
+	if (p->seen[AK_MAILTO] == 0 && p->seen[AK_MAIL_FROM] != 0)
+		conf_error_at(p, p->seen[AK_MAIL_FROM], "mail_from is only for mailto alerts: "
+		    "remove it or add mailto");
+}
+
+static void
+conf_end_section(struct conf_parser *p)
+{
+	if (p->sec == SEC_RATD)
+		memcpy(p->ratd_seen, p->seen, sizeof(p->seen));
+	else if (p->sec == SEC_TREATY)
+		conf_end_treaty(p);
+	else if (p->sec == SEC_ALERT)
+		conf_end_alert(p);
+	p->sec = SEC_NONE;
+	p->keys = NULL;
+	memset(p->seen, 0, sizeof(p->seen));
+}
+
+static void
+conf_begin_treaty(struct conf_parser *p, const char *id)
+{
+	struct conf *c = p->conf;
+	const struct conf_treaty *dup = conf_treaty_find(c, id);
+	char buf[CONF_SHOWN + 4];
+	struct conf_treaty *v;
+	size_t i;
+
+	if (!conf_valid_id(id)) {
+		conf_error(p, "bad treaty id '%s': use up to %d of A-Z a-z 0-9 . _ - "
+		    "(not starting with '.'), as in [treaty IV-13]", conf_shown(id, buf),
+		    CONF_MAX_ID);
+		return;
+	}
+	if (dup != NULL) {
+		conf_error(p, "duplicate [treaty %s] (first at line %d): merge the two sections",
+		    id, dup->line);
+		return;
+	}
+	if (c->ntreaties == CONF_MAX_TREATIES) {
+		conf_error(p, "too many [treaty] sections: at most %d", CONF_MAX_TREATIES);
+		return;
+	}
+	if ((v = realloc(c->treaties, (c->ntreaties + 1) * sizeof(*v))) == NULL) {
+		conf_error(p, "out of memory");
+		return;
+	}
+	c->treaties = v;
+	memset(&v[c->ntreaties], 0, sizeof(*v));
+	v[c->ntreaties].line = p->line;
+	v[c->ntreaties].format = UNTC_AUTO;
+	v[c->ntreaties].rule.align = RULE_ALIGN_NONE;
+	for (i = 0; i < CONF_NKINDS; i++)
+		v[c->ntreaties].rule.count_mask |= 1u << conf_count_kinds[i];
+	v[c->ntreaties].id = conf_strdup(p, id);
+	c->ntreaties++;
+	if (v[c->ntreaties - 1].id == NULL)
+		return;
+	p->sec = SEC_TREATY;
+	p->keys = conf_treaty_keys;
+}
+
+static const struct conf_alert *
+conf_alert_find(const struct conf *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nalerts; i++)
+		if (c->alerts[i].name != NULL && strcmp(c->alerts[i].name, name) == 0)
+			return &c->alerts[i];
+	return NULL;
+}
+
+static void
+conf_begin_alert(struct conf_parser *p, const char *name)
+{
+	struct conf *c = p->conf;
+	const struct conf_alert *dup = conf_alert_find(c, name);
+	char buf[CONF_SHOWN + 4];
+	struct conf_alert *v;
+
+	if (!conf_valid_id(name)) {
+		conf_error(p, "bad alert name '%s': use up to %d of A-Z a-z 0-9 . _ - "
+		    "(not starting with '.'), as in [alert ops]", conf_shown(name, buf),
+		    CONF_MAX_ID);
+		return;
+	}
+	if (dup != NULL) {
+		conf_error(p, "duplicate [alert %s] (first at line %d): rename one", name,
+		    dup->line);
+		return;
+	}
+	if (c->nalerts == CONF_MAX_ALERTS) {
+		conf_error(p, "too many [alert] sections: at most %d", CONF_MAX_ALERTS);
+		return;
+	}
+	if ((v = realloc(c->alerts, (c->nalerts + 1) * sizeof(*v))) == NULL) {
+		conf_error(p, "out of memory");
+		return;
+	}
+	c->alerts = v;
+	memset(&v[c->nalerts], 0, sizeof(*v));
+	v[c->nalerts].line = p->line;
+	v[c->nalerts].timeout = 30;
+	v[c->nalerts].name = conf_strdup(p, name);
+	c->nalerts++;
+	if (v[c->nalerts - 1].name == NULL)
+		return;
+	p->sec = SEC_ALERT;
+	p->keys = conf_alert_keys;
+}
+
+/* "[type name]": the section line, already trimmed, '[' and ']' included. */
+static void
+conf_section(struct conf_parser *p, char *s)
+{
+	char *type, *name, buf[CONF_SHOWN + 4];
+	size_t n = strlen(s);
+
+	conf_end_section(p);
+	p->sec = SEC_SKIP;      /* keys of a refused section are not reported again */
+	p->secline = p->line;
+	if (s[n - 1] != ']') {
+		conf_error(p, "section line must end with ']', as in [treaty IV-13]");
+		return;
+	}
+	s[n - 1] = '\0';
+	type = conf_trim(s + 1);
+	name = type + strcspn(type, " \t");
+	if (*name != '\0')
+		*name++ = '\0';
+	name = conf_trim(name);
+	snprintf(p->secname, sizeof(p->secname), "[%.8s%s%.*s]", type,
+	    *name == '\0' ? "" : " ", CONF_MAX_ID, name);
+	if (strcmp(type, "ratd") == 0 && *name == '\0') {
+		if (p->ratd_line != 0) {
+			conf_error(p, "duplicate [ratd] (first at line %d): merge the two sections",
+			    p->ratd_line);
+			return;
+		}
+		p->ratd_line = p->line;
+		p->sec = SEC_RATD;
+		p->keys = conf_ratd_keys;
+	} else if (strcmp(type, "treaty") == 0 && *name != '\0')
+		conf_begin_treaty(p, name);
+	else if (strcmp(type, "alert") == 0 && *name != '\0')
+		conf_begin_alert(p, name);
+	else if (strcmp(type, "ratd") == 0)
+		conf_error(p, "[ratd] takes no name: write [ratd]");
+	else if (strcmp(type, "treaty") == 0 || strcmp(type, "alert") == 0)
+		conf_error(p, "[%s] needs a name: [%s %s]", type, type,
+		    strcmp(type, "treaty") == 0 ? "ID" : "NAME");
+	else
+		conf_error(p, "unknown section [%s]: use [ratd], [treaty ID] or [alert NAME]",
+		    conf_shown(type, buf));
+}
+
+static void
+conf_unknown_key(struct conf_parser *p, const char *key)
+{
+	char known[512], buf[CONF_SHOWN + 4];
+	size_t i, n = 0;
+
+	known[0] = '\0';
+	for (i = 0; p->keys[i].name != NULL && n < sizeof(known); i++)
+		n += (size_t)snprintf(known + n, sizeof(known) - n, "%s%s", i ? ", " : "",
+		    p->keys[i].name);
+	conf_error(p, "unknown key '%s' in %s (known: %s)", conf_shown(key, buf),
+	    p->secname, known);
+}
+
+/* "key = value". */
+static void
+conf_assign(struct conf_parser *p, char *s)
+{
+	char *eq = strchr(s, '='), *key, *val, buf[CONF_SHOWN + 4];
+	size_t i;
+
+	if (eq == NULL) {
+		conf_error(p, "expected 'key = value', '[section]' or '# comment'");
+		return;
+	}
+	*eq = '\0';
+	key = conf_trim(s);
+	val = conf_trim(eq + 1);
+	if (*key == '\0') {
+		conf_error(p, "no key before '=': write 'key = value'");
+		return;
+	}
+	if (p->sec == SEC_SKIP)
+		return;
+	if (p->sec == SEC_NONE) {
+		conf_error(p, "key '%s' outside any section: put it under [ratd], "
+		    "[treaty ID] or [alert NAME]", conf_shown(key, buf));
+		return;
+	}
+	for (i = 0; p->keys[i].name != NULL; i++)
+		if (strcmp(p->keys[i].name, key) == 0)
+			break;
+	if (p->keys[i].name == NULL) {
+		conf_unknown_key(p, key);
+		return;
+	}
+	if (p->seen[i] != 0 && !(p->keys[i].flags & KEY_REPEAT)) {
+		conf_error(p, "duplicate key '%s' in %s (first at line %d): keep one", key,
+		    p->secname, p->seen[i]);
+		return;
+	}
+	if (*val == '\0' && !(p->keys[i].flags & KEY_EMPTY_OK)) {
+		conf_error(p, "%s has no value: give one, or delete the line for the default",
+		    key);
+		return;
+	}
+	if (p->seen[i] == 0)
+		p->seen[i] = p->line;
+	p->keys[i].set(p, val);
+}
+
+/* Length of the UTF-8 sequence at s (strict: no overlongs, surrogates, > U+10FFFF), or 0. */
+static size_t
+conf_utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len, i;
+	unsigned cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+/* Checks one raw line (no newline) is text: UTF-8, no NUL, no control characters. */
+static int
+conf_check_text(struct conf_parser *p, const char *line, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)line;
+	size_t i, len;
+
+	for (i = 0; i < n; i += len) {
+		if (s[i] == '\0') {
+			conf_error(p, "NUL byte: this is not a text file");
+			return -1;
+		}
+		/* A lone CR ends CRLF lines; anything else could forge log or header lines. */
+		if ((s[i] < 0x20 && s[i] != '\t' && !(s[i] == '\r' && i == n - 1)) ||
+		    s[i] == 0x7f) {
+			conf_error(p, "control character 0x%02x: remove it", s[i]);
+			return -1;
+		}
+		if ((len = conf_utf8_len(s + i, n - i)) == 0) {
+			conf_error(p, "not valid UTF-8: save the file as UTF-8");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+conf_line(struct conf_parser *p, char *raw, size_t n)
+{
+	char *s;
+
+	if (n > CONF_MAX_LINE) {
+		conf_error(p, "line longer than %d bytes: shorten it", CONF_MAX_LINE);
+		return;
+	}
+	if (conf_check_text(p, raw, n) < 0)
+		return;
+	raw[n] = '\0';
+	s = conf_trim(raw);
+	if (*s == '\0' || *s == '#')
+		return;
+	if (*s == '[')
+		conf_section(p, s);
+	else
+		conf_assign(p, s);
+}
+
+/* Reads the whole file into a NUL-terminated buffer; NULL after an error. */
+static char *
+conf_read(struct conf_parser *p, size_t *len)
+{
+	FILE *f;
+	char *buf;
+	size_t n;
+	int err;
+
+	if ((f = fopen(p->conf->path, "re")) == NULL) {
+		conf_error_at(p, 0, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	if ((buf = malloc(CONF_MAX_FILE + 2)) == NULL) {
+		fclose(f);
+		conf_error_at(p, 0, "out of memory");
+		return NULL;
+	}
+	n = fread(buf, 1, CONF_MAX_FILE + 1, f);
+	err = ferror(f) ? errno : 0;
+	fclose(f);
+	if (err != 0 || n > CONF_MAX_FILE) {
+		if (err != 0)
+			conf_error_at(p, 0, "cannot read: %s", strerror(err));
+		else
+			conf_error_at(p, 0, "larger than 1 MiB: this is not a ratd configuration");
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+static void
+conf_parse(struct conf_parser *p, char *buf, size_t len)
+{
+	char *s = buf, *end = buf + len, *nl;
+
+	/* Some editors start UTF-8 files with a byte order mark. */
+	if (len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+		s += 3;
+	for (p->line = 1; s < end; p->line++) {
+		if ((nl = memchr(s, '\n', (size_t)(end - s))) == NULL)
+			nl = end;
+		conf_line(p, s, (size_t)(nl - s));
+		s = nl + 1;
+	}
+	conf_end_section(p);
+}
+
+/* The first of $STATE_DIRECTORY's colon-separated paths, when systemd set it. */
+static void
+conf_state_directory(struct conf_parser *p)
+{
+	const char *env = getenv("STATE_DIRECTORY");
+	size_t n;
+	char *d;
+
+	if (env == NULL || (n = strcspn(env, ":")) == 0)
+		return;
+	if ((d = strndup(env, n)) == NULL) {
+		conf_error_at(p, 0, "out of memory");
+		return;
+	}
+	free(p->conf->state_dir);
+	p->conf->state_dir = d;
+}
+
+/* What can only be checked or filled in once every section is read. */
+static void
+conf_resolve(struct conf_parser *p)
+{
+	struct conf *c = p->conf;
+	size_t i, j;
+	int line;
+
+	if (c->jitter > c->interval) {
+		line = p->ratd_seen[RK_JITTER] != 0 ? p->ratd_seen[RK_JITTER] :
+		    p->ratd_seen[RK_INTERVAL];
+		conf_error_at(p, line, "jitter %gs is longer than interval %gs: use 0..interval",
+		    c->jitter, c->interval);
+	}
+	if (p->ratd_seen[RK_STATE_DIR] == 0)
+		conf_state_directory(p);
+	for (i = 0; i < c->ntreaties; i++)
+		if (c->treaties[i].interval == 0)
+			c->treaties[i].interval = c->interval;
+	for (i = 0; i < c->nalerts; i++)
+		for (j = 0; j < c->alerts[i].ntreaties; j++)
+			if (conf_treaty_find(c, c->alerts[i].treaties[j]) == NULL)
+				conf_error_at(p, p->alert_treaties_line[i], "[alert %s] names "
+				    "treaty '%s', which has no [treaty %s] section",
+				    c->alerts[i].name, c->alerts[i].treaties[j],
+				    c->alerts[i].treaties[j]);
+	if (c->ntreaties == 0)
+		conf_error_at(p, 0, "no [treaty ID] section: ratd has nothing to track");
+}
+
+static int
+conf_defaults(struct conf *c)
+{
+	c->socket = strdup(RATD_DEFAULT_SOCKET);
+	c->socket_mode = 0660;
+	c->state_dir = strdup(RATD_DEFAULT_STATE_DIR);
+	c->seed_dir = strdup(RATD_SEED_DIR);
+	c->interval = 6 * 3600;
+	c->jitter = 10 * 60;
+	c->timeout = 60;
+	c->max_page_size = 16 * 1024 * 1024;
+	c->user_agent = strdup("ratd/" RATD_VERSION " (+" RATD_PROJECT_URL ")");
+	c->failures_before_alert = 3;
+	if (c->socket == NULL || c->state_dir == NULL || c->seed_dir == NULL ||
+	    c->user_agent == NULL)
+		return -1;
+	return 0;
+}
+
+int
+conf_load(const char *path, struct conf *conf)
+{
+	struct conf_parser p;
+	size_t len;
+	char *buf;
+
+	memset(conf, 0, sizeof(*conf));
+	memset(&p, 0, sizeof(p));
+	p.conf = conf;
+	if ((conf->path = strdup(path)) == NULL)
+		return -1;
+	if (conf_defaults(conf) < 0) {
+		conf_error_at(&p, 0, "out of memory");
+		return -1;
+	}
+	if ((buf = conf_read(&p, &len)) == NULL)
+		return -1;
+	conf_parse(&p, buf, len);
+	free(buf);
+	conf_resolve(&p);
+	conf_sort_errors(&p);
+	return p.problems == 0 ? 0 : -1;
+}
+
+void
+conf_free(struct conf *conf)
+{
+	size_t i;
+
+	for (i = 0; i < conf->ntreaties; i++) {
+		free(conf->treaties[i].id);
+		free(conf->treaties[i].title);
+		free(conf->treaties[i].url);
+		rule_clear(&conf->treaties[i].rule);
+	}
+	free(conf->treaties);
+	for (i = 0; i < conf->nalerts; i++) {
+		free(conf->alerts[i].name);
+		free(conf->alerts[i].target);
+		conf_free_list(conf->alerts[i].mailto, conf->alerts[i].nmailto);
+		free(conf->alerts[i].smtp_url);
+		free(conf->alerts[i].mail_from);
+		conf_free_list(conf->alerts[i].events, conf->alerts[i].nevents);
+		conf_free_list(conf->alerts[i].treaties, conf->alerts[i].ntreaties);
+	}
+	free(conf->alerts);
+	conf_free_list(conf->errors, conf->nerrors);
+	free(conf->path);
+	free(conf->socket);
+	free(conf->socket_group);
+	free(conf->admin_group);
+	free(conf->state_dir);
+	free(conf->seed_dir);
+	free(conf->user_agent);
+	memset(conf, 0, sizeof(*conf));
+}
+
+const struct conf_treaty *
+conf_treaty_find(const struct conf *conf, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < conf->ntreaties; i++)
+		if (conf->treaties[i].id != NULL && strcmp(conf->treaties[i].id, id) == 0)
+			return &conf->treaties[i];
+	return NULL;
+}

@@ -1,0 +1,92 @@
+/* ratd.conf: the INI parser and the validated configuration (SPEC §4). */
+#ifndef RATD_CONF_H
+#define RATD_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "rule.h"
+#include "untc.h"
+
+#ifndef RATD_SYSCONFDIR
+#define RATD_SYSCONFDIR "/etc"
+#endif
+#ifndef RATD_SEED_DIR
+#define RATD_SEED_DIR "/usr/local/share/ratd"
+#endif
+#define RATD_DEFAULT_CONF RATD_SYSCONFDIR "/ratd/ratd.conf"
+#define RATD_DEFAULT_STATE_DIR "/var/lib/ratd"
+
+/* Bounds on what a configuration may ask for. */
+#define CONF_MAX_LINE 4096
+#define CONF_MAX_TREATIES 256
+#define CONF_MAX_ALERTS 64
+#define CONF_MAX_ID 64
+
+struct conf_treaty {
+	char *id;                /* [A-Za-z0-9._-]+, also the state file's name */
+	char *title;
+	char *url;
+	enum untc_format format;
+	struct rule rule;
+	double interval;         /* seconds; the [ratd] interval when not set */
+	int approaching;         /* alert when remaining <= this; 0 = off */
+	int line;                /* where the section starts, for messages */
+};
+
+enum alert_kind { ALERT_EXEC = 1, ALERT_WEBHOOK, ALERT_MAILTO };
+
+struct conf_alert {
+	char *name;
+	enum alert_kind kind;
+	char *target;            /* exec program, webhook URL */
+	char **mailto;           /* recipients when kind == ALERT_MAILTO */
+	size_t nmailto;
+	char *smtp_url;
+	char *mail_from;
+	char **events;           /* NULL = every event type */
+	size_t nevents;
+	char **treaties;         /* NULL = every treaty */
+	size_t ntreaties;
+	double timeout;          /* seconds */
+	int line;
+};
+
+struct conf {
+	char *path;
+	char *socket;
+	mode_t socket_mode;
+	char *socket_group;      /* NULL when not set */
+	char *admin_group;       /* NULL when not set */
+	char *state_dir;
+	char *seed_dir;
+	double interval;         /* seconds */
+	double jitter;
+	double timeout;
+	size_t max_page_size;    /* bytes */
+	char *user_agent;
+	int failures_before_alert;
+	struct conf_treaty *treaties;
+	size_t ntreaties;
+	struct conf_alert *alerts;
+	size_t nalerts;
+
+	/* Every problem found, each "FILE:LINE: message" (or "FILE: message"). */
+	char **errors;
+	size_t nerrors;
+};
+
+/* Reads and validates path into a fresh conf (free with conf_free, also on failure).
+ * Returns 0 when valid, -1 when conf->errors lists problems. */
+int conf_load(const char *path, struct conf *conf);
+void conf_free(struct conf *conf);
+/* The treaty of that id, or NULL. */
+const struct conf_treaty *conf_treaty_find(const struct conf *conf, const char *id);
+
+/* "90s", "15m", "6h", "2d" or bare seconds; 0 or -1. */
+int conf_parse_duration(const char *s, double *secs);
+/* "512K", "16M", "1G" or bare bytes; 0 or -1. */
+int conf_parse_size(const char *s, size_t *bytes);
+
+#endif

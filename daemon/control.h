@@ -1,0 +1,18 @@
+/* The control socket: JSON lines for ratctl (SPEC §7). */
+#ifndef RATD_CONTROL_H
+#define RATD_CONTROL_H
+
+struct ratd;
+struct control;
+
+#define CONTROL_MAX_CLIENTS 64
+#define CONTROL_IDLE_TIMEOUT 60.0       /* seconds without a request before hanging up */
+#define CONTROL_MAX_OUTPUT (16 << 20)   /* reply bytes queued for one client */
+
+/* Binds the configured socket (refusing to steal one a live ratd answers on) and starts
+ * accepting. NULL after logging why. */
+struct control *control_new(struct ratd *rd);
+/* Closes every client and the socket, and unlinks the socket file. */
+void control_free(struct control *ctl);
+
+#endif

@@ -1,0 +1,52 @@
+/* HTTP fetching through libcurl's multi interface, driven by the libev loop. */
+#ifndef RATD_FETCH_H
+#define RATD_FETCH_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct fetcher;
+struct fetch;
+
+struct fetch_opts {
+	double timeout;          /* whole transfer, seconds */
+	size_t max_page_size;    /* decoded body bytes */
+	const char *user_agent;
+};
+
+struct fetch_request {
+	const char *url;
+	const char *etag;           /* echoed as If-None-Match, or NULL */
+	const char *last_modified;  /* echoed as If-Modified-Since, or NULL */
+};
+
+struct fetch_result {
+	bool ok;                 /* a 2xx body or a 304 arrived */
+	bool not_modified;       /* 304 */
+	long http_status;        /* 0 when no response */
+	char *body;              /* NUL-terminated, owned by the result */
+	size_t len;
+	char *etag;              /* validators of this response, or NULL */
+	char *last_modified;
+	long retry_after;        /* seconds asked by Retry-After, or -1 */
+	double seconds;          /* total transfer time */
+	char error[512];         /* when !ok: what went wrong, for users */
+};
+
+/* Called once per fetch, from the loop. The result is freed after the call returns. */
+typedef void fetch_done_fn(void *arg, struct fetch_result *res);
+
+/* One multi handle per daemon; NULL with a logged reason on failure. */
+struct fetcher *fetcher_new(struct ev_loop *loop);
+/* Applies to fetches started afterwards. */
+void fetcher_set_opts(struct fetcher *f, const struct fetch_opts *opts);
+/* Cancels every fetch in progress without calling back, then frees. */
+void fetcher_free(struct fetcher *f);
+/* Starts a transfer; done is called when it ends. NULL (and no callback) on failure. */
+struct fetch *fetch_start(struct fetcher *f, const struct fetch_request *req,
+    fetch_done_fn *done, void *arg);
+/* Abandons a transfer in progress; its callback is never called. */
+void fetch_cancel(struct fetch *fe);
+
+#endif

@@ -1,0 +1,201 @@
+/* ratd: tracks treaties' ratification status and answers ratctl. */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <libxml/parser.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ratd/proto.h>
+#include <ratd/render.h>
+
+#include "conf.h"
+#include "log.h"
+#include "ratd.h"
+#include "status.h"
+#include "treaty.h"
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: ratd [-c FILE] [--once] [-n|--check-config] [-V|--version] [-h|--help]\n"
+	    "\n"
+	    "Tracks the ratification status of UN treaties and answers ratctl.\n"
+	    "\n"
+	    "  -c FILE             configuration (default %s)\n"
+	    "  --once              fetch every treaty once, commit, print the status table\n"
+	    "                      and exit: 0 when every fetch succeeded, 1 otherwise\n"
+	    "  -n, --check-config  check the configuration, print each problem as\n"
+	    "                      FILE:LINE: message, exit 0 when valid, 1 otherwise\n"
+	    "  -V, --version       print the version and exit\n"
+	    "  -h, --help          print this help and exit\n"
+	    "\n"
+	    "Signals: TERM/INT stop, HUP reloads the configuration, USR1 fetches every treaty now.\n",
+	    RATD_DEFAULT_CONF);
+}
+
+static struct conf *
+load_conf(const char *path)
+{
+	struct conf *conf = calloc(1, sizeof(*conf));
+	size_t i;
+
+	if (conf == NULL)
+		fatal("out of memory");
+	if (conf_load(path, conf) == 0)
+		return conf;
+	for (i = 0; i < conf->nerrors; i++)
+		fprintf(stderr, "%s\n", conf->errors[i]);
+	conf_free(conf);
+	free(conf);
+	return NULL;
+}
+
+static void
+on_stop(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	log_info("signal %d: stopping", w->signum);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+on_reload(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct ratd *rd = w->data;
+	struct conf *conf = calloc(1, sizeof(*conf));
+	size_t i;
+
+	if (conf == NULL)
+		return;
+	if (conf_load(rd->conf->path, conf) < 0) {
+		for (i = 0; i < conf->nerrors; i++)
+			log_err("reload: %s", conf->errors[i]);
+		log_err("reload: %s is invalid; the running configuration is kept", rd->conf->path);
+		conf_free(conf);
+		free(conf);
+		return;
+	}
+	ratd_reload(rd, conf);
+}
+
+static void
+on_fetch_all(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct ratd *rd = w->data;
+	size_t i;
+
+	log_info("SIGUSR1: fetching every treaty now");
+	for (i = 0; i < rd->ntreaties; i++)
+		treaty_fetch_now(rd->treaties[i], NULL, NULL);
+}
+
+static void
+signals_start(struct ratd *rd)
+{
+	ev_signal_init(&rd->sig_term, on_stop, SIGTERM);
+	ev_signal_init(&rd->sig_int, on_stop, SIGINT);
+	ev_signal_init(&rd->sig_hup, on_reload, SIGHUP);
+	ev_signal_init(&rd->sig_usr1, on_fetch_all, SIGUSR1);
+	rd->sig_hup.data = rd->sig_usr1.data = rd;
+	ev_signal_start(rd->loop, &rd->sig_term);
+	ev_signal_start(rd->loop, &rd->sig_int);
+	ev_signal_start(rd->loop, &rd->sig_hup);
+	ev_signal_start(rd->loop, &rd->sig_usr1);
+}
+
+static void
+signals_stop(struct ratd *rd)
+{
+	ev_signal_stop(rd->loop, &rd->sig_term);
+	ev_signal_stop(rd->loop, &rd->sig_int);
+	ev_signal_stop(rd->loop, &rd->sig_hup);
+	ev_signal_stop(rd->loop, &rd->sig_usr1);
+}
+
+/* --once: every treaty fetched and committed, then the table users would get from
+ * `ratctl status`. */
+static int
+run_once(struct ratd *rd)
+{
+	json_t *list = json_array(), *result;
+	day_t today = date_of_time(time(NULL));
+	size_t i;
+
+	for (i = 0; i < rd->ntreaties; i++)
+		treaty_fetch_now(rd->treaties[i], NULL, NULL);
+	if (rd->once_pending > 0)
+		ev_run(rd->loop, 0);
+	for (i = 0; i < rd->ntreaties; i++)
+		json_array_append_new(list, status_treaty(rd->treaties[i], today));
+	result = json_pack("{s:o}", "treaties", list);
+	render_status(stdout, result, isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL);
+	json_decref(result);
+	fflush(stdout);
+	return rd->once_failed ? 1 : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "once", no_argument, NULL, 'o' },
+		{ "check-config", no_argument, NULL, 'n' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = RATD_DEFAULT_CONF;
+	bool once = false, check = false;
+	struct ratd rd = { 0 };
+	struct conf *conf;
+	int ch, rc = 0;
+
+	while ((ch = getopt_long(argc, argv, "c:nVh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'o': once = true; break;
+		case 'n': check = true; break;
+		case 'V': printf("ratd %s\n", RATD_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "ratd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	log_init();
+	if ((conf = load_conf(path)) == NULL)
+		return 1;
+	if (check) {
+		printf("%s: no errors (%zu treaties, %zu alerts)\n", path, conf->ntreaties,
+		    conf->nalerts);
+		conf_free(conf);
+		free(conf);
+		return 0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatal("curl_global_init failed");
+	xmlInitParser();
+	if (ratd_init(&rd, EV_DEFAULT, conf, once) < 0) {
+		ratd_finish(&rd);
+		return 1;
+	}
+	signals_start(&rd);
+	if (once)
+		rc = run_once(&rd);
+	else {
+		log_info("ratd %s started: %zu treaties", RATD_VERSION, rd.ntreaties);
+		ev_run(rd.loop, 0);
+	}
+	signals_stop(&rd);
+	ratd_finish(&rd);
+	xmlCleanupParser();
+	curl_global_cleanup();
+	return rc;
+}

@@ -1,0 +1,203 @@
+/* The daemon's context: set up, reload and tear down in dependency order. */
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "fetch.h"
+#include "log.h"
+#include "ratd.h"
+#include "treaty.h"
+
+double
+ratd_random(struct ratd *rd)
+{
+	/* xorshift64*: jitter needs spread, not secrecy. */
+	rd->rng ^= rd->rng >> 12;
+	rd->rng ^= rd->rng << 25;
+	rd->rng ^= rd->rng >> 27;
+	return (double)((rd->rng * 2685821657736338717ULL) >> 11) / (double)(1ULL << 53);
+}
+
+struct treaty *
+ratd_treaty(struct ratd *rd, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < rd->ntreaties; i++)
+		if (strcmp(rd->treaties[i]->conf->id, id) == 0)
+			return rd->treaties[i];
+	return NULL;
+}
+
+/* Applies the parts of conf that need no treaty: fetch options, admin group. */
+static void
+ratd_apply_globals(struct ratd *rd)
+{
+	const struct conf *conf = rd->conf;
+	struct fetch_opts fo = {
+		.timeout = conf->timeout,
+		.max_page_size = conf->max_page_size,
+		.user_agent = conf->user_agent,
+	};
+	struct group *gr;
+
+	fetcher_set_opts(rd->fetcher, &fo);
+	rd->have_admin_gid = false;
+	if (conf->admin_group != NULL) {
+		if ((gr = getgrnam(conf->admin_group)) == NULL)
+			log_warn("admin_group %s: no such group; only root and ratd's own user "
+			    "may refresh or reload", conf->admin_group);
+		else {
+			rd->admin_gid = gr->gr_gid;
+			rd->have_admin_gid = true;
+		}
+	}
+}
+
+/* mkdir -p, for the directories ratd owns. */
+static int
+ratd_mkdirs(const char *path, mode_t mode)
+{
+	char buf[4096], *p;
+
+	if (strlen(path) >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(buf, path);
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(buf, mode) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int
+ratd_state_dir(const struct conf *conf)
+{
+	struct stat st;
+
+	if (ratd_mkdirs(conf->state_dir, 0750) < 0) {
+		log_err("cannot create state_dir %s: %s", conf->state_dir, strerror(errno));
+		return -1;
+	}
+	if (stat(conf->state_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		log_err("state_dir %s is not a directory", conf->state_dir);
+		return -1;
+	}
+	return 0;
+}
+
+int
+ratd_init(struct ratd *rd, struct ev_loop *loop, struct conf *conf, bool once)
+{
+	size_t i;
+
+	rd->loop = loop;
+	rd->conf = conf;
+	rd->once = once;
+	if (getrandom(&rd->rng, sizeof(rd->rng), GRND_NONBLOCK) != sizeof(rd->rng) || rd->rng == 0)
+		rd->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
+	if (ratd_state_dir(conf) < 0)
+		return -1;
+	if ((rd->fetcher = fetcher_new(loop)) == NULL)
+		return -1;
+	ratd_apply_globals(rd);
+	if ((rd->treaties = calloc(conf->ntreaties, sizeof(*rd->treaties))) == NULL)
+		return -1;
+	for (i = 0; i < conf->ntreaties; i++) {
+		if ((rd->treaties[i] = treaty_new(rd, &conf->treaties[i])) == NULL)
+			return -1;
+		rd->ntreaties++;
+	}
+	if (!once && (rd->control = control_new(rd)) == NULL)
+		return -1;
+	if (!once)
+		for (i = 0; i < rd->ntreaties; i++)
+			treaty_start(rd->treaties[i]);
+	return 0;
+}
+
+void
+ratd_finish(struct ratd *rd)
+{
+	size_t i;
+
+	/* Clients first: a refresh they wait on must not answer into a freed client. */
+	control_free(rd->control);
+	rd->control = NULL;
+	for (i = 0; i < rd->ntreaties; i++)
+		treaty_free(rd->treaties[i]);
+	free(rd->treaties);
+	rd->treaties = NULL;
+	rd->ntreaties = 0;
+	fetcher_free(rd->fetcher);
+	rd->fetcher = NULL;
+	if (rd->conf != NULL) {
+		conf_free(rd->conf);
+		free(rd->conf);
+		rd->conf = NULL;
+	}
+}
+
+int
+ratd_reload(struct ratd *rd, struct conf *conf)
+{
+	struct conf *old = rd->conf;
+	struct treaty **next, *t;
+	size_t i, j;
+
+	if (strcmp(old->socket, conf->socket) != 0 || old->socket_mode != conf->socket_mode ||
+	    (old->socket_group == NULL) != (conf->socket_group == NULL) ||
+	    (old->socket_group && strcmp(old->socket_group, conf->socket_group) != 0))
+		log_warn("reload: socket settings change only at restart; keeping %s", old->socket);
+	if (ratd_state_dir(conf) < 0 ||
+	    (next = calloc(conf->ntreaties, sizeof(*next))) == NULL) {
+		conf_free(conf);
+		free(conf);
+		return -1;
+	}
+	rd->conf = conf;
+	/* Treaties that stay keep their committed state, schedule and waiting clients. */
+	for (i = 0; i < conf->ntreaties; i++) {
+		if ((t = ratd_treaty(rd, conf->treaties[i].id)) != NULL) {
+			treaty_reconfigure(t, &conf->treaties[i]);
+			for (j = 0; j < rd->ntreaties; j++)
+				if (rd->treaties[j] == t)
+					rd->treaties[j] = NULL;
+		} else if ((t = treaty_new(rd, &conf->treaties[i])) != NULL)
+			treaty_start(t);
+		else
+			log_err("reload: %s: out of memory; not tracked", conf->treaties[i].id);
+		next[i] = t;
+	}
+	for (j = 0; j < rd->ntreaties; j++) {
+		if (rd->treaties[j] != NULL) {
+			log_info("reload: %s is no longer tracked", rd->treaties[j]->conf->id);
+			treaty_free(rd->treaties[j]);
+		}
+	}
+	free(rd->treaties);
+	rd->treaties = next;
+	/* A treaty that could not be created leaves a hole: close it up. */
+	for (i = j = 0; i < conf->ntreaties; i++)
+		if (next[i] != NULL)
+			next[j++] = next[i];
+	rd->ntreaties = j;
+	ratd_apply_globals(rd);
+	conf_free(old);
+	free(old);
+	log_info("reload: %s: %zu treaties, %zu alerts", conf->path, conf->ntreaties, conf->nalerts);
+	return 0;
+}

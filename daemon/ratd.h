@@ -1,0 +1,45 @@
+/* The daemon's context: one struct handed down instead of globals. */
+#ifndef RATD_RATD_H
+#define RATD_RATD_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "conf.h"
+
+struct fetcher;
+struct treaty;
+struct control;
+
+struct ratd {
+	struct ev_loop *loop;
+	struct conf *conf;            /* the configuration in force */
+	struct fetcher *fetcher;
+	struct treaty **treaties;     /* one per [treaty] section, in config order */
+	size_t ntreaties;
+	struct control *control;      /* NULL with --once */
+	uint64_t rng;                 /* xorshift state for jitter */
+	bool once;                    /* --once: fetch each treaty once, no timers */
+	size_t once_pending;          /* --once: fetches still running */
+	bool once_failed;
+	bool have_admin_gid;
+	gid_t admin_gid;
+	ev_signal sig_term, sig_int, sig_hup, sig_usr1;
+};
+
+/* Sets up the context for conf (taken over) and loads every treaty's state.
+ * 0, or -1 after logging why. */
+int ratd_init(struct ratd *rd, struct ev_loop *loop, struct conf *conf, bool once);
+/* Frees everything ratd_init and later reloads set up. */
+void ratd_finish(struct ratd *rd);
+/* Replaces the configuration with conf (taken over), keeping committed state, fetches
+ * and clients of treaties that stay. 0, or -1 when conf cannot take effect. */
+int ratd_reload(struct ratd *rd, struct conf *conf);
+/* The treaty of that id, or NULL. */
+struct treaty *ratd_treaty(struct ratd *rd, const char *id);
+/* Uniform in [0, 1). */
+double ratd_random(struct ratd *rd);
+
+#endif

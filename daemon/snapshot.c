@@ -1,0 +1,486 @@
+/* A treaty's participants table: building, comparing, hashing and its JSON form. */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "snapshot.h"
+
+static const char *const kind_names[KIND_COUNT_] = {
+	[KIND_NONE] = "none", [KIND_SIGNATURE] = "signature",
+	[KIND_RATIFICATION] = "ratification", [KIND_ACCESSION] = "accession",
+	[KIND_SUCCESSION] = "succession", [KIND_ACCEPTANCE] = "acceptance",
+	[KIND_APPROVAL] = "approval", [KIND_CONFIRMATION] = "confirmation",
+};
+
+/* The kinds each cell may record (SPEC §5). */
+#define SNAPSHOT_SIGNATURE_KINDS ((1u << KIND_SIGNATURE) | (1u << KIND_SUCCESSION))
+#define SNAPSHOT_INSTRUMENT_KINDS ((1u << KIND_RATIFICATION) | (1u << KIND_ACCESSION) | \
+	(1u << KIND_SUCCESSION) | (1u << KIND_ACCEPTANCE) | (1u << KIND_APPROVAL) | \
+	(1u << KIND_CONFIRMATION))
+
+const char *
+kind_name(enum kind k)
+{
+	if ((unsigned)k >= KIND_COUNT_)
+		return "none";
+	return kind_names[k];
+}
+
+enum kind
+kind_from_name(const char *name)
+{
+	int k;
+
+	if (name == NULL)
+		return KIND_NONE;
+	for (k = 0; k < KIND_COUNT_; k++)
+		if (strcmp(name, kind_names[k]) == 0)
+			return (enum kind)k;
+	return KIND_NONE;
+}
+
+struct snapshot *
+snapshot_new(void)
+{
+	struct snapshot *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->stated_parties = -1;
+	s->stated_signatories = -1;
+	s->stated_eif_date = DAY_NONE;
+	return s;
+}
+
+int
+snapshot_add(struct snapshot *s, const char *name, bool withdrawn,
+    struct action signature, struct action instrument)
+{
+	struct participant *v, *p;
+
+	if (s->n >= SNAPSHOT_MAX_PARTICIPANTS || strnlen(name, SNAPSHOT_MAX_NAME + 1) >
+	    SNAPSHOT_MAX_NAME)
+		return -1;
+	/* At most a thousand rows: growing one at a time costs nothing worth a capacity field. */
+	if ((v = realloc(s->v, (s->n + 1) * sizeof(*v))) == NULL)
+		return -1;
+	s->v = v;
+	p = &v[s->n];
+	if ((p->name = strdup(name)) == NULL)
+		return -1;
+	p->withdrawn = withdrawn;
+	p->signature = signature;
+	p->instrument = instrument;
+	s->n++;
+	return 0;
+}
+
+void
+snapshot_free(struct snapshot *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->n; i++)
+		free(s->v[i].name);
+	free(s->v);
+	free(s->stated_eif);
+	free(s->status_as_at);
+	free(s);
+}
+
+long
+snapshot_find(const struct snapshot *s, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (strcmp(s->v[i].name, name) == 0)
+			return (long)i;
+	return -1;
+}
+
+static bool
+snapshot_same_action(struct action a, struct action b)
+{
+	return a.date == b.date && a.kind == b.kind;
+}
+
+bool
+snapshot_same_table(const struct snapshot *a, const struct snapshot *b)
+{
+	size_t i;
+
+	if (a->n != b->n)
+		return false;
+	for (i = 0; i < a->n; i++) {
+		const struct participant *p = &a->v[i], *q = &b->v[i];
+
+		if (strcmp(p->name, q->name) != 0 || p->withdrawn != q->withdrawn ||
+		    !snapshot_same_action(p->signature, q->signature) ||
+		    !snapshot_same_action(p->instrument, q->instrument))
+			return false;
+	}
+	return true;
+}
+
+#define FNV64_OFFSET 0xcbf29ce484222325ULL
+#define FNV64_PRIME 0x100000001b3ULL
+
+static uint64_t
+snapshot_fnv(uint64_t h, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	while (len-- > 0) {
+		h ^= *p++;
+		h *= FNV64_PRIME;
+	}
+	return h;
+}
+
+/* Fixed byte order, so the hash is the same on every host. */
+static uint64_t
+snapshot_fnv_action(uint64_t h, struct action a)
+{
+	uint32_t d = (uint32_t)a.date;
+	unsigned char b[5] = {
+		(unsigned char)d, (unsigned char)(d >> 8), (unsigned char)(d >> 16),
+		(unsigned char)(d >> 24), (unsigned char)a.kind,
+	};
+
+	return snapshot_fnv(h, b, sizeof(b));
+}
+
+uint64_t
+snapshot_table_hash(const struct snapshot *s)
+{
+	uint64_t h = FNV64_OFFSET;
+	size_t i;
+
+	for (i = 0; i < s->n; i++) {
+		const struct participant *p = &s->v[i];
+		unsigned char w = p->withdrawn;
+
+		/* The NUL ends the name, so "ab","c" and "a","bc" differ. */
+		h = snapshot_fnv(h, p->name, strlen(p->name) + 1);
+		h = snapshot_fnv(h, &w, 1);
+		h = snapshot_fnv_action(h, p->signature);
+		h = snapshot_fnv_action(h, p->instrument);
+	}
+	return h;
+}
+
+/* json_object_set_new that reports failure, including a NULL value. */
+static int
+snapshot_set(json_t *o, const char *key, json_t *v)
+{
+	if (v == NULL)
+		return -1;
+	return json_object_set_new(o, key, v);
+}
+
+static json_t *
+snapshot_date_json(day_t d)
+{
+	char buf[DATE_ISO_LEN];
+
+	if (d == DAY_NONE)
+		return json_null();
+	return json_string(date_format_iso(d, buf));
+}
+
+static json_t *
+snapshot_action_json(struct action a)
+{
+	json_t *o;
+
+	if (a.date == DAY_NONE)
+		return json_null();
+	if ((o = json_object()) == NULL)
+		return NULL;
+	if (snapshot_set(o, "date", snapshot_date_json(a.date)) == -1 ||
+	    snapshot_set(o, "kind", json_string(kind_name(a.kind))) == -1) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *
+snapshot_participant_json(const struct participant *p)
+{
+	json_t *o;
+
+	if ((o = json_object()) == NULL)
+		return NULL;
+	if (snapshot_set(o, "name", json_string(p->name)) == -1 ||
+	    snapshot_set(o, "withdrawn", json_boolean(p->withdrawn)) == -1 ||
+	    snapshot_set(o, "signature", snapshot_action_json(p->signature)) == -1 ||
+	    snapshot_set(o, "instrument", snapshot_action_json(p->instrument)) == -1) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *
+snapshot_count_json(int n)
+{
+	return n < 0 ? json_null() : json_integer(n);
+}
+
+static json_t *
+snapshot_text_json(const char *s)
+{
+	return s == NULL ? json_null() : json_string(s);
+}
+
+json_t *
+snapshot_to_json(const struct snapshot *s)
+{
+	json_t *o, *a;
+	size_t i;
+
+	if ((o = json_object()) == NULL)
+		return NULL;
+	if ((a = json_array()) == NULL || json_object_set_new(o, "participants", a) == -1)
+		goto fail;
+	for (i = 0; i < s->n; i++)
+		if (json_array_append_new(a, snapshot_participant_json(&s->v[i])) == -1)
+			goto fail;
+	if (snapshot_set(o, "stated_parties", snapshot_count_json(s->stated_parties)) == -1 ||
+	    snapshot_set(o, "stated_signatories",
+	    snapshot_count_json(s->stated_signatories)) == -1 ||
+	    snapshot_set(o, "stated_eif", snapshot_text_json(s->stated_eif)) == -1 ||
+	    snapshot_set(o, "stated_eif_date", snapshot_date_json(s->stated_eif_date)) == -1 ||
+	    snapshot_set(o, "status_as_at", snapshot_text_json(s->status_as_at)) == -1)
+		goto fail;
+	return o;
+fail:
+	json_decref(o);
+	return NULL;
+}
+
+/* Writes "WHERE: what" into err; always returns -1 for the caller to pass on. */
+static int
+snapshot_err(char *err, size_t errlen, const char *where, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (errlen > 0)
+		snprintf(err, errlen, "%s: %s", where, what);
+	return -1;
+}
+
+/* Rejects any key outside the NULL-terminated list: the form is ours, so extras are damage. */
+static int
+snapshot_only_keys(const json_t *o, const char *const keys[], const char *where,
+    char *err, size_t errlen)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	json_object_foreach((json_t *)o, key, v) {
+		for (i = 0; keys[i] != NULL; i++)
+			if (strcmp(key, keys[i]) == 0)
+				break;
+		if (keys[i] == NULL)
+			return snapshot_err(err, errlen, where, "unknown key \"%.40s\"", key);
+	}
+	return 0;
+}
+
+static int
+snapshot_date_from_json(const json_t *v, day_t *out, const char *where, char *err,
+    size_t errlen)
+{
+	if (!json_is_string(v) || date_parse_iso(json_string_value(v), out) == -1)
+		return snapshot_err(err, errlen, where, "not a YYYY-MM-DD date");
+	return 0;
+}
+
+static int
+snapshot_action_from_json(const json_t *v, unsigned kinds, struct action *out,
+    const char *where, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "date", "kind", NULL };
+	char at[128];
+	const json_t *kv;
+	enum kind k;
+
+	out->date = DAY_NONE;
+	out->kind = KIND_NONE;
+	if (v == NULL)
+		return snapshot_err(err, errlen, where, "missing");
+	if (json_is_null(v))
+		return 0;
+	if (!json_is_object(v))
+		return snapshot_err(err, errlen, where, "not an object or null");
+	if (snapshot_only_keys(v, keys, where, err, errlen) == -1)
+		return -1;
+	snprintf(at, sizeof(at), "%s.date", where);
+	if (snapshot_date_from_json(json_object_get(v, "date"), &out->date, at, err,
+	    errlen) == -1)
+		return -1;
+	snprintf(at, sizeof(at), "%s.kind", where);
+	kv = json_object_get(v, "kind");
+	if (!json_is_string(kv))
+		return snapshot_err(err, errlen, at, "not a string");
+	k = kind_from_name(json_string_value(kv));
+	if (k == KIND_NONE || (kinds & (1u << k)) == 0)
+		return snapshot_err(err, errlen, at, "\"%.40s\" is not a kind this cell records",
+		    json_string_value(kv));
+	out->kind = k;
+	return 0;
+}
+
+static int
+snapshot_participant_from_json(struct snapshot *s, const json_t *v, size_t i,
+    char *err, size_t errlen)
+{
+	static const char *const keys[] = { "name", "withdrawn", "signature", "instrument",
+	    NULL };
+	struct action sig, ins;
+	char where[64], at[96];
+	const json_t *name, *wd;
+
+	snprintf(where, sizeof(where), "participants[%zu]", i);
+	if (!json_is_object(v))
+		return snapshot_err(err, errlen, where, "not an object");
+	if (snapshot_only_keys(v, keys, where, err, errlen) == -1)
+		return -1;
+	name = json_object_get(v, "name");
+	snprintf(at, sizeof(at), "%s.name", where);
+	if (!json_is_string(name))
+		return snapshot_err(err, errlen, at, "not a string");
+	if (json_string_length(name) == 0 || json_string_length(name) > SNAPSHOT_MAX_NAME ||
+	    strlen(json_string_value(name)) != json_string_length(name))
+		return snapshot_err(err, errlen, at, "empty, longer than %d bytes or with NUL",
+		    SNAPSHOT_MAX_NAME);
+	if (snapshot_find(s, json_string_value(name)) != -1)
+		return snapshot_err(err, errlen, at, "\"%s\" appears twice",
+		    json_string_value(name));
+	wd = json_object_get(v, "withdrawn");
+	snprintf(at, sizeof(at), "%s.withdrawn", where);
+	if (!json_is_boolean(wd))
+		return snapshot_err(err, errlen, at, "not a boolean");
+	snprintf(at, sizeof(at), "%s.signature", where);
+	if (snapshot_action_from_json(json_object_get(v, "signature"),
+	    SNAPSHOT_SIGNATURE_KINDS, &sig, at, err, errlen) == -1)
+		return -1;
+	snprintf(at, sizeof(at), "%s.instrument", where);
+	if (snapshot_action_from_json(json_object_get(v, "instrument"),
+	    SNAPSHOT_INSTRUMENT_KINDS, &ins, at, err, errlen) == -1)
+		return -1;
+	if (snapshot_add(s, json_string_value(name), json_is_true(wd), sig, ins) == -1)
+		return snapshot_err(err, errlen, where, "out of memory");
+	return 0;
+}
+
+/* An absent key reads as null: the page did not state the value. */
+static int
+snapshot_count_from_json(const json_t *o, const char *key, int *out, char *err,
+    size_t errlen)
+{
+	const json_t *v = json_object_get(o, key);
+
+	*out = -1;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > INT_MAX)
+		return snapshot_err(err, errlen, key, "not a count or null");
+	*out = (int)json_integer_value(v);
+	return 0;
+}
+
+static int
+snapshot_text_from_json(const json_t *o, const char *key, char **out, char *err,
+    size_t errlen)
+{
+	const json_t *v = json_object_get(o, key);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || json_string_length(v) > SNAPSHOT_MAX_TEXT ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return snapshot_err(err, errlen, key, "not a string of at most %d bytes or null",
+		    SNAPSHOT_MAX_TEXT);
+	if ((*out = strdup(json_string_value(v))) == NULL)
+		return snapshot_err(err, errlen, key, "out of memory");
+	return 0;
+}
+
+static int
+snapshot_stated_from_json(struct snapshot *s, const json_t *j, char *err, size_t errlen)
+{
+	const json_t *v;
+	time_t t;
+
+	if (snapshot_count_from_json(j, "stated_parties", &s->stated_parties, err,
+	    errlen) == -1 ||
+	    snapshot_count_from_json(j, "stated_signatories", &s->stated_signatories, err,
+	    errlen) == -1 ||
+	    snapshot_text_from_json(j, "stated_eif", &s->stated_eif, err, errlen) == -1 ||
+	    snapshot_text_from_json(j, "status_as_at", &s->status_as_at, err, errlen) == -1)
+		return -1;
+	if (s->status_as_at != NULL && date_parse_time(s->status_as_at, &t) == -1)
+		return snapshot_err(err, errlen, "status_as_at", "not a YYYY-MM-DDTHH:MM:SSZ time");
+	v = json_object_get(j, "stated_eif_date");
+	if (v != NULL && !json_is_null(v) &&
+	    snapshot_date_from_json(v, &s->stated_eif_date, "stated_eif_date", err,
+	    errlen) == -1)
+		return -1;
+	return 0;
+}
+
+struct snapshot *
+snapshot_from_json(const json_t *j, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "participants", "stated_parties",
+	    "stated_signatories", "stated_eif", "stated_eif_date", "status_as_at", NULL };
+	struct snapshot *s;
+	const json_t *a;
+	size_t i;
+
+	if (!json_is_object(j)) {
+		snapshot_err(err, errlen, "snapshot", "not an object");
+		return NULL;
+	}
+	if (snapshot_only_keys(j, keys, "snapshot", err, errlen) == -1)
+		return NULL;
+	a = json_object_get(j, "participants");
+	if (!json_is_array(a)) {
+		snapshot_err(err, errlen, "participants", "missing or not an array");
+		return NULL;
+	}
+	if (json_array_size(a) > SNAPSHOT_MAX_PARTICIPANTS) {
+		snapshot_err(err, errlen, "participants", "more than %d",
+		    SNAPSHOT_MAX_PARTICIPANTS);
+		return NULL;
+	}
+	if ((s = snapshot_new()) == NULL) {
+		snapshot_err(err, errlen, "snapshot", "out of memory");
+		return NULL;
+	}
+	for (i = 0; i < json_array_size(a); i++)
+		if (snapshot_participant_from_json(s, json_array_get(a, i), i, err,
+		    errlen) == -1)
+			goto fail;
+	if (snapshot_stated_from_json(s, j, err, errlen) == -1)
+		goto fail;
+	return s;
+fail:
+	snapshot_free(s);
+	return NULL;
+}

@@ -1,0 +1,74 @@
+/* A treaty's participants table as parsed from one page: the unit that is checked and committed. */
+#ifndef RATD_SNAPSHOT_H
+#define RATD_SNAPSHOT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "date.h"
+
+/* What a dated cell records (SPEC §5). KIND_NONE only with date == DAY_NONE. */
+enum kind {
+	KIND_NONE = 0,
+	KIND_SIGNATURE,
+	KIND_RATIFICATION,
+	KIND_ACCESSION,
+	KIND_SUCCESSION,
+	KIND_ACCEPTANCE,
+	KIND_APPROVAL,
+	KIND_CONFIRMATION,
+	KIND_COUNT_
+};
+
+struct action {
+	day_t date;       /* DAY_NONE when the cell is empty */
+	enum kind kind;
+};
+
+struct participant {
+	char *name;       /* footnotes and brackets removed, whitespace folded */
+	bool withdrawn;   /* the page shows the name in square brackets */
+	struct action signature;   /* kind: signature or succession */
+	struct action instrument;  /* kind: ratification, accession, ... */
+};
+
+/* Limits that keep a hostile page from costing more than a real one. */
+#define SNAPSHOT_MAX_PARTICIPANTS 1000
+#define SNAPSHOT_MAX_NAME 200
+#define SNAPSHOT_MAX_TEXT 1000
+
+struct snapshot {
+	struct participant *v;   /* in page order */
+	size_t n;
+	int stated_parties;      /* from the page's Status line, -1 when absent */
+	int stated_signatories;  /* -1 when absent */
+	char *stated_eif;        /* the page's entry-into-force text, NULL when absent */
+	day_t stated_eif_date;   /* its leading date ("1 July 2003, ..."), DAY_NONE when none */
+	char *status_as_at;      /* RFC 3339 UTC of the page's "STATUS AS AT" stamp, or NULL */
+};
+
+/* "ratification", "accession", ...; "none" for KIND_NONE. */
+const char *kind_name(enum kind k);
+/* Inverse of kind_name; returns KIND_NONE for an unknown name. */
+enum kind kind_from_name(const char *name);
+
+/* Allocates an empty snapshot with unknown stated values; NULL on out-of-memory. */
+struct snapshot *snapshot_new(void);
+/* Appends a participant, taking a copy of name; 0, or -1 when full or out of memory. */
+int snapshot_add(struct snapshot *s, const char *name, bool withdrawn,
+    struct action signature, struct action instrument);
+void snapshot_free(struct snapshot *s);
+/* Index of the participant of that name, or -1. */
+long snapshot_find(const struct snapshot *s, const char *name);
+/* True when both record the same participants, in the same order, with the same cells. */
+bool snapshot_same_table(const struct snapshot *a, const struct snapshot *b);
+/* A stable 64-bit hash of the table, for recognising the same content across fetches. */
+uint64_t snapshot_table_hash(const struct snapshot *s);
+
+/* The JSON form kept in the state file. */
+json_t *snapshot_to_json(const struct snapshot *s);
+/* Validates and converts the JSON form; NULL with a message in err on any defect. */
+struct snapshot *snapshot_from_json(const json_t *j, char *err, size_t errlen);
+
+#endif

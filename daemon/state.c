@@ -1,0 +1,326 @@
+/* Durable per-treaty state files. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "date.h"
+#include "state.h"
+
+#define STATE_VERSION 1
+
+void
+source_meta_clear(struct source_meta *m)
+{
+	free(m->etag);
+	free(m->last_modified);
+	free(m->error);
+	memset(m, 0, sizeof(*m));
+}
+
+int
+state_set_str(char **slot, const char *value)
+{
+	char *copy = NULL;
+
+	if (value != NULL && (copy = strdup(value)) == NULL)
+		return -1;
+	free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+static int
+state_write_all(int fd, const char *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+state_write_atomic(const char *dir, const char *name, const void *data, size_t len,
+    char *err, size_t errlen)
+{
+	char tmp[4096], path[4096];
+	int fd, dfd, saved;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >= sizeof(tmp)) {
+		snprintf(err, errlen, "%s/%s: path too long", dir, name);
+		return -1;
+	}
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	if (state_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		saved = errno;
+		close(fd);
+		unlink(tmp);
+		snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(saved));
+		return -1;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		saved = errno;
+		unlink(tmp);
+		snprintf(err, errlen, "cannot replace %s: %s", path, strerror(saved));
+		return -1;
+	}
+	/* The rename is durable only once the directory entry is on disk. */
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || fsync(dfd) < 0) {
+		saved = errno;
+		if (dfd >= 0)
+			close(dfd);
+		snprintf(err, errlen, "cannot sync directory %s: %s", dir, strerror(saved));
+		return -1;
+	}
+	close(dfd);
+	return 0;
+}
+
+int
+state_read_file(const char *path, size_t max, char **out, size_t *len, char *err,
+    size_t errlen)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t got = 0;
+	ssize_t n;
+	int fd, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		saved = errno;
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(saved));
+		errno = saved;
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
+		close(fd);
+		snprintf(err, errlen, "%s: not a regular file of at most %zu bytes", path, max);
+		errno = EFBIG;
+		return -1;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		close(fd);
+		snprintf(err, errlen, "%s: out of memory", path);
+		errno = ENOMEM;
+		return -1;
+	}
+	while (got < (size_t)st.st_size) {
+		n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	saved = errno;
+	close(fd);
+	if (got != (size_t)st.st_size) {
+		free(buf);
+		snprintf(err, errlen, "%s: short read: %s", path, strerror(saved));
+		errno = EIO;
+		return -1;
+	}
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+	return 0;
+}
+
+static json_t *
+state_time_json(time_t t)
+{
+	char buf[DATE_TIME_LEN];
+
+	return t ? json_string(date_format_time(t, buf)) : json_null();
+}
+
+static json_t *
+state_str_json(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *
+state_meta_json(const struct source_meta *m)
+{
+	char hash[17];
+
+	snprintf(hash, sizeof(hash), "%016" PRIx64, m->pending_hash);
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:s, s:i}",
+	    "etag", state_str_json(m->etag),
+	    "last_modified", state_str_json(m->last_modified),
+	    "last_attempt", state_time_json(m->last_attempt),
+	    "last_success", state_time_json(m->last_success),
+	    "last_change", state_time_json(m->last_change),
+	    "failing_since", state_time_json(m->failing_since),
+	    "consecutive_failures", m->consecutive_failures,
+	    "error", state_str_json(m->error),
+	    "pending_hash", hash,
+	    "pending_count", m->pending_count);
+}
+
+int
+state_save(const char *dir, const char *id, const struct snapshot *snap,
+    const struct source_meta *m, char *err, size_t errlen)
+{
+	char name[256];
+	json_t *root;
+	char *text;
+	int rc;
+
+	root = json_pack("{s:i, s:s, s:o, s:o}", "version", STATE_VERSION, "treaty", id,
+	    "source", state_meta_json(m),
+	    "snapshot", snap ? snapshot_to_json(snap) : json_null());
+	if (root == NULL || (text = json_dumps(root, JSON_COMPACT)) == NULL) {
+		json_decref(root);
+		snprintf(err, errlen, "%s: cannot encode state", id);
+		return -1;
+	}
+	json_decref(root);
+	snprintf(name, sizeof(name), "%s.json", id);
+	rc = state_write_atomic(dir, name, text, strlen(text), err, errlen);
+	free(text);
+	return rc;
+}
+
+/* Reads an optional string member; -1 when present with another type. */
+static int
+state_get_str(const json_t *o, const char *key, char **out)
+{
+	const json_t *v = json_object_get(o, key);
+
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || json_string_length(v) > 4096)
+		return -1;
+	return state_set_str(out, json_string_value(v));
+}
+
+static int
+state_get_time(const json_t *o, const char *key, time_t *out)
+{
+	const json_t *v = json_object_get(o, key);
+
+	*out = 0;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return -1;
+	return date_parse_time(json_string_value(v), out);
+}
+
+static int
+state_meta_from_json(const json_t *o, struct source_meta *m)
+{
+	const json_t *cf = json_object_get(o, "consecutive_failures");
+	const json_t *pc = json_object_get(o, "pending_count");
+	const json_t *ph = json_object_get(o, "pending_hash");
+	char *end;
+
+	if (!json_is_object(o) || !json_is_integer(cf) || !json_is_integer(pc) ||
+	    !json_is_string(ph))
+		return -1;
+	if (json_integer_value(cf) < 0 || json_integer_value(cf) > 1000000000 ||
+	    json_integer_value(pc) < 0 || json_integer_value(pc) > 1000)
+		return -1;
+	m->consecutive_failures = (int)json_integer_value(cf);
+	m->pending_count = (int)json_integer_value(pc);
+	m->pending_hash = strtoull(json_string_value(ph), &end, 16);
+	if (*end != '\0')
+		return -1;
+	if (state_get_str(o, "etag", &m->etag) < 0 ||
+	    state_get_str(o, "last_modified", &m->last_modified) < 0 ||
+	    state_get_str(o, "error", &m->error) < 0 ||
+	    state_get_time(o, "last_attempt", &m->last_attempt) < 0 ||
+	    state_get_time(o, "last_success", &m->last_success) < 0 ||
+	    state_get_time(o, "last_change", &m->last_change) < 0 ||
+	    state_get_time(o, "failing_since", &m->failing_since) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+state_parse(const char *text, size_t len, const char *id, struct snapshot **snap,
+    struct source_meta *m, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root, *js, *ver, *tid;
+	char why[256];
+
+	if ((root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+		snprintf(err, errlen, "line %d: %s", jerr.line, jerr.text);
+		return -1;
+	}
+	ver = json_object_get(root, "version");
+	tid = json_object_get(root, "treaty");
+	if (!json_is_integer(ver) || json_integer_value(ver) != STATE_VERSION ||
+	    !json_is_string(tid) || strcmp(json_string_value(tid), id) != 0) {
+		json_decref(root);
+		snprintf(err, errlen, "not a version %d state file of treaty %s", STATE_VERSION, id);
+		return -1;
+	}
+	if (state_meta_from_json(json_object_get(root, "source"), m) < 0) {
+		json_decref(root);
+		source_meta_clear(m);
+		snprintf(err, errlen, "invalid \"source\" object");
+		return -1;
+	}
+	*snap = NULL;
+	js = json_object_get(root, "snapshot");
+	if (js != NULL && !json_is_null(js) &&
+	    (*snap = snapshot_from_json(js, why, sizeof(why))) == NULL) {
+		json_decref(root);
+		source_meta_clear(m);
+		snprintf(err, errlen, "invalid snapshot: %s", why);
+		return -1;
+	}
+	json_decref(root);
+	return 0;
+}
+
+int
+state_load(const char *dir, const char *id, struct snapshot **snap, struct source_meta *m,
+    char *err, size_t errlen)
+{
+	char path[4096], aside[4200], why[512], stamp[DATE_TIME_LEN];
+	char *text;
+	size_t len;
+
+	*snap = NULL;
+	memset(m, 0, sizeof(*m));
+	snprintf(path, sizeof(path), "%s/%s.json", dir, id);
+	if (state_read_file(path, STATE_MAX_FILE, &text, &len, why, sizeof(why)) < 0) {
+		if (errno == ENOENT)
+			return 0;
+	} else {
+		int rc = state_parse(text, len, id, snap, m, why, sizeof(why));
+
+		free(text);
+		if (rc == 0)
+			return 1;
+	}
+	/* Never discard a state file silently: keep it for the administrator to inspect. */
+	snprintf(aside, sizeof(aside), "%s.corrupt-%s", path, date_format_time(time(NULL), stamp));
+	if (rename(path, aside) == 0)
+		snprintf(err, errlen, "%s: %s; moved aside to %s", path, why, aside);
+	else
+		snprintf(err, errlen, "%s: %s; could not move it aside: %s", path, why,
+		    strerror(errno));
+	return -1;
+}

@@ -1,0 +1,47 @@
+/* What ratd keeps on disk per treaty: the committed snapshot and the source's history,
+ * in state_dir/ID.json, replaced atomically and durably. */
+#ifndef RATD_STATE_H
+#define RATD_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "snapshot.h"
+
+#define STATE_MAX_FILE (16 << 20)
+
+/* What ratd knows about fetching one treaty's page. Times are 0 when never. */
+struct source_meta {
+	char *etag;              /* validators of the committed page, echoed on the next fetch */
+	char *last_modified;
+	time_t last_attempt;
+	time_t last_success;
+	time_t last_change;
+	time_t failing_since;    /* first failure of the current run, 0 when none */
+	int consecutive_failures;
+	char *error;             /* last failure or refusal, NULL after a success */
+	uint64_t pending_hash;   /* a reduced table seen pending_count times in a row */
+	int pending_count;
+};
+
+void source_meta_clear(struct source_meta *m);
+/* Replaces *slot by a copy of value (or NULL); -1 on out-of-memory. */
+int state_set_str(char **slot, const char *value);
+
+/* Writes data to dir/name: temp file, fsync, rename, fsync dir. 0, or -1 with err set. */
+int state_write_atomic(const char *dir, const char *name, const void *data, size_t len,
+    char *err, size_t errlen);
+/* Reads a whole file of at most max bytes into a NUL-terminated buffer. 0, or -1 with err
+ * set and errno kept (ENOENT when absent). */
+int state_read_file(const char *path, size_t max, char **out, size_t *len, char *err,
+    size_t errlen);
+/* Saves snap (may be NULL: nothing committed yet) and m as dir/ID.json. */
+int state_save(const char *dir, const char *id, const struct snapshot *snap,
+    const struct source_meta *m, char *err, size_t errlen);
+/* Loads dir/ID.json. 1 when loaded, 0 when there is none, -1 when it is unreadable or
+ * invalid: then it has been moved aside to ID.json.corrupt-TIME and err says so. */
+int state_load(const char *dir, const char *id, struct snapshot **snap,
+    struct source_meta *m, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,168 @@
+/* JSON views of a treaty's committed snapshot: the socket's and `--once`'s answers. */
+#include <stdio.h>
+
+#include "ratd.h"
+#include "rule.h"
+#include "status.h"
+
+static json_t *
+status_date(day_t d)
+{
+	char buf[DATE_ISO_LEN];
+
+	return d == DAY_NONE ? json_null() : json_string(date_format_iso(d, buf));
+}
+
+static json_t *
+status_time(time_t t)
+{
+	char buf[DATE_TIME_LEN];
+
+	return t ? json_string(date_format_time(t, buf)) : json_null();
+}
+
+static json_t *
+status_str(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *
+status_count(int n)
+{
+	return n >= 0 ? json_integer(n) : json_null();
+}
+
+static json_t *
+status_rule(const struct rule *r)
+{
+	json_t *count = json_array(), *exclude = json_array();
+	char delay[64];
+	size_t i;
+	int k;
+
+	for (k = KIND_NONE + 1; k < KIND_COUNT_; k++)
+		if (r->count_mask & (1u << k))
+			json_array_append_new(count, json_string(kind_name(k)));
+	for (i = 0; i < r->nexclude; i++)
+		json_array_append_new(exclude, json_string(r->exclude[i]));
+	rule_format_delay(r, delay, sizeof(delay));
+	return json_pack("{s:i, s:s, s:s, s:o, s:o}", "threshold", r->threshold,
+	    "eif_delay", delay,
+	    "eif_align", r->align == RULE_ALIGN_NEXT_MONTH ? "next-month" : "none",
+	    "count", count, "exclude", exclude);
+}
+
+static json_t *
+status_source(const struct treaty *t)
+{
+	const struct snapshot *s = t->snap;
+
+	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o}",
+	    "state", treaty_source_state(t),
+	    "status_as_at", status_str(s ? s->status_as_at : NULL),
+	    "stated_parties", status_count(s ? s->stated_parties : -1),
+	    "stated_signatories", status_count(s ? s->stated_signatories : -1),
+	    "stated_entry_into_force", status_str(s ? s->stated_eif : NULL),
+	    "last_attempt", status_time(t->meta.last_attempt),
+	    "last_success", status_time(t->meta.last_success),
+	    "last_change", status_time(t->meta.last_change),
+	    "next_fetch", status_time(t->next_fetch),
+	    "consecutive_failures", t->meta.consecutive_failures,
+	    "error", status_str(t->meta.error));
+}
+
+/* The figures of the evaluation, or nulls when there is no snapshot at all. */
+static int
+status_figures(json_t *o, const struct treaty *t, day_t as_of)
+{
+	struct rule_result res;
+	json_t *names;
+	size_t i;
+
+	if (t->snap == NULL) {
+		json_t *nulls = json_pack("{s:n, s:n, s:n, s:n, s:b, s:n, s:[], s:n, s:b}",
+		    "parties", "counted", "signatories", "remaining", "threshold_reached", 0,
+		    "threshold_date", "threshold_participants", "entry_into_force", "in_force", 0);
+		int rc = nulls ? json_object_update(o, nulls) : -1;
+
+		json_decref(nulls);
+		return rc;
+	}
+	if (rule_eval(&t->conf->rule, t->snap, as_of, &res) < 0)
+		return -1;
+	names = json_array();
+	for (i = 0; i < res.nthreshold; i++)
+		json_array_append_new(names, json_string(t->snap->v[res.threshold_idx[i]].name));
+	json_object_set_new(o, "parties", json_integer(res.parties));
+	json_object_set_new(o, "counted", json_integer(res.counted));
+	json_object_set_new(o, "signatories", json_integer(res.signatories));
+	json_object_set_new(o, "remaining", json_integer(res.remaining));
+	json_object_set_new(o, "threshold_reached", json_boolean(res.threshold_reached));
+	json_object_set_new(o, "threshold_date", status_date(res.threshold_date));
+	json_object_set_new(o, "threshold_participants", names);
+	json_object_set_new(o, "entry_into_force", status_date(res.entry_into_force));
+	json_object_set_new(o, "in_force", json_boolean(res.in_force));
+	rule_result_clear(&res);
+	return 0;
+}
+
+json_t *
+status_treaty(const struct treaty *t, day_t as_of)
+{
+	const struct conf_treaty *ct = t->conf;
+	json_t *o;
+
+	o = json_pack("{s:s, s:s, s:s, s:o, s:i, s:o, s:I}", "id", ct->id, "title", ct->title,
+	    "url", ct->url, "as_of", status_date(as_of), "threshold", ct->rule.threshold,
+	    "rule", status_rule(&ct->rule), "interval", (json_int_t)ct->interval);
+	if (o == NULL)
+		return NULL;
+	if (status_figures(o, t, as_of) < 0 ||
+	    json_object_set_new(o, "source", status_source(t)) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *
+status_action(struct action a, day_t as_of)
+{
+	char buf[DATE_ISO_LEN];
+
+	if (a.date == DAY_NONE || a.date > as_of)
+		return json_null();
+	return json_pack("{s:s, s:s}", "date", date_format_iso(a.date, buf),
+	    "kind", kind_name(a.kind));
+}
+
+json_t *
+status_parties(const struct treaty *t, day_t as_of)
+{
+	const struct rule *r = &t->conf->rule;
+	struct rule_result res;
+	json_t *list, *p;
+	size_t i;
+
+	list = json_array();
+	if (t->snap != NULL && rule_eval(r, t->snap, as_of, &res) == 0) {
+		for (i = 0; i < t->snap->n; i++) {
+			const struct participant *pp = &t->snap->v[i];
+			json_t *sig = status_action(pp->signature, as_of);
+			json_t *ins = status_action(pp->instrument, as_of);
+
+			/* At an earlier date, rows with nothing dated yet did not exist. */
+			if (json_is_null(sig) && json_is_null(ins))
+				continue;
+			p = json_pack("{s:s, s:o, s:o, s:o, s:b, s:b}", "name", pp->name,
+			    "signature", sig, "instrument", ins,
+			    "entry_into_force", status_date(rule_participant_eif(r, &res, pp)),
+			    "withdrawn", pp->withdrawn, "counts", rule_counts(r, pp, as_of));
+			json_array_append_new(list, p);
+		}
+		rule_result_clear(&res);
+	}
+	return json_pack("{s:s, s:o, s:o}", "treaty", t->conf->id, "as_of", status_date(as_of),
+	    "participants", list);
+}

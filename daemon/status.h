@@ -1,0 +1,15 @@
+/* What the socket serves: JSON views of committed state, evaluated at a date (SPEC §7). */
+#ifndef RATD_STATUS_H
+#define RATD_STATUS_H
+
+#include <jansson.h>
+
+#include "date.h"
+#include "treaty.h"
+
+/* TreatyStatus of t at as_of; NULL on out-of-memory. */
+json_t *status_treaty(const struct treaty *t, day_t as_of);
+/* {"treaty", "as_of", "participants": [...]}: the table as it stood at as_of. */
+json_t *status_parties(const struct treaty *t, day_t as_of);
+
+#endif

@@ -1,0 +1,360 @@
+/* A treaty's way through the daemon: fetch -> parse -> check -> commit, then reschedule. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "fetch.h"
+#include "log.h"
+#include "ratd.h"
+#include "treaty.h"
+#include "untc.h"
+
+#define BACKOFF_BASE 60.0          /* first retry after a failure, seconds */
+#define RETRY_AFTER_MIN 60.0
+#define RETRY_AFTER_MAX 86400.0
+#define SEED_MAX_FILE (64 << 20)
+
+static void treaty_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+const char *
+treaty_outcome_name(enum treaty_outcome o)
+{
+	static const char *const names[] = {
+		[TREATY_CHANGED] = "changed", [TREATY_UNCHANGED] = "unchanged",
+		[TREATY_NOT_MODIFIED] = "not-modified", [TREATY_REFUSED] = "refused",
+		[TREATY_ERROR] = "error",
+	};
+
+	return names[o];
+}
+
+const char *
+treaty_source_state(const struct treaty *t)
+{
+	if (t->snap == NULL)
+		return "none";
+	if (t->meta.consecutive_failures >= t->rd->conf->failures_before_alert)
+		return "failing";
+	return t->from_seed ? "seed" : "ok";
+}
+
+/* Loads seed_dir/ID.xml or ID.html: what users see before the first fetch succeeds. */
+static void
+treaty_load_seed(struct treaty *t)
+{
+	static const char *const exts[] = { "xml", "html" };
+	char path[4096], why[512];
+	char *text;
+	size_t i, len;
+
+	for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s.%s", t->rd->conf->seed_dir, t->conf->id, exts[i]);
+		if (state_read_file(path, SEED_MAX_FILE, &text, &len, why, sizeof(why)) < 0) {
+			if (errno != ENOENT)
+				log_warn("%s: seed: %s", t->conf->id, why);
+			continue;
+		}
+		t->snap = untc_parse(text, len, UNTC_AUTO, why, sizeof(why));
+		free(text);
+		if (t->snap == NULL) {
+			log_warn("%s: seed %s not usable: %s", t->conf->id, path, why);
+			continue;
+		}
+		t->from_seed = true;
+		log_info("%s: serving bundled seed %s (%zu participants) until the first "
+		    "successful fetch", t->conf->id, path, t->snap->n);
+		return;
+	}
+}
+
+struct treaty *
+treaty_new(struct ratd *rd, const struct conf_treaty *ct)
+{
+	struct treaty *t;
+	char err[1024];
+	int rc;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	t->rd = rd;
+	t->conf = ct;
+	ev_init(&t->timer, treaty_timer_cb);
+	t->timer.data = t;
+	rc = state_load(rd->conf->state_dir, ct->id, &t->snap, &t->meta, err, sizeof(err));
+	if (rc < 0)
+		log_err("%s: state file corrupt, starting afresh: %s", ct->id, err);
+	else if (rc > 0 && t->snap != NULL)
+		log_info("%s: loaded committed state: %zu participants", ct->id, t->snap->n);
+	if (t->snap == NULL)
+		treaty_load_seed(t);
+	return t;
+}
+
+static void
+treaty_notify(struct treaty *t, enum treaty_outcome o, const char *error)
+{
+	struct treaty_waiter *w = t->waiters, *next;
+
+	/* Detach first: a waiter may ask for another fetch from its callback. */
+	t->waiters = NULL;
+	for (; w != NULL; w = next) {
+		next = w->next;
+		w->fn(w->arg, t, o, error);
+		free(w);
+	}
+}
+
+void
+treaty_free(struct treaty *t)
+{
+	if (t == NULL)
+		return;
+	ev_timer_stop(t->rd->loop, &t->timer);
+	fetch_cancel(t->inflight);
+	t->inflight = NULL;
+	treaty_notify(t, TREATY_ERROR, "treaty removed from the configuration");
+	snapshot_free(t->snap);
+	source_meta_clear(&t->meta);
+	free(t);
+}
+
+static void
+treaty_schedule(struct treaty *t, double delay)
+{
+	if (t->rd->once)
+		return;
+	ev_timer_stop(t->rd->loop, &t->timer);
+	ev_timer_set(&t->timer, delay, 0.);
+	ev_timer_start(t->rd->loop, &t->timer);
+	t->next_fetch = time(NULL) + (time_t)ceil(delay);
+}
+
+/* Full-jitter exponential backoff: uniform between 1 minute and min(interval, 1 min * 2^n). */
+static double
+treaty_backoff(struct treaty *t, int failures)
+{
+	double cap = BACKOFF_BASE, interval = t->conf->interval;
+
+	while (failures-- > 1 && cap < interval)
+		cap *= 2;
+	if (cap > interval)
+		cap = interval;
+	if (cap < BACKOFF_BASE)
+		return cap;
+	return BACKOFF_BASE + ratd_random(t->rd) * (cap - BACKOFF_BASE);
+}
+
+void
+treaty_start(struct treaty *t)
+{
+	time_t now = time(NULL), due;
+	double wait;
+
+	if (t->meta.last_attempt == 0)
+		due = now;
+	else if (t->meta.consecutive_failures > 0)
+		due = t->meta.last_attempt + (time_t)treaty_backoff(t, t->meta.consecutive_failures);
+	else
+		due = t->meta.last_attempt + (time_t)t->conf->interval;
+	/* Spread treaties that are all due at start-up over a second. */
+	wait = due > now ? (double)(due - now) : ratd_random(t->rd);
+	treaty_schedule(t, wait);
+}
+
+void
+treaty_reconfigure(struct treaty *t, const struct conf_treaty *ct)
+{
+	bool resched = ct->interval != t->conf->interval;
+
+	t->conf = ct;
+	if (resched && t->inflight == NULL)
+		treaty_start(t);
+}
+
+static void
+treaty_save_meta(struct treaty *t)
+{
+	char err[1024];
+
+	if (t->from_seed && t->snap != NULL) {
+		/* The seed is not committed state: keep only the source's history on disk. */
+		if (state_save(t->rd->conf->state_dir, t->conf->id, NULL, &t->meta, err,
+		    sizeof(err)) < 0)
+			log_err("%s: %s", t->conf->id, err);
+		return;
+	}
+	if (state_save(t->rd->conf->state_dir, t->conf->id, t->snap, &t->meta, err,
+	    sizeof(err)) < 0)
+		log_err("%s: %s", t->conf->id, err);
+}
+
+static enum treaty_outcome
+treaty_fail(struct treaty *t, enum treaty_outcome o, const char *why, long retry_after)
+{
+	double delay;
+
+	t->meta.consecutive_failures++;
+	if (t->meta.failing_since == 0)
+		t->meta.failing_since = t->meta.last_attempt;
+	state_set_str(&t->meta.error, why);
+	treaty_save_meta(t);
+	delay = treaty_backoff(t, t->meta.consecutive_failures);
+	if (retry_after >= 0)
+		delay = fmin(fmax((double)retry_after, RETRY_AFTER_MIN), RETRY_AFTER_MAX);
+	log_warn("%s: %s %s (%d in a row): %s; next try in %.0f s", t->conf->id,
+	    o == TREATY_REFUSED ? "page refused from" : "fetch failed for", t->conf->url,
+	    t->meta.consecutive_failures, why, delay);
+	treaty_schedule(t, delay);
+	return o;
+}
+
+static bool
+treaty_same_text(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* True when fresh tells users something the committed snapshot did not. */
+static bool
+treaty_changed(const struct treaty *t, const struct snapshot *fresh)
+{
+	const struct snapshot *old = t->snap;
+
+	return t->from_seed || old == NULL || !snapshot_same_table(old, fresh) ||
+	    old->stated_parties != fresh->stated_parties ||
+	    old->stated_signatories != fresh->stated_signatories ||
+	    !treaty_same_text(old->stated_eif, fresh->stated_eif);
+}
+
+/* Records a successful fetch. fresh (taken over) is NULL for a 304. The state file is
+ * written first: memory changes only when the disk has the same. */
+static enum treaty_outcome
+treaty_commit(struct treaty *t, struct snapshot *fresh, const struct fetch_result *r)
+{
+	struct source_meta next = t->meta;   /* shallow: strings are borrowed */
+	const struct snapshot *snap = fresh ? fresh : t->snap;
+	enum treaty_outcome o;
+	char err[1024];
+
+	o = fresh == NULL ? TREATY_NOT_MODIFIED :
+	    treaty_changed(t, fresh) ? TREATY_CHANGED : TREATY_UNCHANGED;
+	next.last_success = t->meta.last_attempt;
+	if (o == TREATY_CHANGED)
+		next.last_change = t->meta.last_attempt;
+	next.consecutive_failures = 0;
+	next.failing_since = 0;
+	next.error = NULL;
+	if (r->etag != NULL || r->last_modified != NULL || fresh != NULL) {
+		next.etag = r->etag;
+		next.last_modified = r->last_modified;
+	}
+	if (state_save(t->rd->conf->state_dir, t->conf->id, (fresh || !t->from_seed) ? snap : NULL,
+	    &next, err, sizeof(err)) < 0) {
+		snapshot_free(fresh);
+		return treaty_fail(t, TREATY_ERROR, err, -1);
+	}
+	if (state_set_str(&t->meta.etag, next.etag) < 0 ||
+	    state_set_str(&t->meta.last_modified, next.last_modified) < 0)
+		log_err("%s: out of memory keeping validators", t->conf->id);
+	free(t->meta.error);
+	t->meta.error = NULL;
+	t->meta.last_success = next.last_success;
+	t->meta.last_change = next.last_change;
+	t->meta.consecutive_failures = 0;
+	t->meta.failing_since = 0;
+	if (fresh != NULL) {
+		snapshot_free(t->snap);
+		t->snap = fresh;
+		t->from_seed = false;
+	}
+	log_info("%s: %s (%zu bytes in %.2f s): %zu participants", t->conf->id,
+	    treaty_outcome_name(o), r->len, r->seconds, t->snap ? t->snap->n : 0);
+	treaty_schedule(t, t->conf->interval + ratd_random(t->rd) * t->rd->conf->jitter);
+	return o;
+}
+
+static void
+treaty_fetch_done(void *arg, struct fetch_result *r)
+{
+	struct treaty *t = arg;
+	const struct snapshot *committed;
+	struct snapshot *fresh = NULL;
+	enum treaty_outcome o;
+	char why[512];
+
+	t->inflight = NULL;
+	t->meta.last_attempt = time(NULL);
+	committed = t->from_seed ? NULL : t->snap;
+	if (!r->ok)
+		o = treaty_fail(t, TREATY_ERROR, r->error, r->retry_after);
+	else if (r->not_modified && t->snap != NULL && !t->from_seed)
+		o = treaty_commit(t, NULL, r);
+	else if (r->not_modified)
+		o = treaty_fail(t, TREATY_ERROR, "HTTP 304 without a committed page", -1);
+	else if ((fresh = untc_parse(r->body, r->len, t->conf->format, why, sizeof(why))) == NULL)
+		o = treaty_fail(t, TREATY_REFUSED, why, -1);
+	else if (!check_snapshot(committed, fresh, &t->meta, why, sizeof(why))) {
+		snapshot_free(fresh);
+		o = treaty_fail(t, TREATY_REFUSED, why, -1);
+	} else
+		o = treaty_commit(t, fresh, r);
+	if (t->rd->once) {
+		if (o == TREATY_ERROR || o == TREATY_REFUSED)
+			t->rd->once_failed = true;
+		if (--t->rd->once_pending == 0)
+			ev_break(t->rd->loop, EVBREAK_ALL);
+	}
+	treaty_notify(t, o, t->meta.consecutive_failures ? t->meta.error : NULL);
+}
+
+static void
+treaty_begin_fetch(struct treaty *t)
+{
+	struct fetch_request req = {
+		.url = t->conf->url,
+		.etag = t->from_seed ? NULL : t->meta.etag,
+		.last_modified = t->from_seed ? NULL : t->meta.last_modified,
+	};
+
+	ev_timer_stop(t->rd->loop, &t->timer);
+	t->next_fetch = 0;
+	if (t->rd->once)
+		t->rd->once_pending++;
+	if ((t->inflight = fetch_start(t->rd->fetcher, &req, treaty_fetch_done, t)) == NULL) {
+		struct fetch_result r = { .retry_after = -1 };
+
+		snprintf(r.error, sizeof(r.error), "cannot start a transfer for %s", t->conf->url);
+		treaty_fetch_done(t, &r);
+	}
+}
+
+static void
+treaty_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct treaty *t = w->data;
+
+	if (t->inflight == NULL)
+		treaty_begin_fetch(t);
+}
+
+void
+treaty_fetch_now(struct treaty *t, treaty_done_fn *fn, void *arg)
+{
+	struct treaty_waiter *w;
+
+	if (fn != NULL) {
+		if ((w = calloc(1, sizeof(*w))) == NULL) {
+			fn(arg, t, TREATY_ERROR, "out of memory");
+			return;
+		}
+		w->fn = fn;
+		w->arg = arg;
+		w->next = t->waiters;
+		t->waiters = w;
+	}
+	if (t->inflight == NULL)
+		treaty_begin_fetch(t);
+}

@@ -1,0 +1,62 @@
+/* One tracked treaty: the fetch -> parse -> check -> commit pipeline and its schedule. */
+#ifndef RATD_TREATY_H
+#define RATD_TREATY_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "conf.h"
+#include "snapshot.h"
+#include "state.h"
+
+struct ratd;
+struct fetch;
+
+enum treaty_outcome {
+	TREATY_CHANGED,
+	TREATY_UNCHANGED,
+	TREATY_NOT_MODIFIED,
+	TREATY_REFUSED,
+	TREATY_ERROR,
+};
+
+/* Called when a fetch that was asked for ends; error is NULL on success. */
+typedef void treaty_done_fn(void *arg, struct treaty *t, enum treaty_outcome o,
+    const char *error);
+
+struct treaty_waiter {
+	treaty_done_fn *fn;
+	void *arg;
+	struct treaty_waiter *next;
+};
+
+struct treaty {
+	struct ratd *rd;
+	const struct conf_treaty *conf;
+	struct snapshot *snap;        /* committed snapshot, the seed, or NULL */
+	bool from_seed;               /* snap is the bundled seed, nothing fetched yet */
+	struct source_meta meta;
+	time_t next_fetch;            /* 0 when none is scheduled */
+	ev_timer timer;
+	struct fetch *inflight;
+	struct treaty_waiter *waiters;
+};
+
+/* Creates the treaty and serves what it has at once: the committed state, else the
+ * seed. NULL on out-of-memory. Nothing is scheduled until treaty_start. */
+struct treaty *treaty_new(struct ratd *rd, const struct conf_treaty *ct);
+/* Cancels its fetch; waiters hear TREATY_ERROR with "treaty removed". */
+void treaty_free(struct treaty *t);
+/* Schedules the first fetch: soon when due, else when the interval says. */
+void treaty_start(struct treaty *t);
+/* Fetches now (joining a fetch in progress). fn, when not NULL, is called at the end. */
+void treaty_fetch_now(struct treaty *t, treaty_done_fn *fn, void *arg);
+/* Points t at a new configuration of the same id; reschedules if the interval changed. */
+void treaty_reconfigure(struct treaty *t, const struct conf_treaty *ct);
+/* "ok", "seed", "failing" or "none" (SPEC §7). */
+const char *treaty_source_state(const struct treaty *t);
+/* "changed", "unchanged", "not-modified", "refused", "error". */
+const char *treaty_outcome_name(enum treaty_outcome o);
+
+#endif

@@ -1,0 +1,1157 @@
+/* UN Treaty Collection pages: the ViewDetails HTML and the MTDSG XML, parsed into snapshots. */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libxml/HTMLparser.h>
+#include <libxml/encoding.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlerror.h>
+
+#include "date.h"
+#include "snapshot.h"
+#include "untc.h"
+
+#define UNTC_MAX_BODY ((size_t)64 << 20)  /* the fetcher bounds bodies lower; this guards other callers */
+#define UNTC_SNIFF ((size_t)256 << 10)    /* how far into a page a <meta charset> is looked for */
+#define UNTC_DETECT 4096                  /* how far past "<?xml" an XHTML root is looked for */
+#define UNTC_MAX_MARKER 3                 /* "a", "AA", ...: longer parentheses are not markers */
+#define UNTC_MAX_TERMS 8                  /* comma-separated terms read from one column label */
+#define UNTC_MAX_COLUMNS 64               /* header cells read from one row */
+#define UNTC_SHOWN 60                     /* bytes of a page's text quoted in an error */
+#define UNTC_MAX_COUNT 9999999            /* a stated count above this is not a count */
+
+static const char *const untc_format_names[] = {
+	[UNTC_AUTO] = "auto", [UNTC_HTML] = "html", [UNTC_XML] = "xml",
+};
+
+/* Folded page text: blanks collapsed to one space, trimmed, cut at a character boundary. */
+struct text {
+	char s[SNAPSHOT_MAX_TEXT + 1];
+	size_t len;
+	bool blank;   /* a space is due before the next character */
+	bool cut;     /* the text was longer than s */
+};
+
+enum role {
+	ROLE_NONE = 0,
+	ROLE_SIGNATURE,
+	ROLE_INSTRUMENT,
+};
+
+/* A dated column as its header label describes it. */
+struct column {
+	int col;                                        /* cell index, -1 when absent */
+	char marker[KIND_COUNT_][UNTC_MAX_MARKER + 1];  /* "" when the kind has no marker */
+	enum kind deflt;                                /* the kind of a date without marker */
+};
+
+struct layout {
+	int name;         /* cell index of the participant names, -1 when absent */
+	struct column sig;
+	struct column ins;
+};
+
+/* The kind words of column labels. A term's role decides the column it makes; ROLE_NONE
+ * terms (succession) belong to whichever column they stand in. */
+static const struct term {
+	const char *word;
+	enum kind kind;
+	enum role role;
+} untc_terms[] = {
+	{ "signature", KIND_SIGNATURE, ROLE_SIGNATURE },
+	{ "succession to signature", KIND_SUCCESSION, ROLE_SIGNATURE },
+	{ "succession", KIND_SUCCESSION, ROLE_NONE },
+	{ "ratification", KIND_RATIFICATION, ROLE_INSTRUMENT },
+	{ "accession", KIND_ACCESSION, ROLE_INSTRUMENT },
+	{ "acceptance", KIND_ACCEPTANCE, ROLE_INSTRUMENT },
+	{ "approval", KIND_APPROVAL, ROLE_INSTRUMENT },
+	{ "formal confirmation", KIND_CONFIRMATION, ROLE_INSTRUMENT },
+	{ "confirmation", KIND_CONFIRMATION, ROLE_INSTRUMENT },
+	/* A definitive signature is consent to be bound without a later instrument: it
+	 * makes a party exactly as a ratification does, so it is recorded as one. */
+	{ "definitive signature", KIND_RATIFICATION, ROLE_INSTRUMENT },
+};
+
+/* Footnote references: real elements in HTML, escaped markup inside MTDSG text. */
+static const char *const untc_notes[][2] = {
+	{ "<superscript>", "</superscript>" },
+	{ "<sup>", "</sup>" },
+};
+
+static const char *const untc_html_sections[] = { "thead", "tbody", "tfoot", NULL };
+static const char *const untc_xml_sections[] = { "rows", NULL };
+static const char *const untc_no_sections[] = { NULL };
+
+/* Time zones of the "STATUS AS AT" stamp; UNTC stamps New York time. */
+static const struct {
+	const char *name;
+	int hours;
+} untc_zones[] = {
+	{ "EDT", -4 }, { "EST", -5 }, { "GMT", 0 }, { "UTC", 0 }, { "Z", 0 },
+};
+
+struct parse {
+	struct snapshot *s;
+	struct layout l;
+	char *err;
+	size_t errlen;
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(struct parse *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int
+fail(struct parse *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->err != NULL && p->errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(p->err, p->errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+const char *
+untc_format_name(enum untc_format f)
+{
+	if ((unsigned)f >= sizeof(untc_format_names) / sizeof(untc_format_names[0]))
+		return "auto";
+	return untc_format_names[f];
+}
+
+int
+untc_format_from_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(untc_format_names) / sizeof(untc_format_names[0]); i++)
+		if (name != NULL && strcmp(name, untc_format_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Offset of needle in the n bytes at hay, ignoring ASCII case; -1 when absent. */
+static long
+find_ci(const char *hay, size_t n, const char *needle)
+{
+	size_t m = strlen(needle), i;
+
+	for (i = 0; m <= n && i <= n - m; i++)
+		if (strncasecmp(hay + i, needle, m) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* Bytes of the blank at p (ASCII controls, NBSP, the Unicode spaces, a BOM), 0 if none. */
+static size_t
+blank_len(const unsigned char *p)
+{
+	if (p[0] != '\0' && (p[0] <= ' ' || p[0] == 0x7f))
+		return 1;
+	if (p[0] == 0xc2 && (p[1] == 0xa0 || p[1] == 0x85))
+		return 2;
+	if (p[0] == 0xe2 && p[1] == 0x80 && ((p[2] >= 0x80 && p[2] <= 0x8b) || p[2] == 0xaf))
+		return 3;
+	if ((p[0] == 0xe2 && p[1] == 0x81 && p[2] == 0x9f) ||
+	    (p[0] == 0xe3 && p[1] == 0x80 && p[2] == 0x80) ||
+	    (p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf))
+		return 3;
+	return 0;
+}
+
+static const char *
+skip_blanks(const char *s)
+{
+	size_t b;
+
+	while ((b = blank_len((const unsigned char *)s)) > 0)
+		s += b;
+	return s;
+}
+
+static void
+text_init(struct text *t)
+{
+	t->s[0] = '\0';
+	t->len = 0;
+	t->blank = false;
+	t->cut = false;
+}
+
+static void
+text_put(struct text *t, char c)
+{
+	if (t->len + 1 < sizeof(t->s)) {
+		t->s[t->len++] = c;
+		t->s[t->len] = '\0';
+		return;
+	}
+	/* Full: drop the last, maybe partial, character and any space before it. */
+	while (t->len > 0 && ((unsigned char)t->s[t->len - 1] & 0xc0) == 0x80)
+		t->len--;
+	if (t->len > 0 && (unsigned char)t->s[t->len - 1] >= 0xc0)
+		t->len--;
+	while (t->len > 0 && t->s[t->len - 1] == ' ')
+		t->len--;
+	t->s[t->len] = '\0';
+	t->cut = true;
+}
+
+/* Appends n bytes of NUL-terminated s, folding blanks. */
+static void
+text_addn(struct text *t, const char *s, size_t n)
+{
+	const char *end = s + n;
+	size_t b;
+
+	while (s < end && *s != '\0' && !t->cut) {
+		if ((b = blank_len((const unsigned char *)s)) > 0) {
+			if (t->len > 0)
+				t->blank = true;
+			s += b;
+			continue;
+		}
+		if (t->blank) {
+			t->blank = false;
+			text_put(t, ' ');
+		}
+		text_put(t, *s++);
+	}
+}
+
+/* Marks a word boundary (an element like <br> or <p>). */
+static void
+text_blank(struct text *t)
+{
+	if (t->len > 0)
+		t->blank = true;
+}
+
+/* Copies in to out without the escaped footnote markup MTDSG leaves in its text. */
+static void
+text_strip_notes(const struct text *in, struct text *out)
+{
+	const char *p = in->s, *open, *o, *close;
+	size_t i, which = 0;
+
+	text_init(out);
+	while (*p != '\0') {
+		open = NULL;
+		for (i = 0; i < sizeof(untc_notes) / sizeof(untc_notes[0]); i++)
+			if ((o = strcasestr(p, untc_notes[i][0])) != NULL && (open == NULL || o < open)) {
+				open = o;
+				which = i;
+			}
+		if (open == NULL) {
+			text_addn(out, p, strlen(p));
+			break;
+		}
+		text_addn(out, p, (size_t)(open - p));
+		close = strcasestr(open, untc_notes[which][1]);
+		p = close != NULL ? close + strlen(untc_notes[which][1]) : open + strlen(open);
+	}
+	out->cut = out->cut || in->cut;
+}
+
+static bool
+name_is(const xmlNode *n, const char *name)
+{
+	return n != NULL && n->type == XML_ELEMENT_NODE &&
+	    strcasecmp((const char *)n->name, name) == 0;
+}
+
+static bool
+name_in(const xmlNode *n, const char *const names[])
+{
+	for (; *names != NULL; names++)
+		if (name_is(n, *names))
+			return true;
+	return false;
+}
+
+/* Preorder successor of n below top; never leaves top, never enters entity content. */
+static xmlNode *
+tree_next(xmlNode *n, const xmlNode *top, bool descend)
+{
+	if (descend && n->children != NULL && (n == top || n->type == XML_ELEMENT_NODE))
+		return n->children;
+	for (; n != NULL && n != top; n = n->parent)
+		if (n->next != NULL)
+			return n->next;
+	return NULL;
+}
+
+/* First element child of parent called name (NULL-safe, so paths can be chained). */
+static xmlNode *
+child(xmlNode *parent, const char *name)
+{
+	xmlNode *c;
+
+	if (parent == NULL)
+		return NULL;
+	for (c = parent->children; c != NULL; c = c->next)
+		if (name_is(c, name))
+			return c;
+	return NULL;
+}
+
+/* First element named name in document order below top. */
+static xmlNode *
+find_element(xmlNode *top, const char *name)
+{
+	xmlNode *n;
+
+	for (n = tree_next(top, top, true); n != NULL; n = tree_next(n, top, true))
+		if (name_is(n, name))
+			return n;
+	return NULL;
+}
+
+static bool
+node_skipped(const xmlNode *n)
+{
+	static const char *const skipped[] = { "sup", "superscript", "script", "style", NULL };
+
+	return name_in(n, skipped);
+}
+
+static bool
+node_breaks(const xmlNode *n)
+{
+	static const char *const breaks[] = { "br", "p", "div", "li", "tr", "td", "th", NULL };
+
+	return name_in(n, breaks);
+}
+
+/* The folded text below top (empty for NULL), without footnote references; -1 when an
+ * entity reference stands in it (its content would be text the page did not show). */
+static int
+node_text(xmlNode *top, struct text *t)
+{
+	struct text raw;
+	xmlNode *n;
+	bool skip = false;
+
+	text_init(t);
+	text_init(&raw);
+	if (top == NULL)
+		return 0;
+	for (n = tree_next(top, top, true); n != NULL; n = tree_next(n, top, !skip)) {
+		skip = false;
+		if (n->type == XML_ENTITY_REF_NODE || n->type == XML_ENTITY_NODE)
+			return -1;
+		if ((n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) &&
+		    n->content != NULL)
+			text_addn(&raw, (const char *)n->content, strlen((const char *)n->content));
+		if (n->type == XML_ELEMENT_NODE) {
+			skip = node_skipped(n);
+			if (node_breaks(n))
+				text_blank(&raw);
+		}
+	}
+	text_strip_notes(&raw, t);
+	return 0;
+}
+
+/* Reads "D Month YYYY" (day one or two digits, month name or abbreviation) at *pp. */
+static int
+dmy_read(const char **pp, int *y, int *m, int *d)
+{
+	const char *p = skip_blanks(*pp);
+	size_t n;
+
+	for (*d = 0, n = 0; p[n] >= '0' && p[n] <= '9'; n++)
+		*d = n < 2 ? *d * 10 + (p[n] - '0') : *d;
+	if (n < 1 || n > 2)
+		return -1;
+	p = skip_blanks(p + n);
+	for (n = 0; (p[n] >= 'A' && p[n] <= 'Z') || (p[n] >= 'a' && p[n] <= 'z'); n++)
+		;
+	if (n == 0 || n > 9 || (*m = date_month_from_name(p, n)) == 0)
+		return -1;
+	p = skip_blanks(p + n);
+	for (*y = 0, n = 0; p[n] >= '0' && p[n] <= '9'; n++)
+		*y = n < 4 ? *y * 10 + (p[n] - '0') : *y;
+	if (n != 4 || !date_valid(*y, *m, *d))
+		return -1;
+	*pp = p + n;
+	return 0;
+}
+
+/* The kind whose marker is the n letters at p, KIND_NONE when no kind has it. */
+static enum kind
+marker_kind(const char *const markers[KIND_COUNT_], const char *p, size_t n)
+{
+	int k;
+
+	for (k = 0; k < KIND_COUNT_; k++)
+		if (markers[k] != NULL && strlen(markers[k]) == n && strncmp(markers[k], p, n) == 0)
+			return (enum kind)k;
+	return KIND_NONE;
+}
+
+int
+untc_parse_cell(const char *cell, const char *const markers[KIND_COUNT_],
+    enum kind deflt, struct action *out)
+{
+	const char *p = skip_blanks(cell);
+	enum kind k = deflt;
+	int y, m, d;
+	size_t n;
+
+	out->date = DAY_NONE;
+	out->kind = KIND_NONE;
+	if (*p == '\0')
+		return 0;
+	if (dmy_read(&p, &y, &m, &d) == -1)
+		return -1;
+	p = skip_blanks(p);
+	for (n = 0; (p[n] >= 'A' && p[n] <= 'Z') || (p[n] >= 'a' && p[n] <= 'z'); n++)
+		;
+	if (n > 0) {
+		k = marker_kind(markers, p, n);
+		p = skip_blanks(p + n);
+	}
+	/* An unknown marker, or trailing text, is a cell this parser does not understand. */
+	if (k == KIND_NONE || *p != '\0')
+		return -1;
+	out->date = date_from_ymd(y, m, d);
+	out->kind = k;
+	return 0;
+}
+
+/* Reads one comma-separated label term, "Accession(a)": its kind word and marker. */
+static const struct term *
+term_parse(const char *s, size_t n, char marker[UNTC_MAX_MARKER + 1])
+{
+	size_t i, open, mlen;
+
+	marker[0] = '\0';
+	while (n > 0 && *s == ' ')
+		s++, n--;
+	while (n > 0 && s[n - 1] == ' ')
+		n--;
+	if (n > 0 && s[n - 1] == ')' && (open = n - 1) > 0) {
+		while (open > 0 && s[open] != '(')
+			open--;
+		mlen = n - 2 - open;
+		for (i = 0; s[open] == '(' && i < mlen; i++)
+			if (!((s[open + 1 + i] >= 'A' && s[open + 1 + i] <= 'Z') ||
+			    (s[open + 1 + i] >= 'a' && s[open + 1 + i] <= 'z')))
+				break;
+		if (s[open] == '(' && mlen >= 1 && mlen <= UNTC_MAX_MARKER && i == mlen) {
+			memcpy(marker, s + open + 1, mlen);
+			marker[mlen] = '\0';
+			for (n = open; n > 0 && s[n - 1] == ' '; n--)
+				;
+		}
+	}
+	for (i = 0; i < sizeof(untc_terms) / sizeof(untc_terms[0]); i++)
+		if (strlen(untc_terms[i].word) == n && strncasecmp(untc_terms[i].word, s, n) == 0)
+			return &untc_terms[i];
+	return NULL;
+}
+
+/* What a column label ("Ratification, Accession(a), Succession(d)") makes of its
+ * column: its role, and in c the marker of each kind and the unmarked kind. */
+static enum role
+column_parse(const char *label, struct column *c)
+{
+	const struct term *t[UNTC_MAX_TERMS];
+	char m[UNTC_MAX_TERMS][UNTC_MAX_MARKER + 1];
+	enum role role = ROLE_NONE;
+	const char *p = label, *comma;
+	size_t nt = 0, i;
+
+	for (; nt < UNTC_MAX_TERMS; p = comma + 1) {
+		comma = strchr(p, ',');
+		if (comma == NULL)
+			comma = p + strlen(p);
+		if ((t[nt] = term_parse(p, (size_t)(comma - p), m[nt])) != NULL)
+			nt++;
+		if (*comma == '\0')
+			break;
+	}
+	for (i = 0; i < nt; i++)
+		if (t[i]->role == ROLE_INSTRUMENT || (t[i]->role == ROLE_SIGNATURE && role == ROLE_NONE))
+			role = t[i]->role;
+	memset(c, 0, sizeof(*c));
+	c->deflt = KIND_NONE;
+	for (i = 0; i < nt; i++) {
+		if (t[i]->role != role && t[i]->role != ROLE_NONE)
+			continue;
+		if (m[i][0] != '\0' && c->marker[t[i]->kind][0] == '\0')
+			memcpy(c->marker[t[i]->kind], m[i], sizeof(m[i]));
+		else if (m[i][0] == '\0' && c->deflt == KIND_NONE)
+			c->deflt = t[i]->kind;
+	}
+	/* A label that names only marked kinds leaves plain dates to the column's usual kind. */
+	if (c->deflt == KIND_NONE)
+		c->deflt = role == ROLE_SIGNATURE ? KIND_SIGNATURE : KIND_RATIFICATION;
+	return role;
+}
+
+static void
+layout_init(struct layout *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->name = -1;
+	l->sig.col = -1;
+	l->ins.col = -1;
+}
+
+/* Takes the first participant, signature and instrument columns; others are ignored. */
+static void
+layout_add(struct layout *l, int col, const char *label)
+{
+	struct column c;
+
+	if (strncasecmp(label, "participant", 11) == 0) {
+		if (l->name < 0)
+			l->name = col;
+		return;
+	}
+	switch (column_parse(label, &c)) {
+	case ROLE_SIGNATURE:
+		if (l->sig.col < 0) {
+			l->sig = c;
+			l->sig.col = col;
+		}
+		break;
+	case ROLE_INSTRUMENT:
+		if (l->ins.col < 0) {
+			l->ins = c;
+			l->ins.col = col;
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static bool
+is_cell(const xmlNode *n)
+{
+	static const char *const cells[] = { "td", "th", "entry", NULL };
+
+	return name_in(n, cells);
+}
+
+/* Reads the column labels of a header row; -1 on an entity reference. */
+static int
+layout_read(struct layout *l, xmlNode *row)
+{
+	struct text t;
+	xmlNode *c;
+	int col = 0;
+
+	layout_init(l);
+	for (c = row->children; c != NULL && col < UNTC_MAX_COLUMNS; c = c->next) {
+		if (!is_cell(c))
+			continue;
+		if (node_text(c, &t) == -1)
+			return -1;
+		layout_add(l, col++, t.s);
+	}
+	return 0;
+}
+
+/* The text of cell col of a row, empty when the row is shorter or col is -1. */
+static int
+row_cell(xmlNode *row, int col, struct text *t)
+{
+	xmlNode *c;
+	int i = 0;
+
+	text_init(t);
+	if (col < 0)
+		return 0;
+	for (c = row->children; c != NULL; c = c->next)
+		if (is_cell(c) && i++ == col)
+			return node_text(c, t);
+	return 0;
+}
+
+/* Next row after n (NULL: the first) below top, entering only the named sections. */
+static xmlNode *
+row_after(xmlNode *top, xmlNode *n, const char *row, const char *const sections[])
+{
+	if (top == NULL)
+		return NULL;
+	if (n == NULL)
+		n = top;
+	while ((n = tree_next(n, top, n == top || name_in(n, sections))) != NULL)
+		if (name_is(n, row))
+			return n;
+	return NULL;
+}
+
+static int
+cell_read(struct parse *p, const char *name, const struct column *c, const char *what,
+    const struct text *t, struct action *out)
+{
+	const char *m[KIND_COUNT_];
+	int k;
+
+	for (k = 0; k < KIND_COUNT_; k++)
+		m[k] = c->marker[k][0] != '\0' ? c->marker[k] : NULL;
+	out->date = DAY_NONE;
+	out->kind = KIND_NONE;
+	if (c->col < 0)
+		return 0;
+	if (t->cut || untc_parse_cell(t->s, m, c->deflt, out) == -1)
+		return fail(p, "%s: %s cell '%.*s' is not a date", name, what, UNTC_SHOWN, t->s);
+	return 0;
+}
+
+/* Adds the participant of one body row; rows without a name are spacers. */
+static int
+row_add(struct parse *p, const struct text *name, const struct text *sig,
+    const struct text *ins)
+{
+	struct text bare;
+	struct action a_sig, a_ins;
+	bool withdrawn = false;
+	const struct text *nm = name;
+
+	if (name->len >= 2 && name->s[0] == '[' && name->s[name->len - 1] == ']') {
+		text_init(&bare);
+		text_addn(&bare, name->s + 1, name->len - 2);
+		nm = &bare;
+		withdrawn = true;
+	}
+	if (nm->len == 0)
+		return 0;
+	if (name->cut || nm->len > SNAPSHOT_MAX_NAME)
+		return fail(p, "participant name longer than %d bytes: '%.*s...'",
+		    SNAPSHOT_MAX_NAME, UNTC_SHOWN, nm->s);
+	if (snapshot_find(p->s, nm->s) >= 0)
+		return fail(p, "participant '%s' appears twice", nm->s);
+	if (p->s->n >= SNAPSHOT_MAX_PARTICIPANTS)
+		return fail(p, "participants table has more than %d rows", SNAPSHOT_MAX_PARTICIPANTS);
+	if (cell_read(p, nm->s, &p->l.sig, "signature", sig, &a_sig) == -1 ||
+	    cell_read(p, nm->s, &p->l.ins, "instrument", ins, &a_ins) == -1)
+		return -1;
+	if (snapshot_add(p->s, nm->s, withdrawn, a_sig, a_ins) == -1)
+		return fail(p, "out of memory");
+	return 0;
+}
+
+static int
+row_read(struct parse *p, xmlNode *row)
+{
+	struct text name, sig, ins;
+
+	if (row_cell(row, p->l.name, &name) == -1 || row_cell(row, p->l.sig.col, &sig) == -1 ||
+	    row_cell(row, p->l.ins.col, &ins) == -1)
+		return fail(p, "participants table contains an entity reference");
+	return row_add(p, &name, &sig, &ins);
+}
+
+/* Fills p->s from a header row and the body rows after `after` below top. */
+static int
+table_read(struct parse *p, xmlNode *head, xmlNode *top, xmlNode *after, const char *row,
+    const char *const sections[])
+{
+	xmlNode *r;
+
+	if (layout_read(&p->l, head) == -1)
+		return fail(p, "participants table contains an entity reference");
+	if (p->l.name < 0)
+		return fail(p, "participants table has no participant column");
+	if (p->l.ins.col < 0)
+		return fail(p, "participants table has no instrument column");
+	for (r = row_after(top, after, row, sections); r != NULL; r = row_after(top, r, row, sections))
+		if (row_read(p, r) == -1)
+			return -1;
+	if (p->s->n == 0)
+		return fail(p, "participants table is empty");
+	return 0;
+}
+
+/* A stated count after a label: "Signatories : 40." gives 40; -1 when none. */
+static int
+count_at(const char *s)
+{
+	long v = 0;
+	size_t n;
+
+	while (*s == ' ' || *s == ':')
+		s++;
+	for (n = 0; s[n] >= '0' && s[n] <= '9'; n++)
+		if ((v = v * 10 + (s[n] - '0')) > UNTC_MAX_COUNT)
+			return -1;
+	return n > 0 ? (int)v : -1;
+}
+
+/* "Signatories : 40. Parties : 59." or "Parties : 19." */
+static void
+stated_counts(struct snapshot *s, const char *text)
+{
+	const char *q;
+
+	if ((q = strcasestr(text, "signatories")) != NULL)
+		s->stated_signatories = count_at(q + strlen("signatories"));
+	if ((q = strcasestr(text, "parties")) != NULL)
+		s->stated_parties = count_at(q + strlen("parties"));
+}
+
+/* The entry-into-force text and its leading date ("1 July 2003, in accordance ..."). */
+static int
+stated_eif(struct snapshot *s, xmlNode *n)
+{
+	struct text t;
+	const char *p;
+	int y, m, d;
+
+	if (node_text(n, &t) == -1 || t.len == 0)
+		return 0;
+	free(s->stated_eif);
+	if ((s->stated_eif = strdup(t.s)) == NULL)
+		return -1;
+	p = t.s;
+	if (dmy_read(&p, &y, &m, &d) == 0 &&
+	    !((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')))
+		s->stated_eif_date = date_from_ymd(y, m, d);
+	return 0;
+}
+
+/* Reads n digits at *pp followed by sep (or by nothing when sep is '\0'). */
+static int
+digits(const char **pp, size_t n, char sep, int *out)
+{
+	const char *p = *pp;
+	size_t i;
+
+	for (*out = 0, i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		*out = *out * 10 + (p[i] - '0');
+	}
+	if (sep != '\0' && p[n] != sep)
+		return -1;
+	*pp = p + n + (sep != '\0');
+	return 0;
+}
+
+/* "STATUS AS AT : 30-09-2024 05:00:44 EDT" to RFC 3339 UTC in buf; -1 when absent
+ * or in a zone this table does not know (a guessed time would be a wrong one). */
+static int
+stamp_parse(const char *text, char buf[DATE_TIME_LEN])
+{
+	const char *p = strcasestr(text, "status as at");
+	int d, mo, y, h, mi, sec;
+	size_t i, n;
+	time_t t;
+
+	if (p == NULL)
+		return -1;
+	for (p += strlen("status as at"); *p == ' ' || *p == ':'; p++)
+		;
+	if (digits(&p, 2, '-', &d) == -1 || digits(&p, 2, '-', &mo) == -1 ||
+	    digits(&p, 4, ' ', &y) == -1 || digits(&p, 2, ':', &h) == -1 ||
+	    digits(&p, 2, ':', &mi) == -1 || digits(&p, 2, '\0', &sec) == -1 ||
+	    !date_valid(y, mo, d) || h > 23 || mi > 59 || sec > 59)
+		return -1;
+	p = skip_blanks(p);
+	for (n = 0; p[n] >= 'A' && p[n] <= 'Z'; n++)
+		;
+	for (i = 0; i < sizeof(untc_zones) / sizeof(untc_zones[0]); i++)
+		if (strlen(untc_zones[i].name) == n && strncmp(untc_zones[i].name, p, n) == 0)
+			break;
+	if (n == 0 || i == sizeof(untc_zones) / sizeof(untc_zones[0]))
+		return -1;
+	t = (time_t)date_from_ymd(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
+	    (time_t)untc_zones[i].hours * 3600;
+	date_format_time(t, buf);
+	return 0;
+}
+
+static int
+stamp_set(struct snapshot *s, const char *text)
+{
+	char buf[DATE_TIME_LEN];
+
+	if (stamp_parse(text, buf) == -1)
+		return 1;
+	free(s->status_as_at);
+	return (s->status_as_at = strdup(buf)) == NULL ? -1 : 0;
+}
+
+/* The stamp from its element, else from the first text node that holds one. */
+static int
+stated_stamp(struct snapshot *s, xmlNode *el, xmlNode *top)
+{
+	struct text t;
+	xmlNode *n;
+	int r;
+
+	if (el != NULL && node_text(el, &t) == 0 && (r = stamp_set(s, t.s)) != 1)
+		return r;
+	for (n = tree_next(top, top, true); n != NULL; n = tree_next(n, top, true))
+		if (n->type == XML_TEXT_NODE && n->content != NULL &&
+		    (r = stamp_set(s, (const char *)n->content)) != 1)
+			return r;
+	return 0;
+}
+
+/* Refuses what no page of a treaty collection is. */
+static int
+body_check(const char *buf, size_t len, char *err, size_t errlen)
+{
+	if (buf == NULL || len == 0) {
+		set_err(err, errlen, "empty page");
+		return -1;
+	}
+	if (len > UNTC_MAX_BODY) {
+		set_err(err, errlen, "page larger than %zu MiB", UNTC_MAX_BODY >> 20);
+		return -1;
+	}
+	if (memchr(buf, '\0', len) != NULL || memchr(buf, '<', len) == NULL) {
+		set_err(err, errlen, "page is not HTML or XML");
+		return -1;
+	}
+	return 0;
+}
+
+enum untc_format
+untc_detect(const char *buf, size_t len)
+{
+	size_t i = 0, n;
+
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+		i = 3;
+	while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'))
+		i++;
+	if (len - i < 5 || memcmp(buf + i, "<?xml", 5) != 0)
+		return UNTC_HTML;
+	n = len - i < UNTC_DETECT ? len - i : UNTC_DETECT;
+	if (find_ci(buf + i, n, "<html") >= 0 || find_ci(buf + i, n, "<!doctype html") >= 0)
+		return UNTC_HTML;
+	return UNTC_XML;
+}
+
+/* The charset named in a <meta> tag of n bytes at tag, into out; -1 when none. */
+static int
+meta_charset(const char *tag, size_t n, char *out, size_t outlen)
+{
+	long at = find_ci(tag, n, "charset");
+	size_t i, k;
+
+	if (at < 0)
+		return -1;
+	for (i = (size_t)at + 7; i < n && tag[i] == ' '; i++)
+		;
+	if (i >= n || tag[i] != '=')
+		return -1;
+	for (i++; i < n && (tag[i] == ' ' || tag[i] == '"' || tag[i] == '\''); i++)
+		;
+	for (k = 0; i < n && k + 1 < outlen && (tag[i] == '-' || tag[i] == '_' || tag[i] == '.' ||
+	    tag[i] == ':' || (tag[i] >= '0' && tag[i] <= '9') || (tag[i] >= 'A' && tag[i] <= 'Z') ||
+	    (tag[i] >= 'a' && tag[i] <= 'z')); i++)
+		out[k++] = tag[i];
+	out[k] = '\0';
+	return k > 0 ? 0 : -1;
+}
+
+/* The encoding to read a page in: its <meta> charset when libxml2 knows it, else
+ * UTF-8 (left alone, libxml2 would guess Latin-1 at the first odd byte). */
+static void
+html_charset(const char *buf, size_t len, char *out, size_t outlen)
+{
+	xmlCharEncodingHandlerPtr h;
+	size_t n = len < UNTC_SNIFF ? len : UNTC_SNIFF, i = 0;
+	const char *gt;
+	char name[40];
+	long at;
+
+	snprintf(out, outlen, "UTF-8");
+	while ((at = find_ci(buf + i, n - i, "<meta")) >= 0) {
+		i += (size_t)at + 5;
+		gt = memchr(buf + i, '>', n - i);
+		if (meta_charset(buf + i, gt != NULL ? (size_t)(gt - (buf + i)) : n - i,
+		    name, sizeof(name)) == -1)
+			continue;
+		if ((h = xmlFindCharEncodingHandler(name)) != NULL) {
+			xmlCharEncCloseFunc(h);
+			snprintf(out, outlen, "%s", name);
+		}
+		return;
+	}
+}
+
+struct html_marks {
+	xmlNode *grid;    /* id ending in tblgrid: the participants table */
+	xmlNode *status;  /* rptStatus_ctl00_tcText: "Signatories : 40. Parties : 59." */
+	xmlNode *eif;     /* rptEIF_ctl00_tcText */
+	xmlNode *as_at;   /* divStatusAsAt */
+	xmlNode *title;
+};
+
+static bool
+ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+static const char *
+node_id(const xmlNode *n)
+{
+	const xmlAttr *a;
+
+	for (a = n->properties; a != NULL; a = a->next)
+		if (strcasecmp((const char *)a->name, "id") == 0 && a->children != NULL &&
+		    a->children->type == XML_TEXT_NODE && a->children->content != NULL)
+			return (const char *)a->children->content;
+	return NULL;
+}
+
+/* The elements of a ViewDetails page found by their ASP.NET id suffix; first wins. */
+static void
+html_marks(xmlNode *top, struct html_marks *m)
+{
+	const char *id;
+	xmlNode *n;
+
+	memset(m, 0, sizeof(*m));
+	for (n = tree_next(top, top, true); n != NULL; n = tree_next(n, top, true)) {
+		if (m->title == NULL && name_is(n, "title"))
+			m->title = n;
+		if (n->type != XML_ELEMENT_NODE || (id = node_id(n)) == NULL)
+			continue;
+		if (m->grid == NULL && name_is(n, "table") && ends_with(id, "tblgrid"))
+			m->grid = n;
+		else if (m->status == NULL && ends_with(id, "rptStatus_ctl00_tcText"))
+			m->status = n;
+		else if (m->eif == NULL && ends_with(id, "rptEIF_ctl00_tcText"))
+			m->eif = n;
+		else if (m->as_at == NULL && ends_with(id, "divStatusAsAt"))
+			m->as_at = n;
+	}
+}
+
+/* Without a tblgrid id: the first table headed "Participant" that has an instrument
+ * column. Territorial-application and declaration tables also start with
+ * "Participant" but date nothing that makes a party, so they are passed over. */
+static xmlNode *
+html_fallback(struct parse *p, xmlNode *top, const struct html_marks *m)
+{
+	struct layout l;
+	struct text title;
+	xmlNode *n, *head;
+	bool seen = false;
+
+	for (n = find_element(top, "table"); n != NULL; n = tree_next(n, top, true)) {
+		if (!name_is(n, "table") ||
+		    (head = row_after(n, NULL, "tr", untc_html_sections)) == NULL ||
+		    layout_read(&l, head) == -1 || l.name != 0)
+			continue;
+		if (l.ins.col >= 0)
+			return n;
+		seen = true;
+	}
+	if (seen)
+		fail(p, "participants table has no instrument column");
+	else if (m->title != NULL && node_text(m->title, &title) == 0 && title.len > 0)
+		fail(p, "no participants table (page title '%.*s')", UNTC_SHOWN, title.s);
+	else
+		fail(p, "no participants table");
+	return NULL;
+}
+
+static struct snapshot *
+html_snapshot(xmlDoc *doc, char *err, size_t errlen)
+{
+	struct parse p = { .err = err, .errlen = errlen };
+	struct html_marks m;
+	struct text t;
+	xmlNode *top = (xmlNode *)doc, *table, *head;
+
+	if ((p.s = snapshot_new()) == NULL) {
+		set_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	html_marks(top, &m);
+	if ((table = m.grid) == NULL && (table = html_fallback(&p, top, &m)) == NULL)
+		goto bad;
+	if ((head = row_after(table, NULL, "tr", untc_html_sections)) == NULL) {
+		fail(&p, "participants table is empty");
+		goto bad;
+	}
+	if (table_read(&p, head, table, head, "tr", untc_html_sections) == -1)
+		goto bad;
+	if (m.status != NULL && node_text(m.status, &t) == 0)
+		stated_counts(p.s, t.s);
+	if (stated_eif(p.s, m.eif) == -1 || stated_stamp(p.s, m.as_at, top) == -1) {
+		fail(&p, "out of memory");
+		goto bad;
+	}
+	return p.s;
+bad:
+	snapshot_free(p.s);
+	return NULL;
+}
+
+struct snapshot *
+untc_parse_html(const char *buf, size_t len, char *err, size_t errlen)
+{
+	struct snapshot *s;
+	char enc[40];
+	xmlDoc *doc;
+
+	if (body_check(buf, len, err, errlen) == -1)
+		return NULL;
+	html_charset(buf, len, enc, sizeof(enc));
+	/* The charset is chosen above, so the page's own <meta> must not switch it again. */
+	doc = htmlReadMemory(buf, (int)len, NULL, enc, HTML_PARSE_NONET | HTML_PARSE_NOERROR |
+	    HTML_PARSE_NOWARNING | HTML_PARSE_RECOVER | HTML_PARSE_IGNORE_ENC);
+	if (doc == NULL) {
+		set_err(err, errlen, "page is not HTML or XML");
+		return NULL;
+	}
+	s = html_snapshot(doc, err, errlen);
+	xmlFreeDoc(doc);
+	return s;
+}
+
+/* Header rows and counts of an MTDSG Participants element (its Treaty holds the rest). */
+static struct snapshot *
+xml_snapshot(xmlDoc *doc, char *err, size_t errlen)
+{
+	struct parse p = { .err = err, .errlen = errlen };
+	xmlNode *top = (xmlNode *)doc, *part, *group, *body, *head, *after = NULL, *ext;
+	struct text t;
+
+	if ((p.s = snapshot_new()) == NULL) {
+		set_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	/* The root's name is not known: the first Participants element anywhere is the table. */
+	part = find_element(top, "Participants");
+	if ((group = child(child(part, "Table"), "TGroup")) == NULL) {
+		fail(&p, "no participants table");
+		goto bad;
+	}
+	body = child(group, "Tbody");
+	head = row_after(child(group, "Thead"), NULL, "row", untc_no_sections);
+	if (head == NULL && body != NULL)
+		head = after = row_after(body, NULL, "row", untc_xml_sections);
+	if (head == NULL || body == NULL) {
+		fail(&p, "participants table is empty");
+		goto bad;
+	}
+	if (table_read(&p, head, body, after, "row", untc_xml_sections) == -1)
+		goto bad;
+	ext = child(child(part->parent, "Header"), "ExternalData");
+	if (node_text(child(child(ext, "Status"), "Signatories"), &t) == 0 && t.len > 0)
+		p.s->stated_signatories = count_at(t.s);
+	if (node_text(child(child(ext, "Status"), "Parties"), &t) == 0 && t.len > 0)
+		p.s->stated_parties = count_at(t.s);
+	if (stated_eif(p.s, child(child(ext, "EIF"), "Labeltext")) == -1 ||
+	    stated_stamp(p.s, NULL, top) == -1) {
+		fail(&p, "out of memory");
+		goto bad;
+	}
+	return p.s;
+bad:
+	snapshot_free(p.s);
+	return NULL;
+}
+
+/* Any entity declaration stops the parse: declared entities are how XXE and "billion
+ * laughs" pages work, and no MTDSG file needs one. */
+static void
+xml_entity_decl(void *ctx, const xmlChar *name, int type, const xmlChar *public_id,
+    const xmlChar *system_id, xmlChar *content)
+{
+	xmlParserCtxtPtr ctxt = ctx;
+
+	*(bool *)ctxt->_private = true;
+	ctxt->wellFormed = 0;
+	xmlStopParser(ctxt);
+}
+
+/* The parser's complaint, on one line. */
+static void
+xml_error(xmlParserCtxtPtr ctxt, char *err, size_t errlen)
+{
+	const xmlError *e = xmlCtxtGetLastError(ctxt);
+	struct text t;
+
+	text_init(&t);
+	if (e != NULL && e->message != NULL)
+		text_addn(&t, e->message, strlen(e->message));
+	if (t.len > 0)
+		set_err(err, errlen, "XML is not well-formed (line %d: %.*s)", e->line, UNTC_SHOWN, t.s);
+	else
+		set_err(err, errlen, "XML is not well-formed");
+}
+
+struct snapshot *
+untc_parse_xml(const char *buf, size_t len, char *err, size_t errlen)
+{
+	xmlParserCtxtPtr ctxt;
+	struct snapshot *s;
+	bool entities = false;
+	xmlDoc *doc;
+
+	if (body_check(buf, len, err, errlen) == -1)
+		return NULL;
+	if ((ctxt = xmlNewParserCtxt()) == NULL) {
+		set_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	ctxt->sax->entityDecl = xml_entity_decl;
+	ctxt->_private = &entities;
+	/* No NOENT, DTDLOAD or HUGE: nothing is fetched, expanded or allowed to grow. */
+	doc = xmlCtxtReadMemory(ctxt, buf, (int)len, NULL, NULL,
+	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (doc == NULL || entities) {
+		if (entities)
+			set_err(err, errlen, "XML declares entities; refused");
+		else
+			xml_error(ctxt, err, errlen);
+		xmlFreeDoc(doc);
+		xmlFreeParserCtxt(ctxt);
+		return NULL;
+	}
+	xmlFreeParserCtxt(ctxt);
+	s = xml_snapshot(doc, err, errlen);
+	xmlFreeDoc(doc);
+	return s;
+}
+
+struct snapshot *
+untc_parse(const char *buf, size_t len, enum untc_format fmt, char *err, size_t errlen)
+{
+	if (fmt == UNTC_AUTO && body_check(buf, len, err, errlen) == -1)
+		return NULL;
+	if (fmt == UNTC_AUTO)
+		fmt = untc_detect(buf, len);
+	return fmt == UNTC_XML ? untc_parse_xml(buf, len, err, errlen) :
+	    untc_parse_html(buf, len, err, errlen);
+}

@@ -1,0 +1,1077 @@
+#!/usr/bin/env python3
+"""Integration tests: build/ratd and build/ratctl against a local fake UNTC (stdlib only).
+
+    python3 tests/integration/run.py --build build [-k] [-v] [TEST...]
+
+Run from the repository root (`make integration`). Each test gets a fresh temporary
+directory, its own fixture server on 127.0.0.1 (ephemeral port) and its own daemon; both
+are stopped when the test ends, pass or fail. Nothing here talks to a non-loopback address.
+Prints "ok NAME" or "FAIL NAME: reason" per test, then one line
+"integration: N passed, N failed"; exits 1 when anything failed.
+"""
+import argparse
+import datetime
+import json
+import os
+import re
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from fixture_server import ASPNET_ERROR_PAGE, FixtureServer  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(HERE))
+FIXTURES = os.path.join(REPO, "tests", "fixtures")
+SEED = os.path.join(REPO, "data", "IV-13.xml")
+TREATY = "IV-13"
+TITLE = ("International Convention on the Protection of the Rights of All Migrant Workers "
+         "and Members of Their Families")
+SUITE_BUDGET = 115.0        # seconds for the whole suite: it must end within 2 minutes
+FETCH_TIMEOUT = 5           # the daemon's `timeout =` in the test configuration
+COMMANDS = ("status", "parties", "history", "refresh", "watch", "reload", "check", "version")
+
+RATD = RATCTL = None
+DEADLINE = None
+
+
+class Fail(Exception):
+    """A test assertion that did not hold."""
+
+
+def left():
+    """Seconds left in the suite's budget."""
+    return DEADLINE - time.monotonic()
+
+
+def bounded(timeout):
+    """A wait may never outlast the suite's budget."""
+    return max(0.05, min(timeout, left()))
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def eq(actual, expected, what):
+    if actual != expected:
+        raise Fail("%s: expected %r, got %r" % (what, expected, actual))
+
+
+def wait_for(pred, timeout, what, interval=0.1):
+    """Polls pred() until it returns a true value; returns it or fails naming what."""
+    end = time.monotonic() + bounded(timeout)
+    last = None
+    while True:
+        try:
+            last = pred()
+        except Fail as e:
+            last = e
+        except (OSError, ValueError) as e:
+            last = e
+        else:
+            if last:
+                return last
+        if time.monotonic() >= end:
+            raise Fail("timed out after %.1fs waiting for %s (last: %s)"
+                       % (timeout, what, short(last)))
+        time.sleep(interval)
+
+
+def short(v, n=300):
+    s = v if isinstance(v, str) else repr(v)
+    return s if len(s) <= n else s[:n] + "..."
+
+
+def parse_time(s):
+    check(isinstance(s, str), "expected an RFC 3339 time, got %r" % (s,))
+    try:
+        return datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except ValueError:
+        raise Fail("not an RFC 3339 time: %r" % (s,))
+
+
+def closed_port():
+    """A loopback port nothing listens on (bound, then released)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+# --- the control socket ---------------------------------------------------------------
+
+def recv_line(s, timeout):
+    """One reply line from s (b"" when the peer closed first)."""
+    end = time.monotonic() + bounded(timeout)
+    buf = b""
+    while b"\n" not in buf:
+        rest = end - time.monotonic()
+        if rest <= 0:
+            raise Fail("no reply line within %.1fs (got %r)" % (timeout, short(buf)))
+        s.settimeout(rest)
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            continue
+        if not chunk:
+            return buf
+        buf += chunk
+    return buf.split(b"\n", 1)[0]
+
+
+def sock_raw(path, data, timeout=5.0):
+    """Sends raw bytes as one request, returns the raw reply line."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.settimeout(bounded(timeout))
+        s.connect(path)
+        s.sendall(data)
+        return recv_line(s, timeout)
+    finally:
+        s.close()
+
+
+def sock_request(path, obj, timeout=5.0):
+    """Sends one JSON request, returns the decoded reply object."""
+    line = sock_raw(path, (json.dumps(obj) + "\n").encode(), timeout)
+    check(line, "daemon closed the connection without replying to %r" % (obj,))
+    try:
+        reply = json.loads(line)
+    except ValueError:
+        raise Fail("reply to %r is not JSON: %r" % (obj, short(line)))
+    check(isinstance(reply, dict) and "ok" in reply, "malformed reply %r" % (short(line),))
+    return reply
+
+
+def result_of(reply, what):
+    check(reply.get("ok") is True, "%s: daemon replied with an error: %s"
+          % (what, short(json.dumps(reply))))
+    check(isinstance(reply.get("result"), dict), "%s: no result object in %r" % (what, reply))
+    return reply["result"]
+
+
+def error_code(reply):
+    check(reply.get("ok") is False, "expected an error reply, got %s" % short(json.dumps(reply)))
+    err = reply.get("error")
+    check(isinstance(err, dict), "error reply without an error object: %r" % (reply,))
+    return err.get("code")
+
+
+def find_treaty(result, tid=TREATY):
+    ts = result.get("treaties")
+    check(isinstance(ts, list), "no treaties list in %s" % short(json.dumps(result)))
+    for t in ts:
+        if isinstance(t, dict) and t.get("id") == tid:
+            return t
+    raise Fail("treaty %s not in %s" % (tid, short(json.dumps(result))))
+
+
+# --- the daemon and its world --------------------------------------------------------
+
+class Daemon:
+    """One ratd process running in the foreground on a test's configuration."""
+
+    def __init__(self, ctx, conf):
+        self.ctx = ctx
+        self.conf = conf
+        self.sock = ctx.sock
+        self.proc = None
+
+    def start(self, wait=True):
+        log = open(self.ctx.log, "ab")
+        log.write(("--- ratd -c %s (%s)\n" % (self.conf, time.strftime("%H:%M:%S"))).encode())
+        log.flush()
+        try:
+            self.proc = subprocess.Popen([RATD, "-c", self.conf], stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=log, cwd=self.ctx.dir,
+                                         env=self.ctx.env)
+        finally:
+            log.close()
+        if wait:
+            self.wait_ready()
+        return self
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_ready(self, timeout=5.0):
+        """Until the socket answers ping; fails at once when the daemon exits."""
+        def ready():
+            if not self.alive():
+                raise Stop("ratd exited with status %s before answering ping"
+                           % self.proc.returncode)
+            if not os.path.exists(self.sock):
+                return False
+            return self.request({"cmd": "ping"}, timeout=1).get("ok") is True
+        try:
+            wait_for(ready, timeout, "ratd's socket to answer ping")
+        except Stop as e:
+            raise Fail(str(e))
+
+    def request(self, obj, timeout=5.0):
+        return sock_request(self.sock, obj, timeout)
+
+    def status(self, tid=TREATY, **args):
+        req = {"cmd": "status", "treaty": tid}
+        req.update(args)
+        return find_treaty(result_of(self.request(req), "status"), tid)
+
+    def wait_state(self, state="ok", timeout=5.0):
+        def got():
+            st = self.status()
+            return st if (st.get("source") or {}).get("state") == state else None
+        return wait_for(got, timeout, "source.state == %r" % state)
+
+    def refresh(self, tid=TREATY, timeout=FETCH_TIMEOUT + 5.0):
+        req = {"cmd": "refresh"}
+        if tid:
+            req["treaty"] = tid
+        res = result_of(self.request(req, timeout=timeout), "refresh")
+        ts = res.get("treaties")
+        check(isinstance(ts, list) and ts, "refresh result without treaties: %r" % (res,))
+        for t in ts:
+            if t.get("id") == tid:
+                return t
+        raise Fail("refresh result lacks %s: %r" % (tid, res))
+
+    def signal(self, sig):
+        check(self.alive(), "ratd is not running (exit status %s)"
+              % (self.proc.returncode if self.proc else None))
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=5.0):
+        """SIGTERM and wait; SIGKILL when it does not exit in time. Returns the exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(bounded(timeout))
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                return "killed after SIGTERM timeout"
+        return self.proc.returncode
+
+
+class Stop(Exception):
+    """Ends a wait loop at once (the daemon died)."""
+
+
+class Ctx:
+    """A test's world: temp dir, config, fixture server, daemons; cleaned up in finish()."""
+
+    def __init__(self, name, keep=False):
+        self.name = name
+        self.keep = keep
+        self.dir = tempfile.mkdtemp(prefix="ratd-it-")
+        self.sock = os.path.join(self.dir, "ratd.sock")
+        self.state = os.path.join(self.dir, "state")
+        self.seed = os.path.join(self.dir, "seed")
+        self.log = os.path.join(self.dir, "ratd.log")
+        os.makedirs(self.state)
+        os.makedirs(self.seed)
+        self.env = {k: v for k, v in os.environ.items()
+                    if k not in ("RATD_SOCKET", "STATE_DIRECTORY", "JOURNAL_STREAM")}
+        self.env["NO_COLOR"] = "1"
+        self.server = None
+        self.daemons = []
+
+    # fixture server
+
+    def serve(self, path="/page", **kw):
+        """Starts the fixture server on first use and sets path's behaviour."""
+        if self.server is None:
+            self.server = FixtureServer(FIXTURES).start()
+        self.server.set(path, **kw)
+        return self.server.url(path)
+
+    def stop_server(self):
+        if self.server is not None:
+            self.server.stop()
+
+    # configuration
+
+    def conf_text(self, url, ratd=None, treaty=None, drop=(), extra=""):
+        r = {"socket": self.sock, "socket_mode": "0600", "state_dir": self.state,
+             "seed_dir": self.seed, "interval": "1h", "jitter": "0",
+             "timeout": "%ds" % FETCH_TIMEOUT, "max_page_size": "1M"}
+        t = {"title": TITLE, "url": url, "format": "auto", "threshold": "20",
+             "eif_delay": "3 months", "eif_align": "next-month",
+             "count": "ratification accession acceptance approval succession confirmation",
+             "approaching": "3"}
+        r.update(ratd or {})
+        t.update(treaty or {})
+        lines = ["# ratd integration test: %s" % self.name, "[ratd]"]
+        lines += ["%s = %s" % (k, v) for k, v in r.items() if k not in drop]
+        lines += ["", "[treaty %s]" % TREATY]
+        lines += ["%s = %s" % (k, v) for k, v in t.items() if k not in drop]
+        return "\n".join(lines) + "\n" + extra
+
+    def write_conf(self, url, name="ratd.conf", **kw):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(self.conf_text(url, **kw))
+        return path
+
+    def add_seed(self, tid=TREATY):
+        shutil.copyfile(SEED, os.path.join(self.seed, tid + ".xml"))
+
+    # processes
+
+    def daemon(self, conf, wait=True):
+        d = Daemon(self, conf)
+        self.daemons.append(d)
+        return d.start(wait)
+
+    def ratctl(self, *args, sock=True, timeout=10.0):
+        """Runs ratctl; returns (exit status, stdout, stderr, seconds taken)."""
+        argv = [RATCTL] + (["-s", self.sock] if sock else []) + list(args)
+        t0 = time.monotonic()
+        try:
+            p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                               timeout=bounded(timeout), env=self.env, cwd=self.dir)
+        except subprocess.TimeoutExpired:
+            raise Fail("%s did not finish within %.1fs" % (" ".join(argv[1:]), timeout))
+        return (p.returncode, p.stdout.decode("utf-8", "replace"),
+                p.stderr.decode("utf-8", "replace"), time.monotonic() - t0)
+
+    def ratctl_json(self, *args):
+        rc, out, err, _ = self.ratctl("--json", *args)
+        eq(rc, 0, "exit status of ratctl --json %s (stderr %r)" % (" ".join(args), err))
+        try:
+            return json.loads(out)
+        except ValueError:
+            raise Fail("ratctl --json %s printed non-JSON: %r" % (" ".join(args), short(out)))
+
+    def log_text(self):
+        try:
+            with open(self.log, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def finish(self):
+        """Stops everything; returns problems found on the way (sanitizer reports)."""
+        problems = []
+        for d in self.daemons:
+            d.stop(3.0)
+        self.stop_server()
+        text = self.log_text()
+        for pat in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            if pat in text:
+                problems.append("sanitizer report in ratd's log (%s)" % pat)
+        return problems
+
+    def cleanup(self, failed=False):
+        """Removes the test's directory, unless -k asked to keep it."""
+        if not self.keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# --- the tests -----------------------------------------------------------------------
+
+def start_ok(ctx, file="IV-13.html", path="/page", conf_kw=None, **serve_kw):
+    """Serves file, starts ratd on it and waits for the first successful fetch."""
+    url = ctx.serve(path, file=file, **serve_kw)
+    conf = ctx.write_conf(url, **(conf_kw or {}))
+    d = ctx.daemon(conf)
+    return d, d.wait_state("ok")
+
+
+def wait_attempt_after(d, when, timeout=FETCH_TIMEOUT + 2):
+    """Until source.last_attempt is at or after the epoch time when (to the second)."""
+    def done():
+        la = d.status()["source"].get("last_attempt")
+        return la is not None and parse_time(la).timestamp() >= int(when)
+    wait_for(done, timeout, "source.last_attempt to reach the fetch made at %s"
+             % time.strftime("%H:%M:%S", time.gmtime(when)))
+
+
+def assert_current(st, what="status"):
+    """The figures of IV-13.html (status as at 2024-09-30)."""
+    for key, val in (("parties", 59), ("signatories", 40), ("counted", 59), ("threshold", 20),
+                     ("remaining", 0), ("threshold_reached", True),
+                     ("threshold_date", "2003-03-14"),
+                     ("threshold_participants", ["El Salvador", "Guatemala"]),
+                     ("entry_into_force", "2003-07-01"), ("in_force", True)):
+        eq(st.get(key), val, "%s.%s" % (what, key))
+
+
+def test_current_page(ctx):
+    d, st = start_ok(ctx)
+    assert_current(st)
+    src = st["source"]
+    eq(src.get("stated_parties"), 59, "source.stated_parties")
+    eq(src.get("stated_signatories"), 40, "source.stated_signatories")
+    eq(src.get("status_as_at"), "2024-09-30T09:00:44Z", "source.status_as_at")
+    eq(src.get("consecutive_failures"), 0, "source.consecutive_failures")
+    eq(src.get("error"), None, "source.error")
+    eq(st.get("id"), TREATY, "id")
+    eq(st.get("title"), TITLE, "title")
+    eq(st.get("url"), ctx.server.url(), "url")
+    eq(st.get("interval"), 3600, "interval")
+    parse_time(src.get("last_success"))
+    parse_time(src.get("next_fetch"))
+
+    rc, out, err, _ = ctx.ratctl("status")
+    eq(rc, 0, "ratctl status exit status (stderr %r)" % err)
+    check("59" in out and "2003-07-01" in out,
+          "ratctl status output lacks 59 or 2003-07-01:\n%s" % out)
+
+    js = ctx.ratctl_json("status")
+    jt = find_treaty(js)
+    for key in ("parties", "signatories", "counted", "remaining", "threshold_date",
+                "threshold_participants", "entry_into_force", "in_force"):
+        eq(jt.get(key), st.get(key), "ratctl --json status: %s" % key)
+
+
+def test_as_of(ctx):
+    d, st = start_ok(ctx)
+    js = find_treaty(ctx.ratctl_json("status", "--as-of", "2000-12-04"))
+    eq(js.get("as_of"), "2000-12-04", "as_of")
+    eq(js.get("parties"), 15, "parties as of 2000-12-04")
+    eq(js.get("remaining"), 5, "remaining as of 2000-12-04")
+    eq(js.get("threshold_reached"), False, "threshold_reached as of 2000-12-04")
+    eq(js.get("threshold_date"), None, "threshold_date as of 2000-12-04")
+    eq(js.get("entry_into_force"), None, "entry_into_force as of 2000-12-04")
+    eq(js.get("in_force"), False, "in_force as of 2000-12-04")
+
+    st = d.status(as_of="2003-03-14")
+    eq(st.get("parties"), 21, "parties as of 2003-03-14")
+    eq(st.get("threshold_reached"), True, "threshold_reached as of 2003-03-14")
+    eq(st.get("entry_into_force"), "2003-07-01", "entry_into_force as of 2003-03-14")
+    eq(st.get("in_force"), False, "in_force as of 2003-03-14 (enters into force 2003-07-01)")
+
+    rc, out, err, _ = ctx.ratctl("status", "--as-of", "2003-02-30")
+    eq(rc, 2, "ratctl status --as-of 2003-02-30 exit status (out %r, err %r)" % (out, err))
+    for bad in ("2003-02-30", "2003-3-14", "yesterday"):
+        r = d.request({"cmd": "status", "as_of": bad})
+        eq(error_code(r), "bad-date", "error code for as_of %r" % bad)
+
+
+def test_page_change_refresh(ctx):
+    d, st = start_ok(ctx, file="IV-13.2003-03-13.html")
+    eq(st.get("parties"), 19, "parties on 2003-03-13's page")
+    eq(st.get("threshold_reached"), False, "threshold_reached on 2003-03-13's page")
+    eq(st.get("remaining"), 1, "remaining on 2003-03-13's page")
+    eq(st.get("entry_into_force"), None, "entry_into_force on 2003-03-13's page")
+    ctx.serve(file="IV-13.2003-03-14.html")
+    rc, out, err, _ = ctx.ratctl("refresh")
+    eq(rc, 0, "ratctl refresh exit status (stderr %r)" % err)
+    check(re.search(r"(?<![A-Za-z-])changed", out),
+          "ratctl refresh output does not say changed:\n%s" % out)
+    st = d.status()
+    eq(st.get("parties"), 21, "parties after refresh")
+    eq(st.get("threshold_reached"), True, "threshold_reached after refresh")
+    eq(st.get("threshold_date"), "2003-03-14", "threshold_date after refresh")
+    eq(st.get("threshold_participants"), ["El Salvador", "Guatemala"],
+       "threshold_participants after refresh")
+    eq(st.get("entry_into_force"), "2003-07-01", "entry_into_force after refresh")
+    parse_time(st["source"].get("last_change"))
+
+
+def test_not_modified(ctx):
+    d, st = start_ok(ctx, etag=True, last_modified=True)
+    etag = ctx.server.behaviour().etag
+    n = ctx.server.count()
+    time.sleep(1.1)                 # so that last_success, to the second, must move
+    r = d.refresh()
+    eq(r.get("result"), "not-modified", "refresh result with an unchanged ETag")
+    reqs = ctx.server.requests()
+    check(len(reqs) > n, "the server saw no request for the refresh")
+    last = reqs[-1]
+    eq(last.header("If-None-Match"), etag, "If-None-Match of the conditional GET")
+    eq(last.status, 304, "status the server answered")
+    st2 = d.status()
+    for key in ("parties", "signatories", "counted", "threshold_date", "entry_into_force"):
+        eq(st2.get(key), st.get(key), "%s after not-modified" % key)
+    eq(st2["source"].get("last_change"), st["source"].get("last_change"),
+       "source.last_change after not-modified")
+    eq(st2["source"].get("state"), "ok", "source.state after not-modified")
+    check(parse_time(st2["source"].get("last_success")) >
+          parse_time(st["source"].get("last_success")),
+          "source.last_success did not move on not-modified: %r then %r"
+          % (st["source"].get("last_success"), st2["source"].get("last_success")))
+
+
+def test_not_modified_since(ctx):
+    # Only Last-Modified: the daemon must fall back to If-Modified-Since.
+    d, st = start_ok(ctx, last_modified=True)
+    lm = ctx.server.requests()[-1]
+    n = ctx.server.count()
+    r = d.refresh()
+    eq(r.get("result"), "not-modified", "refresh result with an unchanged Last-Modified")
+    reqs = ctx.server.requests()
+    check(len(reqs) > n, "the server saw no request for the refresh")
+    check(reqs[-1].header("If-Modified-Since") is not None,
+          "no If-Modified-Since on the second request: %r (first was %r)" % (reqs[-1], lm))
+    eq(d.status().get("parties"), 59, "parties after not-modified")
+
+
+def test_xml_source(ctx):
+    d, st = start_ok(ctx, file="IV-13.xml", path="/page.xml")
+    req = ctx.server.requests("/page.xml")
+    check(req, "the daemon did not fetch /page.xml")
+    eq(st.get("parties"), 59, "parties from the XML")
+    eq(st.get("signatories"), 40, "signatories from the XML")
+    eq(st.get("threshold_date"), "2003-03-14", "threshold_date from the XML")
+    eq(st.get("entry_into_force"), "2003-07-01", "entry_into_force from the XML")
+    eq(st["source"].get("stated_parties"), 59, "source.stated_parties from the XML")
+    res = ctx.ratctl_json("parties", TREATY)
+    eq(res.get("treaty"), TREATY, "parties: treaty")
+    parts = res.get("participants")
+    check(isinstance(parts, list), "parties: no participants list")
+    names = [p.get("name") for p in parts]
+    for n in ("Côte d'Ivoire", "Türkiye", "Montenegro", "Bolivia (Plurinational State of)"):
+        check(n in names, "participant %r missing (names: %s)" % (n, short(repr(names), 2000)))
+    bad = [n for n in names if not isinstance(n, str) or "<" in n or "superscript" in n
+           or "\ufffd" in n or "Ã" in n]
+    check(not bad, "mangled participant names: %r" % bad)
+    civ = parts[names.index("Côte d'Ivoire")]
+    eq(civ.get("instrument"), {"date": "2023-09-26", "kind": "accession"},
+       "Côte d'Ivoire's instrument")
+    eq(civ.get("counts"), True, "Côte d'Ivoire counts")
+    eq(civ.get("withdrawn"), False, "Côte d'Ivoire withdrawn")
+    eq(civ.get("entry_into_force"), "2024-01-01", "Côte d'Ivoire's entry into force")
+
+
+def test_aspnet_error_page(ctx):
+    d, st = start_ok(ctx)
+    ctx.serve(body=ASPNET_ERROR_PAGE)
+    r = d.refresh()
+    eq(r.get("result"), "refused", "refresh result for an ASP.NET error page under 200")
+    check(r.get("error"), "refresh gave no reason for refusing: %r" % (r,))
+    st2 = d.status()
+    assert_current(st2, "status after the error page")
+    err = st2["source"].get("error")
+    check(isinstance(err, str) and err.strip(),
+          "source.error should say why the page was refused, got %r" % (err,))
+    eq(st2["source"].get("last_change"), st["source"].get("last_change"),
+       "source.last_change after a refused page")
+
+    rc = d.stop()
+    eq(rc, 0, "ratd exit status on SIGTERM")
+    n = ctx.server.count()
+    d2 = ctx.daemon(d.conf)
+    assert_current(d2.status(), "status after restart")
+    check(ctx.server.wait_requests(n + 1, 3), "restarted ratd did not fetch the page")
+    wait_attempt_after(d2, ctx.server.requests()[-1].time)
+    assert_current(d2.status(), "status after restart and a second error page")
+
+
+def test_trickle(ctx):
+    d, st = start_ok(ctx)
+    n = ctx.server.count()
+    ctx.serve(file="IV-13.html", trickle=(1, 0.1))
+    reply = {}
+
+    def refresh():
+        try:
+            reply["r"] = d.refresh(timeout=FETCH_TIMEOUT + 6)
+        except Exception as e:      # reported by the main thread
+            reply["e"] = e
+    th = threading.Thread(target=refresh, daemon=True)
+    th.start()
+    check(ctx.server.wait_requests(n + 1, 3), "refresh did not reach the server")
+    time.sleep(0.2)
+    for i in range(5):
+        rc, out, err, took = ctx.ratctl("status", timeout=2.0)
+        eq(rc, 0, "ratctl status #%d during a trickling fetch (stderr %r)" % (i + 1, err))
+        check(took < 2.0, "ratctl status #%d took %.2fs" % (i + 1, took))
+    check(th.is_alive(), "the refresh ended before the status calls: the fetch was not "
+          "in flight (%r)" % (reply,))
+    th.join(bounded(FETCH_TIMEOUT + 6))
+    check(not th.is_alive(), "refresh did not end within the daemon's timeout + 6 s")
+    if "e" in reply:
+        raise Fail("refresh during trickle: %s" % reply["e"])
+    eq(reply["r"].get("result"), "error", "refresh result of a fetch slower than timeout")
+    assert_current(d.status(), "status after the timed-out fetch")
+
+
+def test_seed(ctx):
+    ctx.add_seed()
+    # A listener that never accepts: connections open, no answer, so the fetch is in
+    # flight while we look at the seed; the closed port fails at once.
+    hole = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(16)
+    try:
+        extra = ("\n[treaty IV-13-refused]\ntitle = %s\nurl = http://127.0.0.1:%d/page\n"
+                 "threshold = 20\neif_delay = 3 months\neif_align = next-month\n"
+                 % (TITLE, closed_port()))
+        ctx.add_seed("IV-13-refused")
+        conf = ctx.write_conf("http://127.0.0.1:%d/page" % hole.getsockname()[1],
+                              ratd={"timeout": "3s"}, extra=extra)
+        t0 = time.monotonic()
+        d = ctx.daemon(conf)
+        st = d.status()
+        check(time.monotonic() - t0 < 3, "status took %.1fs to answer"
+              % (time.monotonic() - t0))
+        eq(st["source"].get("state"), "seed", "source.state before any fetch")
+        eq(st.get("parties"), 59, "parties from the seed")
+        eq(st.get("signatories"), 40, "signatories from the seed")
+        eq(st.get("entry_into_force"), "2003-07-01", "entry_into_force from the seed")
+        eq(st["source"].get("last_success"), None, "source.last_success with only a seed")
+        rc, out, err, _ = ctx.ratctl("status", TREATY)
+        eq(rc, 0, "ratctl status exit status (stderr %r)" % err)
+        check(re.search(r"\bseed\b", out, re.I), "ratctl status does not say seed:\n%s" % out)
+
+        # The refused one fails within a second of start.
+        def failed(tid):
+            s = d.status(tid)["source"]
+            return s if (s.get("consecutive_failures") or 0) >= 1 and s.get("error") else None
+        s = wait_for(lambda: failed("IV-13-refused"), 4, "IV-13-refused's first failure")
+        check(s.get("state") in ("seed", "failing"),
+              "source.state after a failure with only a seed: %r" % s.get("state"))
+        eq(d.status("IV-13-refused").get("parties"), 59, "the seed still served after failure")
+        # The black hole times out after 3 s.
+        s = wait_for(lambda: failed(TREATY), 7, "IV-13's fetch to time out")
+        eq(d.status().get("parties"), 59, "the seed still served after a timeout")
+        check(s.get("state") in ("seed", "failing"),
+              "source.state after a timeout with only a seed: %r" % s.get("state"))
+    finally:
+        hole.close()
+
+
+def test_restart(ctx):
+    ctx.add_seed()                  # must NOT be used: the committed state wins
+    d, st = start_ok(ctx, file="IV-13.2003-03-14.html")
+    eq(st.get("parties"), 21, "parties before restart")
+    rc = d.stop()
+    eq(rc, 0, "ratd exit status on SIGTERM")
+    check(not os.path.exists(ctx.sock), "socket %s still exists after SIGTERM" % ctx.sock)
+    ctx.stop_server()
+    d2 = ctx.daemon(d.conf)
+    st2 = d2.status()
+    eq(st2.get("parties"), 21, "parties right after restart (from state, not the seed)")
+    eq(st2.get("threshold_date"), "2003-03-14", "threshold_date after restart")
+    src = st2["source"]
+    check(src.get("state") == "ok" or
+          (src.get("state") == "failing" and (src.get("consecutive_failures") or 0) >= 1),
+          "source.state right after restart: %r" % src.get("state"))
+    check(src.get("last_success") is not None, "source.last_success is null after restart")
+    eq(src.get("last_success"), st["source"].get("last_success"),
+       "last_success across the restart")
+
+
+def test_once(ctx):
+    url = ctx.serve(file="IV-13.html")
+    conf = ctx.write_conf(url)
+    try:
+        p = subprocess.run([RATD, "-c", conf, "--once"], capture_output=True,
+                           timeout=bounded(FETCH_TIMEOUT + 10), env=ctx.env, cwd=ctx.dir)
+    except subprocess.TimeoutExpired:
+        raise Fail("ratd --once did not finish")
+    out = p.stdout.decode("utf-8", "replace")
+    eq(p.returncode, 0, "ratd --once exit status with the page served (stderr %r)"
+       % p.stderr.decode("utf-8", "replace")[-500:])
+    check("59" in out, "ratd --once output lacks 59:\n%s" % out)
+    check(ctx.server.count() >= 1, "ratd --once fetched nothing")
+    check(not os.path.exists(ctx.sock), "ratd --once left a socket behind")
+
+    # Down: a fresh state dir, nobody listening.
+    state2 = os.path.join(ctx.dir, "state2")
+    os.makedirs(state2)
+    conf2 = ctx.write_conf("http://127.0.0.1:%d/page" % closed_port(), name="down.conf",
+                           ratd={"state_dir": state2})
+    try:
+        p = subprocess.run([RATD, "-c", conf2, "--once"], capture_output=True,
+                           timeout=bounded(FETCH_TIMEOUT + 10), env=ctx.env, cwd=ctx.dir)
+    except subprocess.TimeoutExpired:
+        raise Fail("ratd --once (server down) did not finish")
+    eq(p.returncode, 1, "ratd --once exit status with the server down")
+
+
+def check_config(ctx, conf):
+    try:
+        p = subprocess.run([RATD, "-c", conf, "--check-config"], capture_output=True,
+                           timeout=bounded(5), env=ctx.env, cwd=ctx.dir)
+    except subprocess.TimeoutExpired:
+        raise Fail("ratd --check-config did not finish")
+    return p.returncode, (p.stdout + p.stderr).decode("utf-8", "replace")
+
+
+def line_of(path, text):
+    with open(path) as f:
+        for i, line in enumerate(f, 1):
+            if line.startswith(text):
+                return i
+    raise Fail("%r not in %s" % (text, path))
+
+
+def test_check_config(ctx):
+    url = "http://127.0.0.1:%d/page" % closed_port()
+    good = ctx.write_conf(url, name="good.conf")
+    rc, out = check_config(ctx, good)
+    eq(rc, 0, "--check-config exit status on a valid config (output %r)" % out)
+    p = subprocess.run([RATD, "-c", good, "-n"], capture_output=True, timeout=bounded(5),
+                       env=ctx.env, cwd=ctx.dir)
+    eq(p.returncode, 0, "-n exit status on a valid config")
+    check(not os.path.exists(ctx.sock), "--check-config created the socket")
+
+    typo = ctx.write_conf(url, name="typo.conf", ratd={"intervall": "1h"})
+    n = line_of(typo, "intervall")
+    rc, out = check_config(ctx, typo)
+    eq(rc, 1, "--check-config exit status with an unknown key")
+    check(re.search(r"^%s:%d:.*intervall" % (re.escape(typo), n), out, re.M),
+          "no '%s:%d: ... intervall' line in:\n%s" % (typo, n, out))
+
+    nothr = ctx.write_conf(url, name="nothreshold.conf", drop=("threshold",))
+    rc, out = check_config(ctx, nothr)
+    eq(rc, 1, "--check-config exit status without threshold")
+    check(re.search(r"^%s:(\d+:)?.*threshold" % re.escape(nothr), out, re.M),
+          "missing threshold not reported as FILE:LINE: in:\n%s" % out)
+
+    badval = ctx.write_conf(url, name="badvalue.conf", ratd={"interval": "soon"})
+    n = line_of(badval, "interval")
+    rc, out = check_config(ctx, badval)
+    eq(rc, 1, "--check-config exit status with interval = soon")
+    check(re.search(r"^%s:%d:" % (re.escape(badval), n), out, re.M),
+          "bad interval not reported at %s:%d: in:\n%s" % (badval, n, out))
+
+    p = subprocess.run([RATD, "-h"], capture_output=True, timeout=bounded(5), env=ctx.env)
+    eq(p.returncode, 0, "ratd -h exit status")
+    check(b"--once" in p.stdout + p.stderr, "ratd -h does not mention --once")
+    p = subprocess.run([RATD, "-V"], capture_output=True, timeout=bounded(5), env=ctx.env)
+    eq(p.returncode, 0, "ratd -V exit status")
+    check(re.search(rb"\d+\.\d+", p.stdout), "ratd -V prints no version: %r" % p.stdout)
+
+
+def test_ratctl_errors(ctx):
+    rc, out, err, _ = ctx.ratctl("-s", os.path.join(ctx.dir, "nope.sock"), "status",
+                                 sock=False)
+    eq(rc, 3, "ratctl exit status without a daemon")
+    check(err.strip(), "ratctl printed no error without a daemon")
+    rc, out, err, _ = ctx.ratctl("-s", os.path.join(ctx.dir, "nope.sock"), "check",
+                                 sock=False)
+    eq(rc, 3, "ratctl check exit status without a daemon (UNKNOWN)")
+    rc, out, err, _ = ctx.ratctl("--help", sock=False)
+    eq(rc, 0, "ratctl --help exit status")
+    missing = [c for c in COMMANDS if not re.search(r"\b%s\b" % c, out + err)]
+    check(not missing, "ratctl --help does not list %s:\n%s" % (missing, out + err))
+
+    d, st = start_ok(ctx)
+    rc, out, err, _ = ctx.ratctl("bogus")
+    eq(rc, 2, "ratctl bogus exit status (out %r, err %r)" % (out, err))
+    rc, out, err, _ = ctx.ratctl("parties", "NOPE")
+    eq(rc, 1, "ratctl parties NOPE exit status")
+    check(re.search(r"unknown[- ]treaty", out + err, re.I),
+          "ratctl parties NOPE does not say unknown-treaty: %r" % (out + err))
+    eq(error_code(d.request({"cmd": "parties", "treaty": "NOPE"})), "unknown-treaty",
+       "socket parties NOPE")
+    rc, out, err, _ = ctx.ratctl("parties")
+    eq(rc, 2, "ratctl parties without TREATY exit status")
+    rc, out, err, _ = ctx.ratctl("version")
+    eq(rc, 0, "ratctl version exit status")
+    check(re.search(r"\d+\.\d+", out), "ratctl version prints no version: %r" % out)
+    rc, out, err, _ = ctx.ratctl("check")
+    eq(rc, 0, "ratctl check exit status with a fresh success (out %r)" % out)
+    eq(len(out.strip().splitlines()), 1, "ratctl check output lines (%r)" % out)
+
+
+def test_socket_robustness(ctx):
+    d, st = start_ok(ctx)
+    ping = {"cmd": "ping"}
+
+    # Longer than 64 KiB: refused with bad-request, or the connection is closed.
+    big = b'{"cmd": "ping", "pad": "' + b"x" * (70 * 1024) + b'"}\n'
+    try:
+        line = sock_raw(ctx.sock, big)
+    except (BrokenPipeError, ConnectionResetError):
+        line = b""
+    if line:
+        eq(error_code(json.loads(line)), "bad-request", "reply to a 70 KiB line")
+    eq(d.request(ping).get("ok"), True, "ping after a 70 KiB line")
+
+    eq(error_code(json.loads(sock_raw(ctx.sock, b"{nope\n"))), "bad-request",
+       "reply to invalid JSON")
+    eq(error_code(json.loads(sock_raw(ctx.sock, b"[1, 2]\n"))), "bad-request",
+       "reply to a JSON array")
+    eq(error_code(d.request({"verb": "ping"})), "bad-request", "reply without cmd")
+    eq(error_code(d.request({"cmd": "frobnicate"})), "unknown-command",
+       "reply to an unknown command")
+    r = d.request({"cmd": "ping"})
+    check(isinstance(result_of(r, "ping").get("version"), str), "ping has no version: %r" % r)
+
+    # Silent clients must not hold up others.
+    idle = []
+    try:
+        for data in (b"", b'{"cmd":'):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(2)
+            s.connect(ctx.sock)
+            if data:
+                s.sendall(data)
+            idle.append(s)
+        t0 = time.monotonic()
+        eq(d.request(ping, timeout=2).get("ok"), True, "ping while two clients sit silent")
+        check(time.monotonic() - t0 < 2, "ping took %.1fs" % (time.monotonic() - t0))
+        eq(d.status().get("parties"), 59, "status while two clients sit silent")
+    finally:
+        for s in idle:
+            s.close()
+
+    # A crowd: each gets an answer (served or busy) or a close; nobody hangs.
+    crowd = []
+    tally = {"ok": 0, "busy": 0, "closed": 0}
+    sel = selectors.DefaultSelector()
+    try:
+        for i in range(200):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            crowd.append(s)
+            connect_retrying(s, ctx.sock, 3, "connect #%d of 200" % (i + 1))
+        for s in crowd:
+            try:
+                s.sendall(b'{"cmd": "ping"}\n')
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            s.setblocking(False)
+            sel.register(s, selectors.EVENT_READ, b"")
+        end = time.monotonic() + bounded(10)
+        pending = len(crowd)
+        while pending and time.monotonic() < end:
+            for key, _ in sel.select(timeout=0.2):
+                s, buf = key.fileobj, key.data
+                try:
+                    chunk = s.recv(65536)
+                except (ConnectionResetError, BlockingIOError):
+                    chunk = b""
+                buf += chunk
+                if b"\n" in buf:
+                    r = json.loads(buf.split(b"\n", 1)[0])
+                    if r.get("ok") is True:
+                        tally["ok"] += 1
+                    elif (r.get("error") or {}).get("code") == "busy":
+                        tally["busy"] += 1
+                    else:
+                        raise Fail("crowd ping got %r" % (r,))
+                elif not chunk:
+                    tally["closed"] += 1
+                else:
+                    sel.modify(s, selectors.EVENT_READ, buf)
+                    continue
+                sel.unregister(s)
+                pending -= 1
+        check(pending == 0, "%d of 200 concurrent clients got neither a reply nor a close "
+              "within 10 s (%r)" % (pending, tally))
+        check(tally["ok"] >= 1, "no concurrent client was served: %r" % tally)
+    finally:
+        sel.close()
+        for s in crowd:
+            s.close()
+    eq(wait_for(lambda: d.request(ping, timeout=2).get("ok"), 3, "ping after the crowd"),
+       True, "ping after 200 concurrent clients")
+
+
+def connect_retrying(s, path, timeout, what):
+    """connect() that waits out a full listen backlog (EAGAIN) for up to timeout."""
+    end = time.monotonic() + bounded(timeout)
+    s.settimeout(bounded(timeout))
+    while True:
+        try:
+            return s.connect(path)
+        except (BlockingIOError, InterruptedError) as e:
+            if time.monotonic() >= end:
+                raise Fail("%s: %s for %.1fs" % (what, e, timeout))
+            time.sleep(0.01)
+        except OSError as e:
+            raise Fail("%s failed: %s" % (what, e))
+
+
+def test_signals(ctx):
+    d, st = start_ok(ctx)
+    n = ctx.server.count()
+    d.signal(signal.SIGUSR1)
+    check(ctx.server.wait_requests(n + 1, 3), "SIGUSR1 caused no fetch within 3 s")
+
+    log_before = len(ctx.log_text())
+    with open(d.conf, "a") as f:
+        f.write("\n[ratd]\nno_such_key = 1\n")
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: re.search(r"error", ctx.log_text()[log_before:], re.I), 3,
+             "an error logged after SIGHUP with an invalid config")
+    check(d.alive(), "ratd exited after SIGHUP with an invalid config (status %s)"
+          % d.proc.returncode)
+    eq(d.request({"cmd": "ping"}).get("ok"), True, "ping after a failed reload")
+    st2 = d.status()
+    eq(st2.get("parties"), 59, "parties after a failed reload")
+    eq(st2.get("url"), ctx.server.url(), "url after a failed reload (the old config)")
+    eq(d.stop(), 0, "exit status on SIGTERM after a failed reload")
+
+
+def test_http_headers(ctx):
+    d, st = start_ok(ctx, gzip=True)
+    req = ctx.server.requests()[0]
+    ua = req.header("User-Agent") or ""
+    check(ua.startswith("ratd/"), "User-Agent %r does not start with ratd/" % ua)
+    ae = req.header("Accept-Encoding") or ""
+    check(re.search(r"\b(gzip|deflate|br|zstd)\b", ae),
+          "no compressed transfer offered: Accept-Encoding %r" % ae)
+    if "gzip" in ae:
+        # The gzip'd 2003-03-14 page must decode and parse.
+        ctx.serve(file="IV-13.2003-03-14.html", gzip=True)
+        r = d.refresh()
+        eq(r.get("result"), "changed", "refresh of a gzip-encoded page")
+        eq(d.status().get("parties"), 21, "parties from a gzip-encoded page")
+
+
+def test_http_failures(ctx):
+    d, st = start_ok(ctx, conf_kw={"ratd": {"max_page_size": "100K"}})
+    ctx.serve(file="IV-13.html", status=503)
+    r = d.refresh()
+    eq(r.get("result"), "error", "refresh result on HTTP 503")
+    check(r.get("error"), "refresh on HTTP 503 gave no error text: %r" % (r,))
+    src = d.status()["source"]
+    eq(src.get("consecutive_failures"), 1, "consecutive_failures after one 503")
+    check(src.get("error"), "source.error is empty after a 503")
+    with open(os.path.join(FIXTURES, "IV-13.html"), "rb") as f:
+        page = f.read()
+    big = page.replace(b"</body>", b"<!--" + b"x" * (150 * 1024) + b"--></body>")
+    ctx.serve(body=big)
+    r = d.refresh()
+    check(r.get("result") in ("error", "refused"),
+          "refresh of a 225 KB page with max_page_size = 100K: %r" % (r,))
+    ctx.serve(file="IV-13.html")
+    r = d.refresh()
+    check(r.get("result") in ("unchanged", "changed"), "refresh after recovery: %r" % (r,))
+    st2 = d.status()
+    assert_current(st2, "status after recovery")
+    eq(st2["source"].get("consecutive_failures"), 0, "consecutive_failures after recovery")
+    eq(st2["source"].get("error"), None, "source.error after recovery")
+
+
+def test_history(ctx):
+    d, st = start_ok(ctx, file="IV-13.2003-03-13.html")
+    base = result_of(d.request({"cmd": "history", "treaty": TREATY}), "history")
+    eq(base.get("events"), [], "events after the baseline snapshot (must be silent)")
+    ctx.serve(file="IV-13.2003-03-14.html")
+    eq(d.refresh().get("result"), "changed", "refresh to 2003-03-14's page")
+    evs = result_of(d.request({"cmd": "history", "treaty": TREATY}), "history").get("events")
+    check(isinstance(evs, list), "history without events list")
+    ids = [e.get("id") for e in evs]
+    check(ids == sorted(ids) and len(set(ids)) == len(ids), "event ids not increasing: %r" % ids)
+    news = sorted(e["data"].get("participant") for e in evs if e.get("type") == "new-party")
+    eq(news, ["El Salvador", "Guatemala"], "new-party events")
+    thr = [e for e in evs if e.get("type") == "threshold-reached"]
+    eq(len(thr), 1, "threshold-reached events")
+    data = thr[0].get("data") or {}
+    eq(data.get("threshold_date"), "2003-03-14", "threshold-reached threshold_date")
+    eq(data.get("entry_into_force"), "2003-07-01", "threshold-reached entry_into_force")
+    eq(data.get("parties"), 21, "threshold-reached parties")
+    eq(sorted(data.get("threshold_participants") or []), ["El Salvador", "Guatemala"],
+       "threshold-reached threshold_participants")
+
+    ctx.serve(body=ASPNET_ERROR_PAGE)
+    eq(d.refresh().get("result"), "refused", "refresh to an error page")
+    evs2 = result_of(d.request({"cmd": "history", "treaty": TREATY,
+                                "since": max(ids)}), "history").get("events")
+    eq([e.get("type") for e in evs2], ["source-anomaly"], "events after a refused page")
+    check((evs2[0].get("data") or {}).get("reason"), "source-anomaly without a reason")
+    eq(d.refresh().get("result"), "refused", "second refresh to the same error page")
+    evs3 = result_of(d.request({"cmd": "history", "treaty": TREATY,
+                                "since": evs2[0].get("id")}), "history").get("events")
+    eq(evs3, [], "events after the same anomaly again (once per distinct reason)")
+
+
+TESTS = [
+    ("current_page", test_current_page),
+    ("as_of", test_as_of),
+    ("page_change_refresh", test_page_change_refresh),
+    ("not_modified", test_not_modified),
+    ("not_modified_since", test_not_modified_since),
+    ("xml_source", test_xml_source),
+    ("aspnet_error_page", test_aspnet_error_page),
+    ("trickle", test_trickle),
+    ("seed", test_seed),
+    ("restart", test_restart),
+    ("once", test_once),
+    ("check_config", test_check_config),
+    ("ratctl_errors", test_ratctl_errors),
+    ("socket_robustness", test_socket_robustness),
+    ("signals", test_signals),
+    ("http_headers", test_http_headers),
+    ("http_failures", test_http_failures),
+    ("history", test_history),
+]
+
+
+def run_one(name, fn, keep, verbose):
+    """Runs one test in its own world; returns None or the failure reason."""
+    if left() <= 1:
+        return "suite time budget (%ds) exhausted before this test" % SUITE_BUDGET, ""
+    ctx = Ctx(name, keep)
+    reason = None
+    try:
+        fn(ctx)
+    except Fail as e:
+        reason = str(e)
+    except Exception as e:
+        reason = "%s: %s" % (type(e).__name__, e)
+        if verbose:
+            reason += "\n" + traceback.format_exc()
+    finally:
+        problems = ctx.finish()
+    if reason is None and problems:
+        reason = "; ".join(problems)
+    tail = ""
+    if reason is not None or verbose:
+        lines = ctx.log_text().splitlines()
+        tail = "\n".join("#   " + l for l in lines[-25:])
+        if keep:
+            tail += "\n#   (kept %s)" % ctx.dir
+    ctx.cleanup()
+    return reason, tail
+
+
+def main():
+    global RATD, RATCTL, DEADLINE
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default="build", help="directory holding ratd and ratctl")
+    ap.add_argument("-k", "--keep", action="store_true", help="keep failed tests' dirs")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("tests", nargs="*", help="run only these tests")
+    args = ap.parse_args()
+    RATD = os.path.abspath(os.path.join(args.build, "ratd"))
+    RATCTL = os.path.abspath(os.path.join(args.build, "ratctl"))
+    for p in (RATD, RATCTL):
+        if not os.access(p, os.X_OK):
+            print("integration: %s is missing (run make all)" % p)
+            print("integration: 0 passed, 1 failed")
+            return 1
+    unknown = [t for t in args.tests if t not in dict(TESTS)]
+    if unknown:
+        ap.error("unknown tests %s; known: %s" % (unknown, " ".join(n for n, _ in TESTS)))
+    DEADLINE = time.monotonic() + SUITE_BUDGET
+    passed = failed = 0
+    for name, fn in TESTS:
+        if args.tests and name not in args.tests:
+            continue
+        t0 = time.monotonic()
+        reason, tail = run_one(name, fn, args.keep, args.verbose)
+        took = " (%.1fs)" % (time.monotonic() - t0) if args.verbose else ""
+        if reason is None:
+            passed += 1
+            print("ok %s%s" % (name, took), flush=True)
+        else:
+            failed += 1
+            print("FAIL %s: %s%s" % (name, reason, took), flush=True)
+        if tail:
+            print(tail, flush=True)
+    print("integration: %d passed, %d failed" % (passed, failed), flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,817 @@
+/* ratd.conf parsing: defaults, every key, values, and FILE:LINE messages. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "conf.h"
+
+#define MINIMAL "[treaty IV-13]\nurl = https://treaties.un.org/x\nthreshold = 20\n"
+#define ALL_KINDS ((1u << KIND_RATIFICATION) | (1u << KIND_ACCESSION) | \
+	(1u << KIND_ACCEPTANCE) | (1u << KIND_APPROVAL) | (1u << KIND_SUCCESSION) | \
+	(1u << KIND_CONFIRMATION))
+
+static char path[64];
+
+/* Writes bytes to a fresh temporary file named in path. */
+static void
+write_bytes(const char *text, size_t len)
+{
+	int fd;
+
+	strcpy(path, "/tmp/ratd-test-conf-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
+}
+
+static int
+load_bytes(const char *text, size_t len, struct conf *c)
+{
+	int r;
+
+	write_bytes(text, len);
+	r = conf_load(path, c);
+	unlink(path);
+	return r;
+}
+
+static int
+load(const char *text, struct conf *c)
+{
+	return load_bytes(text, strlen(text), c);
+}
+
+static void
+print_errors(const struct conf *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nerrors; i++)
+		print_message("  %s\n", c->errors[i]);
+}
+
+/* True when some message is "PATH:LINE: " followed by prefix (line 0: "PATH: "). */
+static bool
+has_error(const struct conf *c, int line, const char *prefix)
+{
+	char want[1024];
+	size_t i;
+
+	if (line > 0)
+		snprintf(want, sizeof(want), "%s:%d: %s", c->path, line, prefix);
+	else
+		snprintf(want, sizeof(want), "%s: %s", c->path, prefix);
+	for (i = 0; i < c->nerrors; i++)
+		if (strncmp(c->errors[i], want, strlen(want)) == 0)
+			return true;
+	print_message("no message \"%s\" among:\n", want);
+	print_errors(c);
+	return false;
+}
+
+/* Loads text expecting failure with exactly one message, at line, starting with prefix. */
+static void
+assert_one_error(const char *text, int line, const char *prefix)
+{
+	struct conf c;
+
+	assert_int_equal(load(text, &c), -1);
+	assert_true(has_error(&c, line, prefix));
+	if (c.nerrors != 1)
+		print_errors(&c);
+	assert_int_equal(c.nerrors, 1);
+	conf_free(&c);
+}
+
+static void
+assert_loads(const char *text, struct conf *c)
+{
+	int r = load(text, c);
+
+	if (r != 0)
+		print_errors(c);
+	assert_int_equal(r, 0);
+	assert_int_equal(c->nerrors, 0);
+}
+
+static void
+test_defaults(void **state)
+{
+	const struct conf_treaty *t;
+	struct conf c;
+
+	unsetenv("STATE_DIRECTORY");
+	assert_loads(MINIMAL, &c);
+	assert_string_equal(c.socket, "/run/ratd/ratd.sock");
+	assert_int_equal(c.socket_mode, 0660);
+	assert_null(c.socket_group);
+	assert_null(c.admin_group);
+	assert_string_equal(c.state_dir, "/var/lib/ratd");
+	assert_string_equal(c.seed_dir, RATD_SEED_DIR);
+	assert_true(c.interval == 6 * 3600);
+	assert_true(c.jitter == 600);
+	assert_true(c.timeout == 60);
+	assert_int_equal(c.max_page_size, 16 * 1024 * 1024);
+	assert_string_equal(c.user_agent,
+	    "ratd/0.1.0 (+https://github.com/ratd-project/ratd)");
+	assert_int_equal(c.failures_before_alert, 3);
+	assert_int_equal(c.ntreaties, 1);
+	assert_int_equal(c.nalerts, 0);
+	t = conf_treaty_find(&c, "IV-13");
+	assert_non_null(t);
+	assert_null(conf_treaty_find(&c, "IV-14"));
+	assert_string_equal(t->title, "IV-13");
+	assert_string_equal(t->url, "https://treaties.un.org/x");
+	assert_int_equal(t->format, UNTC_AUTO);
+	assert_int_equal(t->rule.threshold, 20);
+	assert_int_equal(t->rule.delay_months, 0);
+	assert_int_equal(t->rule.delay_days, 0);
+	assert_int_equal(t->rule.align, RULE_ALIGN_NONE);
+	assert_int_equal(t->rule.count_mask, ALL_KINDS);
+	assert_int_equal(t->rule.nexclude, 0);
+	assert_true(t->interval == 6 * 3600);
+	assert_int_equal(t->approaching, 0);
+	assert_int_equal(t->line, 1);
+	conf_free(&c);
+}
+
+static const char every_key[] =
+    "# every key\n"
+    "   # an indented comment\n"
+    "\n"
+    "[ratd]\n"
+    "socket = /tmp/r.sock\n"
+    "socket_mode = 0600\n"
+    "socket_group = ratd\n"
+    "admin_group = wheel\n"
+    "state_dir = /srv/ratd\n"
+    "seed_dir = /srv/seed\n"
+    "interval = 2h\n"
+    "jitter = 90s\n"
+    "timeout = 15\n"
+    "max_page_size = 512K\n"
+    "user_agent = test agent/1.0 (#1)\n"
+    "failures_before_alert = 5\n"
+    "\n"
+    "[treaty IV-13]\n"
+    "title = Migrant Workers\n"
+    "url = http://127.0.0.1:8080/page?a=1#frag\n"
+    "format = xml\n"
+    "threshold = 20\n"
+    "eif_delay = 3 months\n"
+    "eif_align = next-month\n"
+    "count = ratification, accession,succession\n"
+    "exclude = European Union\n"
+    "exclude = Korea, Republic of\n"
+    "interval = 1h\n"
+    "approaching = 3\n"
+    "\n"
+    "[treaty XXVII-7.d]\n"
+    "url = https://example.org/t\n"
+    "threshold = 55\n"
+    "format = html\n"
+    "eif_delay = 1 month 15 days\n"
+    "\n"
+    "[alert run]\n"
+    "exec = /usr/local/libexec/ratd-notify\n"
+    "events = *\n"
+    "treaties = *\n"
+    "\n"
+    "[alert hook]\n"
+    "webhook = https://hooks.example.org/ratd\n"
+    "events = new-party threshold-reached, source-failing\n"
+    "treaties = IV-13\n"
+    "timeout = 2m\n"
+    "\n"
+    "[alert mail]\n"
+    "mailto = ops@example.org\n"
+    "mailto = other@example.org\n"
+    "smtp_url = smtps://mail.example.org:465\n"
+    "mail_from = ratd@example.org\n";
+
+static void
+test_every_key(void **state)
+{
+	const struct conf_treaty *t;
+	const struct conf_alert *a;
+	struct conf c;
+
+	assert_loads(every_key, &c);
+	assert_string_equal(c.socket, "/tmp/r.sock");
+	assert_int_equal(c.socket_mode, 0600);
+	assert_string_equal(c.socket_group, "ratd");
+	assert_string_equal(c.admin_group, "wheel");
+	assert_string_equal(c.state_dir, "/srv/ratd");
+	assert_string_equal(c.seed_dir, "/srv/seed");
+	assert_true(c.interval == 7200);
+	assert_true(c.jitter == 90);
+	assert_true(c.timeout == 15);
+	assert_int_equal(c.max_page_size, 512 * 1024);
+	assert_string_equal(c.user_agent, "test agent/1.0 (#1)");
+	assert_int_equal(c.failures_before_alert, 5);
+
+	assert_int_equal(c.ntreaties, 2);
+	t = conf_treaty_find(&c, "IV-13");
+	assert_non_null(t);
+	assert_string_equal(t->title, "Migrant Workers");
+	assert_string_equal(t->url, "http://127.0.0.1:8080/page?a=1#frag");
+	assert_int_equal(t->format, UNTC_XML);
+	assert_int_equal(t->rule.threshold, 20);
+	assert_int_equal(t->rule.delay_months, 3);
+	assert_int_equal(t->rule.delay_days, 0);
+	assert_int_equal(t->rule.align, RULE_ALIGN_NEXT_MONTH);
+	assert_int_equal(t->rule.count_mask, (1u << KIND_RATIFICATION) |
+	    (1u << KIND_ACCESSION) | (1u << KIND_SUCCESSION));
+	assert_int_equal(t->rule.nexclude, 2);
+	assert_string_equal(t->rule.exclude[0], "European Union");
+	assert_string_equal(t->rule.exclude[1], "Korea, Republic of");
+	assert_true(t->interval == 3600);
+	assert_int_equal(t->approaching, 3);
+	assert_int_equal(t->line, 18);
+
+	t = conf_treaty_find(&c, "XXVII-7.d");
+	assert_non_null(t);
+	assert_string_equal(t->title, "XXVII-7.d");
+	assert_int_equal(t->format, UNTC_HTML);
+	assert_int_equal(t->rule.threshold, 55);
+	assert_int_equal(t->rule.delay_months, 1);
+	assert_int_equal(t->rule.delay_days, 15);
+	assert_true(t->interval == 7200);
+
+	assert_int_equal(c.nalerts, 3);
+	a = &c.alerts[0];
+	assert_string_equal(a->name, "run");
+	assert_int_equal(a->kind, ALERT_EXEC);
+	assert_string_equal(a->target, "/usr/local/libexec/ratd-notify");
+	assert_null(a->events);
+	assert_null(a->treaties);
+	assert_true(a->timeout == 30);
+	assert_int_equal(a->line, 37);
+
+	a = &c.alerts[1];
+	assert_int_equal(a->kind, ALERT_WEBHOOK);
+	assert_string_equal(a->target, "https://hooks.example.org/ratd");
+	assert_int_equal(a->nevents, 3);
+	assert_string_equal(a->events[0], "new-party");
+	assert_string_equal(a->events[1], "threshold-reached");
+	assert_string_equal(a->events[2], "source-failing");
+	assert_int_equal(a->ntreaties, 1);
+	assert_string_equal(a->treaties[0], "IV-13");
+	assert_true(a->timeout == 120);
+
+	a = &c.alerts[2];
+	assert_int_equal(a->kind, ALERT_MAILTO);
+	assert_null(a->target);
+	assert_int_equal(a->nmailto, 2);
+	assert_string_equal(a->mailto[0], "ops@example.org");
+	assert_string_equal(a->mailto[1], "other@example.org");
+	assert_string_equal(a->smtp_url, "smtps://mail.example.org:465");
+	assert_string_equal(a->mail_from, "ratd@example.org");
+	conf_free(&c);
+}
+
+/* The [ratd] interval reaches treaties written before it. */
+static void
+test_interval_resolved_after_file(void **state)
+{
+	struct conf c;
+
+	assert_loads(MINIMAL "[ratd]\ninterval = 2d\n", &c);
+	assert_true(c.treaties[0].interval == 2 * 86400);
+	conf_free(&c);
+}
+
+static void
+test_durations(void **state)
+{
+	double d;
+
+	assert_int_equal(conf_parse_duration("90s", &d), 0);
+	assert_true(d == 90);
+	assert_int_equal(conf_parse_duration("15m", &d), 0);
+	assert_true(d == 900);
+	assert_int_equal(conf_parse_duration("6h", &d), 0);
+	assert_true(d == 21600);
+	assert_int_equal(conf_parse_duration("2d", &d), 0);
+	assert_true(d == 172800);
+	assert_int_equal(conf_parse_duration("3600", &d), 0);
+	assert_true(d == 3600);
+	assert_int_equal(conf_parse_duration("0", &d), 0);
+	assert_true(d == 0);
+	assert_int_equal(conf_parse_duration("2147483647", &d), 0);
+
+	assert_int_equal(conf_parse_duration("", &d), -1);
+	assert_int_equal(conf_parse_duration("s", &d), -1);
+	assert_int_equal(conf_parse_duration("-5", &d), -1);
+	assert_int_equal(conf_parse_duration("+5", &d), -1);
+	assert_int_equal(conf_parse_duration("1.5h", &d), -1);
+	assert_int_equal(conf_parse_duration("6H", &d), -1);
+	assert_int_equal(conf_parse_duration("6 h", &d), -1);
+	assert_int_equal(conf_parse_duration("6hh", &d), -1);
+	assert_int_equal(conf_parse_duration("6w", &d), -1);
+	assert_int_equal(conf_parse_duration("abc", &d), -1);
+	assert_int_equal(conf_parse_duration("2147483648", &d), -1);
+	assert_int_equal(conf_parse_duration("99999999999999999999999", &d), -1);
+	assert_int_equal(conf_parse_duration("24856d", &d), -1);
+}
+
+static void
+test_sizes(void **state)
+{
+	size_t n;
+
+	assert_int_equal(conf_parse_size("4096", &n), 0);
+	assert_int_equal(n, 4096);
+	assert_int_equal(conf_parse_size("512K", &n), 0);
+	assert_int_equal(n, 512 * 1024);
+	assert_int_equal(conf_parse_size("16M", &n), 0);
+	assert_int_equal(n, 16 * 1024 * 1024);
+	assert_int_equal(conf_parse_size("1G", &n), 0);
+	assert_int_equal(n, 1024 * 1024 * 1024);
+	assert_int_equal(conf_parse_size("2k", &n), 0);
+	assert_int_equal(n, 2048);
+
+	assert_int_equal(conf_parse_size("", &n), -1);
+	assert_int_equal(conf_parse_size("M", &n), -1);
+	assert_int_equal(conf_parse_size("-1", &n), -1);
+	assert_int_equal(conf_parse_size("1.5M", &n), -1);
+	assert_int_equal(conf_parse_size("16MB", &n), -1);
+	assert_int_equal(conf_parse_size("16 M", &n), -1);
+	assert_int_equal(conf_parse_size("1T", &n), -1);
+	assert_int_equal(conf_parse_size("99999999999999999999999", &n), -1);
+	assert_int_equal(conf_parse_size("18014398509481984G", &n), -1);
+}
+
+/* eif_delay in each accepted form. */
+static void
+assert_delay(const char *delay, int months, int days)
+{
+	char text[256];
+	struct conf c;
+
+	snprintf(text, sizeof(text), MINIMAL "eif_delay = %s\n", delay);
+	assert_loads(text, &c);
+	assert_int_equal(c.treaties[0].rule.delay_months, months);
+	assert_int_equal(c.treaties[0].rule.delay_days, days);
+	conf_free(&c);
+}
+
+static void
+assert_bad_delay(const char *delay)
+{
+	char text[256];
+
+	snprintf(text, sizeof(text), MINIMAL "eif_delay = %s\n", delay);
+	assert_one_error(text, 4, "bad eif_delay '");
+}
+
+static void
+test_eif_delay(void **state)
+{
+	assert_delay("3 months", 3, 0);
+	assert_delay("1 month", 1, 0);
+	assert_delay("90 days", 0, 90);
+	assert_delay("1 day", 0, 1);
+	assert_delay("0 days", 0, 0);
+	assert_delay("1 months 15 days", 1, 15);
+	assert_delay("2 month  1 day", 2, 1);
+	assert_delay("1200 months 100000 days", 1200, 100000);
+
+	assert_bad_delay("3");
+	assert_bad_delay("months");
+	assert_bad_delay("3 weeks");
+	assert_bad_delay("3 monthss");
+	assert_bad_delay("3 Months");
+	assert_bad_delay("-1 days");
+	assert_bad_delay("1201 months");
+	assert_bad_delay("100001 days");
+	assert_bad_delay("3 months 5");
+	assert_bad_delay("3 days 2 months");
+	assert_bad_delay("3 months 2 days 1 day");
+	assert_bad_delay("3 months, 2 days");
+}
+
+static void
+test_bounds(void **state)
+{
+	struct conf c;
+
+	assert_one_error("[ratd]\ninterval = 59s\n" MINIMAL, 2,
+	    "interval 59s out of range: use 60s..30d");
+	assert_one_error("[ratd]\ninterval = 31d\n" MINIMAL, 2,
+	    "interval 31d out of range: use 60s..30d");
+	assert_one_error(MINIMAL "interval = 1m\ninterval = 2m\n", 5,
+	    "duplicate key 'interval' in [treaty IV-13] (first at line 4): keep one");
+	assert_one_error("[ratd]\ntimeout = 0\n" MINIMAL, 2,
+	    "timeout 0 out of range: use 1s..1h");
+	assert_one_error("[ratd]\ntimeout = 61m\n" MINIMAL, 2, "timeout 61m out of range");
+	assert_one_error("[ratd]\nmax_page_size = 1023\n" MINIMAL, 2,
+	    "max_page_size 1023 out of range: use 1K..256M");
+	assert_one_error("[ratd]\nmax_page_size = 257M\n" MINIMAL, 2,
+	    "max_page_size 257M out of range");
+	assert_one_error("[ratd]\nmax_page_size = lots\n" MINIMAL, 2,
+	    "bad size 'lots' for max_page_size: use 512K, 16M, 1G or bytes");
+	assert_one_error("[ratd]\nfailures_before_alert = 0\n" MINIMAL, 2,
+	    "bad failures_before_alert '0': use a whole number from 1 to 1000");
+	assert_one_error("[ratd]\nsocket_mode = 01000\n" MINIMAL, 2,
+	    "bad socket_mode '01000': use octal permissions such as 0660 (at most 0777)");
+	assert_one_error("[ratd]\nsocket_mode = 0668\n" MINIMAL, 2, "bad socket_mode '0668'");
+	assert_one_error(MINIMAL "threshold = 0\n", 4, "duplicate key 'threshold'");
+	assert_one_error("[treaty T]\nurl = http://h/\nthreshold = 10001\n", 3,
+	    "bad threshold '10001': use a whole number from 1 to 10000");
+	assert_one_error(MINIMAL "approaching = -1\n", 4,
+	    "bad approaching '-1': use a whole number from 0 to 10000");
+	assert_one_error("[ratd]\ninterval = 5m\njitter = 6m\n" MINIMAL, 3,
+	    "jitter 360s is longer than interval 300s: use 0..interval");
+	/* Without a jitter line, the default 10m is checked against interval's line. */
+	assert_one_error("[ratd]\ninterval = 5m\n" MINIMAL, 2,
+	    "jitter 600s is longer than interval 300s");
+
+	assert_loads("[ratd]\ninterval = 30d\njitter = 0\nsocket_mode = 777\n"
+	    "max_page_size = 256M\ntimeout = 1h\n" MINIMAL, &c);
+	assert_true(c.interval == 30 * 86400);
+	assert_true(c.jitter == 0);
+	assert_int_equal(c.socket_mode, 0777);
+	assert_int_equal(c.max_page_size, 256 * 1024 * 1024);
+	conf_free(&c);
+}
+
+static void
+test_bad_values(void **state)
+{
+	assert_one_error("[ratd]\ninterval = abc\n" MINIMAL, 2,
+	    "bad duration 'abc' for interval: use 90s, 15m, 6h, 2d or seconds");
+	assert_one_error(MINIMAL "format = pdf\n", 4, "bad format 'pdf': use auto, html or xml");
+	assert_one_error(MINIMAL "eif_align = first-day\n", 4,
+	    "bad eif_align 'first-day': use next-month or none");
+	assert_one_error(MINIMAL "count = ratification signature\n", 4,
+	    "unknown kind 'signature' in count: use ratification, accession, acceptance, "
+	    "approval, succession, confirmation");
+	assert_one_error(MINIMAL "count = ,\n", 4, "count lists nothing");
+	assert_one_error("[treaty T]\nurl = ftp://h/x\nthreshold = 1\n", 2,
+	    "bad url 'ftp://h/x': use an http:// or https:// URL without blanks");
+	assert_one_error("[treaty T]\nurl = https://\nthreshold = 1\n", 2, "bad url");
+	assert_one_error("[treaty T]\nurl = https://h/a b\nthreshold = 1\n", 2, "bad url");
+	assert_one_error(MINIMAL "title =\n", 4,
+	    "title has no value: give one, or delete the line for the default");
+	assert_one_error("[ratd]\nsocket = /" "0123456789012345678901234567890123456789"
+	    "0123456789012345678901234567890123456789" "012345678901234567890123456789\n"
+	    MINIMAL, 2, "socket path longer than 107 bytes");
+	assert_one_error("[ratd]\nsocket_group = two words\n" MINIMAL, 2,
+	    "bad group name 'two words' for socket_group: one name as in /etc/group");
+	assert_one_error(MINIMAL "[alert a]\nexec = notify\n", 5,
+	    "exec 'notify' is not an absolute path: use /path/to/program");
+	assert_one_error(MINIMAL "[alert a]\nwebhook = hooks.example.org\n", 5,
+	    "bad webhook 'hooks.example.org'");
+	assert_one_error(MINIMAL "[alert a]\nmailto = ops\nsmtp_url = smtp://h\n"
+	    "mail_from = r@h\n", 5, "bad mailto 'ops': one address per line");
+	assert_one_error(MINIMAL "[alert a]\nmailto = a@h, b@h\nsmtp_url = smtp://h\n"
+	    "mail_from = r@h\n", 5, "bad mailto 'a@h, b@h'");
+	assert_one_error(MINIMAL "[alert a]\nmailto = a@h\nsmtp_url = http://h\n"
+	    "mail_from = r@h\n", 6, "bad smtp_url 'http://h': use smtp://HOST[:PORT]");
+	assert_one_error(MINIMAL "[alert a]\nexec = /bin/true\nevents = new-party, new-parties\n",
+	    6, "unknown event type 'new-parties' in events: use * or some of new-party, ");
+	assert_one_error(MINIMAL "[alert a]\nexec = /bin/true\ntimeout = 0s\n", 6,
+	    "timeout 0s out of range: use 1s..1h");
+	assert_one_error(MINIMAL "[alert a]\nexec = /bin/true\nsmtp_url = smtp://h\n", 6,
+	    "smtp_url is only for mailto alerts");
+}
+
+static void
+test_socket_group_empty_is_unset(void **state)
+{
+	struct conf c;
+
+	assert_loads("[ratd]\nsocket_group =\nadmin_group = \n" MINIMAL, &c);
+	assert_null(c.socket_group);
+	assert_null(c.admin_group);
+	conf_free(&c);
+}
+
+static void
+test_structure_errors(void **state)
+{
+	assert_one_error(MINIMAL "intervall = 1h\n", 4,
+	    "unknown key 'intervall' in [treaty IV-13] (known: title, url, format, threshold, "
+	    "eif_delay, eif_align, count, exclude, interval, approaching)");
+	assert_one_error("[ratd]\nsockets = /x\n" MINIMAL, 2,
+	    "unknown key 'sockets' in [ratd] (known: socket, socket_mode, ");
+	assert_one_error("[global]\nsocket = /x\n" MINIMAL, 1,
+	    "unknown section [global]: use [ratd], [treaty ID] or [alert NAME]");
+	assert_one_error("interval = 1h\n" MINIMAL, 1,
+	    "key 'interval' outside any section: put it under [ratd], [treaty ID] or "
+	    "[alert NAME]");
+	assert_one_error(MINIMAL "just words\n", 4,
+	    "expected 'key = value', '[section]' or '# comment'");
+	assert_one_error(MINIMAL "= 3\n", 4, "no key before '='");
+	assert_one_error(MINIMAL "[ratd\n", 4, "section line must end with ']'");
+	assert_one_error(MINIMAL "[treaty]\n", 4, "[treaty] needs a name: [treaty ID]");
+	assert_one_error(MINIMAL "[ratd extra]\n", 4, "[ratd] takes no name: write [ratd]");
+	assert_one_error("[ratd]\n[ratd]\n" MINIMAL, 2,
+	    "duplicate [ratd] (first at line 1): merge the two sections");
+	assert_one_error("[treaty .hidden]\nurl = http://h/\nthreshold = 1\n" MINIMAL, 1,
+	    "bad treaty id '.hidden': use up to 64 of A-Z a-z 0-9 . _ - ");
+	assert_one_error("[treaty a/b]\n" MINIMAL, 1, "bad treaty id 'a/b'");
+	assert_one_error("[treaty IV 13]\n" MINIMAL, 1, "bad treaty id 'IV 13'");
+	assert_one_error("[treaty "
+	    "a123456789a123456789a123456789a123456789a123456789a123456789abcde]\n" MINIMAL, 1,
+	    "bad treaty id 'a123456789");
+	assert_one_error(MINIMAL "[alert a:b]\nexec = /bin/true\n", 4, "bad alert name 'a:b'");
+}
+
+static void
+test_missing_and_duplicates(void **state)
+{
+	assert_one_error("\n[treaty IV-13]\nurl = http://h/\n", 2,
+	    "[treaty IV-13] has no threshold: add threshold = N");
+	assert_one_error("[treaty IV-13]\nthreshold = 20\n", 1,
+	    "[treaty IV-13] has no url: add url = https://treaties.un.org/");
+	assert_one_error(MINIMAL "\n[treaty IV-13]\nurl = http://h/\nthreshold = 3\n", 5,
+	    "duplicate [treaty IV-13] (first at line 1): merge the two sections");
+	assert_one_error(MINIMAL "[alert a]\nexec = /bin/true\nwebhook = http://h/\n", 6,
+	    "[alert a] has exec (line 5) and webhook: an [alert] has exactly one of exec, "
+	    "webhook, mailto; make another [alert] section");
+	assert_one_error(MINIMAL "[alert a]\ntimeout = 5s\n", 4,
+	    "[alert a] has no target: add one of exec, webhook or mailto");
+	assert_one_error(MINIMAL "[alert a]\nexec = /bin/true\n[alert a]\nexec = /bin/false\n",
+	    6, "duplicate [alert a] (first at line 4): rename one");
+	assert_one_error(MINIMAL "[alert a]\nexec = /bin/true\ntreaties = IV-13 IV-14\n", 6,
+	    "[alert a] names treaty 'IV-14', which has no [treaty IV-14] section");
+	assert_one_error(MINIMAL "[alert m]\nmailto = ops@h\nmail_from = r@h\n", 4,
+	    "[alert m] has mailto but no smtp_url: add smtp_url = smtp://HOST:25");
+	assert_one_error(MINIMAL "[alert m]\nmailto = ops@h\nsmtp_url = smtp://h\n", 4,
+	    "[alert m] has mailto but no mail_from");
+	assert_one_error("[ratd]\n", 0, "no [treaty ID] section: ratd has nothing to track");
+	assert_one_error("", 0, "no [treaty ID] section: ratd has nothing to track");
+}
+
+/* An alert may name a treaty whose section comes later. */
+static void
+test_alert_treaty_defined_later(void **state)
+{
+	struct conf c;
+
+	assert_loads("[alert a]\nexec = /bin/true\ntreaties = IV-13\n" MINIMAL, &c);
+	assert_string_equal(c.alerts[0].treaties[0], "IV-13");
+	conf_free(&c);
+}
+
+static void
+test_every_error_collected(void **state)
+{
+	struct conf c;
+
+	assert_int_equal(load(
+	    "[ratd]\n"                         /* 1 */
+	    "interval = soon\n"                /* 2 */
+	    "colour = blue\n"                  /* 3 */
+	    "[treaty IV-13]\n"                 /* 4 */
+	    "url = gopher://x\n"               /* 5 */
+	    "[alert a]\n"                      /* 6 */
+	    "exec = /bin/true\n"               /* 7 */
+	    "treaties = V-1\n"                 /* 8 */
+	    "[nonsense]\n",                    /* 9 */
+	    &c), -1);
+	assert_true(has_error(&c, 2, "bad duration 'soon' for interval"));
+	assert_true(has_error(&c, 3, "unknown key 'colour' in [ratd]"));
+	assert_true(has_error(&c, 5, "bad url 'gopher://x'"));
+	assert_true(has_error(&c, 4, "[treaty IV-13] has no threshold"));
+	assert_true(has_error(&c, 9, "unknown section [nonsense]"));
+	assert_true(has_error(&c, 8, "[alert a] names treaty 'V-1'"));
+	assert_int_equal(c.nerrors, 6);
+	/* Sorted by line, whatever order they were found in. */
+	assert_true(strstr(c.errors[0], ":2: ") != NULL);
+	assert_true(strstr(c.errors[2], ":4: ") != NULL);
+	assert_true(strstr(c.errors[5], ":9: ") != NULL);
+	conf_free(&c);
+}
+
+static void
+test_error_cap(void **state)
+{
+	char text[4096], *s = text;
+	struct conf c;
+	int i;
+
+	for (i = 0; i < 150; i++)
+		s += sprintf(s, "x%d\n", i);
+	assert_int_equal(load(text, &c), -1);
+	assert_int_equal(c.nerrors, 100);
+	assert_true(has_error(&c, 1, "expected 'key = value'"));
+	assert_true(has_error(&c, 99, "expected 'key = value'"));
+	assert_true(has_error(&c, 0, "too many problems: fix these 99 first"));
+	conf_free(&c);
+}
+
+static void
+test_text_checks(void **state)
+{
+	char *big;
+	struct conf c;
+	size_t n;
+
+	/* A '#' inside a value is part of it: there are no trailing comments. */
+	assert_loads("[treaty T]\nurl = https://h/p?a=1#x\nthreshold = 1\n"
+	    "title = A # B\n", &c);
+	assert_string_equal(c.treaties[0].url, "https://h/p?a=1#x");
+	assert_string_equal(c.treaties[0].title, "A # B");
+	conf_free(&c);
+
+	/* CRLF lines, a byte order mark, no final newline, UTF-8 names. */
+	assert_loads("\xef\xbb\xbf[treaty T]\r\nurl = http://h/\r\nthreshold = 1\r\n"
+	    "exclude = T\xc3\xbcrkiye", &c);
+	assert_string_equal(c.treaties[0].rule.exclude[0], "T\xc3\xbcrkiye");
+	conf_free(&c);
+
+	assert_int_equal(load_bytes(MINIMAL "title = a\0b\n", sizeof(MINIMAL "title = a\0b\n")
+	    - 1, &c), -1);
+	assert_true(has_error(&c, 4, "NUL byte: this is not a text file"));
+	assert_int_equal(c.nerrors, 1);
+	conf_free(&c);
+
+	assert_one_error(MINIMAL "title = T\xfcrkiye\n", 4,
+	    "not valid UTF-8: save the file as UTF-8");
+	assert_one_error(MINIMAL "title = \xc0\xaf\n", 4, "not valid UTF-8");
+	assert_one_error(MINIMAL "title = \xed\xa0\x80\n", 4, "not valid UTF-8");
+	assert_one_error(MINIMAL "title = a\x1b[31m\n", 4, "control character 0x1b: remove it");
+	assert_one_error(MINIMAL "title = a\rb\n", 4, "control character 0x0d");
+
+	n = CONF_MAX_LINE + 200;
+	big = malloc(n);
+	assert_non_null(big);
+	strcpy(big, MINIMAL "title = ");
+	memset(big + strlen(big), 'x', CONF_MAX_LINE);
+	strcpy(big + strlen(MINIMAL "title = ") + CONF_MAX_LINE, "\n");
+	assert_one_error(big, 4, "line longer than 4096 bytes: shorten it");
+	free(big);
+
+	n = 1024 * 1024 + 1;
+	big = malloc(n + 1);
+	assert_non_null(big);
+	memset(big, '#', n);
+	big[n] = '\0';
+	assert_one_error(big, 0, "larger than 1 MiB: this is not a ratd configuration");
+	free(big);
+}
+
+static void
+test_missing_file(void **state)
+{
+	struct conf c;
+
+	assert_int_equal(conf_load("/nonexistent/ratd.conf", &c), -1);
+	assert_int_equal(c.nerrors, 1);
+	assert_string_equal(c.errors[0],
+	    "/nonexistent/ratd.conf: cannot open: No such file or directory");
+	conf_free(&c);
+}
+
+static void
+test_state_directory(void **state)
+{
+	struct conf c;
+
+	setenv("STATE_DIRECTORY", "/var/lib/ratd-unit", 1);
+	assert_loads(MINIMAL, &c);
+	assert_string_equal(c.state_dir, "/var/lib/ratd-unit");
+	conf_free(&c);
+
+	setenv("STATE_DIRECTORY", "/var/lib/first:/var/lib/second", 1);
+	assert_loads(MINIMAL, &c);
+	assert_string_equal(c.state_dir, "/var/lib/first");
+	conf_free(&c);
+
+	/* The key wins over the environment. */
+	assert_loads("[ratd]\nstate_dir = /srv/explicit\n" MINIMAL, &c);
+	assert_string_equal(c.state_dir, "/srv/explicit");
+	conf_free(&c);
+
+	setenv("STATE_DIRECTORY", "", 1);
+	assert_loads(MINIMAL, &c);
+	assert_string_equal(c.state_dir, "/var/lib/ratd");
+	conf_free(&c);
+
+	unsetenv("STATE_DIRECTORY");
+	assert_loads(MINIMAL, &c);
+	assert_string_equal(c.state_dir, "/var/lib/ratd");
+	conf_free(&c);
+}
+
+static void
+assert_iv13(const struct conf *c)
+{
+	const struct conf_treaty *t = conf_treaty_find(c, "IV-13");
+
+	assert_non_null(t);
+	assert_string_equal(t->url, "https://treaties.un.org/Pages/ViewDetails.aspx"
+	    "?src=TREATY&mtdsg_no=IV-13&chapter=4&clang=_en");
+	assert_int_equal(t->rule.threshold, 20);
+	assert_int_equal(t->rule.delay_months, 3);
+	assert_int_equal(t->rule.delay_days, 0);
+	assert_int_equal(t->rule.align, RULE_ALIGN_NEXT_MONTH);
+	assert_int_equal(t->rule.count_mask, ALL_KINDS);
+	assert_int_equal(t->approaching, 3);
+	assert_int_equal(t->format, UNTC_AUTO);
+	assert_true(strstr(t->title, "Migrant Workers") != NULL);
+}
+
+static void
+test_shipped_configs(void **state)
+{
+	struct conf c;
+
+	unsetenv("STATE_DIRECTORY");
+	assert_int_equal(conf_load("etc/ratd.conf", &c), 0);
+	assert_int_equal(c.nerrors, 0);
+	assert_int_equal(c.ntreaties, 1);
+	assert_int_equal(c.nalerts, 0);
+	assert_iv13(&c);
+	assert_string_equal(c.socket, "/run/ratd/ratd.sock");
+	assert_string_equal(c.state_dir, "/var/lib/ratd");
+	assert_true(c.interval == 6 * 3600);
+	conf_free(&c);
+
+	assert_int_equal(conf_load("etc/ratd.dev.conf", &c), 0);
+	assert_int_equal(c.nerrors, 0);
+	assert_iv13(&c);
+	assert_string_equal(c.socket, "run/ratd.sock");
+	assert_int_equal(c.socket_mode, 0600);
+	assert_string_equal(c.state_dir, "run/state");
+	assert_string_equal(c.seed_dir, "data");
+	assert_true(c.interval == 3600);
+	assert_true(c.jitter == 60);
+	assert_true(c.timeout == 60);
+	assert_true(c.treaties[0].interval == 3600);
+	conf_free(&c);
+}
+
+/* The commented-out [alert] examples of etc/ratd.conf are valid once uncommented. */
+static void
+test_shipped_alert_examples(void **state)
+{
+	char line[CONF_MAX_LINE + 2], text[16384];
+	bool alerts = false;
+	size_t n = 0, len;
+	struct conf c;
+	const char *s;
+	FILE *f;
+
+	f = fopen("etc/ratd.conf", "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "#[alert", 7) == 0)
+			alerts = true;
+		/* "#key = value" is an example; "# text" stays a comment. */
+		s = alerts && line[0] == '#' && line[1] != ' ' && line[1] != '\n' ?
+		    line + 1 : line;
+		len = strlen(s);
+		assert_true(n + len < sizeof(text));
+		memcpy(text + n, s, len + 1);
+		n += len;
+	}
+	fclose(f);
+	assert_true(alerts);
+	assert_loads(text, &c);
+	assert_int_equal(c.nalerts, 3);
+	assert_int_equal(c.alerts[0].kind, ALERT_EXEC);
+	assert_int_equal(c.alerts[1].kind, ALERT_WEBHOOK);
+	assert_int_equal(c.alerts[2].kind, ALERT_MAILTO);
+	assert_int_equal(c.alerts[2].nmailto, 2);
+	assert_int_equal(c.treaties[0].rule.nexclude, 0);
+	conf_free(&c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_every_key),
+		cmocka_unit_test(test_interval_resolved_after_file),
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_eif_delay),
+		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_socket_group_empty_is_unset),
+		cmocka_unit_test(test_structure_errors),
+		cmocka_unit_test(test_missing_and_duplicates),
+		cmocka_unit_test(test_alert_treaty_defined_later),
+		cmocka_unit_test(test_every_error_collected),
+		cmocka_unit_test(test_error_cap),
+		cmocka_unit_test(test_text_checks),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_state_directory),
+		cmocka_unit_test(test_shipped_configs),
+		cmocka_unit_test(test_shipped_alert_examples),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,420 @@
+/* render.c: the human output of status, parties, refresh and history replies. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ratd/render.h"
+
+typedef void (*render_fn)(FILE *, const json_t *, bool);
+
+#define RULE_IV13 \
+	"\"rule\": {\"threshold\": 20, \"eif_delay\": \"3 months\", \"eif_align\": \"next-month\"," \
+	" \"count\": [\"ratification\", \"accession\", \"acceptance\", \"approval\"," \
+	" \"succession\", \"confirmation\"], \"exclude\": []}"
+
+#define TITLE_IV13 \
+	"International Convention on the Protection of the Rights of All Migrant Workers " \
+	"and Members of Their Families"
+
+/* IV-13 today: in force since 2003, fetched a few hours ago. */
+static const char status_in_force[] = "{\"treaties\": [{"
+	"\"id\": \"IV-13\", \"title\": \"" TITLE_IV13 "\","
+	"\"url\": \"https://treaties.un.org/Pages/ViewDetails.aspx?src=TREATY&mtdsg_no=IV-13\","
+	"\"as_of\": \"2026-11-26\", \"parties\": 59, \"counted\": 59, \"signatories\": 40,"
+	"\"threshold\": 20, \"remaining\": 0, \"threshold_reached\": true,"
+	"\"threshold_date\": \"2003-03-14\","
+	"\"threshold_participants\": [\"El Salvador\", \"Guatemala\"],"
+	"\"entry_into_force\": \"2003-07-01\", \"in_force\": true, " RULE_IV13 ","
+	"\"interval\": 21600,"
+	"\"source\": {\"state\": \"ok\", \"status_as_at\": \"2024-09-30T09:00:44Z\","
+	" \"stated_parties\": 59, \"stated_signatories\": 40, \"stated_entry_into_force\": null,"
+	" \"last_attempt\": \"2026-11-26T10:00:00Z\", \"last_success\": \"2026-11-26T10:00:00Z\","
+	" \"last_change\": \"2026-11-20T10:00:00Z\", \"next_fetch\": \"2026-11-26T16:04:00Z\","
+	" \"consecutive_failures\": 0, \"error\": null}}]}";
+
+/* IV-13 as of 2000-12-04: 15 instruments, 5 to go. */
+static const char status_not_reached[] = "{\"treaties\": [{"
+	"\"id\": \"IV-13\", \"title\": \"" TITLE_IV13 "\", \"as_of\": \"2000-12-04\","
+	"\"parties\": 15, \"counted\": 15, \"signatories\": 12, \"threshold\": 20,"
+	"\"remaining\": 5, \"threshold_reached\": false, \"threshold_date\": null,"
+	"\"threshold_participants\": [], \"entry_into_force\": null, \"in_force\": false, "
+	RULE_IV13 ","
+	"\"source\": {\"state\": \"ok\", \"status_as_at\": null, \"stated_parties\": null,"
+	" \"stated_signatories\": null, \"last_success\": \"2026-11-26T10:00:00Z\","
+	" \"next_fetch\": \"2026-11-26T16:04:00Z\", \"consecutive_failures\": 0,"
+	" \"error\": null}}]}";
+
+/* Fresh install without network: the bundled seed is all there is. */
+static const char status_seed[] = "{\"treaties\": [{"
+	"\"id\": \"IV-13\", \"title\": \"" TITLE_IV13 "\", \"as_of\": \"2026-11-26\","
+	"\"parties\": 59, \"counted\": 59, \"signatories\": 40, \"threshold\": 20,"
+	"\"remaining\": 0, \"threshold_reached\": true, \"threshold_date\": \"2003-03-14\","
+	"\"threshold_participants\": [\"El Salvador\", \"Guatemala\"],"
+	"\"entry_into_force\": \"2003-07-01\", \"in_force\": true, " RULE_IV13 ","
+	"\"source\": {\"state\": \"seed\", \"status_as_at\": \"2024-09-30T09:00:44Z\","
+	" \"stated_parties\": 59, \"stated_signatories\": 40,"
+	" \"last_attempt\": \"2026-11-26T10:00:00Z\", \"last_success\": null,"
+	" \"last_change\": null, \"next_fetch\": \"2026-11-26T10:05:00Z\","
+	" \"consecutive_failures\": 1,"
+	" \"error\": \"could not resolve host treaties.un.org\"}}]}";
+
+/* Four failures in a row after a good fetch; the page also disagrees with its table. */
+static const char status_failing[] = "{\"treaties\": [{"
+	"\"id\": \"IV-13\", \"title\": \"" TITLE_IV13 "\", \"as_of\": \"2026-11-26\","
+	"\"parties\": 59, \"counted\": 59, \"signatories\": 40, \"threshold\": 20,"
+	"\"remaining\": 0, \"threshold_reached\": true, \"threshold_date\": \"2003-03-14\","
+	"\"threshold_participants\": [\"El Salvador\", \"Guatemala\"],"
+	"\"entry_into_force\": \"2003-07-01\", \"in_force\": true, " RULE_IV13 ","
+	"\"source\": {\"state\": \"failing\", \"status_as_at\": \"2024-09-30T09:00:44Z\","
+	" \"stated_parties\": 61, \"stated_signatories\": 40,"
+	" \"last_attempt\": \"2026-11-26T09:00:00Z\", \"last_success\": \"2026-11-25T10:00:00Z\","
+	" \"next_fetch\": \"2026-11-26T10:00:00Z\", \"consecutive_failures\": 4,"
+	" \"error\": \"HTTP 503 from treaties.un.org\"}}]}";
+
+static const char parties_iv13[] = "{\"treaty\": \"IV-13\", \"as_of\": \"2026-11-26\","
+	"\"participants\": ["
+	"{\"name\": \"Albania\", \"signature\": null,"
+	" \"instrument\": {\"date\": \"2007-06-05\", \"kind\": \"accession\"},"
+	" \"entry_into_force\": \"2007-10-01\", \"withdrawn\": false, \"counts\": true},"
+	"{\"name\": \"C\u00f4te d'Ivoire\", \"signature\": null,"
+	" \"instrument\": {\"date\": \"2023-09-26\", \"kind\": \"accession\"},"
+	" \"entry_into_force\": \"2024-01-01\", \"withdrawn\": false, \"counts\": true},"
+	"{\"name\": \"El Salvador\","
+	" \"signature\": {\"date\": \"2002-09-13\", \"kind\": \"signature\"},"
+	" \"instrument\": {\"date\": \"2003-03-14\", \"kind\": \"ratification\"},"
+	" \"entry_into_force\": \"2003-07-01\", \"withdrawn\": false, \"counts\": true},"
+	"{\"name\": \"European Union\", \"signature\": null,"
+	" \"instrument\": {\"date\": \"2010-01-04\", \"kind\": \"approval\"},"
+	" \"entry_into_force\": \"2010-05-01\", \"withdrawn\": false, \"counts\": false},"
+	"{\"name\": \"Montenegro\","
+	" \"signature\": {\"date\": \"2006-10-23\", \"kind\": \"succession\"},"
+	" \"instrument\": null, \"entry_into_force\": null, \"withdrawn\": false,"
+	" \"counts\": false},"
+	"{\"name\": \"Old State\","
+	" \"signature\": {\"date\": \"1995-01-01\", \"kind\": \"signature\"},"
+	" \"instrument\": {\"date\": \"1996-01-01\", \"kind\": \"ratification\"},"
+	" \"entry_into_force\": null, \"withdrawn\": true, \"counts\": false}]}";
+
+/* Renders the JSON text with fn and returns what was written (free it). */
+static char *
+render(render_fn fn, const char *text, bool color)
+{
+	json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(v);
+	assert_non_null(f);
+	fn(f, v, color);
+	fclose(f);
+	json_decref(v);
+	return buf;
+}
+
+static void
+assert_has(const char *text, const char *needle)
+{
+	if (strstr(text, needle) == NULL)
+		fail_msg("missing \"%s\" in:\n%s", needle, text);
+}
+
+static void
+assert_lacks(const char *text, const char *needle)
+{
+	if (strstr(text, needle) != NULL)
+		fail_msg("unexpected \"%s\" in:\n%s", needle, text);
+}
+
+static void
+status_in_force_block(void **state)
+{
+	char *out = render(render_status, status_in_force, false);
+
+	assert_string_equal(out,
+	    "IV-13  " TITLE_IV13 "\n"
+	    "  as of              2026-11-26\n"
+	    "  parties            59 (59 counted towards the threshold)\n"
+	    "  signatories        40\n"
+	    "  threshold          20: reached on 2003-03-14 by El Salvador, Guatemala\n"
+	    "  entry into force   2003-07-01 (in force)\n"
+	    "  rule               20 instruments, then 3 months, first day of the next month\n"
+	    "  source             ok, status as at 2024-09-30T09:00:44Z\n"
+	    "  last success       2026-11-26T10:00:00Z\n"
+	    "  next fetch         2026-11-26T16:04:00Z\n");
+	free(out);
+}
+
+static void
+status_not_reached_says_what_remains(void **state)
+{
+	char *out = render(render_status, status_not_reached, false);
+
+	assert_has(out, "  as of              2000-12-04\n");
+	assert_has(out, "  parties            15 (15 counted towards the threshold)\n");
+	assert_has(out, "  threshold          20: 5 remaining\n");
+	assert_has(out, "  entry into force   not yet (when the threshold is reached: "
+	    "3 months, then first day of the next month)\n");
+	assert_has(out, "  source             ok\n");
+	assert_lacks(out, "page states");
+	free(out);
+}
+
+static void
+status_seed_says_why(void **state)
+{
+	char *out = render(render_status, status_seed, false);
+
+	assert_has(out, "  source             seed: bundled snapshot, no successful fetch yet"
+	    " (status as at 2024-09-30T09:00:44Z)\n");
+	assert_has(out, "  last error         could not resolve host treaties.un.org\n");
+	assert_has(out, "  last success       never\n");
+	assert_has(out, "  last attempt       2026-11-26T10:00:00Z\n");
+	free(out);
+}
+
+static void
+status_failing_shows_error_and_page_disagreement(void **state)
+{
+	char *out = render(render_status, status_failing, false);
+
+	assert_has(out, "  source             failing since 4 attempts: "
+	    "HTTP 503 from treaties.un.org\n");
+	assert_has(out, "  page states        61 parties (table has 59), 40 signatories\n");
+	assert_has(out, "  last success       2026-11-25T10:00:00Z\n");
+	assert_lacks(out, "last error");
+	free(out);
+}
+
+static void
+status_rule_names_exclusions_and_narrowed_kinds(void **state)
+{
+	char *out = render(render_status, "{\"treaties\": [{\"id\": \"X-1\", \"rule\": {"
+	    "\"threshold\": 35, \"eif_delay\": \"90 days\", \"eif_align\": \"none\","
+	    "\"count\": [\"ratification\", \"accession\"], \"exclude\": [\"European Union\"]},"
+	    "\"threshold_reached\": false, \"remaining\": 3}]}", false);
+
+	assert_has(out, "X-1\n");
+	assert_has(out, "  rule               35 instruments, then 90 days; counted: "
+	    "ratification, accession; not counted: European Union\n");
+	assert_has(out, "  entry into force   not yet (when the threshold is reached: 90 days)\n");
+	free(out);
+}
+
+static void
+status_blocks_are_separated_by_a_blank_line(void **state)
+{
+	char *out = render(render_status, "{\"treaties\": [{\"id\": \"A-1\"}, {\"id\": \"B-2\"}]}",
+	    false);
+
+	assert_has(out, "  next fetch         -\n\nB-2\n");
+	assert_int_equal(strncmp(out, "A-1\n", 4), 0);
+	free(out);
+}
+
+static void
+status_colour_only_when_asked(void **state)
+{
+	char *plain = render(render_status, status_failing, false);
+	char *color = render(render_status, status_failing, true);
+
+	assert_lacks(plain, "\033[");
+	assert_has(color, "\033[1mIV-13\033[0m");
+	assert_has(color, "\033[31mfailing\033[0m");
+	free(plain);
+	free(color);
+}
+
+static void
+status_survives_nulls(void **state)
+{
+	char *out = render(render_status, "{\"treaties\": [{\"id\": \"IV-13\", \"title\": null,"
+	    "\"as_of\": null, \"parties\": null, \"counted\": null, \"signatories\": null,"
+	    "\"threshold\": null, \"remaining\": null, \"threshold_reached\": null,"
+	    "\"threshold_date\": null, \"threshold_participants\": null,"
+	    "\"entry_into_force\": null, \"in_force\": null, \"rule\": null,"
+	    "\"source\": null}]}", false);
+
+	assert_string_equal(out,
+	    "IV-13\n"
+	    "  as of              -\n"
+	    "  parties            -\n"
+	    "  signatories        -\n"
+	    "  threshold          -\n"
+	    "  entry into force   -\n"
+	    "  rule               -\n"
+	    "  source             -\n"
+	    "  last success       -\n"
+	    "  next fetch         -\n");
+	free(out);
+}
+
+static void
+status_survives_wrong_types(void **state)
+{
+	char *out = render(render_status, "{\"treaties\": [42, \"x\", [], {\"id\": 7,"
+	    "\"parties\": \"59\", \"counted\": 1.5, \"threshold_reached\": true,"
+	    "\"threshold_date\": 20030314, \"threshold_participants\": [1, \"Ghana\", null],"
+	    "\"entry_into_force\": {}, \"in_force\": \"yes\", \"rule\": {\"threshold\": \"20\","
+	    "\"count\": \"all\", \"exclude\": [{}]}, \"source\": {\"state\": 1,"
+	    "\"error\": [\"x\"], \"last_success\": 5, \"stated_parties\": \"61\"}}]}", false);
+
+	assert_has(out, "  parties            -\n");
+	assert_has(out, "  threshold          -: reached on - by -, Ghana, -\n");
+	assert_has(out, "  rule               - instruments; not counted: -\n");
+	assert_has(out, "  last success       -\n");
+	free(out);
+	out = render(render_status, "[1, 2]", false);
+	assert_string_equal(out, "no treaties\n");
+	free(out);
+	out = render(render_status, "{\"treaties\": {}}", false);
+	assert_string_equal(out, "no treaties\n");
+	free(out);
+}
+
+static void
+status_null_result_prints_no_treaties(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	render_status(f, NULL, false);
+	render_parties(f, NULL, false);
+	render_refresh(f, NULL, false);
+	render_history(f, NULL, false);
+	fclose(f);
+	assert_string_equal(buf, "no treaties\n"
+	    "Participant  Signature  Instrument  Kind  In force\n"
+	    "0 parties, 0 signatories as of -\n"
+	    "no treaties\n"
+	    "no events\n");
+	free(buf);
+}
+
+static void
+control_characters_never_reach_the_terminal(void **state)
+{
+	char *out = render(render_status, "{\"treaties\": [{\"id\": \"IV-13\", \"source\": {"
+	    "\"state\": \"seed\", \"error\": \"bad\\n\\u001b[31mthing\\u0085\\u007f\"}}]}", false);
+
+	assert_has(out, "  last error         bad??[31mthing??\n");
+	assert_lacks(out, "\033");
+	free(out);
+}
+
+static void
+parties_table(void **state)
+{
+	char *out = render(render_parties, parties_iv13, false);
+
+	assert_string_equal(out,
+	    "Participant     Signature                Instrument  Kind          In force\n"
+	    "Albania         -                        2007-06-05  accession     2007-10-01\n"
+	    "C\u00f4te d'Ivoire   -                        2023-09-26  accession     2024-01-01\n"
+	    "El Salvador     2002-09-13               2003-03-14  ratification  2003-07-01\n"
+	    "European Union  -                        2010-01-04  approval *    2010-05-01\n"
+	    "Montenegro      2006-10-23 (succession)  -           -             -\n"
+	    "[Old State]     1995-01-01               1996-01-01  ratification  -\n"
+	    "* does not count towards the threshold\n"
+	    "4 parties, 2 signatories as of 2026-11-26\n");
+	free(out);
+}
+
+static void
+parties_footer_counts_at_the_date(void **state)
+{
+	char *out = render(render_parties, "{\"treaty\": \"IV-13\", \"as_of\": \"2003-03-13\","
+	    "\"participants\": [{\"name\": \"Ghana\","
+	    " \"signature\": {\"date\": \"2000-09-07\", \"kind\": \"signature\"},"
+	    " \"instrument\": {\"date\": \"2000-09-07\", \"kind\": \"ratification\"},"
+	    " \"withdrawn\": false, \"counts\": true},"
+	    "{\"name\": \"El Salvador\","
+	    " \"signature\": {\"date\": \"2002-09-13\", \"kind\": \"signature\"},"
+	    " \"instrument\": {\"date\": \"2003-03-14\", \"kind\": \"ratification\"},"
+	    " \"withdrawn\": false, \"counts\": false}]}", false);
+
+	assert_has(out, "1 party, 2 signatories as of 2003-03-13\n");
+	/* An instrument after the date is not an uncounted one: no footnote. */
+	assert_lacks(out, "*");
+	free(out);
+}
+
+static void
+parties_survive_wrong_types(void **state)
+{
+	char *out = render(render_parties, "{\"treaty\": 1, \"as_of\": [], \"participants\": ["
+	    "null, 3, {\"name\": 5, \"signature\": \"2000-01-01\", \"instrument\": {\"date\": 1,"
+	    " \"kind\": null}, \"withdrawn\": \"no\", \"counts\": 0}]}", false);
+
+	assert_has(out, "-            -          -           -     -\n");
+	assert_has(out, "0 parties, 0 signatories as of -\n");
+	free(out);
+}
+
+static void
+refresh_lines(void **state)
+{
+	char *out = render(render_refresh, "{\"treaties\": ["
+	    "{\"id\": \"IV-13\", \"result\": \"changed\", \"error\": null},"
+	    "{\"id\": \"XVIII-10\", \"result\": \"error\","
+	    " \"error\": \"could not resolve host treaties.un.org\"},"
+	    "{\"id\": \"IV-4\", \"result\": \"not-modified\", \"error\": null},"
+	    "{\"id\": 4, \"result\": null}, 17]}", false);
+
+	assert_string_equal(out,
+	    "IV-13: changed\n"
+	    "XVIII-10: error: could not resolve host treaties.un.org\n"
+	    "IV-4: not-modified\n"
+	    "-: -\n"
+	    "-: -\n");
+	free(out);
+}
+
+static void
+history_lines(void **state)
+{
+	char *out = render(render_history, "{\"events\": [{\"id\": 41,"
+	    " \"time\": \"2026-11-26T10:00:03Z\", \"type\": \"new-party\", \"treaty\": \"IV-13\","
+	    " \"summary\": \"IV-13: Ghana deposited an accession; 60 parties\", \"data\": {}},"
+	    "{\"id\": \"42\", \"type\": 5}]}", false);
+
+	assert_string_equal(out,
+	    "#41 2026-11-26T10:00:03Z IV-13 new-party IV-13: Ghana deposited an accession; "
+	    "60 parties\n"
+	    "#- - - - -\n");
+	free(out);
+	out = render(render_history, "{\"events\": []}", false);
+	assert_string_equal(out, "no events\n");
+	free(out);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(status_in_force_block),
+		cmocka_unit_test(status_not_reached_says_what_remains),
+		cmocka_unit_test(status_seed_says_why),
+		cmocka_unit_test(status_failing_shows_error_and_page_disagreement),
+		cmocka_unit_test(status_rule_names_exclusions_and_narrowed_kinds),
+		cmocka_unit_test(status_blocks_are_separated_by_a_blank_line),
+		cmocka_unit_test(status_colour_only_when_asked),
+		cmocka_unit_test(status_survives_nulls),
+		cmocka_unit_test(status_survives_wrong_types),
+		cmocka_unit_test(status_null_result_prints_no_treaties),
+		cmocka_unit_test(control_characters_never_reach_the_terminal),
+		cmocka_unit_test(parties_table),
+		cmocka_unit_test(parties_footer_counts_at_the_date),
+		cmocka_unit_test(parties_survive_wrong_types),
+		cmocka_unit_test(refresh_lines),
+		cmocka_unit_test(history_lines),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
