@@ -14,7 +14,9 @@
 #include <jansson.h>
 #include <ratd/proto.h>
 
+#include "alert.h"
 #include "control.h"
+#include "journal.h"
 #include "log.h"
 #include "ratd.h"
 #include "status.h"
@@ -52,6 +54,8 @@ struct client {
 	bool dead;                /* to be freed by client_settle */
 	bool closing;             /* hang up once out is written */
 	struct refresh *refresh;  /* stop reading until this one is answered */
+	bool watching;            /* gets every new event (of watch_treaty, when set) */
+	char *watch_treaty;
 	struct ucred cred;
 	struct client *next, *prev;
 };
@@ -78,6 +82,7 @@ client_free(struct client *c)
 	ctl->nclients--;
 	free(c->in);
 	free(c->out);
+	free(c->watch_treaty);
 	free(c);
 }
 
@@ -227,10 +232,6 @@ client_check_args(struct client *c, json_t *req, const char *const *allowed)
 			client_error(c, RATD_ERR_BAD_REQUEST, "unexpected argument \"%.64s\"", key);
 			return -1;
 		}
-		if (!json_is_string(v)) {
-			client_error(c, RATD_ERR_BAD_REQUEST, "argument \"%s\" must be a string", key);
-			return -1;
-		}
 	}
 	return 0;
 }
@@ -239,10 +240,14 @@ client_check_args(struct client *c, json_t *req, const char *const *allowed)
 static int
 client_target(struct client *c, json_t *req, bool need_treaty, struct treaty **t, day_t *as_of)
 {
-	const char *id = json_string_value(json_object_get(req, "treaty"));
-	const char *d = json_string_value(json_object_get(req, "as_of"));
+	const json_t *jid = json_object_get(req, "treaty"), *jd = json_object_get(req, "as_of");
+	const char *id = json_string_value(jid), *d = json_string_value(jd);
 
 	*t = NULL;
+	if ((jid != NULL && id == NULL) || (jd != NULL && d == NULL)) {
+		client_error(c, RATD_ERR_BAD_REQUEST, "\"treaty\" and \"as_of\" are strings");
+		return -1;
+	}
 	if (id == NULL && need_treaty) {
 		client_error(c, RATD_ERR_BAD_REQUEST, "argument \"treaty\" is required");
 		return -1;
@@ -277,7 +282,98 @@ cmd_status(struct client *c, json_t *req)
 	for (i = 0; i < rd->ntreaties; i++)
 		if (t == NULL || t == rd->treaties[i])
 			json_array_append_new(list, status_treaty(rd->treaties[i], as_of));
-	client_reply(c, json_pack("{s:o}", "treaties", list));
+	client_reply(c, json_pack("{s:o, s:o}", "treaties", list, "alerts",
+	    alerts_status(rd->alerts)));
+}
+
+/* An optional integer argument within [lo, hi]; -1 after replying with the error. */
+static int
+client_int_arg(struct client *c, json_t *req, const char *key, json_int_t lo, json_int_t hi,
+    json_int_t *out)
+{
+	const json_t *v = json_object_get(req, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+		client_error(c, RATD_ERR_BAD_REQUEST, "\"%s\" must be an integer from %lld to %lld",
+		    key, (long long)lo, (long long)hi);
+		return -1;
+	}
+	*out = json_integer_value(v);
+	return 0;
+}
+
+static void
+cmd_history(struct client *c, json_t *req)
+{
+	static const char *const args[] = { "treaty", "limit", "since", NULL };
+	const struct journal *j = &c->ctl->rd->journal;
+	json_int_t limit = 50, since = 0;
+	struct treaty *t;
+	json_t *list;
+	size_t i, first, n = 0;
+
+	if (client_check_args(c, req, args) < 0 || client_target(c, req, false, &t, NULL) < 0 ||
+	    client_int_arg(c, req, "limit", 1, JOURNAL_KEEP, &limit) < 0 ||
+	    client_int_arg(c, req, "since", 0, INT64_MAX, &since) < 0)
+		return;
+	/* The latest `limit` matching events after `since`, oldest first. */
+	first = journal_after(j, (uint64_t)since);
+	for (i = j->n; i > first && n < (size_t)limit; i--)
+		if (t == NULL || strcmp(event_treaty(j->v[i - 1]), t->conf->id) == 0)
+			n++;
+	list = json_array();
+	for (; i < j->n; i++)
+		if (t == NULL || strcmp(event_treaty(j->v[i]), t->conf->id) == 0)
+			json_array_append(list, j->v[i]);
+	client_reply(c, json_pack("{s:o}", "events", list));
+}
+
+static void
+cmd_watch(struct client *c, json_t *req)
+{
+	static const char *const args[] = { "treaty", NULL };
+	struct treaty *t;
+
+	if (client_check_args(c, req, args) < 0 || client_target(c, req, false, &t, NULL) < 0)
+		return;
+	if (t != NULL && (c->watch_treaty = strdup(t->conf->id)) == NULL) {
+		client_reply(c, NULL);
+		return;
+	}
+	c->watching = true;
+	/* A watcher waits for events, not requests: idleness is its normal state. */
+	ev_timer_stop(c->ctl->rd->loop, &c->idle);
+	client_reply(c, json_pack("{s:b}", "watching", 1));
+}
+
+void
+control_broadcast(struct control *ctl, const struct event_list *evs)
+{
+	struct client *c, *next;
+	size_t i;
+
+	if (ctl == NULL)
+		return;
+	for (c = ctl->clients; c != NULL; c = next) {
+		next = c->next;
+		if (!c->watching)
+			continue;
+		for (i = 0; i < evs->n && !c->dead; i++) {
+			if (c->watch_treaty != NULL &&
+			    strcmp(c->watch_treaty, event_treaty(evs->v[i])) != 0)
+				continue;
+			/* A watcher that stopped reading is dropped before it costs memory. */
+			if (c->outlen > CONTROL_MAX_WATCH_OUTPUT) {
+				log_warn("control: dropping a watcher that does not read");
+				c->dead = true;
+				break;
+			}
+			client_send(c, json_pack("{s:O}", "event", evs->v[i]));
+		}
+		client_settle(c);
+	}
 }
 
 static void
@@ -390,7 +486,8 @@ cmd_reload(struct client *c, json_t *req)
 	}
 	if (conf_load(rd->conf->path, conf) < 0) {
 		client_error(c, RATD_ERR_BAD_REQUEST, "%s (%zu problems in all); the running "
-		    "configuration is kept", conf->errors[0], conf->nerrors);
+		    "configuration is kept", conf->nerrors ? conf->errors[0] : rd->conf->path,
+		    conf->nerrors);
 		conf_free(conf);
 		free(conf);
 		return;
@@ -419,6 +516,8 @@ static const struct {
 	{ "parties", cmd_parties },
 	{ "refresh", cmd_refresh },
 	{ "reload", cmd_reload },
+	{ "history", cmd_history },
+	{ "watch", cmd_watch },
 };
 
 static void
@@ -457,6 +556,11 @@ client_process(struct client *c)
 	char *nl, *line;
 	size_t len;
 
+	if (c->watching) {
+		/* A watcher has said all it will say; what it sends now is ignored. */
+		c->inlen = 0;
+		return;
+	}
 	while (!c->dead && !c->closing && c->refresh == NULL &&
 	    (nl = memchr(c->in, '\n', c->inlen)) != NULL) {
 		len = (size_t)(nl - c->in);

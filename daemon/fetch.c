@@ -31,6 +31,10 @@ struct fetch {
 	size_t cap;
 	size_t max;
 	bool too_big;
+	bool mail;
+	char *send;               /* what a POST or a message sends, owned */
+	size_t send_len, send_off;
+	struct curl_slist *rcpt;
 	struct fetch *next, *prev;
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -180,7 +184,9 @@ fetch_destroy(struct fetch *fe)
 	curl_multi_remove_handle(f->multi, fe->easy);
 	curl_easy_cleanup(fe->easy);
 	curl_slist_free_all(fe->headers);
+	curl_slist_free_all(fe->rcpt);
 	fetch_result_clear(&fe->res);
+	free(fe->send);
 	free(fe);
 }
 
@@ -316,26 +322,85 @@ fetch_add_header(struct fetch *fe, const char *name, const char *value)
 	return 0;
 }
 
+static size_t
+fetch_read_cb(char *buf, size_t size, size_t nmemb, void *userp)
+{
+	struct fetch *fe = userp;
+	size_t n = size * nmemb;
+
+	if (n > fe->send_len - fe->send_off)
+		n = fe->send_len - fe->send_off;
+	memcpy(buf, fe->send + fe->send_off, n);
+	fe->send_off += n;
+	return n;
+}
+
+/* The parts of a request that send something: a POST body, or a message over SMTP. */
+static int
+fetch_setup_send(struct fetch *fe, const struct fetch_request *req)
+{
+	CURL *e = fe->easy;
+	struct curl_slist *l;
+	size_t i;
+
+	if ((fe->send = malloc(req->body_len + 1)) == NULL)
+		return -1;
+	memcpy(fe->send, req->body, req->body_len);
+	fe->send_len = req->body_len;
+	if (req->mail_from == NULL) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, fe->send);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)fe->send_len);
+		return 0;
+	}
+	fe->mail = true;
+	for (i = 0; req->mail_rcpt != NULL && req->mail_rcpt[i] != NULL; i++) {
+		if ((l = curl_slist_append(fe->rcpt, req->mail_rcpt[i])) == NULL)
+			return -1;
+		fe->rcpt = l;
+	}
+	curl_easy_setopt(e, CURLOPT_MAIL_FROM, req->mail_from);
+	curl_easy_setopt(e, CURLOPT_MAIL_RCPT, fe->rcpt);
+	curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)fe->send_len);
+	curl_easy_setopt(e, CURLOPT_READFUNCTION, fetch_read_cb);
+	curl_easy_setopt(e, CURLOPT_READDATA, fe);
+	return 0;
+}
+
 static int
 fetch_setup(struct fetch *fe, const struct fetch_request *req)
 {
 	const struct fetch_opts *o = &fe->f->opts;
+	double timeout = req->timeout > 0 ? req->timeout : o->timeout;
 	CURL *e = fe->easy;
+	size_t i;
 
-	if (fetch_add_header(fe, "Accept", "text/html, application/xml;q=0.9, */*;q=0.1") < 0 ||
+	if (req->body == NULL &&
+	    (fetch_add_header(fe, "Accept", "text/html, application/xml;q=0.9, */*;q=0.1") < 0 ||
 	    fetch_add_header(fe, "If-None-Match", req->etag) < 0 ||
-	    fetch_add_header(fe, "If-Modified-Since", req->last_modified) < 0)
+	    fetch_add_header(fe, "If-Modified-Since", req->last_modified) < 0))
+		return -1;
+	for (i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
+		struct curl_slist *l;
+
+		if (strpbrk(req->headers[i], "\r\n") != NULL ||
+		    (l = curl_slist_append(fe->headers, req->headers[i])) == NULL)
+			return -1;
+		fe->headers = l;
+	}
+	if (req->body != NULL && fetch_setup_send(fe, req) < 0)
 		return -1;
 	curl_easy_setopt(e, CURLOPT_URL, req->url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, fe);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, fe->errbuf);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, fe->mail ? "smtp,smtps" : "http,https");
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+	/* Pages may move; a webhook that redirects a POST is misconfigured. */
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, req->body == NULL ? 1L : 0L);
 	curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)FETCH_MAX_REDIRS);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(o->timeout * 1000));
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(o->timeout * 1000));
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout * 1000));
 	curl_easy_setopt(e, CURLOPT_USERAGENT, o->user_agent);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -392,11 +457,13 @@ fetch_finish(struct fetch *fe, CURLcode cc)
 		snprintf(r->error, sizeof(r->error), "page larger than max_page_size (%zu bytes)",
 		    fe->max);
 	else if (cc == CURLE_OPERATION_TIMEDOUT)
-		snprintf(r->error, sizeof(r->error), "timed out after %.0f s (timeout)",
-		    fe->f->opts.timeout);
+		snprintf(r->error, sizeof(r->error), "timed out (%s)",
+		    fe->errbuf[0] ? fe->errbuf : "timeout");
 	else if (cc != CURLE_OK)
 		snprintf(r->error, sizeof(r->error), "%s",
 		    fe->errbuf[0] ? fe->errbuf : curl_easy_strerror(cc));
+	else if (fe->mail)
+		r->ok = true;
 	else if (r->http_status == 304)
 		r->ok = r->not_modified = true;
 	else if (r->http_status >= 200 && r->http_status < 300)
@@ -404,7 +471,7 @@ fetch_finish(struct fetch *fe, CURLcode cc)
 	else
 		snprintf(r->error, sizeof(r->error), "HTTP %ld from %s", r->http_status,
 		    url ? url : "server");
-	if (r->ok && !r->not_modified && r->body == NULL) {
+	if (r->ok && !r->not_modified && !fe->mail && r->body == NULL) {
 		/* An empty 200 is still an answer: the parser says what is missing. */
 		if ((r->body = strdup("")) == NULL) {
 			r->ok = false;

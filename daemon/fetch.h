@@ -19,10 +19,18 @@ struct fetch_request {
 	const char *url;
 	const char *etag;           /* echoed as If-None-Match, or NULL */
 	const char *last_modified;  /* echoed as If-Modified-Since, or NULL */
+	/* Sending instead of fetching: an HTTP POST of body, or with mail_from an SMTP
+	 * message (body is the whole message, headers included). */
+	const char *body;
+	size_t body_len;
+	const char *const *headers; /* extra "Name: value" lines, NULL-terminated */
+	const char *mail_from;
+	const char *const *mail_rcpt;   /* NULL-terminated */
+	double timeout;             /* seconds; 0 for the fetcher's */
 };
 
 struct fetch_result {
-	bool ok;                 /* a 2xx body or a 304 arrived */
+	bool ok;                 /* a 2xx body or a 304 arrived; for mail, it was accepted */
 	bool not_modified;       /* 304 */
 	long http_status;        /* 0 when no response */
 	char *body;              /* NUL-terminated, owned by the result */

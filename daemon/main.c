@@ -11,6 +11,7 @@
 #include <ratd/proto.h>
 #include <ratd/render.h>
 
+#include "alert.h"
 #include "conf.h"
 #include "log.h"
 #include "ratd.h"
@@ -128,6 +129,9 @@ run_once(struct ratd *rd)
 		treaty_fetch_now(rd->treaties[i], NULL, NULL);
 	if (rd->once_pending > 0)
 		ev_run(rd->loop, 0);
+	/* Deliveries of what the fetches raised: one attempt each, bounded by their timeouts. */
+	while (alerts_busy(rd->alerts))
+		ev_run(rd->loop, EVRUN_ONCE);
 	for (i = 0; i < rd->ntreaties; i++)
 		json_array_append_new(list, status_treaty(rd->treaties[i], today));
 	result = json_pack("{s:o}", "treaties", list);

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alert.h"
 #include "control.h"
 #include "fetch.h"
 #include "log.h"
@@ -99,9 +100,89 @@ ratd_state_dir(const struct conf *conf)
 	return 0;
 }
 
+void
+ratd_number_events(struct ratd *rd, struct event_list *evs)
+{
+	uint64_t next = rd->journal.last_id + 1;
+
+	event_list_number(evs, &next);
+	journal_bump(&rd->journal, next - 1);
+}
+
+void
+ratd_publish(struct ratd *rd, const struct event_list *evs)
+{
+	char err[1024];
+	size_t i;
+
+	if (evs->n == 0)
+		return;
+	/* Journal first: nothing is delivered that a crash could take back. */
+	if (journal_append(&rd->journal, evs, err, sizeof(err)) < 0)
+		log_err("%s; the events are kept in their treaty's state file", err);
+	for (i = 0; i < evs->n; i++)
+		log_notice("event %llu %s: %s", (unsigned long long)event_id(evs->v[i]),
+		    event_type(evs->v[i]),
+		    json_string_value(json_object_get(evs->v[i], "summary")));
+	alerts_kick(rd->alerts);
+	control_broadcast(rd->control, evs);
+}
+
+static int
+ratd_outbox_cmp(const void *a, const void *b)
+{
+	uint64_t x = event_id(*(json_t *const *)a), y = event_id(*(json_t *const *)b);
+
+	return x < y ? -1 : x > y;
+}
+
+/* Events that a crash kept out of the journal are still in their treaty's outbox. */
+static void
+ratd_recover_outboxes(struct ratd *rd)
+{
+	struct event_list lost = { 0 };
+	uint64_t journaled = rd->journal.last_id;
+	json_t *ev, **v;
+	size_t i, k;
+	char err[1024];
+
+	for (i = 0; i < rd->ntreaties; i++) {
+		json_array_foreach(rd->treaties[i]->outbox, k, ev) {
+			journal_bump(&rd->journal, event_id(ev));
+			if (event_id(ev) <= journaled)
+				continue;
+			if ((v = realloc(lost.v, (lost.n + 1) * sizeof(*v))) == NULL)
+				break;
+			lost.v = v;
+			lost.v[lost.n++] = json_incref(ev);
+		}
+		json_decref(rd->treaties[i]->outbox);
+		rd->treaties[i]->outbox = NULL;
+	}
+	if (lost.n == 0)
+		return;
+	qsort(lost.v, lost.n, sizeof(*lost.v), ratd_outbox_cmp);
+	log_warn("journal: recovering %zu events committed before an interruption", lost.n);
+	if (journal_append(&rd->journal, &lost, err, sizeof(err)) < 0)
+		log_err("%s", err);
+	event_list_clear(&lost);
+}
+
+/* 00:00 UTC: the day a treaty enters into force may have come. */
+static void
+ratd_midnight_cb(struct ev_loop *loop, ev_periodic *w, int revents)
+{
+	struct ratd *rd = w->data;
+	size_t i;
+
+	for (i = 0; i < rd->ntreaties; i++)
+		treaty_check_in_force(rd->treaties[i]);
+}
+
 int
 ratd_init(struct ratd *rd, struct ev_loop *loop, struct conf *conf, bool once)
 {
+	char err[1024];
 	size_t i;
 
 	rd->loop = loop;
@@ -109,8 +190,13 @@ ratd_init(struct ratd *rd, struct ev_loop *loop, struct conf *conf, bool once)
 	rd->once = once;
 	if (getrandom(&rd->rng, sizeof(rd->rng), GRND_NONBLOCK) != sizeof(rd->rng) || rd->rng == 0)
 		rd->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
+	rd->journal.fd = -1;
 	if (ratd_state_dir(conf) < 0)
 		return -1;
+	if (journal_open(&rd->journal, conf->state_dir, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		return -1;
+	}
 	if ((rd->fetcher = fetcher_new(loop)) == NULL)
 		return -1;
 	ratd_apply_globals(rd);
@@ -121,11 +207,20 @@ ratd_init(struct ratd *rd, struct ev_loop *loop, struct conf *conf, bool once)
 			return -1;
 		rd->ntreaties++;
 	}
+	ratd_recover_outboxes(rd);
+	if ((rd->alerts = alerts_new(rd)) == NULL)
+		return -1;
 	if (!once && (rd->control = control_new(rd)) == NULL)
 		return -1;
-	if (!once)
-		for (i = 0; i < rd->ntreaties; i++)
+	ev_periodic_init(&rd->midnight, ratd_midnight_cb, 0., 86400., NULL);
+	rd->midnight.data = rd;
+	if (!once) {
+		ev_periodic_start(loop, &rd->midnight);
+		for (i = 0; i < rd->ntreaties; i++) {
+			treaty_check_in_force(rd->treaties[i]);
 			treaty_start(rd->treaties[i]);
+		}
+	}
 	return 0;
 }
 
@@ -137,6 +232,10 @@ ratd_finish(struct ratd *rd)
 	/* Clients first: a refresh they wait on must not answer into a freed client. */
 	control_free(rd->control);
 	rd->control = NULL;
+	if (rd->loop != NULL)
+		ev_periodic_stop(rd->loop, &rd->midnight);
+	alerts_free(rd->alerts);
+	rd->alerts = NULL;
 	for (i = 0; i < rd->ntreaties; i++)
 		treaty_free(rd->treaties[i]);
 	free(rd->treaties);
@@ -144,6 +243,7 @@ ratd_finish(struct ratd *rd)
 	rd->ntreaties = 0;
 	fetcher_free(rd->fetcher);
 	rd->fetcher = NULL;
+	journal_close(&rd->journal);
 	if (rd->conf != NULL) {
 		conf_free(rd->conf);
 		free(rd->conf);
@@ -196,6 +296,7 @@ ratd_reload(struct ratd *rd, struct conf *conf)
 			next[j++] = next[i];
 	rd->ntreaties = j;
 	ratd_apply_globals(rd);
+	alerts_reconfigure(rd->alerts);
 	conf_free(old);
 	free(old);
 	log_info("reload: %s: %zu treaties, %zu alerts", conf->path, conf->ntreaties, conf->nalerts);

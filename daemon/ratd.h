@@ -8,10 +8,13 @@
 #include <sys/types.h>
 
 #include "conf.h"
+#include "event.h"
+#include "journal.h"
 
 struct fetcher;
 struct treaty;
 struct control;
+struct alerts;
 
 struct ratd {
 	struct ev_loop *loop;
@@ -20,6 +23,9 @@ struct ratd {
 	struct treaty **treaties;     /* one per [treaty] section, in config order */
 	size_t ntreaties;
 	struct control *control;      /* NULL with --once */
+	struct journal journal;
+	struct alerts *alerts;
+	ev_periodic midnight;         /* entered-into-force is checked at 00:00 UTC */
 	uint64_t rng;                 /* xorshift state for jitter */
 	bool once;                    /* --once: fetch each treaty once, no timers */
 	size_t once_pending;          /* --once: fetches still running */
@@ -39,6 +45,10 @@ void ratd_finish(struct ratd *rd);
 int ratd_reload(struct ratd *rd, struct conf *conf);
 /* The treaty of that id, or NULL. */
 struct treaty *ratd_treaty(struct ratd *rd, const char *id);
+/* Gives evs the next event ids; they are never given again, even if unused. */
+void ratd_number_events(struct ratd *rd, struct event_list *evs);
+/* Journals evs (fsync), logs them, hands them to the sinks and the watchers. */
+void ratd_publish(struct ratd *rd, const struct event_list *evs);
 /* Uniform in [0, 1). */
 double ratd_random(struct ratd *rd);
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "date.h"
+#include "event.h"
 #include "state.h"
 
 #define STATE_VERSION 1
@@ -19,6 +20,7 @@ source_meta_clear(struct source_meta *m)
 	free(m->etag);
 	free(m->last_modified);
 	free(m->error);
+	json_decref(m->anomalies);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -162,7 +164,7 @@ state_meta_json(const struct source_meta *m)
 	char hash[17];
 
 	snprintf(hash, sizeof(hash), "%016" PRIx64, m->pending_hash);
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:s, s:i}",
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:s, s:i, s:b, s:b, s:O}",
 	    "etag", state_str_json(m->etag),
 	    "last_modified", state_str_json(m->last_modified),
 	    "last_attempt", state_time_json(m->last_attempt),
@@ -172,21 +174,25 @@ state_meta_json(const struct source_meta *m)
 	    "consecutive_failures", m->consecutive_failures,
 	    "error", state_str_json(m->error),
 	    "pending_hash", hash,
-	    "pending_count", m->pending_count);
+	    "pending_count", m->pending_count,
+	    "failing_alerted", m->failing_alerted,
+	    "eif_announced", m->eif_announced,
+	    "anomalies", m->anomalies ? m->anomalies : json_array());
 }
 
 int
 state_save(const char *dir, const char *id, const struct snapshot *snap,
-    const struct source_meta *m, char *err, size_t errlen)
+    const struct source_meta *m, const json_t *outbox, char *err, size_t errlen)
 {
 	char name[256];
 	json_t *root;
 	char *text;
 	int rc;
 
-	root = json_pack("{s:i, s:s, s:o, s:o}", "version", STATE_VERSION, "treaty", id,
+	root = json_pack("{s:i, s:s, s:o, s:o, s:O}", "version", STATE_VERSION, "treaty", id,
 	    "source", state_meta_json(m),
-	    "snapshot", snap ? snapshot_to_json(snap) : json_null());
+	    "snapshot", snap ? snapshot_to_json(snap) : json_null(),
+	    "outbox", outbox ? outbox : json_array());
 	if (root == NULL || (text = json_dumps(root, JSON_COMPACT)) == NULL) {
 		json_decref(root);
 		snprintf(err, errlen, "%s: cannot encode state", id);
@@ -225,6 +231,38 @@ state_get_time(const json_t *o, const char *key, time_t *out)
 	return date_parse_time(json_string_value(v), out);
 }
 
+/* The anomaly reasons already raised: a short list of short strings. */
+static int
+state_get_reasons(const json_t *o, json_t **out)
+{
+	const json_t *a = json_object_get(o, "anomalies"), *v;
+	size_t i;
+
+	if (!json_is_array(a) || json_array_size(a) > 64)
+		return -1;
+	json_array_foreach(a, i, v)
+		if (!json_is_string(v) || json_string_length(v) > 1024)
+			return -1;
+	*out = json_deep_copy(a);
+	return *out ? 0 : -1;
+}
+
+/* The outbox: events as event_check accepts them. */
+static int
+state_get_outbox(const json_t *root, json_t **out)
+{
+	const json_t *a = json_object_get(root, "outbox"), *v;
+	size_t i;
+
+	if (!json_is_array(a) || json_array_size(a) > 10000)
+		return -1;
+	json_array_foreach(a, i, v)
+		if (event_check(v) < 0)
+			return -1;
+	*out = json_deep_copy(a);
+	return *out ? 0 : -1;
+}
+
 static int
 state_meta_from_json(const json_t *o, struct source_meta *m)
 {
@@ -244,6 +282,12 @@ state_meta_from_json(const json_t *o, struct source_meta *m)
 	m->pending_hash = strtoull(json_string_value(ph), &end, 16);
 	if (*end != '\0')
 		return -1;
+	if (!json_is_boolean(json_object_get(o, "failing_alerted")) ||
+	    !json_is_boolean(json_object_get(o, "eif_announced")) ||
+	    state_get_reasons(o, &m->anomalies) < 0)
+		return -1;
+	m->failing_alerted = json_is_true(json_object_get(o, "failing_alerted"));
+	m->eif_announced = json_is_true(json_object_get(o, "eif_announced"));
 	if (state_get_str(o, "etag", &m->etag) < 0 ||
 	    state_get_str(o, "last_modified", &m->last_modified) < 0 ||
 	    state_get_str(o, "error", &m->error) < 0 ||
@@ -257,7 +301,7 @@ state_meta_from_json(const json_t *o, struct source_meta *m)
 
 static int
 state_parse(const char *text, size_t len, const char *id, struct snapshot **snap,
-    struct source_meta *m, char *err, size_t errlen)
+    struct source_meta *m, json_t **outbox, char *err, size_t errlen)
 {
 	json_error_t jerr;
 	json_t *root, *js, *ver, *tid;
@@ -281,12 +325,20 @@ state_parse(const char *text, size_t len, const char *id, struct snapshot **snap
 		snprintf(err, errlen, "invalid \"source\" object");
 		return -1;
 	}
+	if (state_get_outbox(root, outbox) < 0) {
+		json_decref(root);
+		source_meta_clear(m);
+		snprintf(err, errlen, "invalid \"outbox\" array");
+		return -1;
+	}
 	*snap = NULL;
 	js = json_object_get(root, "snapshot");
 	if (js != NULL && !json_is_null(js) &&
 	    (*snap = snapshot_from_json(js, why, sizeof(why))) == NULL) {
 		json_decref(root);
 		source_meta_clear(m);
+		json_decref(*outbox);
+		*outbox = NULL;
 		snprintf(err, errlen, "invalid snapshot: %s", why);
 		return -1;
 	}
@@ -296,20 +348,21 @@ state_parse(const char *text, size_t len, const char *id, struct snapshot **snap
 
 int
 state_load(const char *dir, const char *id, struct snapshot **snap, struct source_meta *m,
-    char *err, size_t errlen)
+    json_t **outbox, char *err, size_t errlen)
 {
 	char path[4096], aside[4200], why[512], stamp[DATE_TIME_LEN];
 	char *text;
 	size_t len;
 
 	*snap = NULL;
+	*outbox = NULL;
 	memset(m, 0, sizeof(*m));
 	snprintf(path, sizeof(path), "%s/%s.json", dir, id);
 	if (state_read_file(path, STATE_MAX_FILE, &text, &len, why, sizeof(why)) < 0) {
 		if (errno == ENOENT)
 			return 0;
 	} else {
-		int rc = state_parse(text, len, id, snap, m, why, sizeof(why));
+		int rc = state_parse(text, len, id, snap, m, outbox, why, sizeof(why));
 
 		free(text);
 		if (rc == 0)

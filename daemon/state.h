@@ -3,6 +3,8 @@
 #ifndef RATD_STATE_H
 #define RATD_STATE_H
 
+#include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -23,6 +25,9 @@ struct source_meta {
 	char *error;             /* last failure or refusal, NULL after a success */
 	uint64_t pending_hash;   /* a reduced table seen pending_count times in a row */
 	int pending_count;
+	bool failing_alerted;    /* source-failing raised for the current run of failures */
+	bool eif_announced;      /* entered-into-force raised, or in force at the baseline */
+	json_t *anomalies;       /* reasons raised as source-anomaly since the last commit */
 };
 
 void source_meta_clear(struct source_meta *m);
@@ -36,12 +41,15 @@ int state_write_atomic(const char *dir, const char *name, const void *data, size
  * set and errno kept (ENOENT when absent). */
 int state_read_file(const char *path, size_t max, char **out, size_t *len, char *err,
     size_t errlen);
-/* Saves snap (may be NULL: nothing committed yet) and m as dir/ID.json. */
+/* Saves snap (may be NULL: nothing committed yet), m and the outbox (the events this
+ * save raises, already numbered; NULL for none) as dir/ID.json. The outbox makes the
+ * commit and its events one atomic step: events missing from the journal after a
+ * crash are found here again. */
 int state_save(const char *dir, const char *id, const struct snapshot *snap,
-    const struct source_meta *m, char *err, size_t errlen);
+    const struct source_meta *m, const json_t *outbox, char *err, size_t errlen);
 /* Loads dir/ID.json. 1 when loaded, 0 when there is none, -1 when it is unreadable or
  * invalid: then it has been moved aside to ID.json.corrupt-TIME and err says so. */
 int state_load(const char *dir, const char *id, struct snapshot **snap,
-    struct source_meta *m, char *err, size_t errlen);
+    struct source_meta *m, json_t **outbox, char *err, size_t errlen);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "event.h"
 #include "fetch.h"
 #include "log.h"
 #include "ratd.h"
@@ -83,7 +84,8 @@ treaty_new(struct ratd *rd, const struct conf_treaty *ct)
 	t->conf = ct;
 	ev_init(&t->timer, treaty_timer_cb);
 	t->timer.data = t;
-	rc = state_load(rd->conf->state_dir, ct->id, &t->snap, &t->meta, err, sizeof(err));
+	rc = state_load(rd->conf->state_dir, ct->id, &t->snap, &t->meta, &t->outbox, err,
+	    sizeof(err));
 	if (rc < 0)
 		log_err("%s: state file corrupt, starting afresh: %s", ct->id, err);
 	else if (rc > 0 && t->snap != NULL)
@@ -118,6 +120,7 @@ treaty_free(struct treaty *t)
 	treaty_notify(t, TREATY_ERROR, "treaty removed from the configuration");
 	snapshot_free(t->snap);
 	source_meta_clear(&t->meta);
+	json_decref(t->outbox);
 	free(t);
 }
 
@@ -174,39 +177,126 @@ treaty_reconfigure(struct treaty *t, const struct conf_treaty *ct)
 		treaty_start(t);
 }
 
-static void
-treaty_save_meta(struct treaty *t)
+/* The committed snapshot, or NULL while only the seed (or nothing) is served. */
+static const struct snapshot *
+treaty_committed(const struct treaty *t)
 {
+	return t->from_seed ? NULL : t->snap;
+}
+
+/* Saves the state with its events as the outbox, then journals and delivers them.
+ * Returns -1 when the state could not be written (err says why). */
+static int
+treaty_save(struct treaty *t, const struct snapshot *snap, const struct source_meta *m,
+    struct event_list *evs, char *err, size_t errlen)
+{
+	json_t *outbox = json_array();
+	size_t i;
+	int rc;
+
+	ratd_number_events(t->rd, evs);
+	for (i = 0; i < evs->n; i++)
+		json_array_append(outbox, evs->v[i]);
+	rc = state_save(t->rd->conf->state_dir, t->conf->id, snap, m, outbox, err, errlen);
+	json_decref(outbox);
+	if (rc == 0)
+		ratd_publish(t->rd, evs);
+	event_list_clear(evs);
+	return rc;
+}
+
+/* entered-into-force, once; a treaty already in force at the baseline stays silent. */
+static void
+treaty_eif_event(struct treaty *t, const struct snapshot *snap, struct source_meta *m,
+    bool baseline, struct event_list *evs, time_t now)
+{
+	struct rule_result res;
+	char d[DATE_ISO_LEN];
+
+	if (m->eif_announced || snap == NULL ||
+	    rule_eval(&t->conf->rule, snap, date_of_time(now), &res) < 0)
+		return;
+	if (res.in_force) {
+		m->eif_announced = true;
+		if (!baseline)
+			event_add(evs, now, EV_ENTERED_INTO_FORCE, t->conf->id,
+			    json_pack("{s:s}", "entry_into_force",
+			    date_format_iso(res.entry_into_force, d)),
+			    "%s: entered into force on %s", t->conf->id,
+			    date_format_iso(res.entry_into_force, d));
+	}
+	rule_result_clear(&res);
+}
+
+void
+treaty_check_in_force(struct treaty *t)
+{
+	struct event_list evs = { 0 };
 	char err[1024];
 
-	if (t->from_seed && t->snap != NULL) {
-		/* The seed is not committed state: keep only the source's history on disk. */
-		if (state_save(t->rd->conf->state_dir, t->conf->id, NULL, &t->meta, err,
-		    sizeof(err)) < 0)
-			log_err("%s: %s", t->conf->id, err);
+	if (treaty_committed(t) == NULL || t->meta.eif_announced)
 		return;
+	treaty_eif_event(t, t->snap, &t->meta, false, &evs, time(NULL));
+	if (evs.n == 0)
+		return;
+	if (treaty_save(t, t->snap, &t->meta, &evs, err, sizeof(err)) < 0) {
+		log_err("%s: %s; entered-into-force will be raised again", t->conf->id, err);
+		t->meta.eif_announced = false;
 	}
-	if (state_save(t->rd->conf->state_dir, t->conf->id, t->snap, &t->meta, err,
-	    sizeof(err)) < 0)
-		log_err("%s: %s", t->conf->id, err);
+}
+
+/* Records an anomaly reason; true when it had not been raised since the last commit. */
+static bool
+treaty_new_anomaly(struct treaty *t, const char *why)
+{
+	/* The reason's first clause names it; counts after a ';' vary from fetch to fetch. */
+	size_t len = strcspn(why, ";");
+	json_t *v;
+	size_t i;
+
+	if (t->meta.anomalies == NULL)
+		t->meta.anomalies = json_array();
+	json_array_foreach(t->meta.anomalies, i, v)
+		if (json_string_length(v) == len && strncmp(json_string_value(v), why, len) == 0)
+			return false;
+	if (json_array_size(t->meta.anomalies) >= 64)
+		json_array_remove(t->meta.anomalies, 0);
+	json_array_append_new(t->meta.anomalies, json_stringn(why, len));
+	return true;
 }
 
 static enum treaty_outcome
 treaty_fail(struct treaty *t, enum treaty_outcome o, const char *why, long retry_after)
 {
+	struct event_list evs = { 0 };
+	struct source_meta *m = &t->meta;
+	time_t now = m->last_attempt;
+	char err[1024], since[DATE_TIME_LEN];
 	double delay;
 
-	t->meta.consecutive_failures++;
-	if (t->meta.failing_since == 0)
-		t->meta.failing_since = t->meta.last_attempt;
-	state_set_str(&t->meta.error, why);
-	treaty_save_meta(t);
-	delay = treaty_backoff(t, t->meta.consecutive_failures);
+	m->consecutive_failures++;
+	if (m->failing_since == 0)
+		m->failing_since = now;
+	state_set_str(&m->error, why);
+	if (o == TREATY_REFUSED && treaty_new_anomaly(t, why))
+		event_add(&evs, now, EV_SOURCE_ANOMALY, t->conf->id, json_pack("{s:s}", "reason", why),
+		    "%s: page refused: %s", t->conf->id, why);
+	if (m->consecutive_failures >= t->rd->conf->failures_before_alert && !m->failing_alerted) {
+		m->failing_alerted = true;
+		event_add(&evs, now, EV_SOURCE_FAILING, t->conf->id,
+		    json_pack("{s:i, s:s, s:s}", "consecutive_failures", m->consecutive_failures,
+		    "error", why, "since", date_format_time(m->failing_since, since)),
+		    "%s: source failing since %s (%d failures in a row): %s", t->conf->id, since,
+		    m->consecutive_failures, why);
+	}
+	if (treaty_save(t, treaty_committed(t), m, &evs, err, sizeof(err)) < 0)
+		log_err("%s: %s", t->conf->id, err);
+	delay = treaty_backoff(t, m->consecutive_failures);
 	if (retry_after >= 0)
 		delay = fmin(fmax((double)retry_after, RETRY_AFTER_MIN), RETRY_AFTER_MAX);
 	log_warn("%s: %s %s (%d in a row): %s; next try in %.0f s", t->conf->id,
 	    o == TREATY_REFUSED ? "page refused from" : "fetch failed for", t->conf->url,
-	    t->meta.consecutive_failures, why, delay);
+	    m->consecutive_failures, why, delay);
 	treaty_schedule(t, delay);
 	return o;
 }
@@ -221,12 +311,32 @@ treaty_same_text(const char *a, const char *b)
 static bool
 treaty_changed(const struct treaty *t, const struct snapshot *fresh)
 {
-	const struct snapshot *old = t->snap;
+	const struct snapshot *old = treaty_committed(t);
 
-	return t->from_seed || old == NULL || !snapshot_same_table(old, fresh) ||
+	return old == NULL || !snapshot_same_table(old, fresh) ||
 	    old->stated_parties != fresh->stated_parties ||
 	    old->stated_signatories != fresh->stated_signatories ||
 	    !treaty_same_text(old->stated_eif, fresh->stated_eif);
+}
+
+/* The events of a successful fetch: what changed, recovery, entry into force. */
+static void
+treaty_success_events(struct treaty *t, const struct snapshot *fresh, struct source_meta *next,
+    struct event_list *evs, time_t now)
+{
+	const struct snapshot *old = treaty_committed(t);
+	char since[DATE_TIME_LEN];
+
+	if (fresh != NULL && old != NULL && event_diff(evs, t->conf, old, fresh,
+	    date_of_time(now), now) < 0)
+		log_err("%s: out of memory comparing snapshots; events may be missing", t->conf->id);
+	if (t->meta.failing_alerted) {
+		next->failing_alerted = false;
+		event_add(evs, now, EV_SOURCE_RECOVERED, t->conf->id,
+		    json_pack("{s:s}", "down_since", date_format_time(t->meta.failing_since, since)),
+		    "%s: source recovered (failing since %s)", t->conf->id, since);
+	}
+	treaty_eif_event(t, fresh ? fresh : old, next, old == NULL, evs, now);
 }
 
 /* Records a successful fetch. fresh (taken over) is NULL for a 304. The state file is
@@ -235,24 +345,27 @@ static enum treaty_outcome
 treaty_commit(struct treaty *t, struct snapshot *fresh, const struct fetch_result *r)
 {
 	struct source_meta next = t->meta;   /* shallow: strings are borrowed */
-	const struct snapshot *snap = fresh ? fresh : t->snap;
+	const struct snapshot *snap = fresh ? fresh : treaty_committed(t);
+	struct event_list evs = { 0 };
+	time_t now = t->meta.last_attempt;
 	enum treaty_outcome o;
 	char err[1024];
 
 	o = fresh == NULL ? TREATY_NOT_MODIFIED :
 	    treaty_changed(t, fresh) ? TREATY_CHANGED : TREATY_UNCHANGED;
-	next.last_success = t->meta.last_attempt;
+	next.last_success = now;
 	if (o == TREATY_CHANGED)
-		next.last_change = t->meta.last_attempt;
+		next.last_change = now;
 	next.consecutive_failures = 0;
 	next.failing_since = 0;
 	next.error = NULL;
+	next.anomalies = NULL;
 	if (r->etag != NULL || r->last_modified != NULL || fresh != NULL) {
 		next.etag = r->etag;
 		next.last_modified = r->last_modified;
 	}
-	if (state_save(t->rd->conf->state_dir, t->conf->id, (fresh || !t->from_seed) ? snap : NULL,
-	    &next, err, sizeof(err)) < 0) {
+	treaty_success_events(t, fresh, &next, &evs, now);
+	if (treaty_save(t, snap, &next, &evs, err, sizeof(err)) < 0) {
 		snapshot_free(fresh);
 		return treaty_fail(t, TREATY_ERROR, err, -1);
 	}
@@ -260,11 +373,15 @@ treaty_commit(struct treaty *t, struct snapshot *fresh, const struct fetch_resul
 	    state_set_str(&t->meta.last_modified, next.last_modified) < 0)
 		log_err("%s: out of memory keeping validators", t->conf->id);
 	free(t->meta.error);
+	json_decref(t->meta.anomalies);
 	t->meta.error = NULL;
+	t->meta.anomalies = NULL;
 	t->meta.last_success = next.last_success;
 	t->meta.last_change = next.last_change;
 	t->meta.consecutive_failures = 0;
 	t->meta.failing_since = 0;
+	t->meta.failing_alerted = next.failing_alerted;
+	t->meta.eif_announced = next.eif_announced;
 	if (fresh != NULL) {
 		snapshot_free(t->snap);
 		t->snap = fresh;
@@ -272,7 +389,9 @@ treaty_commit(struct treaty *t, struct snapshot *fresh, const struct fetch_resul
 	}
 	log_info("%s: %s (%zu bytes in %.2f s): %zu participants", t->conf->id,
 	    treaty_outcome_name(o), r->len, r->seconds, t->snap ? t->snap->n : 0);
-	treaty_schedule(t, t->conf->interval + ratd_random(t->rd) * t->rd->conf->jitter);
+	/* A treaty polled more often than the jitter spreads over its own interval. */
+	treaty_schedule(t, t->conf->interval +
+	    ratd_random(t->rd) * fmin(t->rd->conf->jitter, t->conf->interval));
 	return o;
 }
 
@@ -280,23 +399,21 @@ static void
 treaty_fetch_done(void *arg, struct fetch_result *r)
 {
 	struct treaty *t = arg;
-	const struct snapshot *committed;
 	struct snapshot *fresh = NULL;
 	enum treaty_outcome o;
 	char why[512];
 
 	t->inflight = NULL;
 	t->meta.last_attempt = time(NULL);
-	committed = t->from_seed ? NULL : t->snap;
 	if (!r->ok)
 		o = treaty_fail(t, TREATY_ERROR, r->error, r->retry_after);
-	else if (r->not_modified && t->snap != NULL && !t->from_seed)
+	else if (r->not_modified && treaty_committed(t) != NULL)
 		o = treaty_commit(t, NULL, r);
 	else if (r->not_modified)
 		o = treaty_fail(t, TREATY_ERROR, "HTTP 304 without a committed page", -1);
 	else if ((fresh = untc_parse(r->body, r->len, t->conf->format, why, sizeof(why))) == NULL)
 		o = treaty_fail(t, TREATY_REFUSED, why, -1);
-	else if (!check_snapshot(committed, fresh, &t->meta, why, sizeof(why))) {
+	else if (!check_snapshot(treaty_committed(t), fresh, &t->meta, why, sizeof(why))) {
 		snapshot_free(fresh);
 		o = treaty_fail(t, TREATY_REFUSED, why, -1);
 	} else

@@ -41,6 +41,7 @@ struct treaty {
 	ev_timer timer;
 	struct fetch *inflight;
 	struct treaty_waiter *waiters;
+	json_t *outbox;               /* events of the last save, as loaded at start-up */
 };
 
 /* Creates the treaty and serves what it has at once: the committed state, else the
@@ -54,6 +55,8 @@ void treaty_start(struct treaty *t);
 void treaty_fetch_now(struct treaty *t, treaty_done_fn *fn, void *arg);
 /* Points t at a new configuration of the same id; reschedules if the interval changed. */
 void treaty_reconfigure(struct treaty *t, const struct conf_treaty *ct);
+/* Raises entered-into-force when today has reached the date (the daily check). */
+void treaty_check_in_force(struct treaty *t);
 /* "ok", "seed", "failing" or "none" (SPEC §7). */
 const char *treaty_source_state(const struct treaty *t);
 /* "changed", "unchanged", "not-modified", "refused", "error". */

@@ -17,7 +17,7 @@
 #include "snapshot.h"
 #include "untc.h"
 
-#define UNTC_MAX_BODY ((size_t)64 << 20)  /* the fetcher bounds bodies lower; this guards other callers */
+#define UNTC_MAX_BODY ((size_t)64 << 20)  /* the fetcher's bound is lower; this guards others */
 #define UNTC_SNIFF ((size_t)256 << 10)    /* how far into a page a <meta charset> is looked for */
 #define UNTC_DETECT 4096                  /* how far past "<?xml" an XHTML root is looked for */
 #define UNTC_MAX_MARKER 3                 /* "a", "AA", ...: longer parentheses are not markers */
@@ -25,6 +25,8 @@
 #define UNTC_MAX_COLUMNS 64               /* header cells read from one row */
 #define UNTC_SHOWN 60                     /* bytes of a page's text quoted in an error */
 #define UNTC_MAX_COUNT 9999999            /* a stated count above this is not a count */
+#define UNTC_MAX_NODES 1000               /* nodes read below one cell: real cells hold a few */
+#define UNTC_MAX_TABLES 100               /* tables tried without a tblgrid id */
 
 static const char *const untc_format_names[] = {
 	[UNTC_AUTO] = "auto", [UNTC_HTML] = "html", [UNTC_XML] = "xml",
@@ -96,6 +98,7 @@ static const struct {
 	{ "EDT", -4 }, { "EST", -5 }, { "GMT", 0 }, { "UTC", 0 }, { "Z", 0 },
 };
 
+/* One page being read: the snapshot it fills and where its failure is told. */
 struct parse {
 	struct snapshot *s;
 	struct layout l;
@@ -103,33 +106,39 @@ struct parse {
 	size_t errlen;
 };
 
+static void vset_err(char *err, size_t errlen, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int fail(struct parse *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
+vset_err(char *err, size_t errlen, const char *fmt, va_list ap)
+{
+	if (err != NULL && errlen > 0)
+		vsnprintf(err, errlen, fmt, ap);
+}
+
+static void
 set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err == NULL || errlen == 0)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	vset_err(err, errlen, fmt, ap);
 	va_end(ap);
 }
 
+/* Writes the reason a parse fails and returns -1. */
 static int
 fail(struct parse *p, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (p->err != NULL && p->errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(p->err, p->errlen, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	vset_err(p->err, p->errlen, fmt, ap);
+	va_end(ap);
 	return -1;
 }
 
@@ -260,7 +269,8 @@ text_strip_notes(const struct text *in, struct text *out)
 	while (*p != '\0') {
 		open = NULL;
 		for (i = 0; i < sizeof(untc_notes) / sizeof(untc_notes[0]); i++)
-			if ((o = strcasestr(p, untc_notes[i][0])) != NULL && (open == NULL || o < open)) {
+			if ((o = strcasestr(p, untc_notes[i][0])) != NULL &&
+			    (open == NULL || o < open)) {
 				open = o;
 				which = i;
 			}
@@ -346,13 +356,16 @@ node_breaks(const xmlNode *n)
 }
 
 /* The folded text below top (empty for NULL), without footnote references; -1 when an
- * entity reference stands in it (its content would be text the page did not show). */
+ * entity reference stands in it (its content would be text the page did not show).
+ * A cell of more than UNTC_MAX_NODES nodes reads as cut: nested tables must not make
+ * each header cost the whole page. */
 static int
 node_text(xmlNode *top, struct text *t)
 {
 	struct text raw;
 	xmlNode *n;
 	bool skip = false;
+	size_t seen = 0;
 
 	text_init(t);
 	text_init(&raw);
@@ -360,6 +373,10 @@ node_text(xmlNode *top, struct text *t)
 		return 0;
 	for (n = tree_next(top, top, true); n != NULL; n = tree_next(n, top, !skip)) {
 		skip = false;
+		if (++seen > UNTC_MAX_NODES) {
+			raw.cut = true;
+			break;
+		}
 		if (n->type == XML_ENTITY_REF_NODE || n->type == XML_ENTITY_NODE)
 			return -1;
 		if ((n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) &&
@@ -495,7 +512,8 @@ column_parse(const char *label, struct column *c)
 			break;
 	}
 	for (i = 0; i < nt; i++)
-		if (t[i]->role == ROLE_INSTRUMENT || (t[i]->role == ROLE_SIGNATURE && role == ROLE_NONE))
+		if (t[i]->role == ROLE_INSTRUMENT ||
+		    (t[i]->role == ROLE_SIGNATURE && role == ROLE_NONE))
 			role = t[i]->role;
 	memset(c, 0, sizeof(*c));
 	c->deflt = KIND_NONE;
@@ -650,7 +668,8 @@ row_add(struct parse *p, const struct text *name, const struct text *sig,
 	if (snapshot_find(p->s, nm->s) >= 0)
 		return fail(p, "participant '%s' appears twice", nm->s);
 	if (p->s->n >= SNAPSHOT_MAX_PARTICIPANTS)
-		return fail(p, "participants table has more than %d rows", SNAPSHOT_MAX_PARTICIPANTS);
+		return fail(p, "participants table has more than %d rows",
+		    SNAPSHOT_MAX_PARTICIPANTS);
 	if (cell_read(p, nm->s, &p->l.sig, "signature", sig, &a_sig) == -1 ||
 	    cell_read(p, nm->s, &p->l.ins, "instrument", ins, &a_ins) == -1)
 		return -1;
@@ -683,7 +702,7 @@ table_read(struct parse *p, xmlNode *head, xmlNode *top, xmlNode *after, const c
 		return fail(p, "participants table has no participant column");
 	if (p->l.ins.col < 0)
 		return fail(p, "participants table has no instrument column");
-	for (r = row_after(top, after, row, sections); r != NULL; r = row_after(top, r, row, sections))
+	for (r = after; (r = row_after(top, r, row, sections)) != NULL;)
 		if (row_read(p, r) == -1)
 			return -1;
 	if (p->s->n == 0)
@@ -964,10 +983,14 @@ html_fallback(struct parse *p, xmlNode *top, const struct html_marks *m)
 	struct text title;
 	xmlNode *n, *head;
 	bool seen = false;
+	int tried = 0;
 
-	for (n = find_element(top, "table"); n != NULL; n = tree_next(n, top, true)) {
-		if (!name_is(n, "table") ||
-		    (head = row_after(n, NULL, "tr", untc_html_sections)) == NULL ||
+	for (n = find_element(top, "table"); n != NULL && tried < UNTC_MAX_TABLES;
+	    n = tree_next(n, top, true)) {
+		if (!name_is(n, "table"))
+			continue;
+		tried++;
+		if ((head = row_after(n, NULL, "tr", untc_html_sections)) == NULL ||
 		    layout_read(&l, head) == -1 || l.name != 0)
 			continue;
 		if (l.ins.col >= 0)
@@ -1038,7 +1061,7 @@ untc_parse_html(const char *buf, size_t len, char *err, size_t errlen)
 	return s;
 }
 
-/* Header rows and counts of an MTDSG Participants element (its Treaty holds the rest). */
+/* An MTDSG document: the table under Participants, the counts in its Treaty's Header. */
 static struct snapshot *
 xml_snapshot(xmlDoc *doc, char *err, size_t errlen)
 {
@@ -1106,7 +1129,8 @@ xml_error(xmlParserCtxtPtr ctxt, char *err, size_t errlen)
 	if (e != NULL && e->message != NULL)
 		text_addn(&t, e->message, strlen(e->message));
 	if (t.len > 0)
-		set_err(err, errlen, "XML is not well-formed (line %d: %.*s)", e->line, UNTC_SHOWN, t.s);
+		set_err(err, errlen, "XML is not well-formed (line %d: %.*s)", e->line,
+		    UNTC_SHOWN, t.s);
 	else
 		set_err(err, errlen, "XML is not well-formed");
 }
@@ -1148,8 +1172,6 @@ untc_parse_xml(const char *buf, size_t len, char *err, size_t errlen)
 struct snapshot *
 untc_parse(const char *buf, size_t len, enum untc_format fmt, char *err, size_t errlen)
 {
-	if (fmt == UNTC_AUTO && body_check(buf, len, err, errlen) == -1)
-		return NULL;
 	if (fmt == UNTC_AUTO)
 		fmt = untc_detect(buf, len);
 	return fmt == UNTC_XML ? untc_parse_xml(buf, len, err, errlen) :

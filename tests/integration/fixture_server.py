@@ -117,7 +117,7 @@ class Behaviour:
 
     def __init__(self, body=b"", status=200, content_type=HTML_TYPE, headers=(),
                  etag=False, last_modified=False, gzip=False, trickle=None, hang=False,
-                 name="bytes"):
+                 chunked=False, name="bytes"):
         self.body = body
         self.status = status
         self.content_type = content_type
@@ -130,6 +130,7 @@ class Behaviour:
         self.gzip = gzip
         self.trickle = trickle          # (bytes per step, seconds between steps) or None
         self.hang = hang                # accept the request, never answer
+        self.chunked = chunked          # no Content-Length: Transfer-Encoding: chunked
         self.name = name
 
 
@@ -204,7 +205,10 @@ class _Handler(BaseHTTPRequestHandler):
         req.status = beh.status
         self.send_response(beh.status)
         self.send_header("Content-Type", beh.content_type)
-        self.send_header("Content-Length", str(len(body)))
+        if beh.chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "private")
         if encoding:
             self.send_header("Content-Encoding", encoding)
@@ -215,10 +219,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if head:
             return
+        if beh.chunked:
+            return self._chunked(body)
         if beh.trickle is None:
             self.wfile.write(body)
             return
         self._trickle(body, *beh.trickle)
+
+    def _chunked(self, body, size=8192):
+        try:
+            for i in range(0, len(body), size):
+                part = body[i:i + size]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            self.close_connection = True
 
     def _trickle(self, body, step, pause):
         fx = self.server.fixture
@@ -266,6 +281,11 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False              # stop() must not wait for a trickling answer
     allow_reuse_address = True
 
+    def handle_error(self, request, client_address):
+        # A client hanging up mid-answer is what the tests provoke; anything else is loud.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
 
 class FixtureServer:
     """The fake UNTC: start(), set(...), requests(), stop()."""
@@ -312,7 +332,7 @@ class FixtureServer:
 
     def set(self, path=DEFAULT_PATH, file=None, body=None, status=200, content_type=None,
             headers=(), etag=False, last_modified=False, gzip=False, trickle=None,
-            hang=False):
+            hang=False, chunked=False):
         """What path answers from now on. file: a name in the fixture dir; body: bytes."""
         name = "bytes"
         if file is not None:
@@ -325,7 +345,7 @@ class FixtureServer:
             body = b""
         beh = Behaviour(body=body, status=status, content_type=content_type or HTML_TYPE,
                         headers=headers, etag=etag, last_modified=last_modified, gzip=gzip,
-                        trickle=trickle, hang=hang, name=name)
+                        trickle=trickle, hang=hang, chunked=chunked, name=name)
         with self._lock:
             self._behaviours[path] = beh
         return beh

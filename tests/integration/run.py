@@ -37,6 +37,7 @@ TITLE = ("International Convention on the Protection of the Rights of All Migran
          "and Members of Their Families")
 SUITE_BUDGET = 115.0        # seconds for the whole suite: it must end within 2 minutes
 FETCH_TIMEOUT = 5           # the daemon's `timeout =` in the test configuration
+SANITIZER_PATTERNS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 COMMANDS = ("status", "parties", "history", "refresh", "watch", "reload", "check", "version")
 
 RATD = RATCTL = None
@@ -287,6 +288,7 @@ class Ctx:
         self.env["NO_COLOR"] = "1"
         self.server = None
         self.daemons = []
+        self.problems = []
 
     # fixture server
 
@@ -344,8 +346,26 @@ class Ctx:
                                timeout=bounded(timeout), env=self.env, cwd=self.dir)
         except subprocess.TimeoutExpired:
             raise Fail("%s did not finish within %.1fs" % (" ".join(argv[1:]), timeout))
+        self.scan("ratctl " + " ".join(args), p.stderr)
         return (p.returncode, p.stdout.decode("utf-8", "replace"),
                 p.stderr.decode("utf-8", "replace"), time.monotonic() - t0)
+
+    def run(self, argv, timeout, **kw):
+        """Runs a short-lived program (ratd --once, --check-config); its stderr is scanned."""
+        try:
+            p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                               timeout=bounded(timeout), env=self.env, cwd=self.dir, **kw)
+        except subprocess.TimeoutExpired:
+            raise Fail("%s did not finish within %.1fs" % (" ".join(argv), timeout))
+        self.scan(" ".join(argv), p.stderr)
+        return p
+
+    def scan(self, what, stderr):
+        """Notes sanitizer reports (a SANITIZE=1 build) in a program's stderr."""
+        text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
+        for pat in SANITIZER_PATTERNS:
+            if pat in text:
+                self.problems.append("sanitizer report (%s) from %s" % (pat, what))
 
     def ratctl_json(self, *args):
         rc, out, err, _ = self.ratctl("--json", *args)
@@ -364,15 +384,11 @@ class Ctx:
 
     def finish(self):
         """Stops everything; returns problems found on the way (sanitizer reports)."""
-        problems = []
         for d in self.daemons:
             d.stop(3.0)
         self.stop_server()
-        text = self.log_text()
-        for pat in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
-            if pat in text:
-                problems.append("sanitizer report in ratd's log (%s)" % pat)
-        return problems
+        self.scan("ratd (see its log)", self.log_text())
+        return self.problems
 
     def cleanup(self, failed=False):
         """Removes the test's directory, unless -k asked to keep it."""
@@ -388,15 +404,6 @@ def start_ok(ctx, file="IV-13.html", path="/page", conf_kw=None, **serve_kw):
     conf = ctx.write_conf(url, **(conf_kw or {}))
     d = ctx.daemon(conf)
     return d, d.wait_state("ok")
-
-
-def wait_attempt_after(d, when, timeout=FETCH_TIMEOUT + 2):
-    """Until source.last_attempt is at or after the epoch time when (to the second)."""
-    def done():
-        la = d.status()["source"].get("last_attempt")
-        return la is not None and parse_time(la).timestamp() >= int(when)
-    wait_for(done, timeout, "source.last_attempt to reach the fetch made at %s"
-             % time.strftime("%H:%M:%S", time.gmtime(when)))
 
 
 def assert_current(st, what="status"):
@@ -422,6 +429,7 @@ def test_current_page(ctx):
     eq(st.get("title"), TITLE, "title")
     eq(st.get("url"), ctx.server.url(), "url")
     eq(st.get("interval"), 3600, "interval")
+    eq(oct(os.stat(ctx.sock).st_mode & 0o777), oct(0o600), "socket mode (socket_mode = 0600)")
     parse_time(src.get("last_success"))
     parse_time(src.get("next_fetch"))
 
@@ -563,11 +571,12 @@ def test_aspnet_error_page(ctx):
 
     rc = d.stop()
     eq(rc, 0, "ratd exit status on SIGTERM")
-    n = ctx.server.count()
+    # The restarted daemon resumes from its state (it may wait for its backoff before
+    # fetching again: ask for the fetch), and still refuses the same page.
     d2 = ctx.daemon(d.conf)
     assert_current(d2.status(), "status after restart")
-    check(ctx.server.wait_requests(n + 1, 3), "restarted ratd did not fetch the page")
-    wait_attempt_after(d2, ctx.server.requests()[-1].time)
+    r = d2.refresh()
+    eq(r.get("result"), "refused", "refresh result for the error page after restart")
     assert_current(d2.status(), "status after restart and a second error page")
 
 
@@ -669,11 +678,7 @@ def test_restart(ctx):
 def test_once(ctx):
     url = ctx.serve(file="IV-13.html")
     conf = ctx.write_conf(url)
-    try:
-        p = subprocess.run([RATD, "-c", conf, "--once"], capture_output=True,
-                           timeout=bounded(FETCH_TIMEOUT + 10), env=ctx.env, cwd=ctx.dir)
-    except subprocess.TimeoutExpired:
-        raise Fail("ratd --once did not finish")
+    p = ctx.run([RATD, "-c", conf, "--once"], FETCH_TIMEOUT + 10)
     out = p.stdout.decode("utf-8", "replace")
     eq(p.returncode, 0, "ratd --once exit status with the page served (stderr %r)"
        % p.stderr.decode("utf-8", "replace")[-500:])
@@ -686,20 +691,12 @@ def test_once(ctx):
     os.makedirs(state2)
     conf2 = ctx.write_conf("http://127.0.0.1:%d/page" % closed_port(), name="down.conf",
                            ratd={"state_dir": state2})
-    try:
-        p = subprocess.run([RATD, "-c", conf2, "--once"], capture_output=True,
-                           timeout=bounded(FETCH_TIMEOUT + 10), env=ctx.env, cwd=ctx.dir)
-    except subprocess.TimeoutExpired:
-        raise Fail("ratd --once (server down) did not finish")
+    p = ctx.run([RATD, "-c", conf2, "--once"], FETCH_TIMEOUT + 10)
     eq(p.returncode, 1, "ratd --once exit status with the server down")
 
 
 def check_config(ctx, conf):
-    try:
-        p = subprocess.run([RATD, "-c", conf, "--check-config"], capture_output=True,
-                           timeout=bounded(5), env=ctx.env, cwd=ctx.dir)
-    except subprocess.TimeoutExpired:
-        raise Fail("ratd --check-config did not finish")
+    p = ctx.run([RATD, "-c", conf, "--check-config"], 5)
     return p.returncode, (p.stdout + p.stderr).decode("utf-8", "replace")
 
 
@@ -716,8 +713,7 @@ def test_check_config(ctx):
     good = ctx.write_conf(url, name="good.conf")
     rc, out = check_config(ctx, good)
     eq(rc, 0, "--check-config exit status on a valid config (output %r)" % out)
-    p = subprocess.run([RATD, "-c", good, "-n"], capture_output=True, timeout=bounded(5),
-                       env=ctx.env, cwd=ctx.dir)
+    p = ctx.run([RATD, "-c", good, "-n"], 5)
     eq(p.returncode, 0, "-n exit status on a valid config")
     check(not os.path.exists(ctx.sock), "--check-config created the socket")
 
@@ -741,10 +737,18 @@ def test_check_config(ctx):
     check(re.search(r"^%s:%d:" % (re.escape(badval), n), out, re.M),
           "bad interval not reported at %s:%d: in:\n%s" % (badval, n, out))
 
-    p = subprocess.run([RATD, "-h"], capture_output=True, timeout=bounded(5), env=ctx.env)
+    evil = ctx.write_conf(url, name="evil.conf",
+                          extra="\n[treaty ../evil]\nurl = %s\nthreshold = 20\n" % url)
+    n = line_of(evil, "[treaty ../evil]")
+    rc, out = check_config(ctx, evil)
+    eq(rc, 1, "--check-config exit status with treaty id ../evil")
+    check(re.search(r"^%s:%d:" % (re.escape(evil), n), out, re.M),
+          "treaty id ../evil not reported at %s:%d: in:\n%s" % (evil, n, out))
+
+    p = ctx.run([RATD, "-h"], 5)
     eq(p.returncode, 0, "ratd -h exit status")
     check(b"--once" in p.stdout + p.stderr, "ratd -h does not mention --once")
-    p = subprocess.run([RATD, "-V"], capture_output=True, timeout=bounded(5), env=ctx.env)
+    p = ctx.run([RATD, "-V"], 5)
     eq(p.returncode, 0, "ratd -V exit status")
     check(re.search(rb"\d+\.\d+", p.stdout), "ratd -V prints no version: %r" % p.stdout)
 
@@ -802,8 +806,39 @@ def test_socket_robustness(ctx):
     eq(error_code(d.request({"verb": "ping"})), "bad-request", "reply without cmd")
     eq(error_code(d.request({"cmd": "frobnicate"})), "unknown-command",
        "reply to an unknown command")
+    eq(error_code(json.loads(sock_raw(ctx.sock, b'{"cmd": "\xff\xfe"}\n'))), "bad-request",
+       "reply to invalid UTF-8")
+    eq(error_code(d.request({"cmd": "status", "treaty": "NOPE"})), "unknown-treaty",
+       "status of an unknown treaty")
     r = d.request({"cmd": "ping"})
     check(isinstance(result_of(r, "ping").get("version"), str), "ping has no version: %r" % r)
+
+    # A request trickled in byte by byte is one request.
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.settimeout(3)
+        s.connect(ctx.sock)
+        for b in b'{"cmd": "ping"}\n':
+            s.sendall(bytes([b]))
+            time.sleep(0.005)
+        eq(json.loads(recv_line(s, 3)).get("ok"), True, "ping sent byte by byte")
+    finally:
+        s.close()
+
+    # Clients that hang up before their reply (SIGPIPE, freed clients).
+    n = ctx.server.count()
+    for req in [b'{"cmd": "status"}\n'] * 20 + [b'{"cmd": "refresh"}\n']:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(3)
+        s.connect(ctx.sock)
+        s.sendall(req)
+        s.close()
+    check(ctx.server.wait_requests(n + 1, 3), "the abandoned refresh did not fetch")
+    wait_for(lambda: d.status()["source"].get("last_attempt") and
+             parse_time(d.status()["source"]["last_attempt"]).timestamp() >=
+             int(ctx.server.requests()[-1].time), 5, "the abandoned refresh to finish")
+    check(d.alive(), "ratd died after clients hung up before their replies")
+    eq(d.request(ping).get("ok"), True, "ping after clients hung up early")
 
     # Silent clients must not hold up others.
     idle = []
@@ -912,19 +947,20 @@ def test_signals(ctx):
 
 
 def test_http_headers(ctx):
-    d, st = start_ok(ctx, gzip=True)
+    d, st = start_ok(ctx, file="IV-13.2003-03-13.html", gzip=True)
     req = ctx.server.requests()[0]
     ua = req.header("User-Agent") or ""
     check(ua.startswith("ratd/"), "User-Agent %r does not start with ratd/" % ua)
     ae = req.header("Accept-Encoding") or ""
     check(re.search(r"\b(gzip|deflate|br|zstd)\b", ae),
           "no compressed transfer offered: Accept-Encoding %r" % ae)
-    if "gzip" in ae:
-        # The gzip'd 2003-03-14 page must decode and parse.
-        ctx.serve(file="IV-13.2003-03-14.html", gzip=True)
-        r = d.refresh()
-        eq(r.get("result"), "changed", "refresh of a gzip-encoded page")
-        eq(d.status().get("parties"), 21, "parties from a gzip-encoded page")
+    check("gzip" in ae, "Accept-Encoding %r lacks gzip" % ae)
+    # Both pages came gzip'd: they must decode and parse.
+    eq(st.get("parties"), 19, "parties from the gzip-encoded 2003-03-13 page")
+    ctx.serve(file="IV-13.2003-03-14.html", gzip=True)
+    r = d.refresh()
+    eq(r.get("result"), "changed", "refresh to the gzip-encoded 2003-03-14 page")
+    eq(d.status().get("parties"), 21, "parties from the gzip-encoded 2003-03-14 page")
 
 
 def test_http_failures(ctx):
@@ -985,6 +1021,274 @@ def test_history(ctx):
     eq(evs3, [], "events after the same anomaly again (once per distinct reason)")
 
 
+def test_watch(ctx):
+    d, st = start_ok(ctx, file="IV-13.2003-03-13.html")
+    w = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        w.settimeout(5)
+        w.connect(ctx.sock)
+        w.sendall(b'{"cmd": "watch", "treaty": "IV-13"}\n')
+        f = w.makefile("rb")
+        first = json.loads(f.readline() or b"null")
+        eq(result_of(first, "watch").get("watching"), True, "watch reply")
+        ctx.serve(file="IV-13.2003-03-14.html")
+        eq(d.refresh().get("result"), "changed", "refresh to 2003-03-14's page")
+        seen = []
+        end = time.monotonic() + bounded(5)
+        def complete():
+            return "threshold-reached" in seen and seen.count("new-party") >= 2
+        while time.monotonic() < end and not complete():
+            line = f.readline()
+            check(line, "watch connection closed after %r" % seen)
+            msg = json.loads(line)
+            ev = msg.get("event") if isinstance(msg, dict) else None
+            check(isinstance(ev, dict), "watch line is not {\"event\": ...}: %r" % short(line))
+            eq(ev.get("treaty"), TREATY, "watched event's treaty")
+            seen.append(ev.get("type"))
+        check("threshold-reached" in seen, "no threshold-reached event watched: %r" % seen)
+        eq(seen.count("new-party"), 2, "new-party events watched (%r)" % seen)
+        eq(d.request({"cmd": "ping"}).get("ok"), True, "ping while a watcher is connected")
+    except socket.timeout:
+        raise Fail("watch: no event line within 5 s")
+    finally:
+        w.close()
+
+
+def test_reload(ctx):
+    url = ctx.serve(file="IV-13.html")
+    conf = ctx.write_conf(url)
+    d = ctx.daemon(conf)
+    d.wait_state("ok")
+    ctx.write_conf(url, treaty={"interval": "2h"})
+    rc, out, err, _ = ctx.ratctl("reload")
+    eq(rc, 0, "ratctl reload exit status (stderr %r)" % err)
+    eq(d.status().get("interval"), 7200, "interval after reload with interval = 2h")
+    eq(d.status().get("parties"), 59, "parties after reload (committed state kept)")
+    ctx.write_conf(url, treaty={"interval": "3h"})
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: d.status().get("interval") == 10800, 3, "interval 3h after SIGHUP")
+    ctx.write_conf(url, treaty={"interval": "3h", "threshold": "twenty"})
+    r = d.request({"cmd": "reload"})
+    check(r.get("ok") is False, "reload of an invalid config replied %r" % (r,))
+    eq(d.status().get("interval"), 10800, "interval after a failed reload")
+    eq(d.status().get("threshold"), 20, "threshold after a failed reload")
+
+
+def test_socket_takeover(ctx):
+    d, st = start_ok(ctx)
+    # A second daemon on the same socket and state must not steal them.
+    log = open(ctx.log, "ab")
+    try:
+        p = subprocess.run([RATD, "-c", d.conf], stdin=subprocess.DEVNULL, stdout=log,
+                           stderr=log, timeout=bounded(5), env=ctx.env, cwd=ctx.dir)
+    except subprocess.TimeoutExpired:
+        raise Fail("a second ratd on a live socket kept running")
+    finally:
+        log.close()
+    check(p.returncode != 0, "a second ratd on a live socket exited 0")
+    check(os.path.exists(ctx.sock), "the second ratd removed the first one's socket")
+    eq(d.request({"cmd": "ping"}).get("ok"), True, "the first ratd after a second one tried")
+    # A socket left behind by a crash must not stop the next start.
+    d.proc.kill()
+    d.proc.wait()
+    check(os.path.exists(ctx.sock), "SIGKILL removed the socket (test assumption)")
+    d2 = ctx.daemon(d.conf)
+    eq(d2.status().get("parties"), 59, "parties after a start over a stale socket")
+
+
+def test_permissions(ctx):
+    if os.geteuid() != 0:
+        return "skipped: needs root to run ratctl as another user"
+    import grp
+    groups = [g for g in grp.getgrall() if g.gr_gid not in (0, 65534)][:2]
+    if len(groups) < 2:
+        return "skipped: needs two spare groups"
+    sockgrp, admgrp = groups
+    os.chmod(ctx.dir, 0o755)
+    ctl = os.path.join(ctx.dir, "ratctl")
+    shutil.copy(RATCTL, ctl)
+    os.chmod(ctl, 0o755)
+    url = ctx.serve(file="IV-13.html")
+    conf = ctx.write_conf(url, ratd={"socket_mode": "0660", "socket_group": sockgrp.gr_name,
+                                     "admin_group": admgrp.gr_name})
+    d = ctx.daemon(conf)
+    d.wait_state("ok")
+    info = os.stat(ctx.sock)
+    eq(oct(info.st_mode & 0o777), oct(0o660), "socket mode with socket_mode = 0660")
+    eq(info.st_gid, sockgrp.gr_gid, "socket group with socket_group = %s" % sockgrp.gr_name)
+
+    def as_nobody(gid, extra, *args):
+        p = ctx.run([ctl, "-s", ctx.sock] + list(args), 10, user=65534, group=gid,
+                    extra_groups=extra)
+        return p.returncode, (p.stdout + p.stderr).decode("utf-8", "replace")
+    rc, out = as_nobody(65534, [], "status")
+    eq(rc, 3, "ratctl status by a user outside socket_group (%r)" % out)
+    rc, out = as_nobody(65534, [sockgrp.gr_gid], "status")
+    eq(rc, 0, "ratctl status by a member of socket_group (%r)" % out)
+    rc, out = as_nobody(65534, [sockgrp.gr_gid], "refresh")
+    eq(rc, 1, "ratctl refresh by a user outside admin_group (%r)" % out)
+    check("permission-denied" in out or "permission denied" in out.lower(),
+          "refresh by a non-admin does not say permission-denied: %r" % out)
+    rc, out = as_nobody(65534, [sockgrp.gr_gid], "reload")
+    eq(rc, 1, "ratctl reload by a user outside admin_group (%r)" % out)
+    n = ctx.server.count()
+    rc, out = as_nobody(admgrp.gr_gid, [sockgrp.gr_gid], "refresh")
+    eq(rc, 0, "ratctl refresh by a user whose group is admin_group (%r)" % out)
+    check(ctx.server.count() > n, "the admin's refresh fetched nothing")
+
+
+def test_anomaly_accept(ctx):
+    d, st = start_ok(ctx)               # 70 rows committed
+    reduced = "IV-13.2003-03-14.html"    # 31 rows: 39 of the 70 are gone
+    ctx.serve(file=reduced)
+    for i in (1, 2):
+        eq(d.refresh().get("result"), "refused", "refresh #%d to a page losing 39 rows" % i)
+        eq(d.status().get("parties"), 59, "parties after refused reduced page #%d" % i)
+    ctx.serve(file="IV-13.html")
+    eq(d.refresh().get("result"), "unchanged", "refresh back to the full page")
+    ctx.serve(file=reduced)
+    for i in (1, 2):
+        eq(d.refresh().get("result"), "refused",
+           "refresh #%d to the reduced page after the full one came back (count restarts)" % i)
+    eq(d.refresh().get("result"), "changed", "third refresh in a row to the same reduced page")
+    st = d.status()
+    eq(st.get("parties"), 21, "parties once the reduced page is accepted")
+    eq(st["source"].get("state"), "ok", "source.state once the reduced page is accepted")
+
+
+def test_sigterm_inflight(ctx):
+    d, st = start_ok(ctx)
+    n = ctx.server.count()
+    ctx.serve(file="IV-13.html", trickle=(1, 0.1))
+    waiter = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        waiter.settimeout(5)
+        waiter.connect(ctx.sock)
+        waiter.sendall(b'{"cmd": "refresh"}\n')
+        check(ctx.server.wait_requests(n + 1, 3), "refresh did not reach the server")
+        t0 = time.monotonic()
+        d.signal(signal.SIGTERM)
+        try:
+            rc = d.proc.wait(bounded(3))
+        except subprocess.TimeoutExpired:
+            raise Fail("ratd did not exit within 3 s of SIGTERM during a fetch")
+        eq(rc, 0, "exit status on SIGTERM during a fetch")
+        check(not os.path.exists(ctx.sock), "socket left behind by SIGTERM during a fetch")
+        try:
+            line = recv_line(waiter, 1)
+        except (ConnectionResetError, Fail):
+            line = b""
+        check(time.monotonic() - t0 < 4, "the waiting refresh client was left hanging")
+        if line:
+            check(json.loads(line).get("ok") is not None, "odd reply at exit: %r" % line)
+    finally:
+        waiter.close()
+
+
+def test_corrupt_state(ctx):
+    d, st = start_ok(ctx)
+    eq(d.stop(), 0, "exit status on SIGTERM")
+    files = [os.path.join(r, f) for r, _, fs in os.walk(ctx.state) for f in fs]
+    check(files, "ratd wrote nothing into state_dir")
+    for junk, what in ((b'{"snapshot": [\x00\xff garbage' * 50, "garbage"),
+                       (b"", "empty files")):
+        for f in files:
+            if os.path.exists(f):
+                with open(f, "wb") as fh:
+                    fh.write(junk)
+        d2 = ctx.daemon(d.conf)
+        st2 = d2.status()
+        check(st2["source"].get("state") in ("none", "seed", "ok", "failing"),
+              "source.state with %s state: %r" % (what, st2["source"].get("state")))
+        r = d2.refresh()
+        check(r.get("result") in ("changed", "unchanged"),
+              "refresh after a restart on %s state: %r" % (what, r))
+        st2 = d2.status()
+        eq(st2.get("parties"), 59, "parties after a restart on %s state" % what)
+        eq(st2["source"].get("state"), "ok", "source.state after a restart on %s state" % what)
+        eq(d2.stop(), 0, "exit status on SIGTERM (%s state)" % what)
+
+
+def test_url_with_hash(ctx):
+    # The real UNTC URL has a query string; a value may contain '#' (SPEC section 4).
+    path = "/Pages/ViewDetails.aspx"
+    query = "?src=TREATY&mtdsg_no=IV-13&chapter=4&clang=_en"
+    ctx.serve(path, file="IV-13.html")
+    url = ctx.server.url(path + query) + "#participants"
+    d = ctx.daemon(ctx.write_conf(url))
+    st = d.wait_state("ok")
+    eq(st.get("url"), url, "status url (the whole value, '#' included)")
+    eq(st.get("parties"), 59, "parties")
+    targets = [r.target for r in ctx.server.requests()]
+    check(path + query in targets, "no request for %s: %r" % (path + query, targets))
+
+
+def hostile_xml(port):
+    """IV-13.xml with entity tricks: billion laughs, a local file and a network fetch."""
+    with open(os.path.join(FIXTURES, "IV-13.xml"), "rb") as f:
+        xml = f.read()
+    decl, rest = xml.split(b"\n", 1)
+    lol = [b'<!ENTITY lol0 "lollollollollollollollollollol">']
+    for i in range(1, 10):
+        lol.append(b'<!ENTITY lol%d "%s">' % (i, b"".join(b"&lol%d;" % (i - 1)
+                                                          for _ in range(10))))
+    dtd = (b'<!DOCTYPE MTDSG SYSTEM "http://127.0.0.1:%d/xxe.dtd" [\n' % port +
+           b"\n".join(lol) +
+           b'\n<!ENTITY xxe SYSTEM "file:///etc/passwd">'
+           b'\n<!ENTITY net SYSTEM "http://127.0.0.1:%d/xxe">\n]>' % port)
+    rest = rest.replace(b"<Entry>Albania</Entry>", b"<Entry>&lol9;</Entry>", 1)
+    rest = rest.replace(b"<Entry>Algeria</Entry>", b"<Entry>&xxe;</Entry>", 1)
+    rest = rest.replace(b"<Entry>Angola</Entry>", b"<Entry>&net;</Entry>", 1)
+    return decl + b"\n" + dtd + b"\n" + rest
+
+
+def test_hostile_pages(ctx):
+    d, st = start_ok(ctx)
+    with open(os.path.join(FIXTURES, "IV-13.html"), "rb") as f:
+        page = f.read()
+    start = page.index(b"tblgrid")
+    cut = start + (page.index(b"</table>", start) - start) // 2
+    pages = [
+        ("binary junk", bytes(range(256)) * 300, "application/octet-stream"),
+        ("an empty body", b"", None),
+        ("a page cut in the middle of the table", page[:cut], None),
+        ("100000 nested divs", b"<html><body>" + b"<div>" * 100000 + b"</body></html>", None),
+        ("a table of 5000 empty rows", b"<html><body><div class=\"table-responsive\">"
+         b"<table id=\"x_tblgrid\"><tr><td>Participant</td><td>Signature</td><td>"
+         b"Ratification, Accession(a), Succession(d)</td></tr>" +
+         b"<tr><td></td><td></td><td></td></tr>" * 5000 + b"</table></div></body></html>",
+         None),
+    ]
+    for what, body, ctype in pages:
+        ctx.serve(body=body, content_type=ctype)
+        r = d.refresh()
+        check(r.get("result") in ("refused", "error"), "refresh of %s: %r" % (what, r))
+        check(d.alive(), "ratd died on %s" % what)
+        eq(d.status().get("parties"), 59, "parties after %s" % what)
+
+    # Entities: whatever the outcome, no expansion bomb, no local file, no network fetch.
+    ctx.serve(path="/page", body=hostile_xml(ctx.server.port), content_type="application/xml")
+    t0 = time.monotonic()
+    r = d.refresh()
+    check(time.monotonic() - t0 < 5, "refresh of an entity bomb took %.1fs"
+          % (time.monotonic() - t0))
+    check(d.alive(), "ratd died on an XML entity bomb")
+    check(r.get("result") in ("refused", "error", "changed"), "refresh of hostile XML: %r" % r)
+    fetched = [q.target for q in ctx.server.requests() if "xxe" in q.target]
+    eq(fetched, [], "requests made by XML entities (external entity / DTD loading)")
+    names = [p.get("name") or "" for p in
+             result_of(d.request({"cmd": "parties", "treaty": TREATY}), "parties")
+             .get("participants", [])]
+    long_names = [n[:40] + "..." for n in names if len(n) > 200]
+    eq(long_names, [], "participant names blown up by entity expansion")
+    leaked = [n for n in names if "root:" in n or "/bin/" in n]
+    eq(leaked, [], "participant names holding /etc/passwd (XXE)")
+    ctx.serve(file="IV-13.html")
+    r = d.refresh()
+    check(r.get("result") in ("changed", "unchanged"), "refresh of the good page again: %r" % r)
+    assert_current(d.status(), "status after the hostile pages")
+
+
 TESTS = [
     ("current_page", test_current_page),
     ("as_of", test_as_of),
@@ -1004,6 +1308,15 @@ TESTS = [
     ("http_headers", test_http_headers),
     ("http_failures", test_http_failures),
     ("history", test_history),
+    ("watch", test_watch),
+    ("reload", test_reload),
+    ("socket_takeover", test_socket_takeover),
+    ("permissions", test_permissions),
+    ("anomaly_accept", test_anomaly_accept),
+    ("sigterm_inflight", test_sigterm_inflight),
+    ("corrupt_state", test_corrupt_state),
+    ("url_with_hash", test_url_with_hash),
+    ("hostile_pages", test_hostile_pages),
 ]
 
 
@@ -1012,9 +1325,9 @@ def run_one(name, fn, keep, verbose):
     if left() <= 1:
         return "suite time budget (%ds) exhausted before this test" % SUITE_BUDGET, ""
     ctx = Ctx(name, keep)
-    reason = None
+    reason = note = None
     try:
-        fn(ctx)
+        note = fn(ctx)
     except Fail as e:
         reason = str(e)
     except Exception as e:
@@ -1032,6 +1345,8 @@ def run_one(name, fn, keep, verbose):
         if keep:
             tail += "\n#   (kept %s)" % ctx.dir
     ctx.cleanup()
+    if reason is None and note:
+        tail = ("#   " + note + ("\n" + tail if tail else "")).rstrip()
     return reason, tail
 
 

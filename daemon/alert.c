@@ -1,0 +1,541 @@
+/* Sinks: one delivery at a time each, so order holds; a failure is retried with full
+ * jitter and later events wait behind it. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alert.h"
+#include "fetch.h"
+#include "hook.h"
+#include "log.h"
+#include "ratd.h"
+#include "status.h"
+#include "treaty.h"
+
+extern char **environ;
+
+struct sink {
+	struct alerts *a;
+	const struct conf_alert *conf;
+	uint64_t delivered;      /* the last event id delivered (or skipped by the filters) */
+	uint64_t trying;         /* the event being delivered or waiting to be retried */
+	int attempts;
+	char *last_error;
+	time_t last_delivery;
+	time_t next_try;
+	ev_timer retry;
+	struct fetch *fetch;
+	struct hook *hook;
+};
+
+struct alerts {
+	struct ratd *rd;
+	struct sink **v;
+	size_t n;
+};
+
+static void sink_next(struct sink *s);
+
+static bool
+sink_listed(char **list, size_t n, const char *item)
+{
+	size_t i;
+
+	if (list == NULL)
+		return true;
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i], item) == 0)
+			return true;
+	return false;
+}
+
+static bool
+sink_wants(const struct sink *s, const json_t *ev)
+{
+	return sink_listed(s->conf->events, s->conf->nevents, event_type(ev)) &&
+	    sink_listed(s->conf->treaties, s->conf->ntreaties, event_treaty(ev));
+}
+
+/* Saves every sink's cursor: small, atomic, after each delivery. */
+static void
+alerts_save(struct alerts *a)
+{
+	json_t *root = json_object(), *sinks = json_object();
+	char err[1024], *text;
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		json_object_set_new(sinks, a->v[i]->conf->name, json_pack("{s:I}", "delivered",
+		    (json_int_t)a->v[i]->delivered));
+	json_object_set_new(root, "version", json_integer(1));
+	json_object_set_new(root, "sinks", sinks);
+	text = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	if (text == NULL ||
+	    state_write_atomic(a->rd->conf->state_dir, ALERT_CURSORS, text, strlen(text), err,
+	    sizeof(err)) < 0)
+		log_err("alerts: cannot save delivery cursors: %s; a delivered event may be "
+		    "delivered again after a restart", text ? err : "out of memory");
+	free(text);
+}
+
+/* The saved cursors: {"sinks": {NAME: {"delivered": N}}}; NULL when none or unreadable. */
+static json_t *
+alerts_load(struct alerts *a)
+{
+	char path[4096], why[512], *text;
+	size_t len;
+	json_t *root;
+
+	snprintf(path, sizeof(path), "%s/%s", a->rd->conf->state_dir, ALERT_CURSORS);
+	if (state_read_file(path, 1 << 20, &text, &len, why, sizeof(why)) < 0) {
+		if (errno != ENOENT)
+			log_err("alerts: %s", why);
+		return NULL;
+	}
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+	free(text);
+	if (!json_is_object(json_object_get(root, "sinks"))) {
+		log_err("alerts: %s is not valid; sinks start from the latest event", path);
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
+static struct sink *
+sink_new(struct alerts *a, const struct conf_alert *ca, const json_t *saved)
+{
+	json_t *d = json_object_get(json_object_get(json_object_get(saved, "sinks"), ca->name),
+	    "delivered");
+	struct sink *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->a = a;
+	s->conf = ca;
+	/* A new sink starts at the present: it is not sent the whole past. */
+	s->delivered = json_is_integer(d) && json_integer_value(d) >= 0 ?
+	    (uint64_t)json_integer_value(d) : a->rd->journal.last_id;
+	ev_init(&s->retry, NULL);
+	return s;
+}
+
+static void
+sink_free(struct sink *s)
+{
+	ev_timer_stop(s->a->rd->loop, &s->retry);
+	fetch_cancel(s->fetch);
+	hook_cancel(s->hook);
+	free(s->last_error);
+	free(s);
+}
+
+static void
+sink_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct sink *s = w->data;
+
+	s->next_try = 0;
+	sink_next(s);
+}
+
+static void
+sink_done(struct sink *s, bool ok, const char *error)
+{
+	struct ratd *rd = s->a->rd;
+	double cap, delay;
+
+	s->fetch = NULL;
+	s->hook = NULL;
+	if (ok) {
+		log_info("alert %s: delivered event %llu", s->conf->name,
+		    (unsigned long long)s->trying);
+		s->delivered = s->trying;
+		s->trying = 0;
+		s->attempts = 0;
+		s->last_delivery = time(NULL);
+		free(s->last_error);
+		s->last_error = NULL;
+		alerts_save(s->a);
+		sink_next(s);
+		return;
+	}
+	s->attempts++;
+	state_set_str(&s->last_error, error);
+	if (rd->once) {
+		/* --once does not wait for retries: the next run delivers it. */
+		log_warn("alert %s: event %llu not delivered: %s; it stays pending",
+		    s->conf->name, (unsigned long long)s->trying, error);
+		return;
+	}
+	/* 1 s, then up to 2, 4, ... 3600 s, uniformly below the cap (full jitter). */
+	cap = fmin(ALERT_RETRY_MAX, ALERT_RETRY_FIRST * pow(2, s->attempts - 1));
+	delay = s->attempts == 1 ? ALERT_RETRY_FIRST :
+	    ALERT_RETRY_FIRST + ratd_random(rd) * (cap - ALERT_RETRY_FIRST);
+	log_warn("alert %s: event %llu not delivered (attempt %d): %s; retrying in %.0f s",
+	    s->conf->name, (unsigned long long)s->trying, s->attempts, error, delay);
+	s->next_try = time(NULL) + (time_t)ceil(delay);
+	ev_timer_init(&s->retry, sink_retry_cb, delay, 0.);
+	s->retry.data = s;
+	ev_timer_start(rd->loop, &s->retry);
+}
+
+static void
+sink_fetch_done(void *arg, struct fetch_result *r)
+{
+	sink_done(arg, r->ok, r->error);
+}
+
+static void
+sink_hook_done(void *arg, bool ok, const char *error)
+{
+	sink_done(arg, ok, error);
+}
+
+/* Figures for RATD_* and mail: the event's own where it has them, else the treaty's now. */
+static void
+sink_figures(struct sink *s, const json_t *ev, char fig[4][32])
+{
+	struct treaty *t = ratd_treaty(s->a->rd, event_treaty(ev));
+	static const char *const keys[4] = { "parties", "threshold", "remaining",
+	    "entry_into_force" };
+	json_t *st = NULL, *v;
+	int i;
+
+	if (t != NULL)
+		st = status_treaty(t, date_of_time(time(NULL)));
+	for (i = 0; i < 4; i++) {
+		if ((v = json_object_get(json_object_get(ev, "data"), keys[i])) == NULL)
+			v = json_object_get(st, keys[i]);
+		if (json_is_integer(v))
+			snprintf(fig[i], 32, "%lld", (long long)json_integer_value(v));
+		else if (json_is_string(v))
+			snprintf(fig[i], 32, "%s", json_string_value(v));
+		else
+			fig[i][0] = '\0';
+	}
+	json_decref(st);
+}
+
+/* environ without RATD_* entries, plus the event's. Freed with free() of each. */
+static char **
+sink_env(struct sink *s, const json_t *ev)
+{
+	char fig[4][32], **env;
+	size_t n = 0, i, k = 0;
+
+	sink_figures(s, ev, fig);
+	while (environ[n] != NULL)
+		n++;
+	if ((env = calloc(n + 9, sizeof(*env))) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (strncmp(environ[i], "RATD_", 5) != 0)
+			env[k++] = strdup(environ[i]);
+	if (asprintf(&env[k++], "RATD_EVENT=%s", event_type(ev)) < 0 ||
+	    asprintf(&env[k++], "RATD_EVENT_ID=%llu", (unsigned long long)event_id(ev)) < 0 ||
+	    asprintf(&env[k++], "RATD_TREATY=%s", event_treaty(ev)) < 0 ||
+	    asprintf(&env[k++], "RATD_SUMMARY=%s",
+	    json_string_value(json_object_get(ev, "summary"))) < 0 ||
+	    asprintf(&env[k++], "RATD_PARTIES=%s", fig[0]) < 0 ||
+	    asprintf(&env[k++], "RATD_THRESHOLD=%s", fig[1]) < 0 ||
+	    asprintf(&env[k++], "RATD_REMAINING=%s", fig[2]) < 0 ||
+	    asprintf(&env[k++], "RATD_ENTRY_INTO_FORCE=%s", fig[3]) < 0)
+		env[--k] = NULL;
+	return env;
+}
+
+static void
+sink_env_free(char **env)
+{
+	size_t i;
+
+	for (i = 0; env != NULL && env[i] != NULL; i++)
+		free(env[i]);
+	free(env);
+}
+
+static void
+sink_exec(struct sink *s, const json_t *ev, const char *json)
+{
+	char **env = sink_env(s, ev), err[512];
+
+	if (env == NULL) {
+		sink_done(s, false, "out of memory");
+		return;
+	}
+	s->hook = hook_run(s->a->rd->loop, s->conf->target, env, json, strlen(json),
+	    s->conf->timeout, sink_hook_done, s, err, sizeof(err));
+	sink_env_free(env);
+	if (s->hook == NULL)
+		sink_done(s, false, err);
+}
+
+static void
+sink_webhook(struct sink *s, const json_t *ev, const char *json)
+{
+	char h_event[128], h_id[64];
+	const char *headers[] = { "Content-Type: application/json", h_event, h_id, NULL };
+	struct fetch_request req = {
+		.url = s->conf->target, .body = json, .body_len = strlen(json),
+		.headers = headers, .timeout = s->conf->timeout,
+	};
+
+	snprintf(h_event, sizeof(h_event), "X-Ratd-Event: %s", event_type(ev));
+	snprintf(h_id, sizeof(h_id), "X-Ratd-Event-Id: %llu", (unsigned long long)event_id(ev));
+	if ((s->fetch = fetch_start(s->a->rd->fetcher, &req, sink_fetch_done, s)) == NULL)
+		sink_done(s, false, "cannot start the HTTP request");
+}
+
+/* Header values come from treaty pages: never let one break out of its line. */
+static void
+sink_header_safe(char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s == '\r' || *s == '\n')
+			*s = ' ';
+}
+
+static char *
+sink_message(struct sink *s, const json_t *ev)
+{
+	char fig[4][32], date[64], host[256] = "localhost", *to = NULL, *msg = NULL, *pretty;
+	char *subject = strdup(json_string_value(json_object_get(ev, "summary")));
+	time_t now = time(NULL);
+	struct tm tm;
+	size_t i;
+
+	sink_figures(s, ev, fig);
+	gethostname(host, sizeof(host) - 1);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", gmtime_r(&now, &tm));
+	for (i = 0; i < s->conf->nmailto; i++) {
+		char *next;
+
+		if (asprintf(&next, "%s%s%s", to ? to : "", to ? ", " : "", s->conf->mailto[i]) < 0)
+			next = NULL;
+		free(to);
+		if ((to = next) == NULL)
+			break;
+	}
+	pretty = json_dumps(ev, JSON_INDENT(2));
+	if (subject != NULL && to != NULL && pretty != NULL) {
+		sink_header_safe(subject);
+		if (asprintf(&msg,
+		    "Date: %s\r\nFrom: ratd <%s>\r\nTo: %s\r\nSubject: [ratd] %s\r\n"
+		    "Message-ID: <ratd.%llu.%lld@%s>\r\nMIME-Version: 1.0\r\n"
+		    "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n"
+		    "\r\n%s\r\n\r\nTreaty:            %s\r\nEvent:             %s (#%llu)\r\n"
+		    "Parties:           %s\r\nThreshold:         %s\r\nRemaining:         %s\r\n"
+		    "Entry into force:  %s\r\n\r\nEvent JSON:\r\n%s\r\n",
+		    date, s->conf->mail_from, to, subject, (unsigned long long)event_id(ev),
+		    (long long)now, host, json_string_value(json_object_get(ev, "summary")),
+		    event_treaty(ev), event_type(ev), (unsigned long long)event_id(ev),
+		    fig[0][0] ? fig[0] : "-", fig[1][0] ? fig[1] : "-", fig[2][0] ? fig[2] : "-",
+		    fig[3][0] ? fig[3] : "not yet known", pretty) < 0)
+			msg = NULL;
+	}
+	free(subject);
+	free(to);
+	free(pretty);
+	return msg;
+}
+
+static void
+sink_mail(struct sink *s, const json_t *ev)
+{
+	char *msg = sink_message(s, ev);
+	struct fetch_request req = {
+		.url = s->conf->smtp_url, .mail_from = s->conf->mail_from,
+		.mail_rcpt = (const char *const *)s->conf->mailto, .timeout = s->conf->timeout,
+	};
+	const char **rcpt;
+	size_t i;
+
+	/* mail_rcpt must end with NULL; the config's list carries its count instead. */
+	if (msg == NULL || (rcpt = calloc(s->conf->nmailto + 1, sizeof(*rcpt))) == NULL) {
+		free(msg);
+		sink_done(s, false, "out of memory");
+		return;
+	}
+	for (i = 0; i < s->conf->nmailto; i++)
+		rcpt[i] = s->conf->mailto[i];
+	req.mail_rcpt = rcpt;
+	req.body = msg;
+	req.body_len = strlen(msg);
+	s->fetch = fetch_start(s->a->rd->fetcher, &req, sink_fetch_done, s);
+	free(rcpt);
+	free(msg);
+	if (s->fetch == NULL)
+		sink_done(s, false, "cannot start the SMTP transfer");
+}
+
+/* Starts the delivery of the next wanted event, if the sink is idle. */
+static void
+sink_next(struct sink *s)
+{
+	const struct journal *j = &s->a->rd->journal;
+	const json_t *ev = NULL;
+	size_t i;
+	char *json;
+
+	if (s->fetch != NULL || s->hook != NULL || ev_is_active(&s->retry) ||
+	    (s->a->rd->once && s->attempts > 0))
+		return;
+	for (i = journal_after(j, s->delivered); i < j->n; i++) {
+		if (sink_wants(s, j->v[i])) {
+			ev = j->v[i];
+			break;
+		}
+		s->delivered = event_id(j->v[i]);   /* filtered out: nothing to deliver */
+	}
+	if (ev == NULL)
+		return;
+	s->trying = event_id(ev);
+	if ((json = json_dumps(ev, JSON_COMPACT)) == NULL) {
+		sink_done(s, false, "out of memory");
+		return;
+	}
+	if (s->conf->kind == ALERT_EXEC)
+		sink_exec(s, ev, json);
+	else if (s->conf->kind == ALERT_WEBHOOK)
+		sink_webhook(s, ev, json);
+	else
+		sink_mail(s, ev);
+	free(json);
+}
+
+struct alerts *
+alerts_new(struct ratd *rd)
+{
+	struct alerts *a;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return NULL;
+	a->rd = rd;
+	if (alerts_reconfigure(a) < 0) {
+		alerts_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+int
+alerts_reconfigure(struct alerts *a)
+{
+	const struct conf *conf = a->rd->conf;
+	json_t *saved = alerts_load(a);
+	struct sink **v, *s;
+	size_t i, k;
+
+	if ((v = calloc(conf->nalerts + 1, sizeof(*v))) == NULL) {
+		json_decref(saved);
+		return -1;
+	}
+	for (i = 0; i < conf->nalerts; i++) {
+		s = NULL;
+		for (k = 0; k < a->n; k++) {
+			if (a->v[k] != NULL && strcmp(a->v[k]->conf->name, conf->alerts[i].name) == 0) {
+				s = a->v[k];
+				a->v[k] = NULL;
+				break;
+			}
+		}
+		if (s != NULL && (s->conf->kind != conf->alerts[i].kind ||
+		    strcmp(s->conf->target ? s->conf->target : "", conf->alerts[i].target ?
+		    conf->alerts[i].target : "") != 0)) {
+			/* Same name, new destination: the delivery in progress went elsewhere. */
+			fetch_cancel(s->fetch);
+			hook_cancel(s->hook);
+			s->fetch = NULL;
+			s->hook = NULL;
+		}
+		if (s == NULL && (s = sink_new(a, &conf->alerts[i], saved)) == NULL)
+			continue;
+		s->conf = &conf->alerts[i];
+		v[i] = s;
+	}
+	for (k = 0; k < a->n; k++)
+		if (a->v[k] != NULL)
+			sink_free(a->v[k]);
+	free(a->v);
+	a->v = v;
+	for (i = k = 0; i < conf->nalerts; i++)
+		if (v[i] != NULL)
+			v[k++] = v[i];
+	a->n = k;
+	json_decref(saved);
+	alerts_save(a);
+	alerts_kick(a);
+	return 0;
+}
+
+void
+alerts_free(struct alerts *a)
+{
+	size_t i;
+
+	if (a == NULL)
+		return;
+	for (i = 0; i < a->n; i++)
+		sink_free(a->v[i]);
+	free(a->v);
+	free(a);
+}
+
+bool
+alerts_busy(const struct alerts *a)
+{
+	size_t i;
+
+	for (i = 0; a != NULL && i < a->n; i++)
+		if (a->v[i]->fetch != NULL || a->v[i]->hook != NULL)
+			return true;
+	return false;
+}
+
+void
+alerts_kick(struct alerts *a)
+{
+	size_t i;
+
+	for (i = 0; a != NULL && i < a->n; i++)
+		sink_next(a->v[i]);
+}
+
+static json_t *
+alerts_time(time_t t)
+{
+	char buf[DATE_TIME_LEN];
+
+	return t ? json_string(date_format_time(t, buf)) : json_null();
+}
+
+json_t *
+alerts_status(struct alerts *a)
+{
+	static const char *const kinds[] = { [ALERT_EXEC] = "exec", [ALERT_WEBHOOK] = "webhook",
+	    [ALERT_MAILTO] = "mailto" };
+	const struct journal *j = &a->rd->journal;
+	json_t *list = json_array();
+	size_t i, k, pending;
+
+	for (i = 0; i < a->n; i++) {
+		struct sink *s = a->v[i];
+
+		for (pending = 0, k = journal_after(j, s->delivered); k < j->n; k++)
+			if (sink_wants(s, j->v[k]))
+				pending++;
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o}",
+		    "name", s->conf->name, "kind", kinds[s->conf->kind],
+		    "target", s->conf->kind == ALERT_MAILTO ? s->conf->mailto[0] : s->conf->target,
+		    "delivered", (json_int_t)s->delivered, "pending", (json_int_t)pending,
+		    "last_error", s->last_error ? json_string(s->last_error) : json_null(),
+		    "last_delivery", alerts_time(s->last_delivery),
+		    "next_try", alerts_time(s->next_try)));
+	}
+	return list;
+}

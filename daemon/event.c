@@ -1,0 +1,252 @@
+/* Event detection: comparing committed snapshots row by row, and the rule's figures. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event.h"
+
+static const char *const event_types[] = {
+	EV_NEW_PARTY, EV_NEW_SIGNATORY, EV_THRESHOLD_REACHED, EV_APPROACHING,
+	EV_ENTERED_INTO_FORCE, EV_PARTICIPANT_CHANGED, EV_PARTICIPANT_WITHDRAWN,
+	EV_SOURCE_FAILING, EV_SOURCE_RECOVERED, EV_SOURCE_ANOMALY,
+};
+
+bool
+event_type_known(const char *type)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(event_types) / sizeof(event_types[0]); i++)
+		if (strcmp(type, event_types[i]) == 0)
+			return true;
+	return false;
+}
+
+int
+event_add(struct event_list *l, time_t now, const char *type, const char *treaty,
+    json_t *data, const char *fmt, ...)
+{
+	char summary[512], when[DATE_TIME_LEN];
+	json_t **v, *ev;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(summary, sizeof(summary), fmt, ap);
+	va_end(ap);
+	ev = json_pack("{s:I, s:s, s:s, s:s, s:s, s:o}", "id", (json_int_t)0,
+	    "time", date_format_time(now, when), "type", type, "treaty", treaty,
+	    "summary", summary, "data", data ? data : json_object());
+	if (ev == NULL || (v = realloc(l->v, (l->n + 1) * sizeof(*v))) == NULL) {
+		json_decref(ev);
+		return -1;
+	}
+	l->v = v;
+	l->v[l->n++] = ev;
+	return 0;
+}
+
+void
+event_list_number(struct event_list *l, uint64_t *next)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		json_object_set_new(l->v[i], "id", json_integer((json_int_t)(*next)++));
+}
+
+void
+event_list_clear(struct event_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		json_decref(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+uint64_t
+event_id(const json_t *ev)
+{
+	return (uint64_t)json_integer_value(json_object_get(ev, "id"));
+}
+
+const char *
+event_type(const json_t *ev)
+{
+	return json_string_value(json_object_get(ev, "type"));
+}
+
+const char *
+event_treaty(const json_t *ev)
+{
+	return json_string_value(json_object_get(ev, "treaty"));
+}
+
+int
+event_check(const json_t *ev)
+{
+	const json_t *id = json_object_get(ev, "id");
+	time_t t;
+
+	if (!json_is_object(ev) || !json_is_integer(id) || json_integer_value(id) <= 0 ||
+	    !json_is_string(json_object_get(ev, "time")) ||
+	    date_parse_time(json_string_value(json_object_get(ev, "time")), &t) < 0 ||
+	    !json_is_string(json_object_get(ev, "type")) || !event_type_known(event_type(ev)) ||
+	    !json_is_string(json_object_get(ev, "treaty")) ||
+	    !json_is_string(json_object_get(ev, "summary")) ||
+	    !json_is_object(json_object_get(ev, "data")))
+		return -1;
+	return 0;
+}
+
+static json_t *
+event_date(day_t d)
+{
+	char buf[DATE_ISO_LEN];
+
+	return d == DAY_NONE ? json_null() : json_string(date_format_iso(d, buf));
+}
+
+/* A cell as it stands at today: later dates are not yet facts. */
+static json_t *
+event_action(struct action a, day_t today)
+{
+	if (a.date == DAY_NONE || a.date > today)
+		return json_null();
+	return json_pack("{s:o, s:s}", "date", event_date(a.date), "kind", kind_name(a.kind));
+}
+
+static json_t *
+event_row(const struct participant *p, day_t today)
+{
+	if (p == NULL)
+		return json_null();
+	return json_pack("{s:s, s:o, s:o, s:b}", "name", p->name,
+	    "signature", event_action(p->signature, today),
+	    "instrument", event_action(p->instrument, today), "withdrawn", p->withdrawn);
+}
+
+static bool
+event_has(struct action a, day_t today)
+{
+	return a.date != DAY_NONE && a.date <= today;
+}
+
+static bool
+event_same(struct action a, struct action b, day_t today)
+{
+	bool ha = event_has(a, today), hb = event_has(b, today);
+
+	return ha == hb && (!ha || (a.date == b.date && a.kind == b.kind));
+}
+
+/* The events of one row: b is its previous state (NULL when new), a its new one. */
+static int
+event_row_diff(struct event_list *l, const struct conf_treaty *ct, const struct participant *b,
+    const struct participant *a, const struct rule_result *ra, day_t today, time_t now)
+{
+	char date[DATE_ISO_LEN];
+	bool changed = false;
+	int rc = 0;
+
+	if (a->withdrawn && (b == NULL || !b->withdrawn))
+		rc |= event_add(l, now, EV_PARTICIPANT_WITHDRAWN, ct->id,
+		    json_pack("{s:s}", "participant", a->name),
+		    "%s: %s withdrew (shown in brackets by the depositary)", ct->id, a->name);
+	if (a->withdrawn)
+		return rc;
+	if (event_has(a->signature, today) && (b == NULL || !event_has(b->signature, today)))
+		rc |= event_add(l, now, EV_NEW_SIGNATORY, ct->id,
+		    json_pack("{s:s, s:o}", "participant", a->name, "date",
+		    event_date(a->signature.date)), "%s: %s signed on %s", ct->id, a->name,
+		    date_format_iso(a->signature.date, date));
+	else if (b != NULL && !event_same(a->signature, b->signature, today))
+		changed = true;
+	if (event_has(a->instrument, today) && (b == NULL || !event_has(b->instrument, today)))
+		rc |= event_add(l, now, EV_NEW_PARTY, ct->id,
+		    json_pack("{s:s, s:o, s:s, s:i, s:i}", "participant", a->name,
+		    "date", event_date(a->instrument.date), "kind", kind_name(a->instrument.kind),
+		    "parties", ra->parties, "remaining", ra->remaining),
+		    "%s: %s deposited its instrument of %s on %s (%d parties, %d remaining)",
+		    ct->id, a->name, kind_name(a->instrument.kind),
+		    date_format_iso(a->instrument.date, date), ra->parties, ra->remaining);
+	else if (b != NULL && !event_same(a->instrument, b->instrument, today))
+		changed = true;
+	if (changed)
+		rc |= event_add(l, now, EV_PARTICIPANT_CHANGED, ct->id,
+		    json_pack("{s:s, s:o, s:o}", "participant", a->name,
+		    "before", event_row(b, today), "after", event_row(a, today)),
+		    "%s: the depositary changed the entry of %s", ct->id, a->name);
+	return rc;
+}
+
+static int
+event_threshold(struct event_list *l, const struct conf_treaty *ct, const struct snapshot *after,
+    const struct rule_result *rb, const struct rule_result *ra, time_t now)
+{
+	char d1[DATE_ISO_LEN], d2[DATE_ISO_LEN], names[400] = "";
+	json_t *who;
+	size_t i;
+
+	if (!rb->threshold_reached && ra->threshold_reached) {
+		who = json_array();
+		for (i = 0; i < ra->nthreshold; i++) {
+			const char *name = after->v[ra->threshold_idx[i]].name;
+
+			json_array_append_new(who, json_string(name));
+			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+			    i ? ", " : "", name);
+		}
+		return event_add(l, now, EV_THRESHOLD_REACHED, ct->id,
+		    json_pack("{s:i, s:i, s:o, s:o, s:o}", "parties", ra->parties,
+		    "threshold", ct->rule.threshold, "threshold_date", event_date(ra->threshold_date),
+		    "threshold_participants", who, "entry_into_force",
+		    event_date(ra->entry_into_force)),
+		    "%s: threshold of %d instruments reached on %s (%s); enters into force on %s",
+		    ct->id, ct->rule.threshold, date_format_iso(ra->threshold_date, d1), names,
+		    date_format_iso(ra->entry_into_force, d2));
+	}
+	if (ct->approaching > 0 && ra->remaining > 0 && ra->remaining < rb->remaining &&
+	    ra->remaining <= ct->approaching)
+		return event_add(l, now, EV_APPROACHING, ct->id,
+		    json_pack("{s:i, s:i}", "parties", ra->parties, "remaining", ra->remaining),
+		    "%s: %d instrument%s short of the threshold of %d", ct->id, ra->remaining,
+		    ra->remaining == 1 ? "" : "s", ct->rule.threshold);
+	return 0;
+}
+
+int
+event_diff(struct event_list *l, const struct conf_treaty *ct, const struct snapshot *before,
+    const struct snapshot *after, day_t today, time_t now)
+{
+	struct rule_result rb, ra;
+	long j;
+	size_t i;
+	int rc = 0;
+
+	if (rule_eval(&ct->rule, before, today, &rb) < 0)
+		return -1;
+	if (rule_eval(&ct->rule, after, today, &ra) < 0) {
+		rule_result_clear(&rb);
+		return -1;
+	}
+	for (i = 0; i < after->n; i++) {
+		j = snapshot_find(before, after->v[i].name);
+		rc |= event_row_diff(l, ct, j >= 0 ? &before->v[j] : NULL, &after->v[i], &ra, today,
+		    now);
+	}
+	/* A row that disappears is a change too: the depositary rewrote history. */
+	for (i = 0; i < before->n; i++)
+		if (snapshot_find(after, before->v[i].name) < 0)
+			rc |= event_add(l, now, EV_PARTICIPANT_CHANGED, ct->id,
+			    json_pack("{s:s, s:o, s:n}", "participant", before->v[i].name,
+			    "before", event_row(&before->v[i], today), "after"),
+			    "%s: %s is no longer listed", ct->id, before->v[i].name);
+	rc |= event_threshold(l, ct, after, &rb, &ra, now);
+	rule_result_clear(&rb);
+	rule_result_clear(&ra);
+	return rc ? -1 : 0;
+}

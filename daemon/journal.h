@@ -1,0 +1,39 @@
+/* The event journal: state_dir/journal.jsonl, one event per line, fsynced before any
+ * delivery; the latest events stay in memory for history, watch and the sinks. */
+#ifndef RATD_JOURNAL_H
+#define RATD_JOURNAL_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+
+#define JOURNAL_KEEP 10000              /* events kept in memory and after compaction */
+#define JOURNAL_MAX_FILE (256 << 20)
+#define JOURNAL_NAME "journal.jsonl"
+
+struct journal {
+	char *dir;
+	int fd;                 /* opened O_APPEND */
+	json_t **v;             /* the latest events, oldest first, ids strictly increasing */
+	size_t n;
+	uint64_t last_id;       /* highest id ever given: never given again */
+	size_t file_lines;      /* lines in the file, to know when to compact */
+	json_t *backlog;        /* events not yet written because the disk refused */
+};
+
+/* Loads dir/journal.jsonl (salvaging what it can of a damaged one, with log lines)
+ * and opens it for appending. 0, or -1 with err set. */
+int journal_open(struct journal *j, const char *dir, char *err, size_t errlen);
+void journal_close(struct journal *j);
+/* Raises last_id to at least id: ids found elsewhere (outboxes, cursors) are never reused. */
+void journal_bump(struct journal *j, uint64_t id);
+/* Appends events already numbered above last_id: written and fsynced, then kept in memory.
+ * The events stay in memory even when the disk refuses (they are retried with the next
+ * append); -1 then, with err set. */
+int journal_append(struct journal *j, const struct event_list *l, char *err, size_t errlen);
+/* Index of the first event in memory with id > since (j->n when none). */
+size_t journal_after(const struct journal *j, uint64_t since);
+
+#endif

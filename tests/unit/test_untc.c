@@ -1,0 +1,767 @@
+/* UNTC pages: the IV-13 fixtures in both formats, the layouts other treaties use, and
+ * what a broken or hostile page must not do. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "date.h"
+#include "snapshot.h"
+#include "untc.h"
+
+static char err[256];
+
+static day_t
+ymd(int y, int m, int d)
+{
+	return date_from_ymd(y, m, d);
+}
+
+static char *
+slurp(const char *name, size_t *len)
+{
+	char path[512];
+	FILE *f;
+	char *buf;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/%s", FIXTURES, name);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+static struct snapshot *
+parse_file(const char *name, enum untc_format fmt)
+{
+	struct snapshot *s;
+	size_t len;
+	char *buf = slurp(name, &len);
+
+	err[0] = '\0';
+	s = untc_parse(buf, len, fmt, err, sizeof(err));
+	free(buf);
+	if (s == NULL)
+		fail_msg("%s: %s", name, err);
+	return s;
+}
+
+/* Parses a page given as a string; NULL leaves the reason in err. */
+static struct snapshot *
+parse_str(const char *page, enum untc_format fmt)
+{
+	err[0] = '\0';
+	return untc_parse(page, strlen(page), fmt, err, sizeof(err));
+}
+
+static double
+seconds_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static const struct participant *
+who(const struct snapshot *s, const char *name)
+{
+	long i = snapshot_find(s, name);
+
+	if (i < 0)
+		fail_msg("no participant '%s'", name);
+	return &s->v[i];
+}
+
+static int
+with_instrument(const struct snapshot *s)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < s->n; i++)
+		n += s->v[i].instrument.date != DAY_NONE;
+	return n;
+}
+
+static int
+with_signature(const struct snapshot *s)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < s->n; i++)
+		n += s->v[i].signature.date != DAY_NONE;
+	return n;
+}
+
+static void
+assert_action(struct action a, day_t date, enum kind kind)
+{
+	assert_int_equal(a.date, date);
+	assert_int_equal(a.kind, kind);
+}
+
+static void
+assert_csv_cell(struct action a, const char *date, const char *kind)
+{
+	day_t d;
+
+	if (*date == '\0') {
+		assert_action(a, DAY_NONE, KIND_NONE);
+		return;
+	}
+	assert_int_equal(date_parse_iso(date, &d), 0);
+	assert_int_equal(a.date, d);
+	assert_string_equal(kind_name(a.kind), kind);
+}
+
+/* Every row of participants.csv, in page order. */
+static void
+assert_matches_csv(const struct snapshot *s)
+{
+	char path[512], line[512], *f[5], *p;
+	size_t row = 0;
+	FILE *fp;
+	int i;
+
+	snprintf(path, sizeof(path), "%s/participants.csv", FIXTURES);
+	assert_non_null(fp = fopen(path, "r"));
+	assert_non_null(fgets(line, sizeof(line), fp));
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		line[strcspn(line, "\r\n")] = '\0';
+		for (p = line, i = 0; i < 5; i++)
+			assert_non_null(f[i] = strsep(&p, ","));
+		assert_true(row < s->n);
+		assert_string_equal(s->v[row].name, f[0]);
+		assert_false(s->v[row].withdrawn);
+		assert_csv_cell(s->v[row].signature, f[1], f[2]);
+		assert_csv_cell(s->v[row].instrument, f[3], f[4]);
+		row++;
+	}
+	fclose(fp);
+	assert_int_equal(row, 70);
+	assert_int_equal(s->n, 70);
+}
+
+/* The facts both IV-13 files state as at 2024-09-30. */
+static void
+assert_iv13_2024(const struct snapshot *s)
+{
+	assert_int_equal(s->n, 70);
+	assert_int_equal(with_instrument(s), 59);
+	assert_int_equal(with_signature(s), 40);
+	assert_action(who(s, "Albania")->instrument, ymd(2007, 6, 5), KIND_ACCESSION);
+	assert_action(who(s, "Albania")->signature, DAY_NONE, KIND_NONE);
+	assert_action(who(s, "Argentina")->signature, ymd(2004, 8, 10), KIND_SIGNATURE);
+	assert_action(who(s, "Argentina")->instrument, ymd(2007, 2, 23), KIND_RATIFICATION);
+	assert_string_equal(s->v[snapshot_find(s, "Montenegro")].name, "Montenegro");
+	assert_action(who(s, "Montenegro")->signature, ymd(2006, 10, 23), KIND_SUCCESSION);
+	assert_action(who(s, "Montenegro")->instrument, DAY_NONE, KIND_NONE);
+	assert_action(who(s, "Serbia")->signature, ymd(2004, 11, 11), KIND_SIGNATURE);
+	assert_action(who(s, "C\xc3\xb4te d'Ivoire")->instrument, ymd(2023, 9, 26), KIND_ACCESSION);
+	assert_action(who(s, "T\xc3\xbcrkiye")->instrument, ymd(2004, 9, 27), KIND_RATIFICATION);
+	assert_action(who(s, "Bolivia (Plurinational State of)")->instrument, ymd(2000, 10, 16),
+	    KIND_ACCESSION);
+	assert_non_null(who(s, "St. Vincent and the Grenadines"));
+	assert_int_equal(s->stated_parties, 59);
+	assert_int_equal(s->stated_signatories, 40);
+	assert_int_equal(s->stated_eif_date, ymd(2003, 7, 1));
+	assert_string_equal(s->stated_eif, "1 July 2003, in accordance with article 87(1).");
+}
+
+static void
+test_html_iv13(void **state)
+{
+	struct snapshot *s = parse_file("IV-13.html", UNTC_AUTO);
+
+	assert_iv13_2024(s);
+	assert_string_equal(s->status_as_at, "2024-09-30T09:00:44Z");
+	assert_matches_csv(s);
+	snapshot_free(s);
+}
+
+static void
+test_xml_iv13(void **state)
+{
+	struct snapshot *s = parse_file("IV-13.xml", UNTC_AUTO);
+
+	assert_iv13_2024(s);
+	assert_null(s->status_as_at);
+	assert_matches_csv(s);
+	snapshot_free(s);
+}
+
+static void
+test_forced_formats_agree(void **state)
+{
+	struct snapshot *h = parse_file("IV-13.html", UNTC_HTML);
+	struct snapshot *x = parse_file("IV-13.xml", UNTC_XML);
+
+	assert_true(snapshot_same_table(h, x));
+	snapshot_free(h);
+	snapshot_free(x);
+}
+
+static void
+test_html_before_entry_into_force(void **state)
+{
+	struct snapshot *s = parse_file("IV-13.2003-03-13.html", UNTC_AUTO);
+
+	assert_int_equal(with_instrument(s), 19);
+	assert_int_equal(s->stated_parties, 19);
+	assert_int_equal(s->stated_signatories, 17);
+	assert_int_equal(s->stated_eif_date, DAY_NONE);
+	assert_non_null(s->stated_eif);
+	assert_true(strncmp(s->stated_eif, "in accordance with article 87(1) which", 38) == 0);
+	assert_string_equal(s->status_as_at, "2003-03-13T09:00:44Z");
+	assert_action(who(s, "El Salvador")->instrument, DAY_NONE, KIND_NONE);
+	snapshot_free(s);
+}
+
+static void
+test_html_threshold_day(void **state)
+{
+	struct snapshot *s = parse_file("IV-13.2003-03-14.html", UNTC_AUTO);
+
+	assert_int_equal(with_instrument(s), 21);
+	assert_int_equal(s->stated_parties, 21);
+	assert_action(who(s, "El Salvador")->instrument, ymd(2003, 3, 14), KIND_RATIFICATION);
+	assert_action(who(s, "Guatemala")->instrument, ymd(2003, 3, 14), KIND_RATIFICATION);
+	snapshot_free(s);
+}
+
+#define GRID_ID "ctl00_ContentPlaceHolder1_tblgrid"
+#define HEAD3 "<tr><td>Participant</td><td>Signature, Succession to signature(d)</td>" \
+	"<td>Ratification, Accession(a), Succession(d)</td></tr>"
+#define DECOY "<table id=\"terr\"><tr><td>Participant</td>" \
+	"<td>Date of receipt of notification</td><td>Territories</td></tr>" \
+	"<tr><td>Decoyland</td><td> 1 Jan\t 2001 </td><td>Islands</td></tr></table>"
+
+static void
+test_th_header_in_thead(void **state)
+{
+	struct snapshot *s = parse_str("<html><body><table id=\"x_tblgrid\"><thead><tr>"
+	    "<th>Participant</th><th>Signature</th><th>Ratification, Accession(a)</th></tr>"
+	    "</thead><tbody><tr><td>Chile</td><td>24 Sep\t 1993 </td><td>21 Mar\t 2005 </td></tr>"
+	    "<tr><td>Egypt</td><td>&nbsp;</td><td>19 Feb\t 1993 a</td></tr></tbody></table>"
+	    "</body></html>", UNTC_HTML);
+
+	assert_non_null(s);
+	assert_int_equal(s->n, 2);
+	assert_action(who(s, "Chile")->signature, ymd(1993, 9, 24), KIND_SIGNATURE);
+	assert_action(who(s, "Chile")->instrument, ymd(2005, 3, 21), KIND_RATIFICATION);
+	assert_action(who(s, "Egypt")->instrument, ymd(1993, 2, 19), KIND_ACCESSION);
+	assert_int_equal(s->stated_parties, -1);
+	assert_int_equal(s->stated_signatories, -1);
+	assert_null(s->stated_eif);
+	assert_null(s->status_as_at);
+	snapshot_free(s);
+}
+
+static void
+test_decoy_before_tblgrid(void **state)
+{
+	struct snapshot *s = parse_str("<html><body>" DECOY "<table id=\"" GRID_ID "\">" HEAD3
+	    "<tr><td>Chile</td><td>24 Sep\t 1993 </td><td>21 Mar\t 2005 </td></tr>"
+	    "</table></body></html>", UNTC_HTML);
+
+	assert_non_null(s);
+	assert_int_equal(s->n, 1);
+	assert_string_equal(s->v[0].name, "Chile");
+	snapshot_free(s);
+}
+
+static void
+test_fallback_without_tblgrid_skips_decoy(void **state)
+{
+	struct snapshot *s = parse_str("<html><body>" DECOY "<table class=\"table\">" HEAD3
+	    "<tr><td>Chile</td><td>24 Sep\t 1993 </td><td>21 Mar\t 2005 </td></tr>"
+	    "<tr><td>Mexico</td><td>22 May\t 1991 </td><td> 8 Mar\t 1999 </td></tr>"
+	    "</table></body></html>", UNTC_HTML);
+
+	assert_non_null(s);
+	assert_int_equal(s->n, 2);
+	assert_int_equal(snapshot_find(s, "Decoyland"), -1);
+	assert_action(who(s, "Mexico")->instrument, ymd(1999, 3, 8), KIND_RATIFICATION);
+	snapshot_free(s);
+}
+
+static void
+test_decoy_alone_is_refused(void **state)
+{
+	assert_null(parse_str("<html><body>" DECOY "</body></html>", UNTC_HTML));
+	assert_string_equal(err, "participants table has no instrument column");
+	assert_null(parse_str("<html><body><table id=\"" GRID_ID "\"><tr><td>Participant</td>"
+	    "<td>Date of receipt of notification</td></tr><tr><td>A</td><td>x</td></tr>"
+	    "</table></body></html>", UNTC_HTML));
+	assert_string_equal(err, "participants table has no instrument column");
+}
+
+static void
+test_withdrawn_in_brackets(void **state)
+{
+	struct snapshot *s = parse_str("<table id=\"" GRID_ID "\">" HEAD3
+	    "<tr><td>[Ruritania<sup>4</sup>]</td><td>&nbsp;</td><td> 1 Feb\t 2001 a</td></tr>"
+	    "<tr><td>Chile</td><td>24 Sep\t 1993 </td><td></td></tr></table>", UNTC_HTML);
+
+	assert_non_null(s);
+	assert_string_equal(s->v[0].name, "Ruritania");
+	assert_true(s->v[0].withdrawn);
+	assert_action(s->v[0].instrument, ymd(2001, 2, 1), KIND_ACCESSION);
+	assert_false(who(s, "Chile")->withdrawn);
+	snapshot_free(s);
+}
+
+static void
+test_acceptance_first_label(void **state)
+{
+	struct snapshot *s = parse_str("<table id=\"" GRID_ID "\"><tr><td>Participant</td>"
+	    "<td>Signature</td>"
+	    "<td>Acceptance(A), Ratification, Approval(AA), Accession(a)</td></tr>"
+	    "<tr><td>A</td><td></td><td> 1 Jan\t 2000 A</td></tr>"
+	    "<tr><td>B</td><td></td><td> 2 Feb\t 2001 </td></tr>"
+	    "<tr><td>C</td><td></td><td> 3 Mar\t 2002 AA</td></tr>"
+	    "<tr><td>D</td><td></td><td> 4 Apr\t 2003 a</td></tr></table>", UNTC_HTML);
+
+	assert_non_null(s);
+	assert_action(who(s, "A")->instrument, ymd(2000, 1, 1), KIND_ACCEPTANCE);
+	assert_action(who(s, "B")->instrument, ymd(2001, 2, 2), KIND_RATIFICATION);
+	assert_action(who(s, "C")->instrument, ymd(2002, 3, 3), KIND_APPROVAL);
+	assert_action(who(s, "D")->instrument, ymd(2003, 4, 4), KIND_ACCESSION);
+	snapshot_free(s);
+}
+
+static void
+test_two_columns(void **state)
+{
+	struct snapshot *s = parse_str("<table id=\"" GRID_ID "\"><tr><td>Participant</td>"
+	    "<td>Ratification, Accession(a)</td></tr>"
+	    "<tr><td>Fiji</td><td>19 Aug\t 2019 a</td></tr>"
+	    "<tr><td>Ghana</td><td> 7 Sep\t 2000 </td></tr></table>", UNTC_HTML);
+
+	assert_non_null(s);
+	assert_int_equal(s->n, 2);
+	assert_action(who(s, "Fiji")->instrument, ymd(2019, 8, 19), KIND_ACCESSION);
+	assert_action(who(s, "Fiji")->signature, DAY_NONE, KIND_NONE);
+	assert_action(who(s, "Ghana")->instrument, ymd(2000, 9, 7), KIND_RATIFICATION);
+	snapshot_free(s);
+}
+
+static void
+test_formal_confirmation_and_definitive_signature(void **state)
+{
+	struct snapshot *s = parse_str("<table id=\"" GRID_ID "\"><tr><td>Participant</td>"
+	    "<td>Signature</td><td>Definitive signature(s), Ratification, "
+	    "Formal confirmation(c), Accession(a)</td></tr>"
+	    "<tr><td>Org</td><td> 1 Jan\t 2000 </td><td> 5 May\t 2005 c</td></tr>"
+	    "<tr><td>Land</td><td></td><td> 6 Jun\t 2006 s</td></tr>"
+	    "<tr><td>Other</td><td></td><td> 7 Jul\t 2007 </td></tr></table>", UNTC_HTML);
+
+	assert_non_null(s);
+	assert_action(who(s, "Org")->instrument, ymd(2005, 5, 5), KIND_CONFIRMATION);
+	assert_action(who(s, "Land")->instrument, ymd(2006, 6, 6), KIND_RATIFICATION);
+	assert_action(who(s, "Other")->instrument, ymd(2007, 7, 7), KIND_RATIFICATION);
+	snapshot_free(s);
+}
+
+static void
+test_nbsp_tabs_and_footnotes(void **state)
+{
+	struct snapshot *s = parse_str("<table id=\"" GRID_ID "\">" HEAD3
+	    "<tr><td>\n\t&nbsp;Sao\xc2\xa0Tome  and\tPrincipe&nbsp;</td>"
+	    "<td>\xc2\xa0" "6&nbsp;Sep\t 2000 </td><td>10 Jan\t 2017 <sup>3</sup></td></tr>"
+	    "<tr><td>Albania</td><td>&nbsp;</td><td> 5 Jun\t 2007 a<sup>3</sup></td></tr>"
+	    "</table>", UNTC_HTML);
+
+	assert_non_null(s);
+	assert_string_equal(s->v[0].name, "Sao Tome and Principe");
+	assert_action(s->v[0].signature, ymd(2000, 9, 6), KIND_SIGNATURE);
+	assert_action(s->v[0].instrument, ymd(2017, 1, 10), KIND_RATIFICATION);
+	assert_action(who(s, "Albania")->instrument, ymd(2007, 6, 5), KIND_ACCESSION);
+	snapshot_free(s);
+}
+
+static void
+test_header_block_variants(void **state)
+{
+	struct snapshot *s = parse_str("<div id=\"a_rptStatus_ctl00_tcText\">Parties : 3.</div>"
+	    "<div id=\"a_rptEIF_ctl00_tcText\">\n 1 July 2003, in accordance</div>"
+	    "<p>STATUS AS AT : 05-01-2024 10:00:00 EST</p>"
+	    "<table id=\"" GRID_ID "\">" HEAD3
+	    "<tr><td>Chile</td><td></td><td>21 Mar\t 2005 </td></tr></table>", UNTC_HTML);
+
+	assert_non_null(s);
+	assert_int_equal(s->stated_parties, 3);
+	assert_int_equal(s->stated_signatories, -1);
+	assert_int_equal(s->stated_eif_date, ymd(2003, 7, 1));
+	assert_string_equal(s->status_as_at, "2024-01-05T15:00:00Z");
+	snapshot_free(s);
+	/* A time in an unknown zone is not guessed at. */
+	s = parse_str("<div id=\"x_divStatusAsAt\">STATUS AS AT : 05-01-2024 10:00:00 CET</div>"
+	    "<table id=\"" GRID_ID "\">" HEAD3
+	    "<tr><td>Chile</td><td></td><td>21 Mar\t 2005 </td></tr></table>", UNTC_HTML);
+	assert_non_null(s);
+	assert_null(s->status_as_at);
+	snapshot_free(s);
+}
+
+static void
+test_charsets(void **state)
+{
+	struct snapshot *s = parse_str("<html><head><meta http-equiv=\"Content-Type\" "
+	    "content=\"text/html; charset=iso-8859-1\"></head><body><table id=\"" GRID_ID "\">"
+	    HEAD3 "<tr><td>C\xf4te d'Ivoire</td><td></td><td>26 Sep\t 2023 a</td></tr>"
+	    "</table></body></html>", UNTC_HTML);
+
+	assert_non_null(s);
+	assert_string_equal(s->v[0].name, "C\xc3\xb4te d'Ivoire");
+	snapshot_free(s);
+	/* No declaration: UTF-8. */
+	s = parse_str("<table id=\"" GRID_ID "\">" HEAD3
+	    "<tr><td>T\xc3\xbcrkiye</td><td></td><td>27 Sep\t 2004 </td></tr></table>", UNTC_HTML);
+	assert_non_null(s);
+	assert_string_equal(s->v[0].name, "T\xc3\xbcrkiye");
+	snapshot_free(s);
+}
+
+static void
+test_error_page(void **state)
+{
+	assert_null(parse_str("<html><head><title>Runtime Error</title></head><body>"
+	    "<h1>Server Error in '/' Application.</h1><h2><i>Runtime Error</i></h2>"
+	    "</body></html>", UNTC_AUTO));
+	assert_string_equal(err, "no participants table (page title 'Runtime Error')");
+}
+
+static void
+test_bad_cells_fail_the_page(void **state)
+{
+	assert_null(parse_str("<table id=\"" GRID_ID "\">" HEAD3
+	    "<tr><td>Albania</td><td></td><td>xyz</td></tr></table>", UNTC_HTML));
+	assert_string_equal(err, "Albania: instrument cell 'xyz' is not a date");
+	assert_null(parse_str("<table id=\"" GRID_ID "\">" HEAD3
+	    "<tr><td>Chile</td><td>31 Feb\t 2001 </td><td></td></tr></table>", UNTC_HTML));
+	assert_string_equal(err, "Chile: signature cell '31 Feb 2001' is not a date");
+	assert_null(parse_str("<table id=\"" GRID_ID "\">" HEAD3
+	    "<tr><td>Chile</td><td></td><td>1 Feb 2001 z</td></tr></table>", UNTC_HTML));
+	assert_string_equal(err, "Chile: instrument cell '1 Feb 2001 z' is not a date");
+}
+
+static void
+test_table_defects(void **state)
+{
+	assert_null(parse_str("<table id=\"" GRID_ID "\">" HEAD3 "</table>", UNTC_HTML));
+	assert_string_equal(err, "participants table is empty");
+	assert_null(parse_str("<table id=\"" GRID_ID "\">" HEAD3
+	    "<tr><td></td><td></td><td></td></tr></table>", UNTC_HTML));
+	assert_string_equal(err, "participants table is empty");
+	assert_null(parse_str("<table id=\"" GRID_ID "\">" HEAD3
+	    "<tr><td>Chile</td><td></td><td></td></tr>"
+	    "<tr><td>Chile<sup>1</sup></td><td></td><td></td></tr></table>", UNTC_HTML));
+	assert_string_equal(err, "participant 'Chile' appears twice");
+	assert_null(parse_str("<p>nothing here</p>", UNTC_HTML));
+	assert_string_equal(err, "no participants table");
+}
+
+static void
+test_too_many_rows(void **state)
+{
+	const char *head = "<table id=\"" GRID_ID "\">" HEAD3;
+	size_t cap = strlen(head) + (SNAPSHOT_MAX_PARTICIPANTS + 1) * 64 + 16, i;
+	char *page = malloc(cap), *p;
+
+	assert_non_null(page);
+	p = page + sprintf(page, "%s", head);
+	for (i = 0; i <= SNAPSHOT_MAX_PARTICIPANTS; i++)
+		p += sprintf(p, "<tr><td>P%zu</td><td></td><td> 1 Jan 2000 </td></tr>", i);
+	strcpy(p, "</table>");
+	assert_null(parse_str(page, UNTC_HTML));
+	assert_string_equal(err, "participants table has more than 1000 rows");
+	free(page);
+}
+
+static void
+test_long_texts_are_bounded(void **state)
+{
+	char page[8192], name[SNAPSHOT_MAX_NAME + 2];
+	struct snapshot *s;
+	size_t i, n;
+
+	/* An entry-into-force text is cut at a character boundary. */
+	n = (size_t)snprintf(page, sizeof(page), "<div id=\"a_rptEIF_ctl00_tcText\">");
+	for (i = 0; i < 1500; i++)
+		n += (size_t)snprintf(page + n, sizeof(page) - n, "\xc3\xa9");
+	snprintf(page + n, sizeof(page) - n, "</div><table id=\"" GRID_ID "\">" HEAD3
+	    "<tr><td>Chile</td><td></td><td></td></tr></table>");
+	assert_non_null(s = parse_str(page, UNTC_HTML));
+	assert_non_null(s->stated_eif);
+	assert_true(strlen(s->stated_eif) <= SNAPSHOT_MAX_TEXT);
+	assert_true(strlen(s->stated_eif) >= SNAPSHOT_MAX_TEXT - 2);
+	assert_int_equal(strlen(s->stated_eif) % 2, 0);
+	snapshot_free(s);
+	/* A name of SNAPSHOT_MAX_NAME bytes is a name; one more is not. */
+	memset(name, 'x', sizeof(name) - 2);
+	name[sizeof(name) - 2] = '\0';
+	snprintf(page, sizeof(page), "<table id=\"" GRID_ID "\">" HEAD3
+	    "<tr><td>%s</td><td></td><td></td></tr></table>", name);
+	assert_non_null(s = parse_str(page, UNTC_HTML));
+	snapshot_free(s);
+	strcat(name, "x");
+	snprintf(page, sizeof(page), "<table id=\"" GRID_ID "\">" HEAD3
+	    "<tr><td>%s</td><td></td><td></td></tr></table>", name);
+	assert_null(parse_str(page, UNTC_HTML));
+	assert_true(strncmp(err, "participant name longer than 200 bytes:", 39) == 0);
+}
+
+/* A page of nested tables is refused in bounded time. */
+static void
+test_nested_tables_are_cheap(void **state)
+{
+	static const char open[] = "<table><tr><td>Participant</td><td>";
+	size_t depth = 20000, i, n = 0;
+	char *page = malloc(depth * sizeof(open) + 64);
+	struct timespec t0;
+
+	assert_non_null(page);
+	for (i = 0; i < depth; i++)
+		n += (size_t)sprintf(page + n, "%s", open);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_null(untc_parse(page, n, UNTC_HTML, err, sizeof(err)));
+	assert_true(seconds_since(&t0) < 2.0);
+	free(page);
+}
+
+static void
+test_huge_body_is_refused(void **state)
+{
+	size_t len = ((size_t)64 << 20) + 1;
+	char *page = malloc(len);
+
+	assert_non_null(page);
+	memset(page, '<', len);
+	assert_null(untc_parse(page, len, UNTC_AUTO, err, sizeof(err)));
+	assert_string_equal(err, "page larger than 64 MiB");
+	free(page);
+}
+
+static void
+test_not_a_page(void **state)
+{
+	static const char garbage[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR\x01<\xff\xfe";
+
+	assert_null(untc_parse("", 0, UNTC_AUTO, err, sizeof(err)));
+	assert_string_equal(err, "empty page");
+	assert_null(untc_parse(NULL, 0, UNTC_HTML, err, sizeof(err)));
+	assert_string_equal(err, "empty page");
+	assert_null(untc_parse(garbage, sizeof(garbage) - 1, UNTC_AUTO, err, sizeof(err)));
+	assert_string_equal(err, "page is not HTML or XML");
+	assert_null(untc_parse("just text", 9, UNTC_XML, err, sizeof(err)));
+	assert_string_equal(err, "page is not HTML or XML");
+	/* An error buffer is optional. */
+	assert_null(untc_parse("", 0, UNTC_AUTO, NULL, 0));
+}
+
+static void
+test_xml_layouts(void **state)
+{
+	struct snapshot *s = parse_str("<?xml version=\"1.0\"?><Any><Deep><Treaty><Header>"
+	    "<ExternalData><EIF><Labeltext>in accordance with article 5</Labeltext></EIF>"
+	    "<Status>Parties<Parties>1</Parties></Status></ExternalData></Header>"
+	    "<Participants><Table><TGroup><Thead><Row><Entry>Participant</Entry>"
+	    "<Entry>Ratification, Accession(a)</Entry></Row></Thead><Tbody><Rows>"
+	    "<Row><Entry>[Gone&lt;superscript&gt;1&lt;/superscript&gt;]</Entry>"
+	    "<Entry>1 Jan\t 2001 a</Entry></Row>"
+	    "<Row><Entry><![CDATA[Here]]></Entry><Entry>2 Feb 2002</Entry></Row>"
+	    "</Rows></Tbody></TGroup></Table></Participants></Treaty></Deep></Any>", UNTC_AUTO);
+
+	assert_non_null(s);
+	assert_int_equal(s->n, 2);
+	assert_string_equal(s->v[0].name, "Gone");
+	assert_true(s->v[0].withdrawn);
+	assert_action(s->v[0].instrument, ymd(2001, 1, 1), KIND_ACCESSION);
+	assert_action(who(s, "Here")->instrument, ymd(2002, 2, 2), KIND_RATIFICATION);
+	assert_int_equal(s->stated_parties, 1);
+	assert_int_equal(s->stated_signatories, -1);
+	assert_string_equal(s->stated_eif, "in accordance with article 5");
+	assert_int_equal(s->stated_eif_date, DAY_NONE);
+	snapshot_free(s);
+}
+
+static void
+test_xml_defects(void **state)
+{
+	assert_null(parse_str("<?xml version=\"1.0\"?><MTDSG><Treaty/></MTDSG>", UNTC_AUTO));
+	assert_string_equal(err, "no participants table");
+	assert_null(parse_str("<?xml version=\"1.0\"?><MTDSG><Participants>", UNTC_AUTO));
+	assert_true(strncmp(err, "XML is not well-formed (line 1: ", 32) == 0);
+	assert_null(strchr(err, '\n'));
+}
+
+/* Entities are refused before anything is read, let alone expanded or fetched. */
+static void
+assert_hostile_refused(const char *name)
+{
+	struct snapshot *s;
+	struct timespec t0;
+	size_t len, i;
+	char *buf = slurp(name, &len);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	s = untc_parse(buf, len, UNTC_AUTO, err, sizeof(err));
+	assert_true(seconds_since(&t0) < 1.0);
+	for (i = 0; s != NULL && i < s->n; i++) {
+		assert_null(strstr(s->v[i].name, "root:"));
+		assert_null(strstr(s->v[i].name, "lollol"));
+	}
+	assert_null(s);
+	assert_string_equal(err, "XML declares entities; refused");
+	free(buf);
+}
+
+static void
+test_xxe_is_refused(void **state)
+{
+	assert_hostile_refused("xxe.xml");
+}
+
+static void
+test_billion_laughs_is_refused(void **state)
+{
+	assert_hostile_refused("billion-laughs.xml");
+}
+
+static void
+test_parse_cell(void **state)
+{
+	const char *ins[KIND_COUNT_] = { [KIND_ACCESSION] = "a", [KIND_SUCCESSION] = "d",
+	    [KIND_ACCEPTANCE] = "A", [KIND_APPROVAL] = "AA" };
+	const char *none[KIND_COUNT_] = { NULL };
+	struct action a;
+
+	assert_int_equal(untc_parse_cell(" 5 Jun\t 2007 a", ins, KIND_RATIFICATION, &a), 0);
+	assert_action(a, ymd(2007, 6, 5), KIND_ACCESSION);
+	assert_int_equal(untc_parse_cell("14 Mar\t 2003 ", ins, KIND_RATIFICATION, &a), 0);
+	assert_action(a, ymd(2003, 3, 14), KIND_RATIFICATION);
+	assert_int_equal(untc_parse_cell("1 Jan 2000 AA", ins, KIND_RATIFICATION, &a), 0);
+	assert_action(a, ymd(2000, 1, 1), KIND_APPROVAL);
+	assert_int_equal(untc_parse_cell("1 Jan 2000 A", ins, KIND_RATIFICATION, &a), 0);
+	assert_action(a, ymd(2000, 1, 1), KIND_ACCEPTANCE);
+	assert_int_equal(untc_parse_cell("\xc2\xa0" "23 Oct\xc2\xa0" "2006\xc2\xa0" "d", ins,
+	    KIND_RATIFICATION, &a), 0);
+	assert_action(a, ymd(2006, 10, 23), KIND_SUCCESSION);
+	assert_int_equal(untc_parse_cell("1 July 2003", none, KIND_SIGNATURE, &a), 0);
+	assert_action(a, ymd(2003, 7, 1), KIND_SIGNATURE);
+	assert_int_equal(untc_parse_cell("29 Feb 2004", none, KIND_SIGNATURE, &a), 0);
+	assert_action(a, ymd(2004, 2, 29), KIND_SIGNATURE);
+
+	assert_int_equal(untc_parse_cell("", ins, KIND_RATIFICATION, &a), 0);
+	assert_action(a, DAY_NONE, KIND_NONE);
+	assert_int_equal(untc_parse_cell(" \t\xc2\xa0 ", ins, KIND_RATIFICATION, &a), 0);
+	assert_action(a, DAY_NONE, KIND_NONE);
+
+	assert_int_equal(untc_parse_cell("31 Feb 2001", ins, KIND_RATIFICATION, &a), -1);
+	assert_int_equal(untc_parse_cell("29 Feb 2003", ins, KIND_RATIFICATION, &a), -1);
+	assert_int_equal(untc_parse_cell("0 Jan 2001", ins, KIND_RATIFICATION, &a), -1);
+	assert_int_equal(untc_parse_cell("1 Foo 2001", ins, KIND_RATIFICATION, &a), -1);
+	assert_int_equal(untc_parse_cell("1 Jan 01", ins, KIND_RATIFICATION, &a), -1);
+	assert_int_equal(untc_parse_cell("1 Jan 20011", ins, KIND_RATIFICATION, &a), -1);
+	assert_int_equal(untc_parse_cell("123 Jan 2001", ins, KIND_RATIFICATION, &a), -1);
+	assert_int_equal(untc_parse_cell("1 Jan 2001 x", ins, KIND_RATIFICATION, &a), -1);
+	assert_int_equal(untc_parse_cell("1 Jan 2001 a a", ins, KIND_RATIFICATION, &a), -1);
+	assert_int_equal(untc_parse_cell("1 Jan 2001 a", none, KIND_RATIFICATION, &a), -1);
+	assert_int_equal(untc_parse_cell("1 Jan 2001", none, KIND_NONE, &a), -1);
+	assert_int_equal(untc_parse_cell("xyz", ins, KIND_RATIFICATION, &a), -1);
+	assert_int_equal(untc_parse_cell("2001-01-01", ins, KIND_RATIFICATION, &a), -1);
+	assert_int_equal(untc_parse_cell("99999999999999999999 Jan 2001", ins, KIND_RATIFICATION,
+	    &a), -1);
+	assert_action(a, DAY_NONE, KIND_NONE);
+}
+
+static void
+test_detect(void **state)
+{
+	static const char bom_xml[] = "\xef\xbb\xbf \r\n<?xml version=\"1.0\"?><MTDSG/>";
+	static const char xhtml[] = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<!DOCTYPE html "
+	    "PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\" \"x\"><html xmlns=\"x\"></html>";
+	static const char xhtml2[] = "<?xml version=\"1.0\"?><HTML><body></body></HTML>";
+
+	assert_int_equal(untc_detect("<?xml version=\"1.0\"?><MTDSG/>", 29), UNTC_XML);
+	assert_int_equal(untc_detect(bom_xml, sizeof(bom_xml) - 1), UNTC_XML);
+	assert_int_equal(untc_detect(xhtml, sizeof(xhtml) - 1), UNTC_HTML);
+	assert_int_equal(untc_detect(xhtml2, sizeof(xhtml2) - 1), UNTC_HTML);
+	assert_int_equal(untc_detect("<!DOCTYPE html><html></html>", 28), UNTC_HTML);
+	assert_int_equal(untc_detect("<html><body>x</body></html>", 27), UNTC_HTML);
+	assert_int_equal(untc_detect("<MTDSG/>", 8), UNTC_HTML);
+	assert_int_equal(untc_detect("<?xm", 4), UNTC_HTML);
+	assert_int_equal(untc_detect("", 0), UNTC_HTML);
+}
+
+static void
+test_format_names(void **state)
+{
+	assert_string_equal(untc_format_name(UNTC_AUTO), "auto");
+	assert_string_equal(untc_format_name(UNTC_HTML), "html");
+	assert_string_equal(untc_format_name(UNTC_XML), "xml");
+	assert_int_equal(untc_format_from_name("auto"), UNTC_AUTO);
+	assert_int_equal(untc_format_from_name("html"), UNTC_HTML);
+	assert_int_equal(untc_format_from_name("xml"), UNTC_XML);
+	assert_int_equal(untc_format_from_name("XML"), -1);
+	assert_int_equal(untc_format_from_name("pdf"), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_html_iv13),
+		cmocka_unit_test(test_xml_iv13),
+		cmocka_unit_test(test_forced_formats_agree),
+		cmocka_unit_test(test_html_before_entry_into_force),
+		cmocka_unit_test(test_html_threshold_day),
+		cmocka_unit_test(test_th_header_in_thead),
+		cmocka_unit_test(test_decoy_before_tblgrid),
+		cmocka_unit_test(test_fallback_without_tblgrid_skips_decoy),
+		cmocka_unit_test(test_decoy_alone_is_refused),
+		cmocka_unit_test(test_withdrawn_in_brackets),
+		cmocka_unit_test(test_acceptance_first_label),
+		cmocka_unit_test(test_two_columns),
+		cmocka_unit_test(test_formal_confirmation_and_definitive_signature),
+		cmocka_unit_test(test_nbsp_tabs_and_footnotes),
+		cmocka_unit_test(test_header_block_variants),
+		cmocka_unit_test(test_charsets),
+		cmocka_unit_test(test_error_page),
+		cmocka_unit_test(test_bad_cells_fail_the_page),
+		cmocka_unit_test(test_table_defects),
+		cmocka_unit_test(test_too_many_rows),
+		cmocka_unit_test(test_long_texts_are_bounded),
+		cmocka_unit_test(test_nested_tables_are_cheap),
+		cmocka_unit_test(test_huge_body_is_refused),
+		cmocka_unit_test(test_not_a_page),
+		cmocka_unit_test(test_xml_layouts),
+		cmocka_unit_test(test_xml_defects),
+		cmocka_unit_test(test_xxe_is_refused),
+		cmocka_unit_test(test_billion_laughs_is_refused),
+		cmocka_unit_test(test_parse_cell),
+		cmocka_unit_test(test_detect),
+		cmocka_unit_test(test_format_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
