@@ -160,7 +160,7 @@ static void
 status_heading(FILE *out, const json_t *t, bool color)
 {
 	paint_text(out, color, PAINT_BOLD, jstr(t, "id"));
-	if (jstr(t, "title") != NULL) {
+	if (jstr(t, "title") != NULL && !streq(jstr(t, "title"), jstr(t, "id"))) {
 		fputs("  ", out);
 		render_text(out, jstr(t, "title"));
 	}
@@ -319,7 +319,12 @@ source_stated(FILE *out, const json_t *t, const json_t *src)
 	bool hp = jint(src, "stated_parties", &sp), hs = jint(src, "stated_signatories", &ss);
 	bool dp = hp && jint(t, "parties", &p) && sp != p;
 	bool ds = hs && jint(t, "signatories", &s) && ss != s;
+	const char *as_of = jstr(t, "as_of"), *stamp = jstr(src, "status_as_at");
 
+	/* Before the page's own date the table is evaluated at another day than the
+	 * page's counts: a difference then says nothing. */
+	if (as_of != NULL && stamp != NULL && strncmp(as_of, stamp, 10) < 0)
+		return;
 	if (!dp && !ds)
 		return;
 	put_key(out, "page states");
@@ -377,6 +382,39 @@ status_block(FILE *out, const json_t *t, bool color)
 	status_source(out, t, color);
 }
 
+/* One line per alert sink: where it delivers and how far it has got. */
+static void
+status_alerts(FILE *out, const json_t *alerts, bool color)
+{
+	const json_t *a;
+	long long pending = 0, delivered = 0;
+	size_t i;
+
+	if (!json_is_array(alerts) || json_array_size(alerts) == 0)
+		return;
+	fputs("\nalerts\n", out);
+	json_array_foreach(alerts, i, a) {
+		put_key(out, jstr(a, "name") ? jstr(a, "name") : "-");
+		render_text(out, jstr(a, "kind"));
+		fputc(' ', out);
+		render_text(out, jstr(a, "target"));
+		jint(a, "delivered", &delivered);
+		jint(a, "pending", &pending);
+		fprintf(out, ": delivered up to #%lld, %lld pending", delivered, pending);
+		if (jstr(a, "last_error") != NULL) {
+			fputs(", ", out);
+			paint_text(out, color, PAINT_RED, "last error");
+			fputs(": ", out);
+			render_text(out, jstr(a, "last_error"));
+		}
+		if (jstr(a, "next_try") != NULL) {
+			fputs(", next try ", out);
+			render_text(out, jstr(a, "next_try"));
+		}
+		fputc('\n', out);
+	}
+}
+
 void
 render_status(FILE *out, const json_t *result, bool color)
 {
@@ -392,6 +430,7 @@ render_status(FILE *out, const json_t *result, bool color)
 			fputc('\n', out);
 		status_block(out, t, color);
 	}
+	status_alerts(out, jget(result, "alerts"), color);
 }
 
 /* Date of a {date, kind} member, or NULL. */

@@ -184,8 +184,8 @@ treaty_committed(const struct treaty *t)
 	return t->from_seed ? NULL : t->snap;
 }
 
-/* Saves the state with its events as the outbox, then journals and delivers them.
- * Returns -1 when the state could not be written (err says why). */
+/* Numbers the events and saves the state with them as the outbox. -1 when the state
+ * could not be written (err says why): then the events are dropped. */
 static int
 treaty_save(struct treaty *t, const struct snapshot *snap, const struct source_meta *m,
     struct event_list *evs, char *err, size_t errlen)
@@ -199,10 +199,17 @@ treaty_save(struct treaty *t, const struct snapshot *snap, const struct source_m
 		json_array_append(outbox, evs->v[i]);
 	rc = state_save(t->rd->conf->state_dir, t->conf->id, snap, m, outbox, err, errlen);
 	json_decref(outbox);
-	if (rc == 0)
-		ratd_publish(t->rd, evs);
-	event_list_clear(evs);
+	if (rc < 0)
+		event_list_clear(evs);
 	return rc;
+}
+
+/* Journals and delivers events once memory shows what they announce. */
+static void
+treaty_publish(struct treaty *t, struct event_list *evs)
+{
+	ratd_publish(t->rd, evs);
+	event_list_clear(evs);
 }
 
 /* entered-into-force, once; a treaty already in force at the baseline stays silent. */
@@ -242,7 +249,9 @@ treaty_check_in_force(struct treaty *t)
 	if (treaty_save(t, t->snap, &t->meta, &evs, err, sizeof(err)) < 0) {
 		log_err("%s: %s; entered-into-force will be raised again", t->conf->id, err);
 		t->meta.eif_announced = false;
+		return;
 	}
+	treaty_publish(t, &evs);
 }
 
 /* Records an anomaly reason; true when it had not been raised since the last commit. */
@@ -291,6 +300,8 @@ treaty_fail(struct treaty *t, enum treaty_outcome o, const char *why, long retry
 	}
 	if (treaty_save(t, treaty_committed(t), m, &evs, err, sizeof(err)) < 0)
 		log_err("%s: %s", t->conf->id, err);
+	else
+		treaty_publish(t, &evs);
 	delay = treaty_backoff(t, m->consecutive_failures);
 	if (retry_after >= 0)
 		delay = fmin(fmax((double)retry_after, RETRY_AFTER_MIN), RETRY_AFTER_MAX);
@@ -389,6 +400,7 @@ treaty_commit(struct treaty *t, struct snapshot *fresh, const struct fetch_resul
 	}
 	log_info("%s: %s (%zu bytes in %.2f s): %zu participants", t->conf->id,
 	    treaty_outcome_name(o), r->len, r->seconds, t->snap ? t->snap->n : 0);
+	treaty_publish(t, &evs);
 	/* A treaty polled more often than the jitter spreads over its own interval. */
 	treaty_schedule(t, t->conf->interval +
 	    ratd_random(t->rd) * fmin(t->rd->conf->jitter, t->conf->interval));

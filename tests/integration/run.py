@@ -352,9 +352,11 @@ class Ctx:
 
     def run(self, argv, timeout, **kw):
         """Runs a short-lived program (ratd --once, --check-config); its stderr is scanned."""
+        kw.setdefault("env", self.env)
+        kw.setdefault("cwd", self.dir)
         try:
             p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                               timeout=bounded(timeout), env=self.env, cwd=self.dir, **kw)
+                               timeout=bounded(timeout), **kw)
         except subprocess.TimeoutExpired:
             raise Fail("%s did not finish within %.1fs" % (" ".join(argv), timeout))
         self.scan(" ".join(argv), p.stderr)
@@ -547,6 +549,10 @@ def test_xml_source(ctx):
     bad = [n for n in names if not isinstance(n, str) or "<" in n or "superscript" in n
            or "\ufffd" in n or "Ã" in n]
     check(not bad, "mangled participant names: %r" % bad)
+    rc, out, err, _ = ctx.ratctl("parties", TREATY)
+    eq(rc, 0, "ratctl parties exit status")
+    check("Côte d'Ivoire" in out and "Türkiye" in out,
+          "ratctl parties (human) lacks Côte d'Ivoire or Türkiye:\n%s" % out[:2000])
     civ = parts[names.index("Côte d'Ivoire")]
     eq(civ.get("instrument"), {"date": "2023-09-26", "kind": "accession"},
        "Côte d'Ivoire's instrument")
@@ -783,6 +789,24 @@ def test_ratctl_errors(ctx):
     rc, out, err, _ = ctx.ratctl("check")
     eq(rc, 0, "ratctl check exit status with a fresh success (out %r)" % out)
     eq(len(out.strip().splitlines()), 1, "ratctl check output lines (%r)" % out)
+
+    env = dict(ctx.env, RATD_SOCKET=ctx.sock)
+    p = ctx.run([RATCTL, "status"], 10, env=env)
+    eq(p.returncode, 0, "ratctl status with RATD_SOCKET and no -s")
+
+    # A daemon that accepts and never answers: -t bounds the wait, exit 3.
+    mute = os.path.join(ctx.dir, "mute.sock")
+    m = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        m.bind(mute)
+        m.listen(4)
+        t0 = time.monotonic()
+        rc, out, err, took = ctx.ratctl("-s", mute, "-t", "1", "status", sock=False,
+                                        timeout=5)
+        eq(rc, 3, "ratctl -t 1 against a mute socket (stderr %r)" % err)
+        check(took < 3, "ratctl -t 1 took %.1fs" % took)
+    finally:
+        m.close()
 
 
 def test_socket_robustness(ctx):
@@ -1289,6 +1313,43 @@ def test_hostile_pages(ctx):
     assert_current(d.status(), "status after the hostile pages")
 
 
+def peak_rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise Fail("no VmHWM in /proc/%d/status" % pid)
+
+
+def test_page_size_limits(ctx):
+    d, st = start_ok(ctx, conf_kw={"ratd": {"max_page_size": "100K"}})
+    with open(os.path.join(FIXTURES, "IV-13.html"), "rb") as f:
+        page = f.read()
+    big = page.replace(b"</body>", b"<!--" + b"x" * (150 * 1024) + b"--></body>")
+    ctx.serve(body=big, chunked=True)
+    r = d.refresh()
+    check(r.get("result") in ("error", "refused"),
+          "refresh of a 225 KB chunked page (no Content-Length), max_page_size = 100K: %r"
+          % (r,))
+    eq(d.status().get("parties"), 59, "parties after an oversized chunked page")
+
+    # 128 MB of zeros in 128 KB of gzip: the limit must hold for what it decodes to.
+    import zlib
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)
+    chunk = b"\0" * (1 << 20)
+    bomb = b"".join(z.compress(chunk) for _ in range(128)) + z.flush()
+    before = peak_rss_kb(d.proc.pid)
+    ctx.serve(body=bomb, headers=[("Content-Encoding", "gzip")])
+    t0 = time.monotonic()
+    r = d.refresh()
+    check(r.get("result") in ("error", "refused"), "refresh of a gzip bomb: %r" % (r,))
+    check(time.monotonic() - t0 < 5, "the gzip bomb took %.1fs" % (time.monotonic() - t0))
+    grown = (peak_rss_kb(d.proc.pid) - before) // 1024
+    check(grown < 48, "peak memory grew by %d MB on a %d KB gzip bomb decoding to 128 MB "
+          "(max_page_size = 100K)" % (grown, len(bomb) // 1024))
+    eq(d.status().get("parties"), 59, "parties after a gzip bomb")
+
+
 TESTS = [
     ("current_page", test_current_page),
     ("as_of", test_as_of),
@@ -1317,6 +1378,7 @@ TESTS = [
     ("corrupt_state", test_corrupt_state),
     ("url_with_hash", test_url_with_hash),
     ("hostile_pages", test_hostile_pages),
+    ("page_size_limits", test_page_size_limits),
 ]
 
 
