@@ -91,15 +91,24 @@ run: deps all
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SEEDDIR) \
-		$(DESTDIR)$(SYSCONFDIR)/ratd
+		$(DESTDIR)$(SEEDDIR)/presets $(DESTDIR)$(SYSCONFDIR)/ratd/treaties.d
 	install -m 0755 $(BUILD)/ratd $(DESTDIR)$(SBINDIR)/ratd
 	install -m 0755 $(BUILD)/ratctl $(DESTDIR)$(BINDIR)/ratctl
 	install -m 0644 data/*.xml $(DESTDIR)$(SEEDDIR)/
-	@# An existing configuration is the administrator's: never overwrite it.
+	install -m 0644 data/presets/*.conf $(DESTDIR)$(SEEDDIR)/presets/
+	@# An existing configuration is the administrator's: never overwrite it. The shipped
+	@# one names /etc/ratd and /usr/local/share/ratd: rewritten to SYSCONFDIR and SEEDDIR.
 	[ -e $(DESTDIR)$(SYSCONFDIR)/ratd/ratd.conf ] || \
-		install -m 0644 etc/ratd.conf $(DESTDIR)$(SYSCONFDIR)/ratd/ratd.conf
+		sed -e 's|/etc/ratd/|$(SYSCONFDIR)/ratd/|g' -e 's|/usr/local/share/ratd|$(SEEDDIR)|g' \
+		etc/ratd.conf > $(DESTDIR)$(SYSCONFDIR)/ratd/ratd.conf && \
+		chmod 0644 $(DESTDIR)$(SYSCONFDIR)/ratd/ratd.conf
+	[ -e $(DESTDIR)$(SYSCONFDIR)/ratd/treaties.d/IV-13.conf ] || \
+		install -m 0644 etc/treaties.d/IV-13.conf $(DESTDIR)$(SYSCONFDIR)/ratd/treaties.d/
 
 clean:
 	rm -rf $(BUILD)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/daemon/main.d
+
+# Longer suites (fuzzing, benchmarks, ...) keep their targets in mk/*.mk.
+include $(wildcard mk/*.mk)

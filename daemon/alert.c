@@ -23,6 +23,7 @@ struct sink {
 	uint64_t delivered;      /* the last event id delivered (or skipped by the filters) */
 	uint64_t trying;         /* the event being delivered or waiting to be retried */
 	int attempts;
+	uint64_t delivered_count;    /* since start, for metrics */
 	char *last_error;
 	time_t last_delivery;
 	time_t next_try;
@@ -155,6 +156,7 @@ sink_done(struct sink *s, bool ok, const char *error)
 		log_info("alert %s: delivered event %llu", s->conf->name,
 		    (unsigned long long)s->trying);
 		s->delivered = s->trying;
+		s->delivered_count++;
 		s->trying = 0;
 		s->attempts = 0;
 		s->last_delivery = time(NULL);
@@ -529,10 +531,11 @@ alerts_status(struct alerts *a)
 		for (pending = 0, k = journal_after(j, s->delivered); k < j->n; k++)
 			if (sink_wants(s, j->v[k]))
 				pending++;
-		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o}",
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:o}",
 		    "name", s->conf->name, "kind", kinds[s->conf->kind],
 		    "target", s->conf->kind == ALERT_MAILTO ? s->conf->mailto[0] : s->conf->target,
 		    "delivered", (json_int_t)s->delivered, "pending", (json_int_t)pending,
+		    "delivered_since_start", (json_int_t)s->delivered_count,
 		    "last_error", s->last_error ? json_string(s->last_error) : json_null(),
 		    "last_delivery", alerts_time(s->last_delivery),
 		    "next_try", alerts_time(s->next_try)));

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "rule.h"
 #include "snapshot.h"
 #include "state.h"
 
@@ -16,5 +17,11 @@
  * pending-confirmation fields of m. */
 bool check_snapshot(const struct snapshot *committed, const struct snapshot *fresh,
     struct source_meta *m, char *reason, size_t len);
+
+/* Where the page's own statements (Status counts, entry-into-force date) disagree with
+ * what the table gives at today under rule r: one sentence each, appended to out (a JSON
+ * array). Nothing is compared before the page's "status as at" date. */
+void check_discrepancies(const struct rule *r, const struct snapshot *s, day_t today,
+    json_t *out);
 
 #endif

@@ -23,6 +23,8 @@
 #define CONF_MAX_TREATIES 256
 #define CONF_MAX_ALERTS 64
 #define CONF_MAX_ID 64
+#define CONF_MAX_DEPTH 8         /* include nesting below the main file */
+#define CONF_MAX_FILES 256       /* files read in all, the main one included */
 
 struct conf_treaty {
 	char *id;                /* [A-Za-z0-9._-]+, also the state file's name */
@@ -32,7 +34,8 @@ struct conf_treaty {
 	struct rule rule;
 	double interval;         /* seconds; the [ratd] interval when not set */
 	int approaching;         /* alert when remaining <= this; 0 = off */
-	int line;                /* where the section starts, for messages */
+	const char *file;        /* the file holding the section (one of conf->files) */
+	int line;                /* where the section starts in it, for messages */
 };
 
 enum alert_kind { ALERT_EXEC = 1, ALERT_WEBHOOK, ALERT_MAILTO };
@@ -50,11 +53,14 @@ struct conf_alert {
 	char **treaties;         /* NULL = every treaty */
 	size_t ntreaties;
 	double timeout;          /* seconds */
+	const char *file;        /* the file holding the section (one of conf->files) */
 	int line;
 };
 
 struct conf {
 	char *path;
+	char **files;            /* every file read: path first, then each include */
+	size_t nfiles;
 	char *socket;
 	mode_t socket_mode;
 	char *socket_group;      /* NULL when not set */
@@ -67,17 +73,20 @@ struct conf {
 	size_t max_page_size;    /* bytes */
 	char *user_agent;
 	int failures_before_alert;
+	char *metrics_textfile;  /* node-exporter textfile to keep current, NULL when not set */
 	struct conf_treaty *treaties;
 	size_t ntreaties;
 	struct conf_alert *alerts;
 	size_t nalerts;
 
-	/* Every problem found, each "FILE:LINE: message" (or "FILE: message"). */
+	/* Every problem found, each "FILE:LINE: message" (or "FILE: message"), FILE being
+	 * the included file where the problem is. */
 	char **errors;
 	size_t nerrors;
 };
 
-/* Reads and validates path into a fresh conf (free with conf_free, also on failure).
+/* Reads and validates path, and the files its "include = PATTERN" lines name, into a
+ * fresh conf (free with conf_free, also on failure).
  * Returns 0 when valid, -1 when conf->errors lists problems. */
 int conf_load(const char *path, struct conf *conf);
 void conf_free(struct conf *conf);

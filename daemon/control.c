@@ -17,6 +17,7 @@
 #include "alert.h"
 #include "control.h"
 #include "journal.h"
+#include "metrics.h"
 #include "log.h"
 #include "ratd.h"
 #include "status.h"
@@ -499,6 +500,22 @@ cmd_reload(struct client *c, json_t *req)
 }
 
 static void
+cmd_metrics(struct client *c, json_t *req)
+{
+	static const char *const args[] = { NULL };
+	char *text;
+
+	if (client_check_args(c, req, args) < 0)
+		return;
+	if ((text = metrics_text(c->ctl->rd)) == NULL) {
+		client_reply(c, NULL);
+		return;
+	}
+	client_reply(c, json_pack("{s:s}", "text", text));
+	free(text);
+}
+
+static void
 cmd_ping(struct client *c, json_t *req)
 {
 	static const char *const args[] = { NULL };
@@ -518,6 +535,7 @@ static const struct {
 	{ "reload", cmd_reload },
 	{ "history", cmd_history },
 	{ "watch", cmd_watch },
+	{ "metrics", cmd_metrics },
 };
 
 static void

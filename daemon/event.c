@@ -218,29 +218,83 @@ event_threshold(struct event_list *l, const struct conf_treaty *ct, const struct
 	return 0;
 }
 
+static bool
+event_same_cells(const struct participant *a, const struct participant *b)
+{
+	return a->withdrawn == b->withdrawn &&
+	    a->signature.date == b->signature.date && a->signature.kind == b->signature.kind &&
+	    a->instrument.date == b->instrument.date && a->instrument.kind == b->instrument.kind;
+}
+
+/* Rows of s whose name t lacks and whose cells equal p's; the last in *last. */
+static size_t
+event_twins(const struct snapshot *s, const struct snapshot *t, const struct participant *p,
+    long *last)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < s->n; i++)
+		if (snapshot_find(t, s->v[i].name) < 0 && event_same_cells(&s->v[i], p)) {
+			n++;
+			*last = (long)i;
+		}
+	return n;
+}
+
+/* A row that vanished while a new one with exactly its cells appeared is a renamed
+ * participant (Turkey became Türkiye): the before index, or -1. Only an unambiguous
+ * pair counts. */
+static long
+event_renamed(const struct snapshot *before, const struct snapshot *after,
+    const struct participant *a)
+{
+	long b = -1, a2 = -1;
+
+	if (event_twins(before, after, a, &b) != 1 ||
+	    event_twins(after, before, &before->v[b], &a2) != 1)
+		return -1;
+	return b;
+}
+
 int
 event_diff(struct event_list *l, const struct conf_treaty *ct, const struct snapshot *before,
     const struct snapshot *after, day_t today, time_t now)
 {
 	struct rule_result rb, ra;
+	bool *renamed;
 	long j;
 	size_t i;
 	int rc = 0;
 
-	if (rule_eval(&ct->rule, before, today, &rb) < 0)
+	if ((renamed = calloc(before->n + 1, sizeof(*renamed))) == NULL)
 		return -1;
+	if (rule_eval(&ct->rule, before, today, &rb) < 0) {
+		free(renamed);
+		return -1;
+	}
 	if (rule_eval(&ct->rule, after, today, &ra) < 0) {
 		rule_result_clear(&rb);
+		free(renamed);
 		return -1;
 	}
 	for (i = 0; i < after->n; i++) {
 		j = snapshot_find(before, after->v[i].name);
+		if (j < 0 && (j = event_renamed(before, after, &after->v[i])) >= 0) {
+			renamed[j] = true;
+			rc |= event_add(l, now, EV_PARTICIPANT_CHANGED, ct->id,
+			    json_pack("{s:s, s:o, s:o}", "participant", after->v[i].name,
+			    "before", event_row(&before->v[j], today),
+			    "after", event_row(&after->v[i], today)),
+			    "%s: %s is now listed as %s", ct->id, before->v[j].name,
+			    after->v[i].name);
+			continue;
+		}
 		rc |= event_row_diff(l, ct, j >= 0 ? &before->v[j] : NULL, &after->v[i], &ra, today,
 		    now);
 	}
 	/* A row that disappears is a change too: the depositary rewrote history. */
 	for (i = 0; i < before->n; i++)
-		if (snapshot_find(after, before->v[i].name) < 0)
+		if (!renamed[i] && snapshot_find(after, before->v[i].name) < 0)
 			rc |= event_add(l, now, EV_PARTICIPANT_CHANGED, ct->id,
 			    json_pack("{s:s, s:o, s:n}", "participant", before->v[i].name,
 			    "before", event_row(&before->v[i], today), "after"),
@@ -248,5 +302,6 @@ event_diff(struct event_list *l, const struct conf_treaty *ct, const struct snap
 	rc |= event_threshold(l, ct, after, &rb, &ra, now);
 	rule_result_clear(&rb);
 	rule_result_clear(&ra);
+	free(renamed);
 	return rc ? -1 : 0;
 }

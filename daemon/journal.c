@@ -115,7 +115,7 @@ journal_reopen(struct journal *j, char *err, size_t errlen)
 int
 journal_open(struct journal *j, const char *dir, char *err, size_t errlen)
 {
-	char path[4096], aside[4200], why[512], stamp[DATE_TIME_LEN];
+	char path[4096], aside[4200], why[512];
 	char *text;
 	size_t len, bad;
 
@@ -137,11 +137,13 @@ journal_open(struct journal *j, const char *dir, char *err, size_t errlen)
 	free(text);
 	if (bad > 0) {
 		/* Keep the damaged file for inspection; carry on with what was readable. */
-		snprintf(aside, sizeof(aside), "%s.corrupt-%s", path,
-		    date_format_time(time(NULL), stamp));
+		state_aside_name(path, aside, sizeof(aside));
 		if (link(path, aside) == 0)
 			log_err("journal: %zu unusable lines in %s; the original is kept as %s",
 			    bad, path, aside);
+		else
+			log_err("journal: %zu unusable lines in %s; could not keep a copy as %s: %s",
+			    bad, path, aside, strerror(errno));
 		if (journal_rewrite(j, err, errlen) < 0)
 			return -1;
 	}

@@ -29,7 +29,8 @@ int journal_open(struct journal *j, const char *dir, char *err, size_t errlen);
 void journal_close(struct journal *j);
 /* Raises last_id to at least id: ids found elsewhere (outboxes, cursors) are never reused. */
 void journal_bump(struct journal *j, uint64_t id);
-/* Appends events already numbered above last_id: written and fsynced, then kept in memory.
+/* Appends numbered events (ids above those already journaled): written and fsynced, and
+ * kept in memory.
  * The events stay in memory even when the disk refuses (they are retried with the next
  * append); -1 then, with err set. */
 int journal_append(struct journal *j, const struct event_list *l, char *err, size_t errlen);

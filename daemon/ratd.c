@@ -191,6 +191,7 @@ ratd_init(struct ratd *rd, struct ev_loop *loop, struct conf *conf, bool once)
 	if (getrandom(&rd->rng, sizeof(rd->rng), GRND_NONBLOCK) != sizeof(rd->rng) || rd->rng == 0)
 		rd->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
 	rd->journal.fd = -1;
+	rd->metrics.started = time(NULL);
 	if (ratd_state_dir(conf) < 0)
 		return -1;
 	if (journal_open(&rd->journal, conf->state_dir, err, sizeof(err)) < 0) {

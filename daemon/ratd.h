@@ -10,6 +10,7 @@
 #include "conf.h"
 #include "event.h"
 #include "journal.h"
+#include "metrics.h"
 
 struct fetcher;
 struct treaty;
@@ -26,6 +27,7 @@ struct ratd {
 	struct journal journal;
 	struct alerts *alerts;
 	ev_periodic midnight;         /* entered-into-force is checked at 00:00 UTC */
+	struct metrics metrics;
 	uint64_t rng;                 /* xorshift state for jitter */
 	bool once;                    /* --once: fetch each treaty once, no timers */
 	size_t once_pending;          /* --once: fetches still running */

@@ -21,6 +21,7 @@ source_meta_clear(struct source_meta *m)
 	free(m->last_modified);
 	free(m->error);
 	json_decref(m->anomalies);
+	json_decref(m->discrepancies);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -164,7 +165,7 @@ state_meta_json(const struct source_meta *m)
 	char hash[17];
 
 	snprintf(hash, sizeof(hash), "%016" PRIx64, m->pending_hash);
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:s, s:i, s:b, s:b, s:O}",
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:s, s:i, s:b, s:b, s:o, s:o}",
 	    "etag", state_str_json(m->etag),
 	    "last_modified", state_str_json(m->last_modified),
 	    "last_attempt", state_time_json(m->last_attempt),
@@ -177,7 +178,8 @@ state_meta_json(const struct source_meta *m)
 	    "pending_count", m->pending_count,
 	    "failing_alerted", m->failing_alerted,
 	    "eif_announced", m->eif_announced,
-	    "anomalies", m->anomalies ? m->anomalies : json_array());
+	    "anomalies", m->anomalies ? json_incref(m->anomalies) : json_array(),
+	    "discrepancies", m->discrepancies ? json_incref(m->discrepancies) : json_array());
 }
 
 int
@@ -189,10 +191,10 @@ state_save(const char *dir, const char *id, const struct snapshot *snap,
 	char *text;
 	int rc;
 
-	root = json_pack("{s:i, s:s, s:o, s:o, s:O}", "version", STATE_VERSION, "treaty", id,
+	root = json_pack("{s:i, s:s, s:o, s:o, s:o}", "version", STATE_VERSION, "treaty", id,
 	    "source", state_meta_json(m),
 	    "snapshot", snap ? snapshot_to_json(snap) : json_null(),
-	    "outbox", outbox ? outbox : json_array());
+	    "outbox", outbox ? json_incref((json_t *)outbox) : json_array());
 	if (root == NULL || (text = json_dumps(root, JSON_COMPACT)) == NULL) {
 		json_decref(root);
 		snprintf(err, errlen, "%s: cannot encode state", id);
@@ -231,13 +233,18 @@ state_get_time(const json_t *o, const char *key, time_t *out)
 	return date_parse_time(json_string_value(v), out);
 }
 
-/* The anomaly reasons already raised: a short list of short strings. */
+/* Reasons already raised: a short list of short strings. */
 static int
-state_get_reasons(const json_t *o, json_t **out)
+state_get_reasons(const json_t *o, const char *key, json_t **out)
 {
-	const json_t *a = json_object_get(o, "anomalies"), *v;
+	const json_t *a = json_object_get(o, key), *v;
 	size_t i;
 
+	/* Absent in files written before the key existed: nothing raised yet. */
+	if (a == NULL) {
+		*out = json_array();
+		return *out ? 0 : -1;
+	}
 	if (!json_is_array(a) || json_array_size(a) > 64)
 		return -1;
 	json_array_foreach(a, i, v)
@@ -284,7 +291,8 @@ state_meta_from_json(const json_t *o, struct source_meta *m)
 		return -1;
 	if (!json_is_boolean(json_object_get(o, "failing_alerted")) ||
 	    !json_is_boolean(json_object_get(o, "eif_announced")) ||
-	    state_get_reasons(o, &m->anomalies) < 0)
+	    state_get_reasons(o, "anomalies", &m->anomalies) < 0 ||
+	    state_get_reasons(o, "discrepancies", &m->discrepancies) < 0)
 		return -1;
 	m->failing_alerted = json_is_true(json_object_get(o, "failing_alerted"));
 	m->eif_announced = json_is_true(json_object_get(o, "eif_announced"));
@@ -346,11 +354,21 @@ state_parse(const char *text, size_t len, const char *id, struct snapshot **snap
 	return 0;
 }
 
+void
+state_aside_name(const char *path, char *out, size_t len)
+{
+	char stamp[DATE_TIME_LEN];
+
+	/* The pid keeps two copies made in the same second by a restart loop apart. */
+	snprintf(out, len, "%s.corrupt-%s-%ld", path, date_format_time(time(NULL), stamp),
+	    (long)getpid());
+}
+
 int
 state_load(const char *dir, const char *id, struct snapshot **snap, struct source_meta *m,
     json_t **outbox, char *err, size_t errlen)
 {
-	char path[4096], aside[4200], why[512], stamp[DATE_TIME_LEN];
+	char path[4096], aside[4200], why[512];
 	char *text;
 	size_t len;
 
@@ -369,7 +387,7 @@ state_load(const char *dir, const char *id, struct snapshot **snap, struct sourc
 			return 1;
 	}
 	/* Never discard a state file silently: keep it for the administrator to inspect. */
-	snprintf(aside, sizeof(aside), "%s.corrupt-%s", path, date_format_time(time(NULL), stamp));
+	state_aside_name(path, aside, sizeof(aside));
 	if (rename(path, aside) == 0)
 		snprintf(err, errlen, "%s: %s; moved aside to %s", path, why, aside);
 	else

@@ -28,6 +28,7 @@ struct source_meta {
 	bool failing_alerted;    /* source-failing raised for the current run of failures */
 	bool eif_announced;      /* entered-into-force raised, or in force at the baseline */
 	json_t *anomalies;       /* reasons raised as source-anomaly since the last commit */
+	json_t *discrepancies;   /* page-versus-table disagreements already raised */
 };
 
 void source_meta_clear(struct source_meta *m);
@@ -41,6 +42,8 @@ int state_write_atomic(const char *dir, const char *name, const void *data, size
  * set and errno kept (ENOENT when absent). */
 int state_read_file(const char *path, size_t max, char **out, size_t *len, char *err,
     size_t errlen);
+/* The name a damaged file is kept under: PATH.corrupt-TIME-PID. */
+void state_aside_name(const char *path, char *out, size_t len);
 /* Saves snap (may be NULL: nothing committed yet), m and the outbox (the events this
  * save raises, already numbered; NULL for none) as dir/ID.json. The outbox makes the
  * commit and its events one atomic step: events missing from the journal after a

@@ -1,6 +1,9 @@
 /* JSON views of a treaty's committed snapshot: the socket's and `--once`'s answers. */
 #include <stdio.h>
 
+#define STATUS_PACE_MONTHS 24
+
+#include "check.h"
 #include "ratd.h"
 #include "rule.h"
 #include "status.h"
@@ -107,6 +110,55 @@ status_figures(json_t *o, const struct treaty *t, day_t as_of)
 	return 0;
 }
 
+/* At the pace of the last 24 months, when would the threshold be reached? A projection
+ * only: null when reached or when nothing was deposited in the window. */
+static json_t *
+status_projection(const struct rule *r, const struct snapshot *s, day_t as_of,
+    const struct rule_result *res)
+{
+	day_t start = date_add_months(as_of, -STATUS_PACE_MONTHS), when;
+	char d1[DATE_ISO_LEN], d2[DATE_ISO_LEN];
+	double days;
+	size_t i;
+	int n = 0;
+
+	if (res->threshold_reached)
+		return json_null();
+	for (i = 0; i < s->n; i++)
+		if (rule_counts(r, &s->v[i], as_of) && s->v[i].instrument.date > start)
+			n++;
+	if (n == 0)
+		return json_null();
+	days = (double)res->remaining * (double)(as_of - start) / n;
+	when = as_of + (day_t)(days + 0.999);
+	return json_pack("{s:i, s:i, s:f, s:s, s:s}", "window_months", STATUS_PACE_MONTHS,
+	    "instruments_in_window", n, "pace_per_month", (double)n / STATUS_PACE_MONTHS,
+	    "threshold_date", date_format_iso(when, d1),
+	    "entry_into_force", date_format_iso(rule_entry_into_force(r, when), d2));
+}
+
+/* Countdown, projection and cross-checks: what users of a treaty not yet in force need. */
+static void
+status_outlook(json_t *o, const struct treaty *t, day_t as_of)
+{
+	const struct rule *r = &t->conf->rule;
+	json_t *disc = json_array();
+	struct rule_result res;
+
+	if (t->snap == NULL || rule_eval(r, t->snap, as_of, &res) < 0) {
+		json_object_set_new(o, "earliest_entry_into_force", json_null());
+		json_object_set_new(o, "projection", json_null());
+		json_object_set_new(o, "discrepancies", disc);
+		return;
+	}
+	json_object_set_new(o, "earliest_entry_into_force", res.threshold_reached ?
+	    json_null() : status_date(rule_entry_into_force(r, as_of)));
+	json_object_set_new(o, "projection", status_projection(r, t->snap, as_of, &res));
+	check_discrepancies(r, t->snap, as_of, disc);
+	json_object_set_new(o, "discrepancies", disc);
+	rule_result_clear(&res);
+}
+
 json_t *
 status_treaty(const struct treaty *t, day_t as_of)
 {
@@ -118,6 +170,7 @@ status_treaty(const struct treaty *t, day_t as_of)
 	    "rule", status_rule(&ct->rule), "interval", (json_int_t)ct->interval);
 	if (o == NULL)
 		return NULL;
+	status_outlook(o, t, as_of);
 	if (status_figures(o, t, as_of) < 0 ||
 	    json_object_set_new(o, "source", status_source(t)) < 0) {
 		json_decref(o);

@@ -330,6 +330,29 @@ treaty_changed(const struct treaty *t, const struct snapshot *fresh)
 	    !treaty_same_text(old->stated_eif, fresh->stated_eif);
 }
 
+/* A page that contradicts its own table is named once per disagreement, for as long as
+ * it lasts; next->discrepancies becomes the current set (owned by the caller). */
+static void
+treaty_discrepancy_events(struct treaty *t, const struct snapshot *fresh,
+    struct source_meta *next, struct event_list *evs, time_t now)
+{
+	json_t *now_set = json_array(), *v, *w;
+	size_t i, k;
+	bool seen;
+
+	check_discrepancies(&t->conf->rule, fresh, date_of_time(now), now_set);
+	json_array_foreach(now_set, i, v) {
+		seen = false;
+		json_array_foreach(t->meta.discrepancies, k, w)
+			seen = seen || json_equal(v, w);
+		if (!seen && evs != NULL)
+			event_add(evs, now, EV_SOURCE_ANOMALY, t->conf->id,
+			    json_pack("{s:O}", "reason", v), "%s: %s", t->conf->id,
+			    json_string_value(v));
+	}
+	next->discrepancies = now_set;
+}
+
 /* The events of a successful fetch: what changed, recovery, entry into force. */
 static void
 treaty_success_events(struct treaty *t, const struct snapshot *fresh, struct source_meta *next,
@@ -348,6 +371,9 @@ treaty_success_events(struct treaty *t, const struct snapshot *fresh, struct sou
 		    "%s: source recovered (failing since %s)", t->conf->id, since);
 	}
 	treaty_eif_event(t, fresh ? fresh : old, next, old == NULL, evs, now);
+	/* At the baseline, disagreements already there are recorded without a word. */
+	if (fresh != NULL)
+		treaty_discrepancy_events(t, fresh, next, old == NULL ? NULL : evs, now);
 }
 
 /* Records a successful fetch. fresh (taken over) is NULL for a 304. The state file is
@@ -377,8 +403,14 @@ treaty_commit(struct treaty *t, struct snapshot *fresh, const struct fetch_resul
 	}
 	treaty_success_events(t, fresh, &next, &evs, now);
 	if (treaty_save(t, snap, &next, &evs, err, sizeof(err)) < 0) {
+		if (next.discrepancies != t->meta.discrepancies)
+			json_decref(next.discrepancies);
 		snapshot_free(fresh);
 		return treaty_fail(t, TREATY_ERROR, err, -1);
+	}
+	if (next.discrepancies != t->meta.discrepancies) {
+		json_decref(t->meta.discrepancies);
+		t->meta.discrepancies = next.discrepancies;
 	}
 	if (state_set_str(&t->meta.etag, next.etag) < 0 ||
 	    state_set_str(&t->meta.last_modified, next.last_modified) < 0)
@@ -407,6 +439,25 @@ treaty_commit(struct treaty *t, struct snapshot *fresh, const struct fetch_resul
 	return o;
 }
 
+static double
+treaty_cpu_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static struct snapshot *
+treaty_parse(struct treaty *t, const struct fetch_result *r, char *why, size_t len)
+{
+	double start = treaty_cpu_seconds();
+	struct snapshot *s = untc_parse(r->body, r->len, t->conf->format, why, len);
+
+	t->rd->metrics.parse_seconds += treaty_cpu_seconds() - start;
+	return s;
+}
+
 static void
 treaty_fetch_done(void *arg, struct fetch_result *r)
 {
@@ -423,13 +474,15 @@ treaty_fetch_done(void *arg, struct fetch_result *r)
 		o = treaty_commit(t, NULL, r);
 	else if (r->not_modified)
 		o = treaty_fail(t, TREATY_ERROR, "HTTP 304 without a committed page", -1);
-	else if ((fresh = untc_parse(r->body, r->len, t->conf->format, why, sizeof(why))) == NULL)
+	else if ((fresh = treaty_parse(t, r, why, sizeof(why))) == NULL)
 		o = treaty_fail(t, TREATY_REFUSED, why, -1);
 	else if (!check_snapshot(treaty_committed(t), fresh, &t->meta, why, sizeof(why))) {
 		snapshot_free(fresh);
 		o = treaty_fail(t, TREATY_REFUSED, why, -1);
 	} else
 		o = treaty_commit(t, fresh, r);
+	t->rd->metrics.fetches[o]++;
+	t->rd->metrics.bytes += r->len;
 	if (t->rd->once) {
 		if (o == TREATY_ERROR || o == TREATY_REFUSED)
 			t->rd->once_failed = true;

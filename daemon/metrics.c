@@ -1,0 +1,178 @@
+/* Metrics in the Prometheus text format (version 0.0.4). */
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alert.h"
+#include "log.h"
+#include "metrics.h"
+#include "ratd.h"
+#include "status.h"
+#include "treaty.h"
+
+struct buf {
+	FILE *f;
+	char *text;
+	size_t len;
+};
+
+/* Label values are quoted: backslash, quote and newline must be escaped. */
+static void
+metrics_label(FILE *f, const char *v)
+{
+	for (; *v != '\0'; v++) {
+		if (*v == '\\' || *v == '"')
+			fprintf(f, "\\%c", *v);
+		else if (*v == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*v, f);
+	}
+}
+
+static void
+metrics_head(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One gauge per treaty, read from its status at today. */
+static void
+metrics_treaty_gauge(FILE *f, json_t *const *st, size_t n, const char *name, const char *key,
+    const char *help)
+{
+	size_t i;
+	json_t *v;
+
+	metrics_head(f, name, "gauge", help);
+	for (i = 0; i < n; i++) {
+		v = json_object_get(st[i], key);
+		if (!json_is_integer(v) && !json_is_boolean(v))
+			continue;
+		fprintf(f, "%s{treaty=\"", name);
+		metrics_label(f, json_string_value(json_object_get(st[i], "id")));
+		fprintf(f, "\"} %lld\n", json_is_boolean(v) ? (long long)json_is_true(v) :
+		    (long long)json_integer_value(v));
+	}
+}
+
+static void
+metrics_treaties(FILE *f, struct ratd *rd)
+{
+	day_t today = date_of_time(time(NULL));
+	json_t **st = calloc(rd->ntreaties + 1, sizeof(*st));
+	size_t i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < rd->ntreaties; i++)
+		st[i] = status_treaty(rd->treaties[i], today);
+	metrics_treaty_gauge(f, st, rd->ntreaties, "ratd_treaty_parties", "parties",
+	    "Participants with an instrument deposited, as of today.");
+	metrics_treaty_gauge(f, st, rd->ntreaties, "ratd_treaty_counted", "counted",
+	    "Instruments that count towards the entry-into-force threshold.");
+	metrics_treaty_gauge(f, st, rd->ntreaties, "ratd_treaty_threshold", "threshold",
+	    "Instruments the treaty needs to enter into force.");
+	metrics_treaty_gauge(f, st, rd->ntreaties, "ratd_treaty_remaining", "remaining",
+	    "Instruments still missing.");
+	metrics_treaty_gauge(f, st, rd->ntreaties, "ratd_treaty_in_force", "in_force",
+	    "1 when the treaty is in force today.");
+	metrics_head(f, "ratd_treaty_last_success_timestamp_seconds", "gauge",
+	    "Unix time of the last successful fetch (0: never).");
+	for (i = 0; i < rd->ntreaties; i++) {
+		fputs("ratd_treaty_last_success_timestamp_seconds{treaty=\"", f);
+		metrics_label(f, rd->treaties[i]->conf->id);
+		fprintf(f, "\"} %lld\n", (long long)rd->treaties[i]->meta.last_success);
+	}
+	metrics_head(f, "ratd_treaty_consecutive_failures", "gauge",
+	    "Failed or refused fetches since the last success.");
+	for (i = 0; i < rd->ntreaties; i++) {
+		fputs("ratd_treaty_consecutive_failures{treaty=\"", f);
+		metrics_label(f, rd->treaties[i]->conf->id);
+		fprintf(f, "\"} %d\n", rd->treaties[i]->meta.consecutive_failures);
+	}
+	for (i = 0; i < rd->ntreaties; i++)
+		json_decref(st[i]);
+	free(st);
+}
+
+static void
+metrics_sinks(FILE *f, struct ratd *rd)
+{
+	json_t *sinks = alerts_status(rd->alerts), *s;
+	size_t i;
+
+	metrics_head(f, "ratd_sink_pending", "gauge", "Events waiting for delivery to the sink.");
+	json_array_foreach(sinks, i, s) {
+		fputs("ratd_sink_pending{sink=\"", f);
+		metrics_label(f, json_string_value(json_object_get(s, "name")));
+		fprintf(f, "\"} %lld\n", (long long)json_integer_value(json_object_get(s, "pending")));
+	}
+	metrics_head(f, "ratd_sink_delivered_total", "counter",
+	    "Events delivered to the sink since ratd started.");
+	json_array_foreach(sinks, i, s) {
+		fputs("ratd_sink_delivered_total{sink=\"", f);
+		metrics_label(f, json_string_value(json_object_get(s, "name")));
+		fprintf(f, "\"} %lld\n",
+		    (long long)json_integer_value(json_object_get(s, "delivered_since_start")));
+	}
+	json_decref(sinks);
+}
+
+static void
+metrics_daemon(FILE *f, struct ratd *rd)
+{
+	static const char *const results[] = { "changed", "unchanged", "not-modified",
+	    "refused", "error" };
+	size_t i;
+
+	metrics_head(f, "ratd_fetches_total", "counter", "Fetches since ratd started, by result.");
+	for (i = 0; i < 5; i++)
+		fprintf(f, "ratd_fetches_total{result=\"%s\"} %llu\n", results[i],
+		    (unsigned long long)rd->metrics.fetches[i]);
+	metrics_head(f, "ratd_fetch_bytes_total", "counter", "Page bytes received.");
+	fprintf(f, "ratd_fetch_bytes_total %llu\n", (unsigned long long)rd->metrics.bytes);
+	metrics_head(f, "ratd_parse_seconds_total", "counter", "CPU seconds spent parsing pages.");
+	fprintf(f, "ratd_parse_seconds_total %.6f\n", rd->metrics.parse_seconds);
+	metrics_head(f, "ratd_start_time_seconds", "gauge", "Unix time ratd started.");
+	fprintf(f, "ratd_start_time_seconds %lld\n", (long long)rd->metrics.started);
+}
+
+char *
+metrics_text(struct ratd *rd)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (f == NULL)
+		return NULL;
+	metrics_treaties(f, rd);
+	metrics_sinks(f, rd);
+	metrics_daemon(f, rd);
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+void
+metrics_write_textfile(struct ratd *rd)
+{
+	const char *path = rd->conf->metrics_textfile;
+	char *text, *d, *b, err[1024];
+
+	if (path == NULL || (text = metrics_text(rd)) == NULL)
+		return;
+	d = strdup(path);
+	b = strdup(path);
+	if (d != NULL && b != NULL &&
+	    state_write_atomic(dirname(d), basename(b), text, strlen(text), err, sizeof(err)) < 0)
+		log_warn("metrics: %s", err);
+	free(d);
+	free(b);
+	free(text);
+}

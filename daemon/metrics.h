@@ -1,0 +1,24 @@
+/* Prometheus text exposition of the daemon's figures: `ratctl metrics` and the
+ * optional node-exporter textfile. */
+#ifndef RATD_METRICS_H
+#define RATD_METRICS_H
+
+#include <stdint.h>
+#include <time.h>
+
+struct ratd;
+
+/* What the daemon counts since it started. */
+struct metrics {
+	uint64_t fetches[5];     /* by enum treaty_outcome */
+	uint64_t bytes;          /* page bytes received */
+	double parse_seconds;    /* CPU spent parsing pages */
+	time_t started;
+};
+
+/* The exposition text (malloc'ed), or NULL on out-of-memory. */
+char *metrics_text(struct ratd *rd);
+/* Writes metrics_text to the configured textfile, atomically; nothing when unset. */
+void metrics_write_textfile(struct ratd *rd);
+
+#endif

@@ -1,0 +1,446 @@
+/* The event journal: durable lines, ids that never go back, what survives a damaged file,
+ * and the bounds on memory and file size. Each test works in its own mkdtemp directory. */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "journal.h"
+
+static char err[1024];
+
+struct fx {
+	char dir[64];
+	char path[128];      /* dir/journal.jsonl */
+};
+
+static int
+setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+
+	if (fx == NULL)
+		return -1;
+	strcpy(fx->dir, "/tmp/ratd-test-journal-XXXXXX");
+	if (mkdtemp(fx->dir) == NULL) {
+		free(fx);
+		return -1;
+	}
+	snprintf(fx->path, sizeof(fx->path), "%s/%s", fx->dir, JOURNAL_NAME);
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *fx = *state;
+	char path[512];
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir(fx->dir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", fx->dir, de->d_name);
+			unlink(path);
+		}
+		closedir(d);
+	}
+	rmdir(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static char *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	rewind(f);
+	assert_non_null(buf = malloc((size_t)n + 1));
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+static void
+put(const char *path, const char *mode, const char *text)
+{
+	FILE *f = fopen(path, mode);
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Lines in the file; fails when its last line has no newline. */
+static size_t
+lines_in(const char *path)
+{
+	size_t len, i, n = 0;
+	char *text = slurp(path, &len);
+
+	for (i = 0; i < len; i++)
+		n += text[i] == '\n';
+	if (len > 0 && text[len - 1] != '\n')
+		fail_msg("%s ends with an incomplete line", path);
+	free(text);
+	return n;
+}
+
+/* Entries of dir whose name starts with prefix; the last one's name into found. */
+static int
+entries(const char *dir, const char *prefix, char *found, size_t len)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0) {
+			n++;
+			if (found != NULL)
+				snprintf(found, len, "%s/%s", dir, de->d_name);
+		}
+	closedir(d);
+	return n;
+}
+
+/* One journal line as ratd writes it, for hand-made files. */
+static const char *
+line(unsigned id)
+{
+	static char buf[4][256];
+	static int k;
+
+	k = (k + 1) % 4;
+	snprintf(buf[k], sizeof(buf[k]), "{\"id\":%u,\"time\":\"2024-09-30T09:00:00Z\","
+	    "\"type\":\"source-anomaly\",\"treaty\":\"IV-13\",\"summary\":\"event %u\","
+	    "\"data\":{\"reason\":\"test\"}}\n", id, id);
+	return buf[k];
+}
+
+/* Appends n events numbered first, first + step, ..., batch of them per journal_append. */
+static void
+append_ids(struct journal *j, uint64_t first, size_t n, uint64_t step, size_t batch)
+{
+	struct event_list l = { 0 };
+	uint64_t id = first;
+	size_t i, k;
+
+	for (i = 0; i < n; i += batch) {
+		for (k = i; k < n && k < i + batch; k++) {
+			assert_int_equal(event_add(&l, 1727686800, EV_SOURCE_ANOMALY, "IV-13",
+			    json_pack("{s:s}", "reason", "test"), "event %llu",
+			    (unsigned long long)id), 0);
+			json_object_set_new(l.v[l.n - 1], "id", json_integer((json_int_t)id));
+			id += step;
+		}
+		if (journal_append(j, &l, err, sizeof(err)) != 0)
+			fail_msg("journal_append: %s", err);
+		event_list_clear(&l);
+	}
+}
+
+static void
+open_ok(struct journal *j, const struct fx *fx)
+{
+	if (journal_open(j, fx->dir, err, sizeof(err)) != 0)
+		fail_msg("journal_open: %s", err);
+}
+
+static void
+assert_ids(const struct journal *j, uint64_t first, uint64_t last)
+{
+	size_t i;
+
+	assert_int_equal(j->n, last - first + 1);
+	for (i = 0; i < j->n; i++)
+		assert_int_equal(event_id(j->v[i]), first + i);
+}
+
+static void
+test_empty_dir(void **state)
+{
+	struct fx *fx = *state;
+	struct journal j;
+
+	open_ok(&j, fx);
+	assert_int_equal(j.n, 0);
+	assert_int_equal(j.last_id, 0);
+	assert_int_equal(j.file_lines, 0);
+	assert_true(j.fd >= 0);
+	assert_int_equal(journal_after(&j, 0), 0);
+	journal_close(&j);
+	assert_int_equal(lines_in(fx->path), 0);
+	assert_int_equal(entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), 0);
+}
+
+static void
+test_append_and_reopen(void **state)
+{
+	struct fx *fx = *state;
+	struct journal j;
+	size_t len;
+	char *text;
+
+	open_ok(&j, fx);
+	append_ids(&j, 1, 3, 1, 3);
+	assert_int_equal(j.n, 3);
+	assert_int_equal(j.last_id, 3);
+	assert_int_equal(lines_in(fx->path), 3);
+	journal_close(&j);
+
+	text = slurp(fx->path, &len);
+	assert_int_equal(strncmp(text, "{\"id\":1,", 8), 0);
+	free(text);
+
+	open_ok(&j, fx);
+	assert_ids(&j, 1, 3);
+	assert_int_equal(j.last_id, 3);
+	assert_int_equal(j.file_lines, 3);
+	assert_string_equal(event_type(j.v[2]), "source-anomaly");
+	assert_int_equal(journal_after(&j, 0), 0);
+	assert_int_equal(journal_after(&j, 1), 1);
+	assert_int_equal(journal_after(&j, 2), 2);
+	assert_int_equal(journal_after(&j, 3), 3);
+	assert_int_equal(journal_after(&j, 1000), 3);
+
+	/* Appends go after what was there. */
+	append_ids(&j, 4, 1, 1, 1);
+	journal_close(&j);
+	assert_int_equal(lines_in(fx->path), 4);
+	open_ok(&j, fx);
+	assert_ids(&j, 1, 4);
+	journal_close(&j);
+	assert_int_equal(entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), 0);
+}
+
+static void
+test_after_with_gaps(void **state)
+{
+	struct fx *fx = *state;
+	struct journal j;
+	uint64_t since;
+
+	open_ok(&j, fx);
+	append_ids(&j, 10, 5, 10, 2);     /* 10 20 30 40 50 */
+	assert_int_equal(j.n, 5);
+	assert_int_equal(j.last_id, 50);
+	assert_int_equal(journal_after(&j, 0), 0);
+	assert_int_equal(journal_after(&j, 9), 0);
+	assert_int_equal(journal_after(&j, 10), 1);
+	assert_int_equal(journal_after(&j, 15), 1);
+	assert_int_equal(journal_after(&j, 29), 2);
+	assert_int_equal(journal_after(&j, 30), 3);
+	assert_int_equal(journal_after(&j, 49), 4);
+	assert_int_equal(journal_after(&j, 50), 5);
+	assert_int_equal(journal_after(&j, UINT64_MAX), 5);
+	for (since = 0; since <= 60; since++) {
+		size_t i = journal_after(&j, since);
+
+		assert_true(i == j.n || event_id(j.v[i]) > since);
+		assert_true(i == 0 || event_id(j.v[i - 1]) <= since);
+	}
+	journal_close(&j);
+}
+
+static void
+test_torn_last_line(void **state)
+{
+	struct fx *fx = *state;
+	char aside[512], *before, *kept;
+	struct journal j;
+	size_t blen, klen;
+
+	open_ok(&j, fx);
+	append_ids(&j, 1, 3, 1, 1);
+	journal_close(&j);
+	/* A crash in the middle of writing event 4. */
+	put(fx->path, "ab", "{\"id\":4,\"time\":\"2024-09-30T09:");
+	before = slurp(fx->path, &blen);
+
+	open_ok(&j, fx);
+	assert_ids(&j, 1, 3);
+	assert_int_equal(j.last_id, 3);
+	assert_int_equal(lines_in(fx->path), 3);
+	assert_int_equal(j.file_lines, 3);
+
+	/* The damaged file is kept beside, byte for byte. */
+	assert_int_equal(entries(fx->dir, JOURNAL_NAME ".corrupt-", aside, sizeof(aside)), 1);
+	kept = slurp(aside, &klen);
+	assert_int_equal(klen, blen);
+	assert_memory_equal(kept, before, blen);
+	free(kept);
+	free(before);
+	assert_int_equal(entries(fx->dir, "." JOURNAL_NAME, NULL, 0), 0);
+
+	/* Event 4 comes back from its outbox and is written whole. */
+	append_ids(&j, 4, 1, 1, 1);
+	journal_close(&j);
+	assert_int_equal(lines_in(fx->path), 4);
+	open_ok(&j, fx);
+	assert_ids(&j, 1, 4);
+	journal_close(&j);
+	assert_int_equal(entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), 1);
+}
+
+static void
+test_invalid_lines_in_the_middle(void **state)
+{
+	struct fx *fx = *state;
+	struct journal j;
+
+	put(fx->path, "wb", line(1));
+	put(fx->path, "ab", "this is not json\n");
+	put(fx->path, "ab", line(2));
+	put(fx->path, "ab", "{\"id\":3,\"type\":\"new-party\"}\n");
+	put(fx->path, "ab", "\n");
+	put(fx->path, "ab", line(4));
+
+	open_ok(&j, fx);
+	assert_int_equal(j.n, 3);
+	assert_int_equal(event_id(j.v[0]), 1);
+	assert_int_equal(event_id(j.v[1]), 2);
+	assert_int_equal(event_id(j.v[2]), 4);
+	assert_int_equal(j.last_id, 4);
+	journal_close(&j);
+	assert_int_equal(lines_in(fx->path), 3);
+	assert_int_equal(entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), 1);
+}
+
+static void
+test_ids_out_of_order(void **state)
+{
+	struct fx *fx = *state;
+	struct journal j;
+
+	put(fx->path, "wb", line(1));
+	put(fx->path, "ab", line(5));
+	put(fx->path, "ab", line(3));
+	put(fx->path, "ab", line(5));
+	put(fx->path, "ab", line(6));
+
+	open_ok(&j, fx);
+	assert_int_equal(j.n, 3);
+	assert_int_equal(event_id(j.v[0]), 1);
+	assert_int_equal(event_id(j.v[1]), 5);
+	assert_int_equal(event_id(j.v[2]), 6);
+	assert_int_equal(j.last_id, 6);
+	journal_close(&j);
+	assert_int_equal(lines_in(fx->path), 3);
+}
+
+static void
+test_bump_keeps_ids_from_coming_back(void **state)
+{
+	struct fx *fx = *state;
+	struct journal j;
+
+	open_ok(&j, fx);
+	append_ids(&j, 1, 2, 1, 2);
+	journal_bump(&j, 41);
+	assert_int_equal(j.last_id, 41);
+	journal_bump(&j, 7);
+	assert_int_equal(j.last_id, 41);
+	/* The daemon numbers from last_id + 1. */
+	append_ids(&j, j.last_id + 1, 1, 1, 1);
+	assert_int_equal(event_id(j.v[2]), 42);
+	assert_int_equal(j.last_id, 42);
+	journal_close(&j);
+
+	open_ok(&j, fx);
+	assert_int_equal(j.last_id, 42);
+	assert_int_equal(j.n, 3);
+	journal_close(&j);
+}
+
+static void
+test_memory_keeps_the_latest(void **state)
+{
+	struct fx *fx = *state;
+	struct journal j;
+
+	open_ok(&j, fx);
+	append_ids(&j, 1, JOURNAL_KEEP + 5, 1, 1000);
+	assert_int_equal(j.n, JOURNAL_KEEP);
+	assert_int_equal(event_id(j.v[0]), 6);
+	assert_int_equal(event_id(j.v[JOURNAL_KEEP - 1]), JOURNAL_KEEP + 5);
+	assert_int_equal(j.last_id, JOURNAL_KEEP + 5);
+	assert_int_equal(journal_after(&j, 0), 0);
+	assert_int_equal(journal_after(&j, 6), 1);
+	assert_int_equal(journal_after(&j, JOURNAL_KEEP + 5), JOURNAL_KEEP);
+	journal_close(&j);
+	/* Below twice the bound the file is left whole. */
+	assert_int_equal(lines_in(fx->path), JOURNAL_KEEP + 5);
+
+	open_ok(&j, fx);
+	assert_ids(&j, 6, JOURNAL_KEEP + 5);
+	assert_int_equal(j.file_lines, JOURNAL_KEEP + 5);
+	journal_close(&j);
+}
+
+static void
+test_compaction(void **state)
+{
+	struct fx *fx = *state;
+	struct journal j;
+	const uint64_t total = 2 * JOURNAL_KEEP + 1000;
+
+	open_ok(&j, fx);
+	append_ids(&j, 1, 2 * JOURNAL_KEEP, 1, 1000);
+	assert_int_equal(j.file_lines, 2 * JOURNAL_KEEP);
+	assert_int_equal(lines_in(fx->path), 2 * JOURNAL_KEEP);
+	append_ids(&j, 2 * JOURNAL_KEEP + 1, 1000, 1, 1000);
+	assert_int_equal(j.file_lines, JOURNAL_KEEP);
+	assert_int_equal(lines_in(fx->path), JOURNAL_KEEP);
+	assert_int_equal(entries(fx->dir, "." JOURNAL_NAME, NULL, 0), 0);
+
+	/* The reopened descriptor appends to the rewritten file. */
+	append_ids(&j, total + 1, 1, 1, 1);
+	assert_int_equal(lines_in(fx->path), JOURNAL_KEEP + 1);
+	journal_close(&j);
+
+	open_ok(&j, fx);
+	assert_int_equal(j.n, JOURNAL_KEEP);
+	assert_int_equal(event_id(j.v[0]), total + 1 - JOURNAL_KEEP + 1);
+	assert_int_equal(j.last_id, total + 1);
+	journal_close(&j);
+	assert_int_equal(entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_empty_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_and_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_after_with_gaps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_torn_last_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_invalid_lines_in_the_middle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ids_out_of_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bump_keeps_ids_from_coming_back, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_memory_keeps_the_latest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

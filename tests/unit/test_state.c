@@ -1,0 +1,481 @@
+/* Per-treaty state files: atomic replacement, a faithful round trip of everything ratd
+ * remembers, and a damaged file set aside rather than lost. Each test works in its own
+ * mkdtemp directory. */
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "event.h"
+#include "state.h"
+#include "untc.h"
+
+static char err[1024];
+
+struct fx {
+	char dir[64];
+	char path[128];      /* dir/IV-13.json */
+};
+
+static int
+setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+
+	if (fx == NULL)
+		return -1;
+	strcpy(fx->dir, "/tmp/ratd-test-state-XXXXXX");
+	if (mkdtemp(fx->dir) == NULL) {
+		free(fx);
+		return -1;
+	}
+	snprintf(fx->path, sizeof(fx->path), "%s/IV-13.json", fx->dir);
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *fx = *state;
+	char path[512];
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir(fx->dir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", fx->dir, de->d_name);
+			unlink(path);
+		}
+		closedir(d);
+	}
+	rmdir(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static char *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (f == NULL)
+		fail_msg("cannot open %s", path);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	rewind(f);
+	assert_non_null(buf = malloc((size_t)n + 1));
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+static void
+put(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Entries of dir other than . and ..; the last one's path into found. */
+static int
+entries(const char *dir, char *found, size_t len)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		n++;
+		if (found != NULL)
+			snprintf(found, len, "%s/%s", dir, de->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+static struct snapshot *
+iv13_page(void)
+{
+	char why[256] = "";
+	struct snapshot *s;
+	size_t len;
+	char *buf = slurp(FIXTURES "/IV-13.2003-03-14.html", &len);
+
+	s = untc_parse(buf, len, UNTC_AUTO, why, sizeof(why));
+	free(buf);
+	if (s == NULL)
+		fail_msg("IV-13.2003-03-14.html: %s", why);
+	return s;
+}
+
+static time_t
+at(int y, int mo, int d, int h)
+{
+	return (time_t)date_from_ymd(y, mo, d) * 86400 + h * 3600;
+}
+
+static void
+test_write_atomic(void **state)
+{
+	static const char data[] = "line one\n\0binary\xff\n";
+	struct fx *fx = *state;
+	char path[512], found[512], *back;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/blob", fx->dir);
+	assert_int_equal(state_write_atomic(fx->dir, "blob", data, sizeof(data), err,
+	    sizeof(err)), 0);
+	back = slurp(path, &len);
+	assert_int_equal(len, sizeof(data));
+	assert_memory_equal(back, data, sizeof(data));
+	free(back);
+	assert_int_equal(entries(fx->dir, found, sizeof(found)), 1);
+	assert_string_equal(found, path);
+
+	/* Replacing with less leaves nothing of the old content. */
+	assert_int_equal(state_write_atomic(fx->dir, "blob", "ok", 2, err, sizeof(err)), 0);
+	back = slurp(path, &len);
+	assert_int_equal(len, 2);
+	assert_memory_equal(back, "ok", 2);
+	free(back);
+	assert_int_equal(state_write_atomic(fx->dir, "blob", "", 0, err, sizeof(err)), 0);
+	back = slurp(path, &len);
+	assert_int_equal(len, 0);
+	free(back);
+	assert_int_equal(entries(fx->dir, NULL, 0), 1);
+
+	/* A directory that does not exist: an error that names it, and no file. */
+	snprintf(path, sizeof(path), "%s/missing", fx->dir);
+	err[0] = '\0';
+	assert_int_equal(state_write_atomic(path, "blob", "x", 1, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, path));
+	assert_int_equal(entries(fx->dir, NULL, 0), 1);
+}
+
+static void
+test_read_file_bounds(void **state)
+{
+	struct fx *fx = *state;
+	char path[512], *text;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/ten", fx->dir);
+	put(path, "0123456789", 10);
+	assert_int_equal(state_read_file(path, 10, &text, &len, err, sizeof(err)), 0);
+	assert_int_equal(len, 10);
+	assert_string_equal(text, "0123456789");
+	free(text);
+
+	errno = 0;
+	err[0] = '\0';
+	assert_int_equal(state_read_file(path, 9, &text, &len, err, sizeof(err)), -1);
+	assert_int_equal(errno, EFBIG);
+	assert_non_null(strstr(err, path));
+
+	snprintf(path, sizeof(path), "%s/absent", fx->dir);
+	assert_int_equal(state_read_file(path, 10, &text, &len, err, sizeof(err)), -1);
+	assert_int_equal(errno, ENOENT);
+
+	/* A directory is not a state file. */
+	assert_int_equal(state_read_file(fx->dir, 1 << 20, &text, &len, err, sizeof(err)), -1);
+}
+
+static json_t *
+outbox_of_two(void)
+{
+	struct event_list l = { 0 };
+	uint64_t next = 7;
+	json_t *a = json_array();
+
+	assert_int_equal(event_add(&l, at(2003, 3, 14, 9), EV_NEW_PARTY, "IV-13",
+	    json_pack("{s:s, s:s, s:s, s:i, s:i}", "participant", "Guatemala", "date",
+	    "2003-03-14", "kind", "ratification", "parties", 21, "remaining", 0),
+	    "IV-13: Guatemala ratified"), 0);
+	assert_int_equal(event_add(&l, at(2003, 3, 14, 9), EV_SOURCE_ANOMALY, "IV-13",
+	    json_pack("{s:s}", "reason", "participants table is empty"), "IV-13: odd page"), 0);
+	event_list_number(&l, &next);
+	json_array_append(a, l.v[0]);
+	json_array_append(a, l.v[1]);
+	event_list_clear(&l);
+	return a;
+}
+
+static void
+test_round_trip(void **state)
+{
+	struct fx *fx = *state;
+	struct snapshot *snap = iv13_page(), *back;
+	struct source_meta m = { 0 }, got;
+	json_t *outbox = outbox_of_two(), *gotbox;
+
+	assert_int_equal(state_set_str(&m.etag, "\"5f2a-61c8\""), 0);
+	assert_int_equal(state_set_str(&m.last_modified, "Fri, 14 Mar 2003 09:00:44 GMT"), 0);
+	assert_int_equal(state_set_str(&m.error, "HTTP 503 from treaties.un.org"), 0);
+	m.last_attempt = at(2003, 3, 14, 12);
+	m.last_success = at(2003, 3, 14, 6);
+	m.last_change = at(2003, 3, 14, 0);
+	m.failing_since = at(2003, 3, 14, 7);
+	m.consecutive_failures = 4;
+	m.pending_hash = 0xfedcba9876543210ULL;
+	m.pending_count = 2;
+	m.failing_alerted = true;
+	m.eif_announced = true;
+	m.anomalies = json_pack("[s, s]", "participants table is empty", "no participants table");
+	m.discrepancies = json_pack("[s]", "the page states 22 parties, its table lists 21");
+
+	assert_int_equal(state_save(fx->dir, "IV-13", snap, &m, outbox, err, sizeof(err)), 0);
+	assert_int_equal(entries(fx->dir, NULL, 0), 1);
+	if (state_load(fx->dir, "IV-13", &back, &got, &gotbox, err, sizeof(err)) != 1)
+		fail_msg("state_load: %s", err);
+
+	assert_non_null(back);
+	assert_true(snapshot_same_table(back, snap));
+	assert_int_equal(back->n, snap->n);
+	assert_int_equal(back->stated_parties, 21);
+	assert_int_equal(back->stated_signatories, snap->stated_signatories);
+	assert_int_equal(back->stated_eif_date, snap->stated_eif_date);
+	assert_string_equal(back->status_as_at, snap->status_as_at);
+
+	assert_string_equal(got.etag, "\"5f2a-61c8\"");
+	assert_string_equal(got.last_modified, "Fri, 14 Mar 2003 09:00:44 GMT");
+	assert_string_equal(got.error, "HTTP 503 from treaties.un.org");
+	assert_int_equal(got.last_attempt, at(2003, 3, 14, 12));
+	assert_int_equal(got.last_success, at(2003, 3, 14, 6));
+	assert_int_equal(got.last_change, at(2003, 3, 14, 0));
+	assert_int_equal(got.failing_since, at(2003, 3, 14, 7));
+	assert_int_equal(got.consecutive_failures, 4);
+	assert_true(got.pending_hash == 0xfedcba9876543210ULL);
+	assert_int_equal(got.pending_count, 2);
+	assert_true(got.failing_alerted);
+	assert_true(got.eif_announced);
+	assert_true(json_equal(got.anomalies, m.anomalies));
+	assert_true(json_equal(got.discrepancies, m.discrepancies));
+
+	assert_true(json_equal(gotbox, outbox));
+	assert_int_equal(event_id(json_array_get(gotbox, 0)), 7);
+	assert_int_equal(event_id(json_array_get(gotbox, 1)), 8);
+
+	snapshot_free(back);
+	source_meta_clear(&got);
+	json_decref(gotbox);
+	snapshot_free(snap);
+	source_meta_clear(&m);
+	assert_null(m.etag);
+	assert_null(m.anomalies);
+	assert_null(m.discrepancies);
+	json_decref(outbox);
+}
+
+static void
+test_round_trip_of_nothing(void **state)
+{
+	struct fx *fx = *state;
+	struct source_meta m = { 0 }, got;
+	struct snapshot *back;
+	json_t *gotbox;
+
+	assert_int_equal(state_save(fx->dir, "IV-13", NULL, &m, NULL, err, sizeof(err)), 0);
+	assert_int_equal(state_load(fx->dir, "IV-13", &back, &got, &gotbox, err, sizeof(err)), 1);
+	assert_null(back);
+	assert_null(got.etag);
+	assert_null(got.last_modified);
+	assert_null(got.error);
+	assert_int_equal(got.last_attempt, 0);
+	assert_int_equal(got.last_success, 0);
+	assert_int_equal(got.last_change, 0);
+	assert_int_equal(got.failing_since, 0);
+	assert_int_equal(got.consecutive_failures, 0);
+	assert_true(got.pending_hash == 0);
+	assert_int_equal(got.pending_count, 0);
+	assert_false(got.failing_alerted);
+	assert_false(got.eif_announced);
+	assert_int_equal(json_array_size(got.anomalies), 0);
+	assert_int_equal(json_array_size(got.discrepancies), 0);
+	assert_true(json_is_array(gotbox));
+	assert_int_equal(json_array_size(gotbox), 0);
+	source_meta_clear(&got);
+	json_decref(gotbox);
+}
+
+static void
+test_missing_file(void **state)
+{
+	struct fx *fx = *state;
+	struct source_meta got;
+	/* Whatever the outputs held before, a missing file leaves them empty. */
+	struct snapshot *old = snapshot_new(), *back = old;
+	json_t *oldbox = json_array(), *gotbox = oldbox;
+
+	assert_int_equal(state_load(fx->dir, "IV-13", &back, &got, &gotbox, err, sizeof(err)), 0);
+	assert_null(back);
+	assert_null(gotbox);
+	assert_null(got.etag);
+	assert_null(got.anomalies);
+	assert_int_equal(got.pending_count, 0);
+	assert_int_equal(entries(fx->dir, NULL, 0), 0);
+	snapshot_free(old);
+	json_decref(oldbox);
+}
+
+/* Writes bytes as IV-13.json, loads it, and checks it is refused and set aside intact. */
+static void
+assert_set_aside(const struct fx *fx, const char *bytes, size_t len, const char *what)
+{
+	char aside[512], prefix[256], *kept;
+	struct source_meta got;
+	struct snapshot *back;
+	json_t *gotbox;
+	size_t klen;
+
+	put(fx->path, bytes, len);
+	err[0] = '\0';
+	if (state_load(fx->dir, "IV-13", &back, &got, &gotbox, err, sizeof(err)) != -1)
+		fail_msg("%s: loaded", what);
+	assert_null(back);
+	assert_null(gotbox);
+	assert_null(got.etag);
+	assert_null(got.anomalies);
+	assert_non_null(strstr(err, "moved aside"));
+	assert_int_equal(access(fx->path, F_OK), -1);
+	assert_int_equal(entries(fx->dir, aside, sizeof(aside)), 1);
+	snprintf(prefix, sizeof(prefix), "%s.corrupt-", fx->path);
+	assert_int_equal(strncmp(aside, prefix, strlen(prefix)), 0);
+	assert_non_null(strstr(err, aside));
+	kept = slurp(aside, &klen);
+	assert_int_equal(klen, len);
+	assert_memory_equal(kept, bytes, len);
+	free(kept);
+	/* Clear the way for the next case: the aside name has a one-second stamp. */
+	assert_int_equal(unlink(aside), 0);
+}
+
+/* A valid state file's text with one substring replaced. */
+static char *
+valid_with(const struct fx *fx, const char *from, const char *to)
+{
+	struct snapshot *snap = iv13_page();
+	struct source_meta m = { 0 };
+	json_t *outbox = outbox_of_two();
+	char *text, *hit, *out;
+	size_t len;
+
+	assert_int_equal(state_save(fx->dir, "IV-13", snap, &m, outbox, err, sizeof(err)), 0);
+	snapshot_free(snap);
+	json_decref(outbox);
+	text = slurp(fx->path, &len);
+	if ((hit = strstr(text, from)) == NULL)
+		fail_msg("no %s in the state file", from);
+	assert_non_null(out = malloc(len - strlen(from) + strlen(to) + 1));
+	memcpy(out, text, (size_t)(hit - text));
+	strcpy(out + (hit - text), to);
+	strcat(out, hit + strlen(from));
+	free(text);
+	return out;
+}
+
+static void
+test_corrupt_files_are_set_aside(void **state)
+{
+	static const char garbage[] = "\x7f" "ELF\x02\x01\x01\0\0\0garbage";
+	struct fx *fx = *state;
+	char *text;
+	size_t len;
+
+	assert_set_aside(fx, garbage, sizeof(garbage) - 1, "garbage");
+	assert_set_aside(fx, "", 0, "an empty file");
+
+	text = valid_with(fx, "", "");
+	len = strlen(text);
+	assert_set_aside(fx, text, len / 2, "truncated JSON");
+	free(text);
+
+	text = valid_with(fx, "\"version\":1", "\"version\":2");
+	assert_set_aside(fx, text, strlen(text), "version 2");
+	free(text);
+
+	text = valid_with(fx, "\"treaty\":\"IV-13\"", "\"treaty\":\"IV-14\"");
+	assert_set_aside(fx, text, strlen(text), "another treaty's file");
+	free(text);
+
+	text = valid_with(fx, "\"participants\":[", "\"participants\":[17,");
+	assert_set_aside(fx, text, strlen(text), "an invalid snapshot");
+	free(text);
+
+	text = valid_with(fx, "\"kind\":\"ratification\"", "\"kind\":\"handshake\"");
+	assert_set_aside(fx, text, strlen(text), "an unknown kind");
+	free(text);
+
+	text = valid_with(fx, "\"type\":\"new-party\"", "\"type\":\"party\"");
+	assert_set_aside(fx, text, strlen(text), "an invalid outbox event");
+	free(text);
+
+	text = valid_with(fx, "\"consecutive_failures\":0", "\"consecutive_failures\":-1");
+	assert_set_aside(fx, text, strlen(text), "a negative failure count");
+	free(text);
+
+	text = valid_with(fx, "\"version\":1", "\"version\":1,\"version\":1");
+	assert_set_aside(fx, text, strlen(text), "a duplicate key");
+	free(text);
+	assert_int_equal(entries(fx->dir, NULL, 0), 0);
+}
+
+/* Files written before "discrepancies" was kept (commit 43faf9f) are still version 1:
+ * the key is optional, or every upgrade would set the state aside and re-baseline. */
+static void
+test_file_without_discrepancies_loads(void **state)
+{
+	struct fx *fx = *state;
+	struct source_meta got;
+	struct snapshot *back;
+	json_t *gotbox;
+	char *text = valid_with(fx, ",\"discrepancies\":[]", "");
+
+	put(fx->path, text, strlen(text));
+	free(text);
+	if (state_load(fx->dir, "IV-13", &back, &got, &gotbox, err, sizeof(err)) != 1)
+		fail_msg("state_load: %s", err);
+	assert_non_null(back);
+	assert_int_equal(json_array_size(gotbox), 2);
+	assert_int_equal(json_array_size(got.discrepancies), 0);
+	snapshot_free(back);
+	source_meta_clear(&got);
+	json_decref(gotbox);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_write_atomic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_file_bounds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_round_trip_of_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_files_are_set_aside, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_without_discrepancies_loads, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
