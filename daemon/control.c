@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 
 #include "alert.h"
 #include "control.h"
+#include "listen.h"
 #include "journal.h"
 #include "metrics.h"
 #include "log.h"
@@ -185,10 +187,10 @@ static bool
 client_is_admin(struct client *c)
 {
 	struct ratd *rd = c->ctl->rd;
-	char path[64], line[4096];
-	FILE *f;
+	gid_t some[64], *groups = some;
+	socklen_t len = sizeof(some);
 	bool ok = false;
-	char *p, *end;
+	size_t i;
 
 	if (c->cred.uid == 0 || c->cred.uid == geteuid())
 		return true;
@@ -196,23 +198,19 @@ client_is_admin(struct client *c)
 		return false;
 	if (c->cred.gid == rd->admin_gid)
 		return true;
-	/* The peer's supplementary groups, as the kernel has them: no NSS lookup. */
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)c->cred.pid);
-	if ((f = fopen(path, "re")) == NULL)
-		return false;
-	while (!ok && fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, "Groups:", 7) != 0)
-			continue;
-		for (p = line + 7;; p = end) {
-			unsigned long g = strtoul(p, &end, 10);
-
-			if (end == p)
-				break;
-			if ((gid_t)g == rd->admin_gid)
-				ok = true;
-		}
+	/* The peer's supplementary groups as the kernel took them at connect(): no NSS
+	 * lookup, no /proc (hidden by ProtectProc=invisible, racy with pid reuse). */
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+		if (errno != ERANGE || len > NGROUPS_MAX * sizeof(gid_t) ||
+		    (groups = malloc(len)) == NULL)
+			return false;
+		if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+			len = 0;
 	}
-	fclose(f);
+	for (i = 0; i < len / sizeof(gid_t) && !ok; i++)
+		ok = groups[i] == rd->admin_gid;
+	if (groups != some)
+		free(groups);
 	return ok;
 }
 
@@ -762,6 +760,24 @@ control_clear_stale(const struct sockaddr_un *sa)
 	return unlink(sa->sun_path);
 }
 
+/* The socket systemd passed: its unit set path, mode and group, and it stays its own
+ * (ctl->path stays NULL, so it is never unlinked here). */
+static int
+control_adopt(struct control *ctl, const struct conf *conf)
+{
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 2];
+
+	ctl->fd = ctl->rd->listen_fd;
+	ctl->rd->listen_fd = -1;
+	if (listen_path(ctl->fd, path, sizeof(path)) < 0)
+		strcpy(path, "an unnamed socket");
+	if (strcmp(path, conf->socket) != 0)
+		log_notice("control: serving %s, passed by systemd; socket = %s is not used",
+		    path, conf->socket);
+	log_info("control: listening on %s (passed by systemd)", path);
+	return 0;
+}
+
 static int
 control_bind(struct control *ctl, const struct conf *conf)
 {
@@ -770,6 +786,8 @@ control_bind(struct control *ctl, const struct conf *conf)
 	mode_t old;
 	int rc;
 
+	if (ctl->rd->listen_fd >= 0)
+		return control_adopt(ctl, conf);
 	if (strlen(conf->socket) >= sizeof(sa.sun_path)) {
 		log_err("control: socket path %s is longer than %zu bytes", conf->socket,
 		    sizeof(sa.sun_path) - 1);
@@ -828,7 +846,8 @@ control_new(struct ratd *rd)
 	ev_init(&ctl->accept_pause, control_resume_cb);
 	ctl->accept_io.data = ctl->accept_pause.data = ctl;
 	ev_io_start(rd->loop, &ctl->accept_io);
-	log_info("control: listening on %s", ctl->path);
+	if (ctl->path != NULL)
+		log_info("control: listening on %s", ctl->path);
 	return ctl;
 }
 

@@ -13,6 +13,7 @@
 
 #include "alert.h"
 #include "conf.h"
+#include "listen.h"
 #include "log.h"
 #include "ratd.h"
 #include "status.h"
@@ -58,7 +59,10 @@ load_conf(const char *path)
 static void
 on_stop(struct ev_loop *loop, ev_signal *w, int revents)
 {
+	struct ratd *rd = w->data;
+
 	log_info("signal %d: stopping", w->signum);
+	notify_stopping(&rd->notify);
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -75,6 +79,8 @@ on_reload(struct ev_loop *loop, ev_signal *w, int revents)
 		for (i = 0; i < conf->nerrors; i++)
 			log_err("reload: %s", conf->errors[i]);
 		log_err("reload: %s is invalid; the running configuration is kept", rd->conf->path);
+		notify_status(&rd->notify, "reload refused: the configuration is invalid (see the "
+		    "log); running the previous one");
 		conf_free(conf);
 		free(conf);
 		return;
@@ -100,7 +106,7 @@ signals_start(struct ratd *rd)
 	ev_signal_init(&rd->sig_int, on_stop, SIGINT);
 	ev_signal_init(&rd->sig_hup, on_reload, SIGHUP);
 	ev_signal_init(&rd->sig_usr1, on_fetch_all, SIGUSR1);
-	rd->sig_hup.data = rd->sig_usr1.data = rd;
+	rd->sig_term.data = rd->sig_int.data = rd->sig_hup.data = rd->sig_usr1.data = rd;
 	ev_signal_start(rd->loop, &rd->sig_term);
 	ev_signal_start(rd->loop, &rd->sig_int);
 	ev_signal_start(rd->loop, &rd->sig_hup);
@@ -155,6 +161,7 @@ main(int argc, char **argv)
 	bool once = false, check = false;
 	struct ratd rd = { 0 };
 	struct conf *conf;
+	char err[LISTEN_MAX_ERROR];
 	int ch, rc = 0;
 
 	while ((ch = getopt_long(argc, argv, "c:nVh", opts, NULL)) != -1) {
@@ -182,12 +189,23 @@ main(int argc, char **argv)
 		free(conf);
 		return 0;
 	}
+	/* Before anything can start an alert program: it must inherit neither. */
+	notify_init(&rd.notify);
+	rd.listen_fd = -1;
+	if (listen_inherited(&rd.listen_fd, err, sizeof(err)) < 0) {
+		log_err("socket activation: %s", err);
+		notify_close(&rd.notify);
+		conf_free(conf);
+		free(conf);
+		return 1;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatal("curl_global_init failed");
 	xmlInitParser();
 	if (ratd_init(&rd, EV_DEFAULT, conf, once) < 0) {
 		ratd_finish(&rd);
+		notify_close(&rd.notify);
 		return 1;
 	}
 	signals_start(&rd);
@@ -195,10 +213,14 @@ main(int argc, char **argv)
 		rc = run_once(&rd);
 	else {
 		log_info("ratd %s started: %zu treaties", RATD_VERSION, rd.ntreaties);
+		notify_watchdog_start(&rd.notify, rd.loop);
+		notify_ready(&rd.notify);
+		ratd_notify_status(&rd);
 		ev_run(rd.loop, 0);
 	}
 	signals_stop(&rd);
 	ratd_finish(&rd);
+	notify_close(&rd.notify);
 	xmlCleanupParser();
 	curl_global_cleanup();
 	return rc;

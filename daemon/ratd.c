@@ -14,6 +14,7 @@
 #include "fetch.h"
 #include "log.h"
 #include "ratd.h"
+#include "rule.h"
 #include "treaty.h"
 
 double
@@ -259,6 +260,7 @@ ratd_reload(struct ratd *rd, struct conf *conf)
 	struct treaty **next, *t;
 	size_t i, j;
 
+	notify_reloading(&rd->notify);
 	if (strcmp(old->socket, conf->socket) != 0 || old->socket_mode != conf->socket_mode ||
 	    (old->socket_group == NULL) != (conf->socket_group == NULL) ||
 	    (old->socket_group && strcmp(old->socket_group, conf->socket_group) != 0))
@@ -267,6 +269,7 @@ ratd_reload(struct ratd *rd, struct conf *conf)
 	    (next = calloc(conf->ntreaties, sizeof(*next))) == NULL) {
 		conf_free(conf);
 		free(conf);
+		notify_ready(&rd->notify);
 		return -1;
 	}
 	rd->conf = conf;
@@ -301,5 +304,60 @@ ratd_reload(struct ratd *rd, struct conf *conf)
 	conf_free(old);
 	free(old);
 	log_info("reload: %s: %zu treaties, %zu alerts", conf->path, conf->ntreaties, conf->nalerts);
+	/* READY=1 ends systemd's "reloading" state. */
+	notify_ready(&rd->notify);
+	ratd_notify_status(rd);
 	return 0;
+}
+
+/* One treaty's part of STATUS=: "IV-13: 59/20 parties, in force since 2003-07-01". */
+static void
+ratd_status_part(FILE *f, struct treaty *t, day_t today)
+{
+	struct rule_result res;
+	char d[DATE_ISO_LEN];
+
+	if (t->snap == NULL || rule_eval(&t->conf->rule, t->snap, today, &res) < 0) {
+		fprintf(f, "%s: no data yet", t->conf->id);
+		return;
+	}
+	fprintf(f, "%s: %d/%d parties", t->conf->id, res.counted, t->conf->rule.threshold);
+	if (res.in_force)
+		fprintf(f, ", in force since %s", date_format_iso(res.entry_into_force, d));
+	else if (res.threshold_reached)
+		fprintf(f, ", enters into force %s", date_format_iso(res.entry_into_force, d));
+	else
+		fprintf(f, ", %d to go", res.remaining);
+	if (t->from_seed)
+		fputs(" (seed)", f);
+	else if (strcmp(treaty_source_state(t), "failing") == 0)
+		fputs(" (source failing)", f);
+	rule_result_clear(&res);
+}
+
+void
+ratd_notify_status(struct ratd *rd)
+{
+	time_t next = 0, now = time(NULL);
+	char *line = NULL, when[16];
+	size_t len = 0, i;
+	struct tm tm;
+	FILE *f;
+
+	if (rd->notify.fd < 0 || (f = open_memstream(&line, &len)) == NULL)
+		return;
+	for (i = 0; i < rd->ntreaties; i++) {
+		if (i > 0)
+			fputs("; ", f);
+		ratd_status_part(f, rd->treaties[i], date_of_time(now));
+		if (rd->treaties[i]->next_fetch && (next == 0 || rd->treaties[i]->next_fetch < next))
+			next = rd->treaties[i]->next_fetch;
+	}
+	if (next != 0) {
+		strftime(when, sizeof(when), "%H:%M", gmtime_r(&next, &tm));
+		fprintf(f, "; next fetch %s UTC", when);
+	}
+	if (fclose(f) == 0)
+		notify_status(&rd->notify, line);
+	free(line);
 }

@@ -10,6 +10,7 @@
 #include "conf.h"
 #include "event.h"
 #include "journal.h"
+#include "notify.h"
 #include "metrics.h"
 
 struct fetcher;
@@ -35,6 +36,8 @@ struct ratd {
 	bool have_admin_gid;
 	gid_t admin_gid;
 	ev_signal sig_term, sig_int, sig_hup, sig_usr1;
+	struct notify notify;         /* systemd's NOTIFY_SOCKET; calls are no-ops without it */
+	int listen_fd;                /* the control socket systemd passed, until control takes it; -1 */
 };
 
 /* Sets up the context for conf (taken over) and loads every treaty's state.
@@ -51,6 +54,8 @@ struct treaty *ratd_treaty(struct ratd *rd, const char *id);
 void ratd_number_events(struct ratd *rd, struct event_list *evs);
 /* Journals evs (fsync), logs them, hands them to the sinks and the watchers. */
 void ratd_publish(struct ratd *rd, const struct event_list *evs);
+/* Keeps systemd's STATUS= current: each treaty's count and the next fetch. */
+void ratd_notify_status(struct ratd *rd);
 /* Uniform in [0, 1). */
 double ratd_random(struct ratd *rd);
 

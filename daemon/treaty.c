@@ -489,6 +489,8 @@ treaty_fetch_done(void *arg, struct fetch_result *r)
 		if (--t->rd->once_pending == 0)
 			ev_break(t->rd->loop, EVBREAK_ALL);
 	}
+	ratd_notify_status(t->rd);
+	metrics_write_textfile(t->rd);
 	treaty_notify(t, o, t->meta.consecutive_failures ? t->meta.error : NULL);
 }
 

@@ -1,0 +1,468 @@
+/* sd_notify without libsystemd: the exact datagrams systemd would receive. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "notify.h"
+
+/* A stand-in for systemd's notification socket. */
+struct fixture {
+	char dir[64];
+	char path[128];
+	int fd;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (f == NULL)
+		return -1;
+	strcpy(f->dir, "/tmp/test_notify.XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/notify", f->dir);
+	strcpy(sa.sun_path, f->path);
+	f->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (f->fd < 0 || bind(f->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -1;
+	setenv("NOTIFY_SOCKET", f->path, 1);
+	unsetenv("WATCHDOG_USEC");
+	unsetenv("WATCHDOG_PID");
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	close(f->fd);
+	unlink(f->path);
+	rmdir(f->dir);
+	free(f);
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("WATCHDOG_USEC");
+	unsetenv("WATCHDOG_PID");
+	return 0;
+}
+
+/* The next datagram waiting on fd, NUL-terminated; asserts there is one. */
+static const char *
+next_msg(int fd)
+{
+	static char buf[NOTIFY_MAX_MESSAGE + 1];
+	ssize_t n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	return buf;
+}
+
+static void
+assert_no_msg(int fd)
+{
+	char c;
+
+	assert_int_equal(recv(fd, &c, 1, MSG_DONTWAIT), -1);
+	assert_int_equal(errno, EAGAIN);
+}
+
+static uint64_t
+now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void
+test_messages_to_a_path_socket(void **state)
+{
+	struct fixture *f = *state;
+	struct notify n;
+
+	assert_int_equal(notify_init(&n), 1);
+	assert_null(getenv("NOTIFY_SOCKET"));
+	assert_int_equal(n.addrlen, offsetof(struct sockaddr_un, sun_path) + strlen(f->path));
+	notify_ready(&n);
+	assert_string_equal(next_msg(f->fd), "READY=1");
+	notify_status(&n, "tracking 1 treaty");
+	assert_string_equal(next_msg(f->fd), "STATUS=tracking 1 treaty");
+	notify_stopping(&n);
+	assert_string_equal(next_msg(f->fd), "STOPPING=1");
+	notify_send(&n, "STATUS=%s\nERRNO=%d", "cannot bind", 98);
+	assert_string_equal(next_msg(f->fd), "STATUS=cannot bind\nERRNO=98");
+	assert_no_msg(f->fd);
+	assert_false(n.failed);
+	notify_close(&n);
+	assert_int_equal(n.fd, -1);
+	notify_ready(&n);
+	assert_no_msg(f->fd);
+}
+
+static void
+test_messages_to_an_abstract_socket(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char name[64], env[65];
+	struct notify n;
+	socklen_t len;
+	int fd;
+
+	/* Bound with the exact length: a sender counting a trailing NUL or the whole of
+	 * sun_path would name another socket and nothing would arrive. */
+	snprintf(name, sizeof(name), "ratd-test-notify-%ld", (long)getpid());
+	memcpy(sa.sun_path + 1, name, strlen(name));
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, len), 0);
+	snprintf(env, sizeof(env), "@%s", name);
+	setenv("NOTIFY_SOCKET", env, 1);
+	assert_int_equal(notify_init(&n), 1);
+	assert_int_equal(n.addrlen, len);
+	notify_ready(&n);
+	assert_string_equal(next_msg(fd), "READY=1");
+	notify_stopping(&n);
+	assert_string_equal(next_msg(fd), "STOPPING=1");
+	assert_false(n.failed);
+	notify_close(&n);
+	close(fd);
+}
+
+static void
+test_reloading_carries_the_monotonic_clock(void **state)
+{
+	struct fixture *f = *state;
+	unsigned long long usec;
+	uint64_t before, after;
+	struct notify n;
+	const char *msg;
+	int end = 0;
+
+	assert_int_equal(notify_init(&n), 1);
+	before = now_usec();
+	notify_reloading(&n);
+	after = now_usec();
+	msg = next_msg(f->fd);
+	assert_int_equal(strncmp(msg, "RELOADING=1\nMONOTONIC_USEC=", 27), 0);
+	assert_int_equal(sscanf(msg + 27, "%llu%n", &usec, &end), 1);
+	assert_int_equal(msg[27 + end], '\0');
+	assert_true(usec >= before);
+	assert_true(usec <= after);
+	notify_close(&n);
+}
+
+static void
+test_status_is_one_line(void **state)
+{
+	struct fixture *f = *state;
+	struct notify n;
+
+	assert_int_equal(notify_init(&n), 1);
+	notify_status(&n, "IV-13: 59 parties\nREADY=1\r\nforged");
+	assert_string_equal(next_msg(f->fd), "STATUS=IV-13: 59 parties READY=1  forged");
+	notify_close(&n);
+}
+
+static void
+test_long_status_is_cut_on_a_character(void **state)
+{
+	struct fixture *f = *state;
+	char text[2 * 300 + 2], want[8 + NOTIFY_MAX_STATUS];
+	struct notify n;
+	const char *msg;
+	size_t i;
+
+	assert_int_equal(notify_init(&n), 1);
+	memset(text, 'x', 600);
+	text[600] = '\0';
+	notify_status(&n, text);
+	msg = next_msg(f->fd);
+	assert_int_equal(strlen(msg), strlen("STATUS=") + NOTIFY_MAX_STATUS);
+	/* "a" then 300 two-byte e-acutes: byte 512 falls inside one, which must go whole. */
+	text[0] = 'a';
+	for (i = 0; i < 300; i++)
+		memcpy(text + 1 + 2 * i, "\xc3\xa9", 2);
+	text[601] = '\0';
+	notify_status(&n, text);
+	msg = next_msg(f->fd);
+	snprintf(want, sizeof(want), "STATUS=%.*s", NOTIFY_MAX_STATUS - 1, text);
+	assert_string_equal(msg, want);
+	assert_int_equal(strlen(msg), strlen("STATUS=") + NOTIFY_MAX_STATUS - 1);
+	notify_close(&n);
+}
+
+static void
+test_too_long_a_message_is_not_sent(void **state)
+{
+	struct fixture *f = *state;
+	static char big[NOTIFY_MAX_MESSAGE + 1];
+	struct notify n;
+
+	assert_int_equal(notify_init(&n), 1);
+	memset(big, 'x', NOTIFY_MAX_MESSAGE);
+	notify_send(&n, "X=%s", big);
+	assert_no_msg(f->fd);
+	assert_true(n.failed);
+	notify_close(&n);
+}
+
+static void
+test_no_notify_socket_means_no_ops(void **state)
+{
+	struct fixture *f = *state;
+	struct notify n;
+
+	unsetenv("NOTIFY_SOCKET");
+	setenv("WATCHDOG_USEC", "30000000", 1);
+	assert_int_equal(notify_init(&n), 0);
+	assert_int_equal(n.fd, -1);
+	/* Nobody to ping. */
+	assert_int_equal(n.watchdog_usec, 0);
+	assert_null(getenv("WATCHDOG_USEC"));
+	notify_ready(&n);
+	notify_status(&n, "x");
+	notify_reloading(&n);
+	notify_stopping(&n);
+	notify_watchdog_start(&n, EV_DEFAULT);
+	assert_null(n.loop);
+	assert_no_msg(f->fd);
+	notify_close(&n);
+}
+
+static void
+test_unusable_notify_socket_is_refused(void **state)
+{
+	static const char *const bad[] = {
+		"", "relative/notify", "@", "vsock:2:1234", "notify",
+	};
+	char longpath[sizeof(((struct sockaddr_un *)0)->sun_path) + 2] = { 0 };
+	struct fixture *f = *state;
+	struct notify n;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		setenv("NOTIFY_SOCKET", bad[i], 1);
+		assert_int_equal(notify_init(&n), -1);
+		assert_int_equal(n.fd, -1);
+		assert_null(getenv("NOTIFY_SOCKET"));
+		notify_ready(&n);
+	}
+	/* A path needs its NUL inside sun_path; an abstract name does not. */
+	memset(longpath, 'a', sizeof(longpath) - 1);
+	longpath[0] = '/';
+	longpath[sizeof(longpath) - 2] = '\0';
+	setenv("NOTIFY_SOCKET", longpath, 1);
+	assert_int_equal(notify_init(&n), -1);
+	longpath[0] = '@';
+	setenv("NOTIFY_SOCKET", longpath, 1);
+	assert_int_equal(notify_init(&n), 1);
+	notify_close(&n);
+	longpath[sizeof(longpath) - 2] = 'a';
+	setenv("NOTIFY_SOCKET", longpath, 1);
+	assert_int_equal(notify_init(&n), -1);
+	assert_no_msg(f->fd);
+}
+
+static uint64_t
+watchdog_for(const struct fixture *f, const char *usec, const char *pid)
+{
+	struct notify n;
+
+	setenv("NOTIFY_SOCKET", f->path, 1);
+	if (usec != NULL)
+		setenv("WATCHDOG_USEC", usec, 1);
+	else
+		unsetenv("WATCHDOG_USEC");
+	if (pid != NULL)
+		setenv("WATCHDOG_PID", pid, 1);
+	else
+		unsetenv("WATCHDOG_PID");
+	assert_int_equal(notify_init(&n), 1);
+	assert_null(getenv("WATCHDOG_USEC"));
+	assert_null(getenv("WATCHDOG_PID"));
+	notify_close(&n);
+	return n.watchdog_usec;
+}
+
+static void
+test_watchdog_environment(void **state)
+{
+	static const char *const bad_usec[] = {
+		"", "0", "30s", "-1", "+30", " 30", "30 ", "3.5", "0x10",
+		"18446744073709551616",
+	};
+	static const char *const bad_pid[] = { "", "abc", "-1", "12x", "99999999999" };
+	struct fixture *f = *state;
+	char me[32], other[32], padded[32];
+	size_t i;
+
+	snprintf(me, sizeof(me), "%ld", (long)getpid());
+	snprintf(other, sizeof(other), "%ld", (long)getpid() + 1);
+	snprintf(padded, sizeof(padded), "+%ld", (long)getpid());
+	assert_int_equal(watchdog_for(f, NULL, NULL), 0);
+	assert_int_equal(watchdog_for(f, "30000000", NULL), 30000000);
+	assert_int_equal(watchdog_for(f, "30000000", me), 30000000);
+	assert_int_equal(watchdog_for(f, "18446744073709551615", me), UINT64_MAX);
+	assert_int_equal(watchdog_for(f, "30000000", other), 0);
+	assert_int_equal(watchdog_for(f, "30000000", padded), 0);
+	for (i = 0; i < sizeof(bad_usec) / sizeof(bad_usec[0]); i++)
+		assert_int_equal(watchdog_for(f, bad_usec[i], me), 0);
+	for (i = 0; i < sizeof(bad_pid) / sizeof(bad_pid[0]); i++)
+		assert_int_equal(watchdog_for(f, "30000000", bad_pid[i]), 0);
+	assert_no_msg(f->fd);
+}
+
+static void
+stop_loop_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+test_watchdog_pings_from_the_loop(void **state)
+{
+	struct fixture *f = *state;
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct notify n;
+	ev_timer stop;
+	int pings = 0;
+	char c;
+
+	/* 40 ms: a ping every 20 ms, one at once; the loop runs for 200 ms. */
+	setenv("WATCHDOG_USEC", "40000", 1);
+	assert_int_equal(notify_init(&n), 1);
+	assert_int_equal(n.watchdog_usec, 40000);
+	notify_watchdog_start(&n, loop);
+	assert_ptr_equal(n.loop, loop);
+	assert_string_equal(next_msg(f->fd), "WATCHDOG=1");
+	ev_timer_init(&stop, stop_loop_cb, 0.2, 0.);
+	ev_timer_start(loop, &stop);
+	ev_run(loop, 0);
+	while (recv(f->fd, &c, 0, MSG_DONTWAIT | MSG_PEEK) >= 0) {
+		assert_string_equal(next_msg(f->fd), "WATCHDOG=1");
+		pings++;
+	}
+	assert_true(pings >= 3);
+	assert_true(pings <= 11);
+	notify_close(&n);
+	assert_null(n.loop);
+	ev_loop_destroy(loop);
+}
+
+static void
+test_watchdog_off_sends_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct notify n;
+	ev_timer stop;
+
+	assert_int_equal(notify_init(&n), 1);
+	notify_watchdog_start(&n, loop);
+	assert_null(n.loop);
+	ev_timer_init(&stop, stop_loop_cb, 0.05, 0.);
+	ev_timer_start(loop, &stop);
+	ev_run(loop, 0);
+	assert_no_msg(f->fd);
+	notify_close(&n);
+	ev_loop_destroy(loop);
+}
+
+/* Counts occurrences of what in the file at path. */
+static int
+count_in_file(const char *path, const char *what)
+{
+	char buf[8192], *p;
+	ssize_t len;
+	int fd = open(path, O_RDONLY), count = 0;
+
+	assert_true(fd >= 0);
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_true(len >= 0);
+	buf[len] = '\0';
+	for (p = buf; (p = strstr(p, what)) != NULL; p += strlen(what))
+		count++;
+	return count;
+}
+
+static void
+test_send_failures_are_logged_once(void **state)
+{
+	struct fixture *f = *state;
+	char nobody[160], logpath[160];
+	struct notify n;
+	int saved, logfd, i;
+
+	snprintf(nobody, sizeof(nobody), "%s/nobody", f->dir);
+	snprintf(logpath, sizeof(logpath), "%s/log", f->dir);
+	setenv("NOTIFY_SOCKET", nobody, 1);
+	assert_int_equal(notify_init(&n), 1);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(logfd >= 0);
+	dup2(logfd, STDERR_FILENO);
+	for (i = 0; i < 5; i++)
+		notify_ready(&n);
+	notify_stopping(&n);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(logfd);
+	assert_true(n.failed);
+	assert_int_equal(count_in_file(logpath, "notify: cannot send"), 1);
+	assert_int_equal(count_in_file(logpath, "READY=1"), 1);
+	unlink(logpath);
+	notify_close(&n);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_messages_to_a_path_socket, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_messages_to_an_abstract_socket,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reloading_carries_the_monotonic_clock,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_is_one_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_status_is_cut_on_a_character,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_too_long_a_message_is_not_sent,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_notify_socket_means_no_ops,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unusable_notify_socket_is_refused,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watchdog_environment, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watchdog_pings_from_the_loop,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watchdog_off_sends_nothing,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_send_failures_are_logged_once,
+		    setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
