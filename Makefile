@@ -7,7 +7,14 @@ SBINDIR    ?= $(PREFIX)/sbin
 DATADIR    ?= $(PREFIX)/share
 MANDIR     ?= $(DATADIR)/man
 SEEDDIR    ?= $(DATADIR)/ratd
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 DESTDIR    ?=
+# A sanitizer build lives apart: make does not notice changed flags.
+ifeq ($(SANITIZE),1)
+BUILD      ?= build-san
+endif
 BUILD      ?= build
 
 CC      ?= cc
@@ -80,6 +87,8 @@ unit: $(UNIT_BIN)
 
 integration: all
 	python3 tests/integration/run.py --build $(BUILD)
+	tests/integration/test_systemd.sh $(BUILD)/ratd
+	tests/integration/test_install.sh $(BUILD)
 
 check: deps
 	$(MAKE) unit
@@ -104,6 +113,21 @@ install: all
 		chmod 0644 $(DESTDIR)$(SYSCONFDIR)/ratd/ratd.conf
 	[ -e $(DESTDIR)$(SYSCONFDIR)/ratd/treaties.d/IV-13.conf ] || \
 		install -m 0644 etc/treaties.d/IV-13.conf $(DESTDIR)$(SYSCONFDIR)/ratd/treaties.d/
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(BASHCOMPDIR)
+	@# Man pages and the service name /usr/local and /etc: rewritten to the install paths.
+	for m in man/ratctl.1 man/ratd.conf.5 man/ratd.8; do \
+		sed -e 's|/usr/local/share/ratd|$(SEEDDIR)|g' -e 's|/etc/ratd/|$(SYSCONFDIR)/ratd/|g' \
+		$$m > $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/} && \
+		chmod 0644 $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/} || exit 1; \
+	done
+	sed 's|^ExecStart=/usr/local/sbin/ratd|ExecStart=$(SBINDIR)/ratd|' systemd/ratd.service \
+		> $(DESTDIR)$(UNITDIR)/ratd.service && chmod 0644 $(DESTDIR)$(UNITDIR)/ratd.service
+	install -m 0644 systemd/ratd.socket $(DESTDIR)$(UNITDIR)/ratd.socket
+	install -m 0644 systemd/ratd.sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/ratd.conf
+	install -m 0644 etc/ratctl.bash $(DESTDIR)$(BASHCOMPDIR)/ratctl
+	@echo "ratd: to run it under systemd: systemd-sysusers && systemctl daemon-reload &&" \
+		"systemctl enable --now ratd.socket ratd.service"
 
 clean:
 	rm -rf $(BUILD)

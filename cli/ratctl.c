@@ -2,11 +2,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <langinfo.h>
+#include <locale.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -26,15 +29,17 @@
 #define CTL_MAX_TIMEOUT 86400
 #define CTL_MAX_LIMIT 100000
 #define CTL_DEFAULT_INTERVAL (6 * 3600)  /* a TreatyStatus without "interval" */
+#define CTL_WIDTH 80                     /* timeline width unless a terminal says more */
+#define CTL_MAX_WIDTH 1000
 
 #define EXIT_DAEMON_ERROR 1
 #define EXIT_USAGE 2
 #define EXIT_UNREACHABLE 3
 
-enum { OPT_AS_OF = 256 };
+enum { OPT_AS_OF = 256, OPT_PENDING };
 
 enum cmd { CMD_STATUS, CMD_PARTIES, CMD_HISTORY, CMD_REFRESH, CMD_WATCH, CMD_RELOAD,
-	CMD_CHECK, CMD_VERSION, CMD_COUNT_ };
+	CMD_CHECK, CMD_VERSION, CMD_TIMELINE, CMD_METRICS, CMD_COUNT_ };
 
 enum treaty_arg { TREATY_NONE, TREATY_OPTIONAL, TREATY_REQUIRED };
 
@@ -61,6 +66,7 @@ struct ctl {
 	long timeout;              /* seconds; 0: the command's default */
 	bool json;
 	bool color;
+	bool pending;              /* parties: only signatories not yet parties */
 };
 
 /* A connection and its read buffer: lines may arrive split or several at once. */
@@ -82,6 +88,9 @@ static const struct command commands[CMD_COUNT_] = {
 	[CMD_RELOAD] = { "reload", "reload", TREATY_NONE, false, false, CTL_TIMEOUT },
 	[CMD_CHECK] = { "check", "status", TREATY_OPTIONAL, false, false, CTL_TIMEOUT },
 	[CMD_VERSION] = { "version", "ping", TREATY_NONE, false, false, CTL_TIMEOUT },
+	/* The parties reply, then the status of the same treaty. */
+	[CMD_TIMELINE] = { "timeline", "parties", TREATY_REQUIRED, true, false, CTL_TIMEOUT },
+	[CMD_METRICS] = { "metrics", "metrics", TREATY_NONE, false, false, CTL_TIMEOUT },
 };
 
 static const char *const check_names[] = {
@@ -99,6 +108,7 @@ static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, 'j' },
 	{ "timeout", required_argument, NULL, 't' },
 	{ "as-of", required_argument, NULL, OPT_AS_OF },
+	{ "pending", no_argument, NULL, OPT_PENDING },
 	{ "limit", required_argument, NULL, 'n' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -108,17 +118,19 @@ static const struct option long_opts[] = {
 static const char usage_text[] =
 	"usage: ratctl [-s PATH] [-j|--json] [-t SECONDS] COMMAND [ARGS]\n"
 	"\n"
-	"  status [TREATY] [--as-of DATE]      parties TREATY [--as-of DATE]\n"
+	"  status [TREATY] [--as-of DATE]      parties TREATY [--as-of DATE] [--pending]\n"
 	"  history [TREATY] [-n N]             refresh [TREATY]\n"
 	"  watch [TREATY]                      reload\n"
-	"  check [TREATY]                      version\n";
+	"  check [TREATY]                      version\n"
+	"  timeline TREATY [--as-of DATE]      metrics\n";
 
 static const char help_text[] =
 	"\n"
 	"Commands:\n"
 	"  status [TREATY]    parties, threshold, entry into force and the source's health\n"
 	"                     of every treaty, or of TREATY\n"
-	"  parties TREATY     the participants table of TREATY\n"
+	"  parties TREATY     the participants table of TREATY; with --pending only the\n"
+	"                     signatories that are not yet parties, with their signatures\n"
 	"  history [TREATY]   the latest events, oldest first\n"
 	"  refresh [TREATY]   fetch now and wait for the outcome (admin only)\n"
 	"  watch [TREATY]     print events as they happen, until interrupted\n"
@@ -127,6 +139,11 @@ static const char help_text[] =
 	"                     fetch in 2 intervals), 2 CRITICAL (source failing),\n"
 	"                     3 UNKNOWN (ratd not reachable); --json does not apply\n"
 	"  version            the versions of ratctl and of the running ratd\n"
+	"  timeline TREATY    a chart of the instruments counted towards the threshold over\n"
+	"                     time (by year, or by month over a short span), the threshold\n"
+	"                     a line, its date and entry into force marked; the width of\n"
+	"                     the terminal ($COLUMNS), else 80 columns; --json: the series\n"
+	"  metrics            ratd's counters and gauges in the Prometheus text format\n"
 	"\n"
 	"Options:\n"
 	"  -s, --socket PATH      control socket (default: $RATD_SOCKET, else "
@@ -134,7 +151,9 @@ static const char help_text[] =
 	"  -j, --json             print the reply's result as JSON (watch: one event a line)\n"
 	"  -t, --timeout SECONDS  wait at most SECONDS for the reply (default 10, refresh 300;\n"
 	"                         watch then waits for events without limit)\n"
-	"      --as-of DATE       status, parties: evaluate at DATE (YYYY-MM-DD), not today\n"
+	"      --as-of DATE       status, parties, timeline: evaluate at DATE (YYYY-MM-DD),\n"
+	"                         not today\n"
+	"      --pending          parties: signatories without an instrument, not withdrawn\n"
 	"  -n, --limit N          history: at most N events (1 to 100000; default 50)\n"
 	"  -h, --help             print this help and exit\n"
 	"  -V, --version          print ratctl's version and exit\n"
@@ -262,6 +281,9 @@ parse_option(int ch, char **argv, struct ctl *ctl)
 			return usage_error("--as-of: '%s' is not a date (YYYY-MM-DD)", optarg);
 		ctl->as_of = optarg;
 		return -1;
+	case OPT_PENDING:
+		ctl->pending = true;
+		return -1;
 	case 'h':
 		printf("%s%s", usage_text, help_text);
 		return 0;
@@ -304,7 +326,9 @@ parse_command(int argc, char **argv, struct ctl *ctl)
 	} else if (c->treaty == TREATY_REQUIRED)
 		return usage_error("%s needs a TREATY", c->name);
 	if (ctl->as_of != NULL && !c->as_of)
-		return usage_error("--as-of applies to status and parties only");
+		return usage_error("--as-of applies to status, parties and timeline only");
+	if (ctl->pending && ctl->cmd != CMD_PARTIES)
+		return usage_error("--pending applies to parties only");
 	if (ctl->limit != 0 && !c->limit)
 		return usage_error("-n applies to history only");
 	return -1;
@@ -518,9 +542,9 @@ reply_parse(const struct ctl *ctl, const char *line, size_t len, json_t **result
 
 /* The request line: {"cmd": ..., "treaty": ..., "as_of": ..., "limit": ...} and a newline. */
 static char *
-request_line(const struct ctl *ctl)
+request_line(const struct ctl *ctl, const char *cmd)
 {
-	json_t *req = json_pack("{s:s}", "cmd", commands[ctl->cmd].request);
+	json_t *req = json_pack("{s:s}", "cmd", cmd);
 	char *body, *line = NULL;
 
 	if (req == NULL)
@@ -539,9 +563,9 @@ request_line(const struct ctl *ctl)
 	return line;
 }
 
-/* Connects, sends the command and reads the first reply line's result. */
+/* Connects, sends the request cmd and reads the first reply line's result. */
 static int
-ctl_call(const struct ctl *ctl, struct conn *c, json_t **result)
+ctl_request(const struct ctl *ctl, struct conn *c, const char *cmd, json_t **result)
 {
 	long timeout = ctl->timeout ? ctl->timeout : commands[ctl->cmd].timeout;
 	int64_t deadline = now_ms() + timeout * 1000;
@@ -551,7 +575,7 @@ ctl_call(const struct ctl *ctl, struct conn *c, json_t **result)
 
 	if ((rc = conn_open(ctl, c)) != 0)
 		return rc;
-	if ((req = request_line(ctl)) == NULL)
+	if ((req = request_line(ctl, cmd)) == NULL)
 		return fail(ctl, EXIT_DAEMON_ERROR, "out of memory");
 	rc = conn_send(ctl, c, req, strlen(req), deadline);
 	free(req);
@@ -560,6 +584,13 @@ ctl_call(const struct ctl *ctl, struct conn *c, json_t **result)
 	if (rc == 0)
 		rc = reply_parse(ctl, line, len, result);
 	return rc;
+}
+
+/* The command's own request. */
+static int
+ctl_call(const struct ctl *ctl, struct conn *c, json_t **result)
+{
+	return ctl_request(ctl, c, commands[ctl->cmd].request, result);
 }
 
 static int
@@ -772,11 +803,41 @@ refresh_rc(const json_t *result)
 	return 0;
 }
 
+/* parties --pending: the reply filtered, in either form. */
+static int
+show_pending(const struct ctl *ctl, const json_t *result)
+{
+	json_t *pending = render_pending_filter(result);
+	int rc = 0;
+
+	if (pending == NULL)
+		return fail(ctl, EXIT_DAEMON_ERROR, "out of memory");
+	if (ctl->json)
+		rc = print_json(pending, JSON_INDENT(2));
+	else
+		render_pending(stdout, pending, ctl->color);
+	json_decref(pending);
+	return rc;
+}
+
+static int
+show_metrics(const struct ctl *ctl, const json_t *result)
+{
+	const char *text = jstr(result, "text");
+
+	if (text == NULL)
+		return fail(ctl, EXIT_DAEMON_ERROR, "unreadable reply from ratd: no metrics text");
+	render_lines(stdout, text);
+	return 0;
+}
+
 static int
 show_result(const struct ctl *ctl, const json_t *result)
 {
 	if (ctl->cmd == CMD_CHECK)
 		return check_report(ctl, result);
+	if (ctl->pending)
+		return show_pending(ctl, result);
 	if (ctl->json) {
 		if (print_json(result, JSON_INDENT(2)) != 0)
 			return EXIT_DAEMON_ERROR;
@@ -795,6 +856,8 @@ show_result(const struct ctl *ctl, const json_t *result)
 	case CMD_REFRESH:
 		render_refresh(stdout, result, ctl->color);
 		return refresh_rc(result);
+	case CMD_METRICS:
+		return show_metrics(ctl, result);
 	case CMD_RELOAD:
 		if (json_is_true(json_object_get(result, "reloaded"))) {
 			printf("ratd reloaded its configuration\n");
@@ -806,6 +869,71 @@ show_result(const struct ctl *ctl, const json_t *result)
 	}
 }
 
+/* Columns of the terminal on stdout: $COLUMNS, else its size; 80 when not a terminal. */
+static int
+term_width(void)
+{
+	const char *env = getenv("COLUMNS");
+	struct winsize ws;
+	long n;
+
+	if (!isatty(STDOUT_FILENO))
+		return CTL_WIDTH;
+	if (env != NULL && parse_count(env, CTL_MAX_WIDTH, &n))
+		return (int)n;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col > CTL_MAX_WIDTH ? CTL_MAX_WIDTH : ws.ws_col;
+	return CTL_WIDTH;
+}
+
+/* Block and box-drawing characters only where the locale says UTF-8. */
+static bool
+locale_utf8(void)
+{
+	return setlocale(LC_CTYPE, "") != NULL && strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+}
+
+/* The TreatyStatus of id in a status result, or NULL. */
+static const json_t *
+status_of(const json_t *result, const char *id)
+{
+	const json_t *t;
+	size_t i;
+
+	json_array_foreach(json_object_get(result, "treaties"), i, t)
+		if (streq(jstr(t, "id"), id))
+			return t;
+	return NULL;
+}
+
+/* timeline: the series from the parties and the status of one treaty, drawn here. */
+static int
+ctl_timeline(const struct ctl *ctl)
+{
+	struct conn cp = { .fd = -1 }, cs = { .fd = -1 };
+	json_t *parties = NULL, *status = NULL, *tl = NULL;
+	const json_t *t;
+	int rc;
+
+	if ((rc = ctl_request(ctl, &cp, "parties", &parties)) == 0)
+		rc = ctl_request(ctl, &cs, "status", &status);
+	if (rc == 0 && (t = status_of(status, ctl->treaty)) == NULL)
+		rc = fail(ctl, EXIT_DAEMON_ERROR, "ratd reports no status of %s", ctl->treaty);
+	else if (rc == 0 && (tl = render_timeline_build(parties, t)) == NULL)
+		rc = fail(ctl, EXIT_DAEMON_ERROR, "unreadable parties reply from ratd (no as_of "
+		    "date) or out of memory");
+	if (tl != NULL && ctl->json)
+		rc = print_json(tl, JSON_INDENT(2));
+	else if (tl != NULL)
+		render_timeline(stdout, tl, term_width(), locale_utf8());
+	json_decref(tl);
+	json_decref(status);
+	json_decref(parties);
+	conn_close(&cs);
+	conn_close(&cp);
+	return rc;
+}
+
 static int
 run(const struct ctl *ctl)
 {
@@ -813,6 +941,8 @@ run(const struct ctl *ctl)
 	json_t *result = NULL;
 	int rc;
 
+	if (ctl->cmd == CMD_TIMELINE)
+		return ctl_timeline(ctl);
 	if (ctl->cmd == CMD_VERSION)
 		rc = ctl_version(ctl, &c);
 	else if ((rc = ctl_call(ctl, &c, &result)) == 0)

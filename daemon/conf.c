@@ -1,5 +1,7 @@
 /* ratd.conf: read, check and resolve the configuration (SPEC §4). */
 #include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -7,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "ratd/proto.h"
 #include "conf.h"
@@ -35,18 +39,34 @@ struct conf_key {
 	unsigned flags;
 };
 
+/* A line of one of the files read: seq indexes conf->files. */
+struct conf_at {
+	int seq;
+	int line;
+};
+
+/* A file being read, to refuse an include that would read it again. */
+struct conf_open {
+	dev_t dev;
+	ino_t ino;
+};
+
 struct conf_parser {
 	struct conf *conf;
+	int seq;                           /* the file being read, in conf->files */
 	int line;
+	int depth;                         /* files open: 1 while reading the main one */
+	struct conf_open open[CONF_MAX_DEPTH + 1];
+	bool after_include;                /* no section since the last include line */
 	enum conf_section sec;
 	char secname[CONF_MAX_ID + 16];    /* "[treaty IV-13]", for messages */
 	int secline;
 	const struct conf_key *keys;
 	int seen[CONF_MAX_KEYS];           /* line of each key in this section, 0 = unset */
-	int ratd_line;                     /* the [ratd] section, 0 = none yet */
+	struct conf_at ratd_at;            /* the [ratd] section, line 0 = none yet */
 	int ratd_seen[CONF_MAX_KEYS];
-	int alert_treaties_line[CONF_MAX_ALERTS];
-	int lines[CONF_MAX_ERRORS];        /* line of each message, to sort them */
+	struct conf_at alert_treaties_at[CONF_MAX_ALERTS];
+	long long keys_at[CONF_MAX_ERRORS];  /* where each message points, to sort them */
 	int problems;                      /* also counts messages lost to out-of-memory */
 	bool full;                         /* CONF_MAX_ERRORS reached */
 };
@@ -66,7 +86,7 @@ static const enum kind conf_count_kinds[] = {
 #define CONF_NKINDS (sizeof(conf_count_kinds) / sizeof(conf_count_kinds[0]))
 
 static void
-conf_add_error(struct conf_parser *p, int line, char *msg)
+conf_add_error(struct conf_parser *p, long long key, char *msg)
 {
 	struct conf *c = p->conf;
 	char **v;
@@ -79,63 +99,89 @@ conf_add_error(struct conf_parser *p, int line, char *msg)
 		return;
 	}
 	c->errors = v;
-	p->lines[c->nerrors] = line;
+	p->keys_at[c->nerrors] = key;
 	c->errors[c->nerrors++] = msg;
 }
 
-/* Orders messages by line (a stable insertion sort), whole-file ones last. */
+/* Orders messages by file, then line (a stable insertion sort), whole-file ones last. */
 static void
 conf_sort_errors(struct conf_parser *p)
 {
 	struct conf *c = p->conf;
+	long long key;
 	size_t i, j;
 	char *msg;
-	int line;
 
-	for (i = 0; i < c->nerrors; i++)
-		if (p->lines[i] == 0)
-			p->lines[i] = INT_MAX;
 	for (i = 1; i < c->nerrors; i++) {
 		msg = c->errors[i];
-		line = p->lines[i];
-		for (j = i; j > 0 && p->lines[j - 1] > line; j--) {
+		key = p->keys_at[i];
+		for (j = i; j > 0 && p->keys_at[j - 1] > key; j--) {
 			c->errors[j] = c->errors[j - 1];
-			p->lines[j] = p->lines[j - 1];
+			p->keys_at[j] = p->keys_at[j - 1];
 		}
 		c->errors[j] = msg;
-		p->lines[j] = line;
+		p->keys_at[j] = key;
 	}
 }
 
-/* Records "FILE:LINE: message", or "FILE: message" when line is 0. */
-static void
-conf_error_at(struct conf_parser *p, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void conf_verror(struct conf_parser *p, struct conf_at at, const char *fmt,
+    va_list ap) __attribute__((format(printf, 3, 0)));
 
+/* Records "FILE:LINE: message", or "FILE: message" when the line is 0. */
 static void
-conf_error_at(struct conf_parser *p, int line, const char *fmt, ...)
+conf_verror(struct conf_parser *p, struct conf_at at, const char *fmt, va_list ap)
 {
+	struct conf *c = p->conf;
+	const char *file;
 	char body[1024], *msg;
-	va_list ap;
 	int n;
 
 	p->problems++;
 	if (p->full)
 		return;
-	va_start(ap, fmt);
 	vsnprintf(body, sizeof(body), fmt, ap);
-	va_end(ap);
-	if (p->conf->nerrors + 1 >= CONF_MAX_ERRORS) {
+	if (c->nerrors + 1 >= CONF_MAX_ERRORS) {
 		p->full = true;
 		snprintf(body, sizeof(body), "too many problems: fix these %d first",
 		    CONF_MAX_ERRORS - 1);
-		line = 0;
+		at.seq = 0;
+		at.line = 0;
 	}
-	if (line > 0)
-		n = asprintf(&msg, "%s:%d: %s", p->conf->path, line, body);
+	file = at.seq >= 0 && (size_t)at.seq < c->nfiles ? c->files[at.seq] : c->path;
+	if (at.line > 0)
+		n = asprintf(&msg, "%s:%d: %s", file, at.line, body);
 	else
-		n = asprintf(&msg, "%s: %s", p->conf->path, body);
-	conf_add_error(p, line, n < 0 ? NULL : msg);
+		n = asprintf(&msg, "%s: %s", file, body);
+	conf_add_error(p, at.line > 0 ? (long long)at.seq << 32 | at.line : LLONG_MAX,
+	    n < 0 ? NULL : msg);
+}
+
+static void conf_error_in(struct conf_parser *p, struct conf_at at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void conf_error_at(struct conf_parser *p, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A message about a line of any file read. */
+static void
+conf_error_in(struct conf_parser *p, struct conf_at at, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	conf_verror(p, at, fmt, ap);
+	va_end(ap);
+}
+
+/* A message about a line of the file being read (0: the file as a whole). */
+static void
+conf_error_at(struct conf_parser *p, int line, const char *fmt, ...)
+{
+	struct conf_at at = { p->seq, line };
+	va_list ap;
+
+	va_start(ap, fmt);
+	conf_verror(p, at, fmt, ap);
+	va_end(ap);
 }
 
 #define conf_error(p, ...) conf_error_at((p), (p)->line, __VA_ARGS__)
@@ -575,6 +621,19 @@ set_failures_before_alert(struct conf_parser *p, const char *val)
 		p->conf->failures_before_alert = (int)n;
 }
 
+static void
+set_metrics_textfile(struct conf_parser *p, const char *val)
+{
+	char buf[CONF_SHOWN + 4];
+
+	if (val[0] != '/' || val[strlen(val) - 1] == '/') {
+		conf_error(p, "bad metrics_textfile '%s': use an absolute file path such as "
+		    "/var/lib/prometheus/node-exporter/ratd.prom", conf_shown(val, buf));
+		return;
+	}
+	conf_set_str(p, &p->conf->metrics_textfile, val);
+}
+
 /* Indices used once the whole file is read. */
 enum { RK_STATE_DIR = 4, RK_INTERVAL = 6, RK_JITTER = 7 };
 
@@ -591,6 +650,7 @@ static const struct conf_key conf_ratd_keys[] = {
 	{ "max_page_size", set_max_page_size, 0 },
 	{ "user_agent", set_user_agent, 0 },
 	{ "failures_before_alert", set_failures_before_alert, 0 },
+	{ "metrics_textfile", set_metrics_textfile, 0 },
 	{ NULL, NULL, 0 },
 };
 
@@ -922,7 +982,7 @@ set_treaties(struct conf_parser *p, const char *val)
 		return;
 	a->treaties = v;
 	a->ntreaties = n;
-	p->alert_treaties_line[p->conf->nalerts - 1] = p->line;
+	p->alert_treaties_at[p->conf->nalerts - 1] = (struct conf_at){ p->seq, p->line };
 }
 
 static void
@@ -1017,12 +1077,31 @@ conf_end_section(struct conf_parser *p)
 	memset(p->seen, 0, sizeof(p->seen));
 }
 
+/* The current file's name: one of conf->files. */
+static const char *
+conf_file_name(const struct conf_parser *p)
+{
+	return p->conf->files[p->seq];
+}
+
+/* Where an earlier section was: "line 4" in this file, "FILE:4" in another one. */
+static const char *
+conf_first_at(const struct conf_parser *p, const char *file, int line, char *buf,
+    size_t len)
+{
+	if (file == conf_file_name(p))
+		snprintf(buf, len, "line %d", line);
+	else
+		snprintf(buf, len, "%s:%d", file, line);
+	return buf;
+}
+
 static void
 conf_begin_treaty(struct conf_parser *p, const char *id)
 {
 	struct conf *c = p->conf;
 	const struct conf_treaty *dup = conf_treaty_find(c, id);
-	char buf[CONF_SHOWN + 4];
+	char buf[CONF_SHOWN + 4], first[PATH_MAX + 32];
 	struct conf_treaty *v;
 	size_t i;
 
@@ -1033,8 +1112,8 @@ conf_begin_treaty(struct conf_parser *p, const char *id)
 		return;
 	}
 	if (dup != NULL) {
-		conf_error(p, "duplicate [treaty %s] (first at line %d): merge the two sections",
-		    id, dup->line);
+		conf_error(p, "duplicate [treaty %s] (first at %s): merge the two sections",
+		    id, conf_first_at(p, dup->file, dup->line, first, sizeof(first)));
 		return;
 	}
 	if (c->ntreaties == CONF_MAX_TREATIES) {
@@ -1047,6 +1126,7 @@ conf_begin_treaty(struct conf_parser *p, const char *id)
 	}
 	c->treaties = v;
 	memset(&v[c->ntreaties], 0, sizeof(*v));
+	v[c->ntreaties].file = conf_file_name(p);
 	v[c->ntreaties].line = p->line;
 	v[c->ntreaties].format = UNTC_AUTO;
 	v[c->ntreaties].rule.align = RULE_ALIGN_NONE;
@@ -1076,7 +1156,7 @@ conf_begin_alert(struct conf_parser *p, const char *name)
 {
 	struct conf *c = p->conf;
 	const struct conf_alert *dup = conf_alert_find(c, name);
-	char buf[CONF_SHOWN + 4];
+	char buf[CONF_SHOWN + 4], first[PATH_MAX + 32];
 	struct conf_alert *v;
 
 	if (!conf_valid_id(name)) {
@@ -1086,8 +1166,8 @@ conf_begin_alert(struct conf_parser *p, const char *name)
 		return;
 	}
 	if (dup != NULL) {
-		conf_error(p, "duplicate [alert %s] (first at line %d): rename one", name,
-		    dup->line);
+		conf_error(p, "duplicate [alert %s] (first at %s): rename one", name,
+		    conf_first_at(p, dup->file, dup->line, first, sizeof(first)));
 		return;
 	}
 	if (c->nalerts == CONF_MAX_ALERTS) {
@@ -1100,6 +1180,7 @@ conf_begin_alert(struct conf_parser *p, const char *name)
 	}
 	c->alerts = v;
 	memset(&v[c->nalerts], 0, sizeof(*v));
+	v[c->nalerts].file = conf_file_name(p);
 	v[c->nalerts].line = p->line;
 	v[c->nalerts].timeout = 30;
 	v[c->nalerts].name = conf_strdup(p, name);
@@ -1114,12 +1195,13 @@ conf_begin_alert(struct conf_parser *p, const char *name)
 static void
 conf_section(struct conf_parser *p, char *s)
 {
-	char *type, *name, buf[CONF_SHOWN + 4];
+	char *type, *name, buf[CONF_SHOWN + 4], first[PATH_MAX + 32];
 	size_t n = strlen(s);
 
 	conf_end_section(p);
 	p->sec = SEC_SKIP;      /* keys of a refused section are not reported again */
 	p->secline = p->line;
+	p->after_include = false;
 	if (s[n - 1] != ']') {
 		conf_error(p, "section line must end with ']', as in [treaty IV-13]");
 		return;
@@ -1133,12 +1215,13 @@ conf_section(struct conf_parser *p, char *s)
 	snprintf(p->secname, sizeof(p->secname), "[%.8s%s%.*s]", type,
 	    *name == '\0' ? "" : " ", CONF_MAX_ID, name);
 	if (strcmp(type, "ratd") == 0 && *name == '\0') {
-		if (p->ratd_line != 0) {
-			conf_error(p, "duplicate [ratd] (first at line %d): merge the two sections",
-			    p->ratd_line);
+		if (p->ratd_at.line != 0) {
+			conf_error(p, "duplicate [ratd] (first at %s): merge the two sections",
+			    conf_first_at(p, p->conf->files[p->ratd_at.seq], p->ratd_at.line,
+			    first, sizeof(first)));
 			return;
 		}
-		p->ratd_line = p->line;
+		p->ratd_at = (struct conf_at){ p->seq, p->line };
 		p->sec = SEC_RATD;
 		p->keys = conf_ratd_keys;
 	} else if (strcmp(type, "treaty") == 0 && *name != '\0')
@@ -1169,6 +1252,8 @@ conf_unknown_key(struct conf_parser *p, const char *key)
 	    p->secname, known);
 }
 
+static void conf_include(struct conf_parser *p, const char *val);
+
 /* "key = value". */
 static void
 conf_assign(struct conf_parser *p, char *s)
@@ -1187,8 +1272,17 @@ conf_assign(struct conf_parser *p, char *s)
 		conf_error(p, "no key before '=': write 'key = value'");
 		return;
 	}
+	if (strcmp(key, "include") == 0) {
+		conf_include(p, val);
+		return;
+	}
 	if (p->sec == SEC_SKIP)
 		return;
+	if (p->sec == SEC_NONE && p->after_include) {
+		conf_error(p, "key '%s' after an include line, which ends the section: "
+		    "start a [section] again or move the include", conf_shown(key, buf));
+		return;
+	}
 	if (p->sec == SEC_NONE) {
 		conf_error(p, "key '%s' outside any section: put it under [ratd], "
 		    "[treaty ID] or [alert NAME]", conf_shown(key, buf));
@@ -1293,36 +1387,94 @@ conf_line(struct conf_parser *p, char *raw, size_t n)
 		conf_assign(p, s);
 }
 
+/* A problem with a file as a whole: "FILE: what" for the main one, and for an
+ * included one "INCLUDER:LINE: include FILE: what", at the line that names it. */
+static void conf_file_error(struct conf_parser *p, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+conf_file_error(struct conf_parser *p, const char *path, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (p->depth == 0)
+		conf_error_at(p, 0, "%s", what);
+	else
+		conf_error(p, "include %s: %s", path, what);
+}
+
+/* Opens path for reading, refusing what is not a regular file (a FIFO would block)
+ * and what is being read already. */
+static FILE *
+conf_open_file(struct conf_parser *p, const char *path, struct conf_open *id)
+{
+	struct stat st;
+	FILE *f;
+	int fd, i;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1) {
+		conf_file_error(p, path, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1) {
+		conf_file_error(p, path, "cannot open: %s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		conf_file_error(p, path, "%s", S_ISDIR(st.st_mode) ? "is a directory: use "
+		    "DIR/*.conf to include the files in it" : "not a regular file");
+		close(fd);
+		return NULL;
+	}
+	for (i = 0; i < p->depth; i++)
+		if (p->open[i].dev == st.st_dev && p->open[i].ino == st.st_ino) {
+			conf_file_error(p, path, "includes itself through this line (an "
+			    "include cycle): remove one of the include lines");
+			close(fd);
+			return NULL;
+		}
+	if ((f = fdopen(fd, "r")) == NULL) {
+		conf_file_error(p, path, "out of memory");
+		close(fd);
+		return NULL;
+	}
+	id->dev = st.st_dev;
+	id->ino = st.st_ino;
+	return f;
+}
+
 /* Reads the whole file into a NUL-terminated buffer; NULL after an error. */
 static char *
-conf_read(struct conf_parser *p, size_t *len)
+conf_read(struct conf_parser *p, const char *path, FILE *f, size_t *len)
 {
-	FILE *f;
-	char *buf;
+	char *buf, *small;
 	size_t n;
 	int err;
 
-	if ((f = fopen(p->conf->path, "re")) == NULL) {
-		conf_error_at(p, 0, "cannot open: %s", strerror(errno));
-		return NULL;
-	}
 	if ((buf = malloc(CONF_MAX_FILE + 2)) == NULL) {
-		fclose(f);
-		conf_error_at(p, 0, "out of memory");
+		conf_file_error(p, path, "out of memory");
 		return NULL;
 	}
 	n = fread(buf, 1, CONF_MAX_FILE + 1, f);
 	err = ferror(f) ? errno : 0;
-	fclose(f);
 	if (err != 0 || n > CONF_MAX_FILE) {
 		if (err != 0)
-			conf_error_at(p, 0, "cannot read: %s", strerror(err));
+			conf_file_error(p, path, "cannot read: %s", strerror(err));
 		else
-			conf_error_at(p, 0, "larger than 1 MiB: this is not a ratd configuration");
+			conf_file_error(p, path, "larger than 1 MiB: this is not a ratd "
+			    "configuration");
 		free(buf);
 		return NULL;
 	}
 	buf[n] = '\0';
+	/* Includes nest: each level keeps only what its file needs. */
+	if ((small = realloc(buf, n + 1)) != NULL)
+		buf = small;
 	*len = n;
 	return buf;
 }
@@ -1342,6 +1494,150 @@ conf_parse(struct conf_parser *p, char *buf, size_t len)
 		s = nl + 1;
 	}
 	conf_end_section(p);
+}
+
+/* Adds path to conf->files; its index, or -1. */
+static int
+conf_add_file(struct conf_parser *p, const char *path)
+{
+	struct conf *c = p->conf;
+	char **v, *d;
+
+	if (c->nfiles >= CONF_MAX_FILES) {
+		conf_file_error(p, path, "more than %d configuration files in all: include "
+		    "fewer", CONF_MAX_FILES);
+		return -1;
+	}
+	if ((d = strdup(path)) == NULL ||
+	    (v = realloc(c->files, (c->nfiles + 1) * sizeof(*v))) == NULL) {
+		free(d);
+		conf_file_error(p, path, "out of memory");
+		return -1;
+	}
+	c->files = v;
+	c->files[c->nfiles] = d;
+	return (int)c->nfiles++;
+}
+
+/* Reads and parses one file: the main one (depth 0), or one an include line names.
+ * 0, or -1 when it could not be read. */
+static int
+conf_file(struct conf_parser *p, const char *path)
+{
+	int seq = p->seq, line = p->line, nseq;
+	struct conf_open id;
+	size_t len;
+	char *buf;
+	FILE *f;
+
+	if (p->depth > CONF_MAX_DEPTH) {
+		conf_file_error(p, path, "includes nest more than %d deep: include the files "
+		    "from fewer levels", CONF_MAX_DEPTH);
+		return -1;
+	}
+	if ((f = conf_open_file(p, path, &id)) == NULL)
+		return -1;
+	buf = conf_read(p, path, f, &len);
+	fclose(f);
+	if (buf == NULL)
+		return -1;
+	nseq = p->depth == 0 ? 0 : conf_add_file(p, path);
+	if (nseq >= 0) {
+		p->open[p->depth++] = id;
+		p->seq = nseq;
+		p->after_include = false;
+		conf_parse(p, buf, len);
+		p->depth--;
+		p->seq = seq;
+		p->line = line;
+	}
+	free(buf);
+	return nseq >= 0 ? 0 : -1;
+}
+
+static int
+conf_cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The include value as a path: relative ones are relative to the including file's
+ * directory, whose name is escaped when it goes into a glob pattern. */
+static char *
+conf_include_path(struct conf_parser *p, const char *val, bool pattern)
+{
+	const char *file = conf_file_name(p), *slash = strrchr(file, '/');
+	size_t dirlen = slash == NULL || val[0] == '/' ? 0 : (size_t)(slash - file) + 1;
+	char *out, *o;
+	size_t i;
+
+	if ((out = malloc(2 * dirlen + strlen(val) + 1)) == NULL) {
+		conf_error(p, "out of memory");
+		return NULL;
+	}
+	for (o = out, i = 0; i < dirlen; i++) {
+		if (pattern && strchr("*?[\\", file[i]) != NULL)
+			*o++ = '\\';
+		*o++ = file[i];
+	}
+	strcpy(o, val);
+	return out;
+}
+
+/* A directory glob cannot read is fatal to the include, unless it does not exist. */
+static int
+conf_glob_error(const char *path, int err)
+{
+	return err != ENOENT && err != ENOTDIR;
+}
+
+/* Every file the pattern matches, in name order; none is not an error. */
+static void
+conf_include_glob(struct conf_parser *p, const char *val, const char *pattern)
+{
+	glob_t g;
+	size_t i;
+	int r;
+
+	memset(&g, 0, sizeof(g));
+	r = glob(pattern, 0, conf_glob_error, &g);
+	if (r == GLOB_NOSPACE)
+		conf_error(p, "include %s: out of memory", val);
+	else if (r == GLOB_ABORTED)
+		conf_error(p, "include %s: cannot read a directory it names (permissions?)",
+		    val);
+	else if (r == 0 && g.gl_pathc > CONF_MAX_FILES)
+		conf_error(p, "include %s matches more than %d files", val, CONF_MAX_FILES);
+	else if (r == 0) {
+		/* By bytes, whatever the locale: the order must not change with LANG. */
+		qsort(g.gl_pathv, g.gl_pathc, sizeof(*g.gl_pathv), conf_cmp_str);
+		for (i = 0; i < g.gl_pathc; i++)
+			conf_file(p, g.gl_pathv[i]);
+	}
+	globfree(&g);
+}
+
+/* "include = PATTERN": every matching file, in name order, as if its lines stood here.
+ * A pattern may match nothing (an empty treaties.d); a plain path must exist. */
+static void
+conf_include(struct conf_parser *p, const char *val)
+{
+	bool pattern = strpbrk(val, "*?[") != NULL;
+	char *path;
+
+	conf_end_section(p);
+	if (*val == '\0')
+		conf_error(p, "include has no value: give a file or a pattern, as in "
+		    "include = /etc/ratd/treaties.d/*.conf");
+	else if ((path = conf_include_path(p, val, pattern)) != NULL) {
+		if (pattern)
+			conf_include_glob(p, val, path);
+		else
+			conf_file(p, path);
+		free(path);
+	}
+	p->sec = SEC_NONE;
+	p->after_include = true;
 }
 
 /* The first of $STATE_DIRECTORY's colon-separated paths, when systemd set it. */
@@ -1367,13 +1663,13 @@ static void
 conf_resolve(struct conf_parser *p)
 {
 	struct conf *c = p->conf;
+	struct conf_at at = p->ratd_at;
 	size_t i, j;
-	int line;
 
 	if (c->jitter > c->interval) {
-		line = p->ratd_seen[RK_JITTER] != 0 ? p->ratd_seen[RK_JITTER] :
+		at.line = p->ratd_seen[RK_JITTER] != 0 ? p->ratd_seen[RK_JITTER] :
 		    p->ratd_seen[RK_INTERVAL];
-		conf_error_at(p, line, "jitter %gs is longer than interval %gs: use 0..interval",
+		conf_error_in(p, at, "jitter %gs is longer than interval %gs: use 0..interval",
 		    c->jitter, c->interval);
 	}
 	if (p->ratd_seen[RK_STATE_DIR] == 0)
@@ -1384,7 +1680,7 @@ conf_resolve(struct conf_parser *p)
 	for (i = 0; i < c->nalerts; i++)
 		for (j = 0; j < c->alerts[i].ntreaties; j++)
 			if (conf_treaty_find(c, c->alerts[i].treaties[j]) == NULL)
-				conf_error_at(p, p->alert_treaties_line[i], "[alert %s] names "
+				conf_error_in(p, p->alert_treaties_at[i], "[alert %s] names "
 				    "treaty '%s', which has no [treaty %s] section",
 				    c->alerts[i].name, c->alerts[i].treaties[j],
 				    c->alerts[i].treaties[j]);
@@ -1415,22 +1711,23 @@ int
 conf_load(const char *path, struct conf *conf)
 {
 	struct conf_parser p;
-	size_t len;
-	char *buf;
 
 	memset(conf, 0, sizeof(*conf));
 	memset(&p, 0, sizeof(p));
 	p.conf = conf;
 	if ((conf->path = strdup(path)) == NULL)
 		return -1;
+	if ((conf->files = malloc(sizeof(*conf->files))) == NULL ||
+	    (conf->files[0] = strdup(path)) == NULL)
+		return -1;
+	conf->nfiles = 1;
 	if (conf_defaults(conf) < 0) {
 		conf_error_at(&p, 0, "out of memory");
 		return -1;
 	}
-	if ((buf = conf_read(&p, &len)) == NULL)
+	/* A main file that cannot be read has nothing more to report. */
+	if (conf_file(&p, path) < 0)
 		return -1;
-	conf_parse(&p, buf, len);
-	free(buf);
 	conf_resolve(&p);
 	conf_sort_errors(&p);
 	return p.problems == 0 ? 0 : -1;
@@ -1459,6 +1756,7 @@ conf_free(struct conf *conf)
 	}
 	free(conf->alerts);
 	conf_free_list(conf->errors, conf->nerrors);
+	conf_free_list(conf->files, conf->nfiles);
 	free(conf->path);
 	free(conf->socket);
 	free(conf->socket_group);
@@ -1466,6 +1764,7 @@ conf_free(struct conf *conf)
 	free(conf->state_dir);
 	free(conf->seed_dir);
 	free(conf->user_agent);
+	free(conf->metrics_textfile);
 	memset(conf, 0, sizeof(*conf));
 }
 

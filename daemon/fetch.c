@@ -57,9 +57,9 @@ fetch_socket_action(struct fetcher *f, curl_socket_t fd, int action)
 	rc = curl_multi_socket_action(f->multi, fd, action, &running);
 	if (rc != CURLM_OK)
 		log_err("fetch: curl_multi_socket_action: %s", curl_multi_strerror(rc));
+	/* curl's timer callback alone arms and disarms the timer: a transfer started from
+	 * a completion callback below has just armed it. */
 	fetch_check_done(f);
-	if (running <= 0)
-		ev_timer_stop(f->loop, &f->timer);
 }
 
 static void

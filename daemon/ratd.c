@@ -275,19 +275,18 @@ ratd_reload(struct ratd *rd, struct conf *conf)
 	rd->conf = conf;
 	/* Treaties that stay keep their committed state, schedule and waiting clients. */
 	for (i = 0; i < conf->ntreaties; i++) {
-		if ((t = ratd_treaty(rd, conf->treaties[i].id)) != NULL) {
+		if ((t = ratd_treaty(rd, conf->treaties[i].id)) != NULL)
 			treaty_reconfigure(t, &conf->treaties[i]);
-			for (j = 0; j < rd->ntreaties; j++)
-				if (rd->treaties[j] == t)
-					rd->treaties[j] = NULL;
-		} else if ((t = treaty_new(rd, &conf->treaties[i])) != NULL)
+		else if ((t = treaty_new(rd, &conf->treaties[i])) != NULL)
 			treaty_start(t);
 		else
 			log_err("reload: %s: out of memory; not tracked", conf->treaties[i].id);
 		next[i] = t;
 	}
 	for (j = 0; j < rd->ntreaties; j++) {
-		if (rd->treaties[j] != NULL) {
+		for (i = 0; i < conf->ntreaties && next[i] != rd->treaties[j]; i++)
+			;
+		if (i == conf->ntreaties) {
 			log_info("reload: %s is no longer tracked", rd->treaties[j]->conf->id);
 			treaty_free(rd->treaties[j]);
 		}

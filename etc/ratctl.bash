@@ -5,7 +5,7 @@
 _ratctl()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-	local cmds='status parties history refresh watch reload check version'
+	local cmds='status parties history refresh watch reload check version timeline metrics'
 	local common='-s --socket -j --json -t --timeout'
 	local i cmd='' extra=''
 
@@ -54,7 +54,8 @@ _ratctl()
 		return
 	fi
 	case $cmd in
-	status|parties) extra='--as-of' ;;
+	status|timeline) extra='--as-of' ;;
+	parties) extra='--as-of --pending' ;;
 	history) extra='-n --limit' ;;
 	esac
 	if [[ $cur == -* ]]; then

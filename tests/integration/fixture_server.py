@@ -144,6 +144,7 @@ class Request:
         self.headers = headers          # lower-case name -> value
         self.time = when
         self.status = None              # filled in once the answer starts
+        self.body = b""                 # what a POST carried
 
     def header(self, name, default=None):
         return self.headers.get(name.lower(), default)
@@ -180,6 +181,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         self._answer(head=False)
+
+    def do_POST(self):
+        # Webhook sink: record the body, answer with the path's (next) status.
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(min(n, 1 << 20))
+        fx = self.server.fixture
+        req = fx._record(self.command, self.path, self.headers, body)
+        status = fx._next_status(req.path)
+        self._send_simple(req, status, b"ok\n" if status < 300 else b"no\n")
 
     def _answer(self, head):
         fx = self.server.fixture
@@ -296,6 +306,7 @@ class FixtureServer:
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._behaviours = {}
+        self._posts = {}
         self._log = []
         self._conns = set()
         self._httpd = _Server((host, port), _Handler)
@@ -355,6 +366,16 @@ class FixtureServer:
         with self._lock:
             return self._behaviours.get(path)
 
+    def set_post(self, path, statuses):
+        """POSTs to path are answered with statuses in turn; the last one repeats."""
+        with self._lock:
+            self._posts[path] = list(statuses)
+
+    def _next_status(self, path):
+        with self._lock:
+            seq = self._posts.get(path) or [200]
+            return seq.pop(0) if len(seq) > 1 else seq[0]
+
     def requests(self, path=None):
         """A copy of the requests received so far (for path, or all)."""
         with self._lock:
@@ -372,9 +393,10 @@ class FixtureServer:
             time.sleep(0.02)
         return self.count(path) >= n
 
-    def _record(self, method, target, headers):
+    def _record(self, method, target, headers, body=b""):
         req = Request(method, target, {k.lower(): v for k, v in headers.items()},
                       time.time())
+        req.body = body
         with self._lock:
             self._log.append(req)
         return req

@@ -1,4 +1,6 @@
 /* ratd.conf parsing: defaults, every key, values, and FILE:LINE messages. */
+#include <ftw.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -722,20 +725,68 @@ assert_iv13(const struct conf *c)
 	assert_true(strstr(t->title, "Migrant Workers") != NULL);
 }
 
+/* etc/ratd.conf as installed from this repository: its /etc/ratd and PREFIX/share/ratd
+ * paths point into the work tree; "#include" lines enabled when presets is set, and
+ * "#key = value" lines of the [alert] examples when alerts is set. */
+static void
+shipped_conf(bool presets, bool alerts, char *text, size_t size)
+{
+	char line[CONF_MAX_LINE + 2], cwd[PATH_MAX], *at;
+	bool in_alerts = false;
+	size_t n = 0;
+	const char *s;
+	FILE *f;
+	int len;
+
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	f = fopen("etc/ratd.conf", "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "#[alert", 7) == 0)
+			in_alerts = true;
+		s = line;
+		/* "#key = value" is an example; "# text" stays a comment. */
+		if ((presets && strncmp(line, "#include = ", 11) == 0) ||
+		    (alerts && in_alerts && line[0] == '#' && line[1] != ' ' && line[1] != '\n'))
+			s = line + 1;
+		if ((at = strstr(line, "/etc/ratd/treaties.d/")) != NULL)
+			len = snprintf(text + n, size - n, "%.*s%s/etc/treaties.d/%s",
+			    (int)(at - s), s, cwd, at + strlen("/etc/ratd/treaties.d/"));
+		else if ((at = strstr(line, "/usr/local/share/ratd/presets/")) != NULL)
+			len = snprintf(text + n, size - n, "%.*s%s/data/presets/%s",
+			    (int)(at - s), s, cwd, at + strlen("/usr/local/share/ratd/presets/"));
+		else
+			len = snprintf(text + n, size - n, "%s", s);
+		assert_true(len >= 0 && (size_t)len < size - n);
+		n += (size_t)len;
+	}
+	fclose(f);
+	assert_true(!alerts || in_alerts);
+}
+
 static void
 test_shipped_configs(void **state)
 {
+	char text[16384];
 	struct conf c;
 
 	unsetenv("STATE_DIRECTORY");
-	assert_int_equal(conf_load("etc/ratd.conf", &c), 0);
-	assert_int_equal(c.nerrors, 0);
+	shipped_conf(false, false, text, sizeof(text));
+	assert_loads(text, &c);
 	assert_int_equal(c.ntreaties, 1);
 	assert_int_equal(c.nalerts, 0);
 	assert_iv13(&c);
+	assert_non_null(strstr(c.treaties[0].file, "/etc/treaties.d/IV-13.conf"));
+	assert_int_equal(c.treaties[0].line, 5);
 	assert_string_equal(c.socket, "/run/ratd/ratd.sock");
 	assert_string_equal(c.state_dir, "/var/lib/ratd");
 	assert_true(c.interval == 6 * 3600);
+	conf_free(&c);
+
+	/* As installed, without the work tree's treaties.d: nothing to track is an error. */
+	assert_int_equal(conf_load("etc/ratd.conf", &c), -1);
+	if (access("/etc/ratd/treaties.d", F_OK) != 0)
+		assert_true(has_error(&c, 0, "no [treaty ID] section"));
 	conf_free(&c);
 
 	assert_int_equal(conf_load("etc/ratd.dev.conf", &c), 0);
@@ -756,28 +807,10 @@ test_shipped_configs(void **state)
 static void
 test_shipped_alert_examples(void **state)
 {
-	char line[CONF_MAX_LINE + 2], text[16384];
-	bool alerts = false;
-	size_t n = 0, len;
+	char text[16384];
 	struct conf c;
-	const char *s;
-	FILE *f;
 
-	f = fopen("etc/ratd.conf", "r");
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, "#[alert", 7) == 0)
-			alerts = true;
-		/* "#key = value" is an example; "# text" stays a comment. */
-		s = alerts && line[0] == '#' && line[1] != ' ' && line[1] != '\n' ?
-		    line + 1 : line;
-		len = strlen(s);
-		assert_true(n + len < sizeof(text));
-		memcpy(text + n, s, len + 1);
-		n += len;
-	}
-	fclose(f);
-	assert_true(alerts);
+	shipped_conf(false, true, text, sizeof(text));
 	assert_loads(text, &c);
 	assert_int_equal(c.nalerts, 3);
 	assert_int_equal(c.alerts[0].kind, ALERT_EXEC);
@@ -785,6 +818,372 @@ test_shipped_alert_examples(void **state)
 	assert_int_equal(c.alerts[2].kind, ALERT_MAILTO);
 	assert_int_equal(c.alerts[2].nmailto, 2);
 	assert_int_equal(c.treaties[0].rule.nexclude, 0);
+	conf_free(&c);
+}
+
+/* Includes: a scratch directory of configuration files. */
+
+static char incdir[PATH_MAX];
+
+static int
+remove_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(p);
+}
+
+static void
+inc_setup(const char *sub)
+{
+	strcpy(incdir, "/tmp/ratd-test-inc-XXXXXX");
+	assert_non_null(mkdtemp(incdir));
+	if (sub != NULL) {
+		strcat(incdir, "/");
+		strcat(incdir, sub);
+		assert_int_equal(mkdir(incdir, 0700), 0);
+	}
+}
+
+static void
+inc_teardown(void)
+{
+	char *slash = strchr(incdir + strlen("/tmp/"), '/');
+
+	if (slash != NULL)
+		*slash = '\0';
+	nftw(incdir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* incdir/name, written with text (directories on the way made); returns the path. */
+static const char *
+inc_file(const char *name, const char *text)
+{
+	static char p[PATH_MAX + 64];
+	char *slash;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", incdir, name);
+	for (slash = p + strlen(incdir) + 1; (slash = strchr(slash, '/')) != NULL; slash++) {
+		*slash = '\0';
+		mkdir(p, 0700);
+		*slash = '/';
+	}
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	return p;
+}
+
+static char *
+inc_path(const char *name)
+{
+	static char p[PATH_MAX + 64];
+
+	snprintf(p, sizeof(p), "%s/%s", incdir, name);
+	return p;
+}
+
+/* True when some message is exactly "DIR/name:LINE: " followed by prefix. */
+static bool
+has_error_in(const struct conf *c, const char *name, int line, const char *prefix)
+{
+	char want[PATH_MAX + 1024];
+	size_t i;
+
+	snprintf(want, sizeof(want), "%s/%s:%d: %s", incdir, name, line, prefix);
+	for (i = 0; i < c->nerrors; i++)
+		if (strncmp(c->errors[i], want, strlen(want)) == 0)
+			return true;
+	print_message("no message \"%s\" among:\n", want);
+	print_errors(c);
+	return false;
+}
+
+static void
+test_include_pattern_in_name_order(void **state)
+{
+	const struct conf_treaty *t;
+	struct conf c;
+
+	inc_setup(NULL);
+	inc_file("d/b.conf", "[treaty B-1]\nurl = http://h/b\nthreshold = 2\n");
+	inc_file("d/a.conf", "# first by name\n[treaty A-1]\nurl = http://h/a\nthreshold = 1\n");
+	inc_file("d/a.conf.orig", "[treaty Z-9]\nurl = http://h/z\nthreshold = 9\n");
+	inc_file("main.conf", "[ratd]\ninterval = 2h\ninclude = d/*.conf\n"
+	    "[alert a]\nexec = /bin/true\ntreaties = B-1\n");
+	assert_int_equal(conf_load(inc_path("main.conf"), &c), 0);
+	assert_int_equal(c.nerrors, 0);
+	assert_int_equal(c.ntreaties, 2);
+	assert_string_equal(c.treaties[0].id, "A-1");
+	assert_string_equal(c.treaties[1].id, "B-1");
+	assert_null(conf_treaty_find(&c, "Z-9"));
+	t = conf_treaty_find(&c, "A-1");
+	assert_string_equal(t->file, inc_path("d/a.conf"));
+	assert_int_equal(t->line, 2);
+	/* [ratd] keys before the include still apply everywhere. */
+	assert_true(t->interval == 7200);
+	assert_int_equal(c.nfiles, 3);
+	assert_string_equal(c.files[0], inc_path("main.conf"));
+	assert_string_equal(c.files[1], inc_path("d/a.conf"));
+	assert_string_equal(c.alerts[0].file, inc_path("main.conf"));
+	conf_free(&c);
+	inc_teardown();
+}
+
+/* A relative pattern is relative to the including file, wherever ratd runs; the
+ * directory's own name is not a pattern even when it looks like one. */
+static void
+test_include_relative_to_including_file(void **state)
+{
+	struct conf c;
+
+	inc_setup("we[ir]d*dir");
+	inc_file("treaties.d/x.conf", "include = ../more/y.conf\n");
+	inc_file("more/y.conf", "[treaty Y-1]\nurl = http://h/y\nthreshold = 3\n");
+	inc_file("ratd.conf", "include = treaties.d/*.conf\n");
+	assert_int_equal(conf_load(inc_path("ratd.conf"), &c), 0);
+	assert_int_equal(c.ntreaties, 1);
+	assert_string_equal(c.treaties[0].file, inc_path("treaties.d/../more/y.conf"));
+	conf_free(&c);
+	inc_teardown();
+}
+
+static void
+test_include_matching_nothing_is_fine(void **state)
+{
+	struct conf c;
+
+	inc_setup(NULL);
+	assert_int_equal(mkdir(inc_path("empty.d"), 0700), 0);
+	inc_file("main.conf", MINIMAL "include = empty.d/*.conf\ninclude = absent.d/*.conf\n"
+	    "include = /nonexistent-ratd/*/x?.conf\n");
+	assert_int_equal(conf_load(inc_path("main.conf"), &c), 0);
+	assert_int_equal(c.ntreaties, 1);
+	assert_int_equal(c.nfiles, 1);
+	conf_free(&c);
+
+	/* ... but then the whole configuration may have nothing to track. */
+	inc_file("main.conf", "[ratd]\ninclude = empty.d/*.conf\n");
+	assert_int_equal(conf_load(inc_path("main.conf"), &c), -1);
+	assert_true(has_error(&c, 0, "no [treaty ID] section: ratd has nothing to track"));
+	assert_int_equal(c.nerrors, 1);
+	conf_free(&c);
+	inc_teardown();
+}
+
+static void
+test_include_plain_path_must_exist(void **state)
+{
+	char want[2 * PATH_MAX];
+	struct conf c;
+
+	inc_setup(NULL);
+	inc_file("main.conf", MINIMAL "\ninclude = missing.conf\ninclude =\n"
+	    "include = sub\n");
+	assert_int_equal(mkdir(inc_path("sub"), 0700), 0);
+	assert_int_equal(conf_load(inc_path("main.conf"), &c), -1);
+	snprintf(want, sizeof(want), "include %s: cannot open: No such file or directory",
+	    inc_path("missing.conf"));
+	assert_true(has_error_in(&c, "main.conf", 5, want));
+	assert_true(has_error_in(&c, "main.conf", 6, "include has no value: give a file or "
+	    "a pattern, as in include = /etc/ratd/treaties.d/*.conf"));
+	snprintf(want, sizeof(want), "include %s: is a directory: use DIR/*.conf",
+	    inc_path("sub"));
+	assert_true(has_error_in(&c, "main.conf", 7, want));
+	assert_int_equal(c.nerrors, 3);
+	conf_free(&c);
+	inc_teardown();
+}
+
+/* Problems inside an included file are told at its own lines, and sorted file by file. */
+static void
+test_include_errors_name_the_included_file(void **state)
+{
+	struct conf c;
+
+	inc_setup(NULL);
+	inc_file("t.d/bad.conf", "# a treaty\n[treaty B-1]\nthreshold = many\n"
+	    "intervall = 1h\n");
+	inc_file("main.conf", "[ratd]\ninterval = soon\ninclude = t.d/*.conf\n" MINIMAL
+	    "colour = blue\n");
+	assert_int_equal(conf_load(inc_path("main.conf"), &c), -1);
+	assert_true(has_error_in(&c, "main.conf", 2, "bad duration 'soon' for interval"));
+	assert_true(has_error_in(&c, "main.conf", 7, "unknown key 'colour' in [treaty IV-13]"));
+	assert_true(has_error_in(&c, "t.d/bad.conf", 3, "bad threshold 'many'"));
+	assert_true(has_error_in(&c, "t.d/bad.conf", 4, "unknown key 'intervall' in "
+	    "[treaty B-1]"));
+	assert_true(has_error_in(&c, "t.d/bad.conf", 2, "[treaty B-1] has no url"));
+	assert_int_equal(c.nerrors, 5);
+	assert_non_null(strstr(c.errors[0], "main.conf:2: "));
+	assert_non_null(strstr(c.errors[1], "main.conf:7: "));
+	assert_non_null(strstr(c.errors[2], "bad.conf:2: "));
+	assert_non_null(strstr(c.errors[4], "bad.conf:4: "));
+	conf_free(&c);
+	inc_teardown();
+}
+
+/* An include line ends the section it stands in: later keys need a section again. */
+static void
+test_include_ends_the_section(void **state)
+{
+	struct conf c;
+
+	inc_setup(NULL);
+	inc_file("empty.conf", "# nothing\n");
+	inc_file("main.conf", "[treaty IV-13]\nurl = http://h/\ninclude = empty.conf\n"
+	    "threshold = 20\n");
+	assert_int_equal(conf_load(inc_path("main.conf"), &c), -1);
+	assert_true(has_error_in(&c, "main.conf", 4, "key 'threshold' after an include line, "
+	    "which ends the section: start a [section] again or move the include"));
+	assert_true(has_error_in(&c, "main.conf", 1, "[treaty IV-13] has no threshold"));
+	assert_int_equal(c.nerrors, 2);
+	conf_free(&c);
+
+	/* A file starts outside any section, whatever section included it. */
+	inc_file("keys.conf", "threshold = 20\n");
+	inc_file("main.conf", "[treaty IV-13]\nurl = http://h/\ninclude = keys.conf\n");
+	assert_int_equal(conf_load(inc_path("main.conf"), &c), -1);
+	assert_true(has_error_in(&c, "keys.conf", 1, "key 'threshold' outside any section"));
+	conf_free(&c);
+	inc_teardown();
+}
+
+static void
+test_include_cycles_and_depth(void **state)
+{
+	char want[2 * PATH_MAX], name[32], text[64];
+	struct conf c;
+	int i;
+
+	inc_setup(NULL);
+	inc_file("a.conf", MINIMAL "include = b.conf\n");
+	inc_file("b.conf", "\ninclude = a.conf\n");
+	assert_int_equal(conf_load(inc_path("a.conf"), &c), -1);
+	snprintf(want, sizeof(want), "include %s: includes itself through this line (an "
+	    "include cycle): remove one of the include lines", inc_path("a.conf"));
+	assert_true(has_error_in(&c, "b.conf", 2, want));
+	assert_int_equal(c.nerrors, 1);
+	conf_free(&c);
+
+	inc_file("self.conf", MINIMAL "include = *.conf\n");
+	assert_int_equal(conf_load(inc_path("self.conf"), &c), -1);
+	assert_true(has_error_in(&c, "self.conf", 4, "include "));
+	conf_free(&c);
+
+	/* main, then 8 nested levels, is as deep as it goes. */
+	for (i = 0; i < 9; i++) {
+		snprintf(name, sizeof(name), "n%d.conf", i);
+		snprintf(text, sizeof(text), "include = n%d.conf\n", i + 1);
+		inc_file(name, i == 0 ? MINIMAL "include = n1.conf\n" : text);
+	}
+	inc_file("n9.conf", "# the ninth level\n");
+	assert_int_equal(conf_load(inc_path("n0.conf"), &c), -1);
+	snprintf(want, sizeof(want), "include %s: includes nest more than 8 deep: include "
+	    "the files from fewer levels", inc_path("n9.conf"));
+	assert_true(has_error_in(&c, "n8.conf", 1, want));
+	assert_int_equal(c.nerrors, 1);
+	conf_free(&c);
+	inc_file("n8.conf", "# the eighth level\n");
+	assert_int_equal(conf_load(inc_path("n0.conf"), &c), 0);
+	assert_int_equal(c.nfiles, 9);
+	conf_free(&c);
+	inc_teardown();
+}
+
+/* What is checked across the whole configuration is checked across its files. */
+static void
+test_include_whole_config_checks(void **state)
+{
+	char want[2 * PATH_MAX];
+	struct conf c;
+
+	inc_setup(NULL);
+	inc_file("t/IV-13.conf", "[treaty IV-13]\nurl = http://h/\nthreshold = 20\n");
+	inc_file("t/alerts.conf", "[alert ops]\nexec = /bin/true\ntreaties = IV-13 V-1\n");
+	inc_file("main.conf", "include = t/*.conf\n\n[treaty IV-13]\nurl = http://h/2\n"
+	    "threshold = 3\n[ratd]\n[alert ops]\nexec = /bin/false\n");
+	assert_int_equal(conf_load(inc_path("main.conf"), &c), -1);
+	snprintf(want, sizeof(want), "duplicate [treaty IV-13] (first at %s:1): merge the "
+	    "two sections", inc_path("t/IV-13.conf"));
+	assert_true(has_error_in(&c, "main.conf", 3, want));
+	snprintf(want, sizeof(want), "duplicate [alert ops] (first at %s:1): rename one",
+	    inc_path("t/alerts.conf"));
+	assert_true(has_error_in(&c, "main.conf", 7, want));
+	assert_true(has_error_in(&c, "t/alerts.conf", 3, "[alert ops] names treaty 'V-1', "
+	    "which has no [treaty V-1] section"));
+	assert_int_equal(c.nerrors, 3);
+	conf_free(&c);
+
+	inc_file("r.conf", "[ratd]\njitter = 7h\n");
+	inc_file("main.conf", "include = r.conf\n[ratd]\n" MINIMAL);
+	assert_int_equal(conf_load(inc_path("main.conf"), &c), -1);
+	snprintf(want, sizeof(want), "duplicate [ratd] (first at %s:1)", inc_path("r.conf"));
+	assert_true(has_error_in(&c, "main.conf", 2, want));
+	/* The jitter check points at the [ratd] that set it, in its own file. */
+	assert_true(has_error_in(&c, "r.conf", 2, "jitter 25200s is longer than interval"));
+	assert_int_equal(c.nerrors, 2);
+	conf_free(&c);
+	inc_teardown();
+}
+
+/* A preset is a complete [treaty] section: it loads on its own. */
+static void
+assert_preset(const char *id, int threshold, int months, int days, enum rule_align align,
+    const char *exclude)
+{
+	const struct conf_treaty *t;
+	char file[128], url[256];
+	struct conf c;
+
+	snprintf(file, sizeof(file), "data/presets/%s.conf", id);
+	if (conf_load(file, &c) != 0)
+		print_errors(&c);
+	assert_int_equal(c.nerrors, 0);
+	assert_int_equal(c.ntreaties, 1);
+	t = conf_treaty_find(&c, id);
+	assert_non_null(t);
+	snprintf(url, sizeof(url), "https://treaties.un.org/Pages/ViewDetails.aspx?src=TREATY"
+	    "&mtdsg_no=%s&chapter=", id);
+	assert_int_equal(strncmp(t->url, url, strlen(url)), 0);
+	assert_int_equal(t->rule.threshold, threshold);
+	assert_int_equal(t->rule.delay_months, months);
+	assert_int_equal(t->rule.delay_days, days);
+	assert_int_equal(t->rule.align, align);
+	assert_int_equal(t->rule.nexclude, exclude != NULL);
+	if (exclude != NULL)
+		assert_string_equal(t->rule.exclude[0], exclude);
+	assert_string_not_equal(t->title, id);
+	conf_free(&c);
+}
+
+static void
+test_presets(void **state)
+{
+	char text[16384];
+	struct conf c;
+
+	assert_preset("XXVI-9", 50, 0, 90, RULE_ALIGN_NONE, NULL);
+	assert_preset("XXI-10", 60, 0, 120, RULE_ALIGN_NONE, "European Union");
+	assert_preset("XVIII-16", 40, 0, 90, RULE_ALIGN_NONE, "European Union");
+	assert_preset("IV-4", 35, 3, 0, RULE_ALIGN_NONE, NULL);
+
+	/* etc/ratd.conf with every preset line enabled: IV-13 and the four presets. */
+	unsetenv("STATE_DIRECTORY");
+	shipped_conf(true, false, text, sizeof(text));
+	assert_loads(text, &c);
+	assert_int_equal(c.ntreaties, 5);
+	assert_iv13(&c);
+	assert_string_equal(c.treaties[0].id, "IV-13");
+	assert_string_equal(c.treaties[1].id, "XXVI-9");
+	assert_string_equal(c.treaties[2].id, "XXI-10");
+	assert_string_equal(c.treaties[3].id, "XVIII-16");
+	assert_string_equal(c.treaties[4].id, "IV-4");
+	assert_int_equal(c.nfiles, 6);
+	conf_free(&c);
+
+	/* The development configuration reads IV-13 from etc/treaties.d. */
+	assert_int_equal(conf_load("etc/ratd.dev.conf", &c), 0);
+	assert_string_equal(c.treaties[0].file, "etc/treaties.d/IV-13.conf");
 	conf_free(&c);
 }
 
@@ -811,6 +1210,15 @@ main(void)
 		cmocka_unit_test(test_state_directory),
 		cmocka_unit_test(test_shipped_configs),
 		cmocka_unit_test(test_shipped_alert_examples),
+		cmocka_unit_test(test_include_pattern_in_name_order),
+		cmocka_unit_test(test_include_relative_to_including_file),
+		cmocka_unit_test(test_include_matching_nothing_is_fine),
+		cmocka_unit_test(test_include_plain_path_must_exist),
+		cmocka_unit_test(test_include_errors_name_the_included_file),
+		cmocka_unit_test(test_include_ends_the_section),
+		cmocka_unit_test(test_include_cycles_and_depth),
+		cmocka_unit_test(test_include_whole_config_checks),
+		cmocka_unit_test(test_presets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

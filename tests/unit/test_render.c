@@ -100,6 +100,30 @@ static const char parties_iv13[] = "{\"treaty\": \"IV-13\", \"as_of\": \"2026-11
 	" \"instrument\": {\"date\": \"1996-01-01\", \"kind\": \"ratification\"},"
 	" \"entry_into_force\": null, \"withdrawn\": true, \"counts\": false}]}";
 
+#define TITLE_XXI10 \
+	"Agreement under the United Nations Convention on the Law of the Sea on the " \
+	"Conservation and Sustainable Use of Marine Biological Diversity of Areas beyond " \
+	"National Jurisdiction"
+
+/* XXI-10 (BBNJ) on the day of its fixture page: 20 of 60, the countdown. */
+static const char status_countdown[] = "{\"treaties\": [{"
+	"\"id\": \"XXI-10\", \"title\": \"" TITLE_XXI10 "\", \"as_of\": \"2025-06-30\","
+	"\"parties\": 21, \"counted\": 20, \"signatories\": 29, \"threshold\": 60,"
+	"\"remaining\": 40, \"threshold_reached\": false, \"threshold_date\": null,"
+	"\"threshold_participants\": [], \"entry_into_force\": null, \"in_force\": false,"
+	"\"rule\": {\"threshold\": 60, \"eif_delay\": \"120 days\", \"eif_align\": \"none\","
+	" \"count\": [\"ratification\", \"accession\", \"acceptance\", \"approval\","
+	" \"confirmation\"], \"exclude\": [\"European Union\"]},"
+	"\"earliest_entry_into_force\": \"2025-10-28\","
+	"\"projection\": {\"window_months\": 24, \"instruments_in_window\": 20,"
+	" \"pace_per_month\": 0.8333, \"threshold_date\": \"2029-06-30\","
+	" \"entry_into_force\": \"2029-10-28\"},"
+	"\"discrepancies\": [\"the page states 22 parties, its table lists 21\"],"
+	"\"source\": {\"state\": \"ok\", \"status_as_at\": \"2025-06-30T09:00:44Z\","
+	" \"stated_parties\": 22, \"stated_signatories\": 29,"
+	" \"last_success\": \"2025-06-30T10:00:00Z\", \"next_fetch\": \"2025-06-30T16:00:00Z\","
+	" \"consecutive_failures\": 0, \"error\": null}}]}";
+
 /* Renders the JSON text with fn and returns what was written (free it). */
 static char *
 render(render_fn fn, const char *text, bool color)
@@ -394,6 +418,163 @@ history_lines(void **state)
 	free(out);
 }
 
+static void
+status_countdown_block(void **state)
+{
+	char *out = render(render_status, status_countdown, false);
+
+	assert_string_equal(out,
+	    "XXI-10  " TITLE_XXI10 "\n"
+	    "  as of              2025-06-30\n"
+	    "  parties            21 (20 counted towards the threshold)\n"
+	    "  signatories        29\n"
+	    "  threshold          60: 40 remaining\n"
+	    "  entry into force   not yet (when the threshold is reached: 120 days)\n"
+	    "  earliest possible  2025-10-28 (the 40 remaining all deposited on 2025-06-30)\n"
+	    "  projection         threshold 2029-06-30, entry into force 2029-10-28,\n"
+	    "                     at the pace of the last 24 months (20 instruments),\n"
+	    "                     not a forecast\n"
+	    "  rule               60 instruments, then 120 days; counted: ratification, "
+	    "accession, acceptance, approval, confirmation; not counted: European Union\n"
+	    "  source             ok, status as at 2025-06-30T09:00:44Z\n"
+	    "  page disagrees     the page states 22 parties, its table lists 21\n"
+	    "  last success       2025-06-30T10:00:00Z\n"
+	    "  next fetch         2025-06-30T16:00:00Z\n");
+	free(out);
+}
+
+/* No pace to project from, nothing the page disagrees with: said, not left out. */
+static void
+status_countdown_without_projection(void **state)
+{
+	char *out = render(render_status, "{\"treaties\": [{\"id\": \"XVIII-16\","
+	    "\"as_of\": \"2025-06-30\", \"threshold\": 40, \"remaining\": 40,"
+	    "\"threshold_reached\": false, \"earliest_entry_into_force\": \"2025-09-28\","
+	    "\"projection\": null, \"discrepancies\": [],"
+	    "\"source\": {\"stated_parties\": 3, \"state\": \"ok\"}, \"parties\": 0}]}", false);
+
+	assert_has(out, "  earliest possible  2025-09-28 (the 40 remaining all deposited on "
+	    "2025-06-30)\n");
+	assert_has(out, "  projection         none: no counted instrument in the recent past to "
+	    "set a pace\n");
+	/* The daemon cross-checked and found nothing: no client-side guess either. */
+	assert_lacks(out, "page states");
+	assert_lacks(out, "page disagrees");
+	free(out);
+}
+
+/* A treaty in force has no countdown, whatever the reply holds. */
+static void
+status_in_force_has_no_countdown(void **state)
+{
+	char *out = render(render_status, "{\"treaties\": [{\"id\": \"IV-13\","
+	    "\"threshold_reached\": true, \"earliest_entry_into_force\": null,"
+	    "\"projection\": null, \"discrepancies\": [\"the page states entry into force on "
+	    "2003-07-02, the rule gives 2003-07-01\", 7]}]}", false);
+
+	assert_lacks(out, "earliest possible");
+	assert_lacks(out, "projection");
+	assert_has(out, "  page disagrees     the page states entry into force on 2003-07-02, "
+	    "the rule gives 2003-07-01\n");
+	assert_has(out, "  page disagrees     -\n");
+	free(out);
+}
+
+static const char parties_pending[] = "{\"treaty\": \"XXI-10\", \"as_of\": \"2025-06-30\","
+	"\"participants\": ["
+	"{\"name\": \"Australia\", \"signature\": {\"date\": \"2023-09-20\", \"kind\":"
+	" \"signature\"}, \"instrument\": null, \"withdrawn\": false, \"counts\": false},"
+	"{\"name\": \"Chile\", \"signature\": {\"date\": \"2023-09-20\", \"kind\":"
+	" \"signature\"}, \"instrument\": {\"date\": \"2024-02-20\", \"kind\":"
+	" \"ratification\"}, \"withdrawn\": false, \"counts\": true},"
+	"{\"name\": \"Micronesia (Federated States of)\", \"signature\": {\"date\":"
+	" \"2023-09-20\", \"kind\": \"signature\"}, \"instrument\": {\"date\": \"2025-09-20\","
+	" \"kind\": \"ratification\"}, \"withdrawn\": false, \"counts\": false},"
+	"{\"name\": \"Montenegro\", \"signature\": {\"date\": \"2006-10-23\", \"kind\":"
+	" \"succession\"}, \"instrument\": null, \"withdrawn\": false, \"counts\": false},"
+	"{\"name\": \"Late Signer\", \"signature\": {\"date\": \"2025-07-01\", \"kind\":"
+	" \"signature\"}, \"instrument\": null, \"withdrawn\": false, \"counts\": false},"
+	"{\"name\": \"Old State\", \"signature\": {\"date\": \"1995-01-01\", \"kind\":"
+	" \"signature\"}, \"instrument\": null, \"withdrawn\": true, \"counts\": false},"
+	"{\"name\": \"Cook Islands\", \"signature\": null, \"instrument\": null,"
+	" \"withdrawn\": false, \"counts\": false}]}";
+
+/* Signed by as_of, no instrument by then, not withdrawn: pending. */
+static void
+pending_filter_keeps_the_reply_shape(void **state)
+{
+	json_t *result = json_loads(parties_pending, 0, NULL), *f;
+	const json_t *list;
+
+	assert_non_null(result);
+	f = render_pending_filter(result);
+	assert_non_null(f);
+	assert_string_equal(json_string_value(json_object_get(f, "treaty")), "XXI-10");
+	assert_string_equal(json_string_value(json_object_get(f, "as_of")), "2025-06-30");
+	list = json_object_get(f, "participants");
+	assert_int_equal(json_array_size(list), 3);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "name")),
+	    "Australia");
+	/* Its instrument comes after as_of: pending at as_of. */
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "name")),
+	    "Micronesia (Federated States of)");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 2), "name")),
+	    "Montenegro");
+	assert_true(json_equal(json_array_get(list, 0),
+	    json_array_get(json_object_get(result, "participants"), 0)));
+	/* The reply itself is left as it was. */
+	assert_int_equal(json_array_size(json_object_get(result, "participants")), 7);
+	json_decref(f);
+	json_decref(result);
+
+	f = render_pending_filter(NULL);
+	assert_non_null(f);
+	assert_int_equal(json_array_size(json_object_get(f, "participants")), 0);
+	json_decref(f);
+}
+
+static void
+pending_table(void **state)
+{
+	json_t *result = json_loads(parties_pending, 0, NULL), *f = render_pending_filter(result);
+	char *text = json_dumps(f, 0), *out = render(render_pending, text, false);
+
+	assert_string_equal(out,
+	    "Participant                       Signature\n"
+	    "Australia                         2023-09-20\n"
+	    "Micronesia (Federated States of)  2023-09-20\n"
+	    "Montenegro                        2006-10-23 (succession)\n"
+	    "3 signatories not yet parties as of 2025-06-30\n");
+	free(out);
+	out = render(render_pending, "{\"as_of\": \"2025-06-30\", \"participants\": [{\"name\":"
+	    " \"Ghana\", \"signature\": {\"date\": \"2023-09-20\"}}]}", false);
+	assert_string_equal(out, "Participant  Signature\n"
+	    "Ghana        2023-09-20\n"
+	    "1 signatory not yet party as of 2025-06-30\n");
+	free(out);
+	free(text);
+	json_decref(f);
+	json_decref(result);
+}
+
+/* The metrics text as it is, but for what could drive a terminal. */
+static void
+lines_keep_newlines_only(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	render_lines(f, "# HELP ratd_treaty_parties Parties.\n# TYPE ratd_treaty_parties gauge\n"
+	    "ratd_treaty_parties{treaty=\"IV-13\"} 59\n\tx\033[2J\r\n");
+	render_lines(f, NULL);
+	fclose(f);
+	assert_string_equal(buf, "# HELP ratd_treaty_parties Parties.\n"
+	    "# TYPE ratd_treaty_parties gauge\n"
+	    "ratd_treaty_parties{treaty=\"IV-13\"} 59\n\tx?[2J?\n");
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -414,6 +595,12 @@ main(void)
 		cmocka_unit_test(parties_survive_wrong_types),
 		cmocka_unit_test(refresh_lines),
 		cmocka_unit_test(history_lines),
+		cmocka_unit_test(status_countdown_block),
+		cmocka_unit_test(status_countdown_without_projection),
+		cmocka_unit_test(status_in_force_has_no_countdown),
+		cmocka_unit_test(pending_filter_keeps_the_reply_shape),
+		cmocka_unit_test(pending_table),
+		cmocka_unit_test(lines_keep_newlines_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,278 @@
+/* Presets against pages of their treaties: each preset's rule, read by conf_load from
+ * data/presets, evaluated over a fixture of that treaty's UNTC page. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "conf.h"
+#include "date.h"
+#include "rule.h"
+#include "snapshot.h"
+#include "untc.h"
+
+/* One preset's configuration and one page of its treaty. */
+struct preset {
+	struct conf conf;
+	const struct rule *rule;
+	struct snapshot *snap;
+};
+
+static day_t
+ymd(int y, int m, int d)
+{
+	return date_from_ymd(y, m, d);
+}
+
+static struct snapshot *
+parse_fixture(const char *name)
+{
+	char path[512], err[256] = "";
+	struct snapshot *s;
+	FILE *f;
+	char *buf;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/%s", FIXTURES, name);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	buf = malloc((size_t)n);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	s = untc_parse(buf, (size_t)n, UNTC_AUTO, err, sizeof(err));
+	free(buf);
+	if (s == NULL)
+		fail_msg("%s: %s", name, err);
+	return s;
+}
+
+static void
+preset_open(struct preset *p, const char *id, const char *fixture)
+{
+	char path[128];
+	size_t i;
+
+	snprintf(path, sizeof(path), "data/presets/%s.conf", id);
+	if (conf_load(path, &p->conf) != 0)
+		for (i = 0; i < p->conf.nerrors; i++)
+			print_message("  %s\n", p->conf.errors[i]);
+	assert_int_equal(p->conf.nerrors, 0);
+	assert_non_null(conf_treaty_find(&p->conf, id));
+	p->rule = &conf_treaty_find(&p->conf, id)->rule;
+	p->snap = parse_fixture(fixture);
+}
+
+static void
+preset_close(struct preset *p)
+{
+	snapshot_free(p->snap);
+	conf_free(&p->conf);
+}
+
+static const struct participant *
+find(const struct snapshot *s, const char *name)
+{
+	long i = snapshot_find(s, name);
+
+	if (i < 0)
+		fail_msg("no participant '%s'", name);
+	return &s->v[i];
+}
+
+static const char *
+iso(day_t d, char buf[DATE_ISO_LEN])
+{
+	return d == DAY_NONE ? "none" : date_format_iso(d, buf);
+}
+
+/* XXI-10 (BBNJ) on 30 June 2025: not in force, the EU's instrument not counted. */
+static void
+bbnj_page_reads(void **state)
+{
+	struct preset p;
+
+	preset_open(&p, "XXI-10", "XXI-10.html");
+	assert_int_equal(p.snap->n, 29);
+	assert_int_equal(p.snap->stated_parties, 21);
+	assert_int_equal(p.snap->stated_signatories, 29);
+	assert_string_equal(p.snap->status_as_at, "2025-06-30T09:00:44Z");
+	/* "Not yet in force": the article's text, no date. */
+	assert_non_null(p.snap->stated_eif);
+	assert_non_null(strstr(p.snap->stated_eif, "article 68(1)"));
+	assert_int_equal(p.snap->stated_eif_date, DAY_NONE);
+	/* The label names five kinds, ratification without a marker. */
+	assert_int_equal(find(p.snap, "Chile")->instrument.kind, KIND_RATIFICATION);
+	assert_int_equal(find(p.snap, "Chile")->instrument.date, ymd(2024, 2, 20));
+	assert_int_equal(find(p.snap, "Chile")->signature.kind, KIND_SIGNATURE);
+	assert_int_equal(find(p.snap, "Denmark")->instrument.kind, KIND_ACCEPTANCE);
+	assert_int_equal(find(p.snap, "France")->instrument.kind, KIND_APPROVAL);
+	assert_int_equal(find(p.snap, "European Union")->instrument.kind, KIND_CONFIRMATION);
+	assert_int_equal(find(p.snap, "European Union")->instrument.date, ymd(2025, 5, 12));
+	assert_int_equal(find(p.snap, "Ghana")->instrument.date, DAY_NONE);
+	preset_close(&p);
+}
+
+static void
+bbnj_countdown(void **state)
+{
+	day_t as_of = ymd(2025, 6, 30);
+	struct rule_result r;
+	char buf[DATE_ISO_LEN];
+	struct preset p;
+
+	preset_open(&p, "XXI-10", "XXI-10.html");
+	assert_int_equal(rule_eval(p.rule, p.snap, as_of, &r), 0);
+	assert_int_equal(r.parties, 21);
+	assert_int_equal(r.counted, 20);
+	assert_int_equal(r.signatories, 29);
+	assert_int_equal(r.remaining, 40);
+	assert_false(r.threshold_reached);
+	assert_int_equal(r.threshold_date, DAY_NONE);
+	assert_int_equal(r.entry_into_force, DAY_NONE);
+	assert_false(r.in_force);
+	/* Article 68: a regional economic integration organization adds nothing. */
+	assert_true(rule_excluded(p.rule, "European Union"));
+	assert_false(rule_counts(p.rule, find(p.snap, "European Union"), as_of));
+	assert_true(rule_counts(p.rule, find(p.snap, "France"), as_of));
+	assert_false(rule_counts(p.rule, find(p.snap, "Ghana"), as_of));
+	/* Were the 40 missing instruments all deposited today: 120 days later. */
+	assert_string_equal(iso(rule_entry_into_force(p.rule, as_of), buf), "2025-10-28");
+	rule_result_clear(&r);
+
+	/* The EU's instrument makes a party, not a counted instrument. */
+	assert_int_equal(rule_eval(p.rule, p.snap, ymd(2025, 5, 11), &r), 0);
+	assert_int_equal(r.parties, 15);
+	assert_int_equal(r.counted, 15);
+	rule_result_clear(&r);
+	assert_int_equal(rule_eval(p.rule, p.snap, ymd(2025, 5, 12), &r), 0);
+	assert_int_equal(r.parties, 16);
+	assert_int_equal(r.counted, 15);
+	assert_int_equal(r.remaining, 45);
+	rule_result_clear(&r);
+	preset_close(&p);
+}
+
+/* Every counted instrument of the page lies in the 24 months before its stamp: a pace
+ * to project from. */
+static void
+bbnj_instruments_in_the_last_24_months(void **state)
+{
+	day_t as_of = ymd(2025, 6, 30), start = date_add_months(as_of, -24);
+	struct preset p;
+	size_t i;
+	int n = 0;
+
+	preset_open(&p, "XXI-10", "XXI-10.html");
+	for (i = 0; i < p.snap->n; i++)
+		if (rule_counts(p.rule, &p.snap->v[i], as_of) &&
+		    p.snap->v[i].instrument.date > start)
+			n++;
+	assert_int_equal(n, 20);
+	preset_close(&p);
+}
+
+/* XXVI-9 (TPNW): the column order Acceptance(A), Ratification, Approval(AA), Accession(a);
+ * in force since 22 January 2021, 90 days after Honduras's instrument, the 50th. */
+static void
+tpnw_page_reads(void **state)
+{
+	struct preset p;
+
+	preset_open(&p, "XXVI-9", "XXVI-9.html");
+	assert_int_equal(p.snap->n, 71);
+	assert_int_equal(p.snap->stated_parties, 64);
+	assert_int_equal(p.snap->stated_signatories, 69);
+	assert_int_equal(p.snap->stated_eif_date, ymd(2021, 1, 22));
+	assert_int_equal(find(p.snap, "Kiribati")->instrument.kind, KIND_ACCEPTANCE);
+	assert_int_equal(find(p.snap, "Palau")->instrument.kind, KIND_APPROVAL);
+	assert_int_equal(find(p.snap, "Cook Islands")->instrument.kind, KIND_ACCESSION);
+	assert_int_equal(find(p.snap, "Cook Islands")->signature.date, DAY_NONE);
+	assert_int_equal(find(p.snap, "Austria")->instrument.kind, KIND_RATIFICATION);
+	assert_int_equal(find(p.snap, "Austria")->instrument.date, ymd(2018, 5, 8));
+	assert_int_equal(find(p.snap, "Holy See")->signature.date, ymd(2017, 9, 20));
+	preset_close(&p);
+}
+
+static void
+tpnw_in_force(void **state)
+{
+	struct rule_result r;
+	char buf[DATE_ISO_LEN];
+	struct preset p;
+
+	preset_open(&p, "XXVI-9", "XXVI-9.html");
+	assert_int_equal(rule_eval(p.rule, p.snap, ymd(2025, 6, 30), &r), 0);
+	assert_int_equal(r.parties, 64);
+	assert_int_equal(r.counted, 64);
+	assert_int_equal(r.signatories, 69);
+	assert_true(r.threshold_reached);
+	assert_string_equal(iso(r.threshold_date, buf), "2020-10-24");
+	assert_int_equal(r.nthreshold, 1);
+	assert_string_equal(p.snap->v[r.threshold_idx[0]].name, "Honduras");
+	assert_string_equal(iso(r.entry_into_force, buf), "2021-01-22");
+	assert_true(r.in_force);
+	/* Article 15(2): a later instrument, 90 days after its own deposit; an earlier one,
+	 * the treaty's date. */
+	assert_string_equal(iso(rule_participant_eif(p.rule, &r, find(p.snap, "Chile")), buf),
+	    "2021-12-22");
+	assert_string_equal(iso(rule_participant_eif(p.rule, &r, find(p.snap, "Benin")), buf),
+	    "2021-01-22");
+	rule_result_clear(&r);
+
+	/* The day Jamaica and Nauru deposited: one short, and at the earliest 90 days on. */
+	assert_int_equal(rule_eval(p.rule, p.snap, ymd(2020, 10, 23), &r), 0);
+	assert_int_equal(r.counted, 49);
+	assert_int_equal(r.remaining, 1);
+	assert_false(r.threshold_reached);
+	assert_string_equal(iso(rule_entry_into_force(p.rule, ymd(2020, 10, 23)), buf),
+	    "2021-01-21");
+	rule_result_clear(&r);
+	preset_close(&p);
+}
+
+/* The other presets, on the IV-13 page: the rule is read, whatever the page. */
+static void
+other_presets_rules(void **state)
+{
+	char buf[DATE_ISO_LEN];
+	struct preset p;
+
+	preset_open(&p, "IV-4", "IV-13.html");
+	assert_int_equal(p.rule->threshold, 35);
+	/* Article 49(1): three months, no first-of-the-month alignment. */
+	assert_string_equal(iso(rule_entry_into_force(p.rule, ymd(1975, 12, 23)), buf),
+	    "1976-03-23");
+	preset_close(&p);
+
+	preset_open(&p, "XVIII-16", "IV-13.html");
+	assert_int_equal(p.rule->threshold, 40);
+	assert_true(rule_excluded(p.rule, "European Union"));
+	assert_string_equal(iso(rule_entry_into_force(p.rule, ymd(2026, 1, 1)), buf),
+	    "2026-04-01");
+	preset_close(&p);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(bbnj_page_reads),
+		cmocka_unit_test(bbnj_countdown),
+		cmocka_unit_test(bbnj_instruments_in_the_last_24_months),
+		cmocka_unit_test(tpnw_page_reads),
+		cmocka_unit_test(tpnw_in_force),
+		cmocka_unit_test(other_presets_rules),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
