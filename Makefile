@@ -85,14 +85,15 @@ deps:
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
+# The python suites run last: their "NAME: N passed, N failed" lines close the output.
 integration: all
-	python3 tests/integration/run.py --build $(BUILD)
 	tests/integration/test_systemd.sh $(BUILD)/ratd
 	tests/integration/test_install.sh $(BUILD)
+	python3 tests/integration/run.py --build $(BUILD)
 
 check: deps
-	$(MAKE) unit
-	$(MAKE) integration
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory integration
 
 run: deps all
 	@mkdir -p run/state

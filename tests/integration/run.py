@@ -43,6 +43,7 @@ COMMANDS = ("status", "parties", "history", "refresh", "watch", "reload", "check
 
 RATD = RATCTL = None
 DEADLINE = None
+LABEL = "integration"
 
 
 class Fail(Exception):
@@ -1753,7 +1754,7 @@ def watchdog():
           % (Progress.name, SUITE_BUDGET + WATCHDOG_GRACE), flush=True)
     if ctx is not None and tail:
         print(tail, flush=True)
-    print("integration: %d passed, %d failed" % (Progress.passed, Progress.failed + 1),
+    print("%s: %d passed, %d failed" % (LABEL, Progress.passed, Progress.failed + 1),
           flush=True)
     os._exit(1)
 
@@ -1789,8 +1790,15 @@ def run_one(name, fn, keep, verbose):
     return reason, tail
 
 
-def main():
-    global RATD, RATCTL, DEADLINE
+def main(tests=None, budget=None, label="integration"):
+    """Runs a suite: this file's TESTS, or those of a suite file that imports this one
+    (tests/integration/suite_*.py) with its own time budget and closing-line label."""
+    global RATD, RATCTL, DEADLINE, SUITE_BUDGET, TESTS, LABEL
+    if tests is not None:
+        TESTS = tests
+    if budget is not None:
+        SUITE_BUDGET = budget
+    LABEL = label
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default="build", help="directory holding ratd and ratctl")
     ap.add_argument("-k", "--keep", action="store_true", help="keep failed tests' dirs")
@@ -1801,8 +1809,8 @@ def main():
     RATCTL = os.path.abspath(os.path.join(args.build, "ratctl"))
     for p in (RATD, RATCTL):
         if not os.access(p, os.X_OK):
-            print("integration: %s is missing (run make all)" % p)
-            print("integration: 0 passed, 1 failed")
+            print("%s: %s is missing (run make all)" % (LABEL, p))
+            print("%s: 0 passed, 1 failed" % LABEL)
             return 1
     unknown = [t for t in args.tests if t not in dict(TESTS)]
     if unknown:
@@ -1829,7 +1837,7 @@ def main():
             print(tail, flush=True)
         Progress.passed, Progress.failed = passed, failed
     dog.cancel()
-    print("integration: %d passed, %d failed" % (passed, failed), flush=True)
+    print("%s: %d passed, %d failed" % (LABEL, passed, failed), flush=True)
     return 1 if failed else 0
 
 
