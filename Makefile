@@ -93,6 +93,7 @@ integration: all
 
 check: deps
 	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory fuzz-regress
 	$(MAKE) --no-print-directory integration
 
 run: deps all

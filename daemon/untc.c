@@ -228,14 +228,46 @@ text_put(struct text *t, char c)
 	t->cut = true;
 }
 
-/* Appends n bytes of NUL-terminated s, folding blanks. */
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, surrogates
+ * or code points past U+10FFFF), or 0. */
+static size_t
+utf8_len(const unsigned char *s, const unsigned char *end)
+{
+	size_t n, i;
+	unsigned long cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if ((size_t)(end - s) < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+/* Appends n bytes of NUL-terminated s, folding blanks. A page that lies about its
+ * encoding must not smuggle bytes that are not UTF-8 into names: each becomes U+FFFD. */
 static void
 text_addn(struct text *t, const char *s, size_t n)
 {
-	const char *end = s + n;
-	size_t b;
+	const char *end = s + strnlen(s, n);
+	size_t b, u;
 
-	while (s < end && *s != '\0' && !t->cut) {
+	while (s < end && !t->cut) {
 		if ((b = blank_len((const unsigned char *)s)) > 0) {
 			if (t->len > 0)
 				t->blank = true;
@@ -246,7 +278,15 @@ text_addn(struct text *t, const char *s, size_t n)
 			t->blank = false;
 			text_put(t, ' ');
 		}
-		text_put(t, *s++);
+		if ((u = utf8_len((const unsigned char *)s, (const unsigned char *)end)) == 0) {
+			text_put(t, '\xef');
+			text_put(t, '\xbf');
+			text_put(t, '\xbd');
+			s++;
+			continue;
+		}
+		while (u-- > 0)
+			text_put(t, *s++);
 	}
 }
 

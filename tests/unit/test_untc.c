@@ -713,6 +713,22 @@ test_detect(void **state)
 	assert_int_equal(untc_detect("", 0), UNTC_HTML);
 }
 
+/* A byte that is not UTF-8 in a page without a charset becomes U+FFFD: the snapshot
+ * stays storable (JSON needs UTF-8) instead of failing every commit. */
+static void
+test_invalid_utf8_is_replaced(void **state)
+{
+	struct snapshot *s = parse_str("<table><tr><td>Participant<td>Ratification"
+	    "<tr><td>Ruri\xb0tania<td>14 Mar 2003", UNTC_HTML);
+	json_t *j;
+
+	assert_int_equal(s->n, 1);
+	assert_string_equal(s->v[0].name, "Ruri\xef\xbf\xbdtania");
+	assert_non_null(j = snapshot_to_json(s));
+	json_decref(j);
+	snapshot_free(s);
+}
+
 static void
 test_format_names(void **state)
 {
@@ -760,6 +776,7 @@ main(void)
 		cmocka_unit_test(test_billion_laughs_is_refused),
 		cmocka_unit_test(test_parse_cell),
 		cmocka_unit_test(test_detect),
+		cmocka_unit_test(test_invalid_utf8_is_replaced),
 		cmocka_unit_test(test_format_names),
 	};
 
