@@ -27,7 +27,7 @@
 #define CTL_TIMEOUT 10
 #define CTL_TIMEOUT_REFRESH 300          /* a refresh waits for the fetches */
 #define CTL_MAX_TIMEOUT 86400
-#define CTL_MAX_LIMIT 100000
+#define CTL_MAX_LIMIT 10000     /* the events the daemon keeps (JOURNAL_KEEP) */
 #define CTL_DEFAULT_INTERVAL (6 * 3600)  /* a TreatyStatus without "interval" */
 #define CTL_WIDTH 80                     /* timeline width unless a terminal says more */
 #define CTL_MAX_WIDTH 1000
@@ -158,7 +158,7 @@ static const char help_text[] =
 	"  -h, --help             print this help and exit\n"
 	"  -V, --version          print ratctl's version and exit\n"
 	"\n"
-	"Colour only when stdout is a terminal and NO_COLOR is unset.\n"
+	"Colour only when stdout is a terminal, NO_COLOR is unset and TERM is not dumb.\n"
 	"Exit status: 0 success; 1 ratd replied with an error (refresh: a fetch failed or its\n"
 	"page was refused); 2 usage error; 3 ratd not reachable or no reply in time.\n";
 

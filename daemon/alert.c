@@ -449,11 +449,15 @@ alerts_reconfigure(struct alerts *a)
 		if (s != NULL && (s->conf->kind != conf->alerts[i].kind ||
 		    strcmp(s->conf->target ? s->conf->target : "", conf->alerts[i].target ?
 		    conf->alerts[i].target : "") != 0)) {
-			/* Same name, new destination: the delivery in progress went elsewhere. */
+			/* Same name, new destination: what was in progress or waiting went to the
+			 * old one; the new one is tried at once. */
 			fetch_cancel(s->fetch);
 			hook_cancel(s->hook);
 			s->fetch = NULL;
 			s->hook = NULL;
+			ev_timer_stop(a->rd->loop, &s->retry);
+			s->attempts = 0;
+			s->next_try = 0;
 		}
 		if (s == NULL && (s = sink_new(a, &conf->alerts[i], saved)) == NULL)
 			continue;

@@ -170,7 +170,9 @@ metrics_write_textfile(struct ratd *rd)
 	d = strdup(path);
 	b = strdup(path);
 	if (d != NULL && b != NULL &&
-	    state_write_atomic(dirname(d), basename(b), text, strlen(text), err, sizeof(err)) < 0)
+	    /* node-exporter reads it as another user. */
+	    state_write_atomic_mode(dirname(d), basename(b), text, strlen(text), 0644, err,
+	    sizeof(err)) < 0)
 		log_warn("metrics: %s", err);
 	free(d);
 	free(b);

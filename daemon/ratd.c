@@ -265,6 +265,17 @@ ratd_reload(struct ratd *rd, struct conf *conf)
 	    (old->socket_group == NULL) != (conf->socket_group == NULL) ||
 	    (old->socket_group && strcmp(old->socket_group, conf->socket_group) != 0))
 		log_warn("reload: socket settings change only at restart; keeping %s", old->socket);
+	/* The journal and every state file live together: a new directory waits for a
+	 * restart rather than splitting them. */
+	if (strcmp(old->state_dir, conf->state_dir) != 0) {
+		log_warn("reload: state_dir changes only at restart; keeping %s", old->state_dir);
+		if (state_set_str(&conf->state_dir, old->state_dir) < 0) {
+			conf_free(conf);
+			free(conf);
+			notify_ready(&rd->notify);
+			return -1;
+		}
+	}
 	if (ratd_state_dir(conf) < 0 ||
 	    (next = calloc(conf->ntreaties, sizeof(*next))) == NULL) {
 		conf_free(conf);

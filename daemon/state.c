@@ -58,6 +58,13 @@ int
 state_write_atomic(const char *dir, const char *name, const void *data, size_t len,
     char *err, size_t errlen)
 {
+	return state_write_atomic_mode(dir, name, data, len, 0600, err, errlen);
+}
+
+int
+state_write_atomic_mode(const char *dir, const char *name, const void *data, size_t len,
+    mode_t mode, char *err, size_t errlen)
+{
 	char tmp[4096], path[4096];
 	int fd, dfd, saved;
 
@@ -66,11 +73,12 @@ state_write_atomic(const char *dir, const char *name, const void *data, size_t l
 		snprintf(err, errlen, "%s/%s: path too long", dir, name);
 		return -1;
 	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) < 0) {
 		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
 		return -1;
 	}
-	if (state_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	/* The umask must not narrow a file meant for others to read. */
+	if (fchmod(fd, mode) < 0 || state_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		saved = errno;
 		close(fd);
 		unlink(tmp);

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "snapshot.h"
@@ -38,6 +39,9 @@ int state_set_str(char **slot, const char *value);
 /* Writes data to dir/name: temp file, fsync, rename, fsync dir. 0, or -1 with err set. */
 int state_write_atomic(const char *dir, const char *name, const void *data, size_t len,
     char *err, size_t errlen);
+/* The same with the file's permissions (state_write_atomic: 0600). */
+int state_write_atomic_mode(const char *dir, const char *name, const void *data, size_t len,
+    mode_t mode, char *err, size_t errlen);
 /* Reads a whole file of at most max bytes into a NUL-terminated buffer. 0, or -1 with err
  * set and errno kept (ENOENT when absent). */
 int state_read_file(const char *path, size_t max, char **out, size_t *len, char *err,

@@ -172,6 +172,11 @@ treaty_reconfigure(struct treaty *t, const struct conf_treaty *ct)
 {
 	bool resched = ct->interval != t->conf->interval;
 
+	/* The old page's validators mean nothing to a new URL: it could answer 304. */
+	if (strcmp(ct->url, t->conf->url) != 0) {
+		state_set_str(&t->meta.etag, NULL);
+		state_set_str(&t->meta.last_modified, NULL);
+	}
 	t->conf = ct;
 	if (resched && t->inflight == NULL)
 		treaty_start(t);
