@@ -90,6 +90,7 @@ integration: all
 	tests/integration/test_systemd.sh $(BUILD)/ratd
 	tests/integration/test_install.sh $(BUILD)
 	python3 tests/integration/run.py --build $(BUILD)
+	python3 tests/integration/suite_alerts.py --build $(BUILD)
 
 check: deps
 	$(MAKE) --no-print-directory unit

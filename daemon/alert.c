@@ -121,6 +121,8 @@ sink_new(struct alerts *a, const struct conf_alert *ca, const json_t *saved)
 	/* A new sink starts at the present: it is not sent the whole past. */
 	s->delivered = json_is_integer(d) && json_integer_value(d) >= 0 ?
 	    (uint64_t)json_integer_value(d) : a->rd->journal.last_id;
+	/* An id a sink has seen is never given again, even if the journal was lost. */
+	journal_bump(&a->rd->journal, s->delivered);
 	ev_init(&s->retry, NULL);
 	return s;
 }
@@ -388,6 +390,9 @@ sink_next(struct sink *s)
 	    (s->a->rd->once && s->attempts > 0))
 		return;
 	for (i = journal_after(j, s->delivered); i < j->n; i++) {
+		/* Nothing leaves before it is on disk (SPEC §6: journal, then deliver). */
+		if (event_id(j->v[i]) > j->synced_id)
+			break;
 		if (sink_wants(s, j->v[i])) {
 			ev = j->v[i];
 			break;
@@ -434,6 +439,12 @@ alerts_reconfigure(struct alerts *a)
 	size_t i, k;
 
 	if ((v = calloc(conf->nalerts + 1, sizeof(*v))) == NULL) {
+		/* The sinks point into the configuration being replaced: they must go. */
+		for (k = 0; k < a->n; k++)
+			sink_free(a->v[k]);
+		free(a->v);
+		a->v = NULL;
+		a->n = 0;
 		json_decref(saved);
 		return -1;
 	}

@@ -599,8 +599,8 @@ set_max_page_size(struct conf_parser *p, const char *val)
 		    conf_shown(val, buf));
 		return;
 	}
-	if (n < 1024 || n > 256 * 1024 * 1024) {
-		conf_error(p, "max_page_size %s out of range: use 1K..256M", val);
+	if (n < 1024 || n > 64 * 1024 * 1024) {
+		conf_error(p, "max_page_size %s out of range: use 1K..64M", val);
 		return;
 	}
 	p->conf->max_page_size = n;

@@ -49,6 +49,7 @@ struct client {
 	int fd;
 	ev_io rio, wio;
 	ev_timer idle;
+	ev_timer resume;          /* runs what waited behind a refresh, from the loop */
 	char *in;                 /* bytes of requests not yet handled */
 	size_t inlen, incap;
 	char *out;                /* reply bytes not yet written */
@@ -75,6 +76,7 @@ client_free(struct client *c)
 	ev_io_stop(ctl->rd->loop, &c->rio);
 	ev_io_stop(ctl->rd->loop, &c->wio);
 	ev_timer_stop(ctl->rd->loop, &c->idle);
+	ev_timer_stop(ctl->rd->loop, &c->resume);
 	close(c->fd);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -118,6 +120,9 @@ client_flush(struct client *c)
 			return;
 		}
 		c->outoff += (size_t)n;
+		/* A client slowly reading a long reply is busy, not idle. */
+		if (!c->watching)
+			ev_timer_again(loop, &c->idle);
 	}
 	c->outoff = c->outlen = 0;
 	ev_io_stop(loop, &c->wio);
@@ -140,6 +145,12 @@ client_send(struct client *c, json_t *msg)
 		return;
 	}
 	len = strlen(text);
+	/* Only unsent bytes count against the bound: drop what was already written. */
+	if (c->outoff > 0) {
+		memmove(c->out, c->out + c->outoff, c->outlen - c->outoff);
+		c->outlen -= c->outoff;
+		c->outoff = 0;
+	}
 	need = c->outlen + len + 1;
 	if (need > CONTROL_MAX_OUTPUT || (nb = realloc(c->out, need)) == NULL) {
 		free(text);
@@ -364,7 +375,7 @@ control_broadcast(struct control *ctl, const struct event_list *evs)
 			    strcmp(c->watch_treaty, event_treaty(evs->v[i])) != 0)
 				continue;
 			/* A watcher that stopped reading is dropped before it costs memory. */
-			if (c->outlen > CONTROL_MAX_WATCH_OUTPUT) {
+			if (c->outlen - c->outoff > CONTROL_MAX_WATCH_OUTPUT) {
 				log_warn("control: dropping a watcher that does not read");
 				c->dead = true;
 				break;
@@ -392,15 +403,14 @@ refresh_finish(struct refresh *r)
 {
 	struct client *c = r->client;
 
+	/* This runs inside a treaty's callbacks: the client's next requests (a reload
+	 * could free that very treaty) wait for the loop's next turn. */
 	if (c != NULL) {
 		c->refresh = NULL;
 		client_reply(c, json_pack("{s:O}", "treaties", r->results));
-		if (!c->dead) {
+		if (!c->dead && !c->eof)
 			ev_io_start(c->ctl->rd->loop, &c->rio);
-			if (c->eof && c->outlen == 0)
-				c->dead = true;
-			client_process(c);
-		}
+		ev_timer_start(c->ctl->rd->loop, &c->resume);
 	}
 	json_decref(r->results);
 	free(r);
@@ -454,8 +464,9 @@ cmd_refresh(struct client *c, json_t *req)
 	ev_io_stop(rd->loop, &c->rio);
 	for (i = 0; i < rd->ntreaties; i++)
 		if (t == NULL || t == rd->treaties[i])
-			json_array_append_new(r->results, json_pack("{s:s, s:n, s:n}", "id",
-			    rd->treaties[i]->conf->id, "result", "error"));
+			json_array_append_new(r->results, json_pack("{s:s, s:n, s:n}",
+			    "id", rd->treaties[i]->conf->id, "result" /* null */,
+			    "error" /* null */));
 	/* One extra count so that a fetch ending at once cannot finish r mid-loop. */
 	r->pending = json_array_size(r->results) + 1;
 	for (i = 0; i < rd->ntreaties; i++)
@@ -577,7 +588,7 @@ client_process(struct client *c)
 		c->inlen = 0;
 		return;
 	}
-	while (!c->dead && !c->closing && c->refresh == NULL &&
+	while (!c->dead && !c->closing && c->refresh == NULL && !c->watching &&
 	    (nl = memchr(c->in, '\n', c->inlen)) != NULL) {
 		len = (size_t)(nl - c->in);
 		ev_timer_again(c->ctl->rd->loop, &c->idle);
@@ -647,6 +658,18 @@ client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	client_settle(c);
 }
 
+/* After a refresh: the requests that waited behind it, then the usual end of a client. */
+static void
+client_resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct client *c = w->data;
+
+	client_process(c);
+	if (!c->dead && c->eof && c->outlen == 0 && c->refresh == NULL)
+		c->dead = true;
+	client_settle(c);
+}
+
 static void
 client_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -691,7 +714,8 @@ control_add_client(struct control *ctl, int fd)
 	ev_io_init(&c->wio, client_write_cb, fd, EV_WRITE);
 	ev_init(&c->idle, client_idle_cb);
 	c->idle.repeat = CONTROL_IDLE_TIMEOUT;
-	c->rio.data = c->wio.data = c->idle.data = c;
+	ev_timer_init(&c->resume, client_resume_cb, 0., 0.);
+	c->rio.data = c->wio.data = c->idle.data = c->resume.data = c;
 	c->next = ctl->clients;
 	if (ctl->clients != NULL)
 		ctl->clients->prev = c;

@@ -158,6 +158,12 @@ event_row_diff(struct event_list *l, const struct conf_treaty *ct, const struct 
 		    "%s: %s withdrew (shown in brackets by the depositary)", ct->id, a->name);
 	if (a->withdrawn)
 		return rc;
+	/* Brackets gone: the depositary restored a row it had shown as withdrawn. */
+	if (b != NULL && b->withdrawn)
+		return rc | event_add(l, now, EV_PARTICIPANT_CHANGED, ct->id,
+		    json_pack("{s:s, s:o, s:o}", "participant", a->name,
+		    "before", event_row(b, today), "after", event_row(a, today)),
+		    "%s: %s is no longer shown as withdrawn", ct->id, a->name);
 	if (event_has(a->signature, today) && (b == NULL || !event_has(b->signature, today)))
 		rc |= event_add(l, now, EV_NEW_SIGNATORY, ct->id,
 		    json_pack("{s:s, s:o}", "participant", a->name, "date",
@@ -226,17 +232,37 @@ event_same_cells(const struct participant *a, const struct participant *b)
 	    a->instrument.date == b->instrument.date && a->instrument.kind == b->instrument.kind;
 }
 
-/* Rows of s whose name t lacks and whose cells equal p's; the last in *last. */
+/* Rows that one side lists and the other does not: where renames hide. */
+struct event_lone {
+	size_t *v;
+	size_t n;
+};
+
+static int
+event_lone_rows(const struct snapshot *s, const struct snapshot *t, struct event_lone *out)
+{
+	size_t i;
+
+	out->n = 0;
+	if ((out->v = calloc(s->n + 1, sizeof(*out->v))) == NULL)
+		return -1;
+	for (i = 0; i < s->n; i++)
+		if (snapshot_find(t, s->v[i].name) < 0)
+			out->v[out->n++] = i;
+	return 0;
+}
+
+/* Rows of s among lone whose cells equal p's; the last in *last. */
 static size_t
-event_twins(const struct snapshot *s, const struct snapshot *t, const struct participant *p,
-    long *last)
+event_twins(const struct snapshot *s, const struct event_lone *lone,
+    const struct participant *p, long *last)
 {
 	size_t i, n = 0;
 
-	for (i = 0; i < s->n; i++)
-		if (snapshot_find(t, s->v[i].name) < 0 && event_same_cells(&s->v[i], p)) {
+	for (i = 0; i < lone->n; i++)
+		if (event_same_cells(&s->v[lone->v[i]], p)) {
 			n++;
-			*last = (long)i;
+			*last = (long)lone->v[i];
 		}
 	return n;
 }
@@ -245,13 +271,14 @@ event_twins(const struct snapshot *s, const struct snapshot *t, const struct par
  * participant (Turkey became Türkiye): the before index, or -1. Only an unambiguous
  * pair counts. */
 static long
-event_renamed(const struct snapshot *before, const struct snapshot *after,
+event_renamed(const struct snapshot *before, const struct event_lone *gone,
+    const struct snapshot *after, const struct event_lone *added,
     const struct participant *a)
 {
 	long b = -1, a2 = -1;
 
-	if (event_twins(before, after, a, &b) != 1 ||
-	    event_twins(after, before, &before->v[b], &a2) != 1)
+	if (event_twins(before, gone, a, &b) != 1 ||
+	    event_twins(after, added, &before->v[b], &a2) != 1)
 		return -1;
 	return b;
 }
@@ -260,6 +287,7 @@ int
 event_diff(struct event_list *l, const struct conf_treaty *ct, const struct snapshot *before,
     const struct snapshot *after, day_t today, time_t now)
 {
+	struct event_lone gone = { 0 }, added = { 0 };
 	struct rule_result rb, ra;
 	bool *renamed;
 	long j;
@@ -268,18 +296,24 @@ event_diff(struct event_list *l, const struct conf_treaty *ct, const struct snap
 
 	if ((renamed = calloc(before->n + 1, sizeof(*renamed))) == NULL)
 		return -1;
-	if (rule_eval(&ct->rule, before, today, &rb) < 0) {
+	if (event_lone_rows(before, after, &gone) < 0 ||
+	    event_lone_rows(after, before, &added) < 0) {
+		free(gone.v);
 		free(renamed);
 		return -1;
+	}
+	if (rule_eval(&ct->rule, before, today, &rb) < 0) {
+		rc = -1;
+		goto out;
 	}
 	if (rule_eval(&ct->rule, after, today, &ra) < 0) {
 		rule_result_clear(&rb);
-		free(renamed);
-		return -1;
+		rc = -1;
+		goto out;
 	}
 	for (i = 0; i < after->n; i++) {
 		j = snapshot_find(before, after->v[i].name);
-		if (j < 0 && (j = event_renamed(before, after, &after->v[i])) >= 0) {
+		if (j < 0 && (j = event_renamed(before, &gone, after, &added, &after->v[i])) >= 0) {
 			renamed[j] = true;
 			rc |= event_add(l, now, EV_PARTICIPANT_CHANGED, ct->id,
 			    json_pack("{s:s, s:o, s:o}", "participant", after->v[i].name,
@@ -302,6 +336,9 @@ event_diff(struct event_list *l, const struct conf_treaty *ct, const struct snap
 	rc |= event_threshold(l, ct, after, &rb, &ra, now);
 	rule_result_clear(&rb);
 	rule_result_clear(&ra);
+out:
+	free(gone.v);
+	free(added.v);
 	free(renamed);
 	return rc ? -1 : 0;
 }

@@ -431,6 +431,8 @@ fetch_start(struct fetcher *f, const struct fetch_request *req, fetch_done_fn *d
 		if (fe->easy != NULL)
 			curl_easy_cleanup(fe->easy);
 		curl_slist_free_all(fe->headers);
+		curl_slist_free_all(fe->rcpt);
+		free(fe->send);
 		free(fe);
 		return NULL;
 	}

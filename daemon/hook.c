@@ -124,6 +124,8 @@ hook_spawn(struct hook *h, const char *program, char *const envp[], int fd0, cha
 	/* stdin: the event; stdout joins stderr, so a hook's words reach the daemon's log. */
 	posix_spawn_file_actions_adddup2(&fa, fd0, STDIN_FILENO);
 	posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
+	/* curl's sockets and wake-up pipe are not all close-on-exec: the hook gets 0-2 only. */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	/* A clean slate: no blocked signals, default dispositions (ratd ignores SIGPIPE),
 	 * and a process group of its own to kill as a whole. */
 	posix_spawnattr_setsigmask(&attr, &none);

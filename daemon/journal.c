@@ -147,6 +147,7 @@ journal_open(struct journal *j, const char *dir, char *err, size_t errlen)
 		if (journal_rewrite(j, err, errlen) < 0)
 			return -1;
 	}
+	j->synced_id = j->last_id;
 	log_info("journal: %zu events, last id %llu", j->n, (unsigned long long)j->last_id);
 	return journal_reopen(j, err, errlen);
 }
@@ -206,15 +207,23 @@ journal_write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-/* Writes the backlog, then fsyncs. */
+/* Writes the backlog, then fsyncs. A failure leaves the file as it was: a half-written
+ * line would later glue itself to the retried one and lose both. */
 static int
 journal_flush(struct journal *j, char *err, size_t errlen)
 {
 	json_t *ev;
 	size_t i, written = 0;
+	off_t end;
 	char *line;
 	int rc = 0;
 
+	if (j->fd < 0 && journal_reopen(j, err, errlen) < 0)
+		return -1;
+	if ((end = lseek(j->fd, 0, SEEK_END)) < 0) {
+		snprintf(err, errlen, "journal: lseek: %s", strerror(errno));
+		return -1;
+	}
 	json_array_foreach(j->backlog, i, ev) {
 		if ((line = json_dumps(ev, JSON_COMPACT)) == NULL) {
 			rc = -1;
@@ -234,13 +243,12 @@ journal_flush(struct journal *j, char *err, size_t errlen)
 	if (rc < 0) {
 		snprintf(err, errlen, "journal: cannot write to %s/%s: %s", j->dir, JOURNAL_NAME,
 		    strerror(errno));
-		/* Lines written stay written; a partial one is dropped at the next start and
-		 * its event comes back from its treaty's outbox. */
-		for (i = 0; i < written; i++)
-			json_array_remove(j->backlog, 0);
-		j->file_lines += written;
+		if (ftruncate(j->fd, end) < 0)
+			log_err("journal: cannot cut back a failed write: %s", strerror(errno));
 		return -1;
 	}
+	if (written > 0)
+		j->synced_id = event_id(json_array_get(j->backlog, written - 1));
 	json_array_clear(j->backlog);
 	j->file_lines += written;
 	return 0;

@@ -19,6 +19,7 @@ struct journal {
 	json_t **v;             /* the latest events, oldest first, ids strictly increasing */
 	size_t n;
 	uint64_t last_id;       /* highest id ever given: never given again */
+	uint64_t synced_id;     /* highest id on disk (fsynced): what may be delivered */
 	size_t file_lines;      /* lines in the file, to know when to compact */
 	json_t *backlog;        /* events not yet written because the disk refused */
 };

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -118,13 +120,16 @@ ratd_publish(struct ratd *rd, const struct event_list *evs)
 
 	if (evs->n == 0)
 		return;
-	/* Journal first: nothing is delivered that a crash could take back. */
-	if (journal_append(&rd->journal, evs, err, sizeof(err)) < 0)
-		log_err("%s; the events are kept in their treaty's state file", err);
 	for (i = 0; i < evs->n; i++)
 		log_notice("event %llu %s: %s", (unsigned long long)event_id(evs->v[i]),
 		    event_type(evs->v[i]),
 		    json_string_value(json_object_get(evs->v[i], "summary")));
+	/* Journal first: nothing goes out that a crash could take back. Sinks only take
+	 * what is on disk; the next append retries what the disk refused. */
+	if (journal_append(&rd->journal, evs, err, sizeof(err)) < 0) {
+		log_err("%s; the events wait in their treaty's state file", err);
+		return;
+	}
 	alerts_kick(rd->alerts);
 	control_broadcast(rd->control, evs);
 }
@@ -148,6 +153,7 @@ ratd_recover_outboxes(struct ratd *rd)
 	char err[1024];
 
 	for (i = 0; i < rd->ntreaties; i++) {
+		journal_bump(&rd->journal, rd->treaties[i]->meta.last_event_id);
 		json_array_foreach(rd->treaties[i]->outbox, k, ev) {
 			journal_bump(&rd->journal, event_id(ev));
 			if (event_id(ev) <= journaled)
@@ -180,6 +186,26 @@ ratd_midnight_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 		treaty_check_in_force(rd->treaties[i]);
 }
 
+/* One ratd per state_dir: two would number events from the same counter and commit
+ * over each other (a cron `ratd --once` beside the daemon, say). */
+static int
+ratd_lock(struct ratd *rd)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/ratd.lock", rd->conf->state_dir);
+	if ((rd->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		log_err("cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(rd->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		log_err("another ratd is using state_dir %s (%s is locked); stop it, or give "
+		    "this one its own state_dir", rd->conf->state_dir, path);
+		return -1;
+	}
+	return 0;
+}
+
 int
 ratd_init(struct ratd *rd, struct ev_loop *loop, struct conf *conf, bool once)
 {
@@ -192,8 +218,9 @@ ratd_init(struct ratd *rd, struct ev_loop *loop, struct conf *conf, bool once)
 	if (getrandom(&rd->rng, sizeof(rd->rng), GRND_NONBLOCK) != sizeof(rd->rng) || rd->rng == 0)
 		rd->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
 	rd->journal.fd = -1;
+	rd->lock_fd = -1;
 	rd->metrics.started = time(NULL);
-	if (ratd_state_dir(conf) < 0)
+	if (ratd_state_dir(conf) < 0 || ratd_lock(rd) < 0)
 		return -1;
 	if (journal_open(&rd->journal, conf->state_dir, err, sizeof(err)) < 0) {
 		log_err("%s", err);
@@ -246,6 +273,9 @@ ratd_finish(struct ratd *rd)
 	fetcher_free(rd->fetcher);
 	rd->fetcher = NULL;
 	journal_close(&rd->journal);
+	if (rd->lock_fd >= 0)
+		close(rd->lock_fd);
+	rd->lock_fd = -1;
 	if (rd->conf != NULL) {
 		conf_free(rd->conf);
 		free(rd->conf);
@@ -257,8 +287,8 @@ int
 ratd_reload(struct ratd *rd, struct conf *conf)
 {
 	struct conf *old = rd->conf;
-	struct treaty **next, *t;
-	size_t i, j;
+	struct treaty **next, **gone, *t;
+	size_t i, j, ngone;
 
 	notify_reloading(&rd->notify);
 	if (strcmp(old->socket, conf->socket) != 0 || old->socket_mode != conf->socket_mode ||
@@ -294,23 +324,28 @@ ratd_reload(struct ratd *rd, struct conf *conf)
 			log_err("reload: %s: out of memory; not tracked", conf->treaties[i].id);
 		next[i] = t;
 	}
-	for (j = 0; j < rd->ntreaties; j++) {
-		for (i = 0; i < conf->ntreaties && next[i] != rd->treaties[j]; i++)
-			;
-		if (i == conf->ntreaties) {
-			log_info("reload: %s is no longer tracked", rd->treaties[j]->conf->id);
-			treaty_free(rd->treaties[j]);
-		}
-	}
-	free(rd->treaties);
+	/* Switch first, free after: a removed treaty's waiters are told from treaty_free
+	 * and must find the daemon whole. */
+	gone = rd->treaties;
+	ngone = rd->ntreaties;
 	rd->treaties = next;
-	/* A treaty that could not be created leaves a hole: close it up. */
 	for (i = j = 0; i < conf->ntreaties; i++)
 		if (next[i] != NULL)
 			next[j++] = next[i];
 	rd->ntreaties = j;
 	ratd_apply_globals(rd);
-	alerts_reconfigure(rd->alerts);
+	if (alerts_reconfigure(rd->alerts) < 0)
+		log_err("reload: out of memory setting up alerts; delivery stops until the next "
+		    "reload");
+	for (j = 0; j < ngone; j++) {
+		for (i = 0; i < rd->ntreaties && rd->treaties[i] != gone[j]; i++)
+			;
+		if (i == rd->ntreaties) {
+			log_info("reload: %s is no longer tracked", gone[j]->conf->id);
+			treaty_free(gone[j]);
+		}
+	}
+	free(gone);
 	conf_free(old);
 	free(old);
 	log_info("reload: %s: %zu treaties, %zu alerts", conf->path, conf->ntreaties, conf->nalerts);

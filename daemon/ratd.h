@@ -33,6 +33,7 @@ struct ratd {
 	bool once;                    /* --once: fetch each treaty once, no timers */
 	size_t once_pending;          /* --once: fetches still running */
 	bool once_failed;
+	int lock_fd;                  /* flock on state_dir/ratd.lock */
 	bool have_admin_gid;
 	gid_t admin_gid;
 	ev_signal sig_term, sig_int, sig_hup, sig_usr1;

@@ -173,7 +173,7 @@ state_meta_json(const struct source_meta *m)
 	char hash[17];
 
 	snprintf(hash, sizeof(hash), "%016" PRIx64, m->pending_hash);
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:s, s:i, s:b, s:b, s:o, s:o}",
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:s, s:i, s:b, s:b, s:o, s:o, s:I}",
 	    "etag", state_str_json(m->etag),
 	    "last_modified", state_str_json(m->last_modified),
 	    "last_attempt", state_time_json(m->last_attempt),
@@ -187,7 +187,8 @@ state_meta_json(const struct source_meta *m)
 	    "failing_alerted", m->failing_alerted,
 	    "eif_announced", m->eif_announced,
 	    "anomalies", m->anomalies ? json_incref(m->anomalies) : json_array(),
-	    "discrepancies", m->discrepancies ? json_incref(m->discrepancies) : json_array());
+	    "discrepancies", m->discrepancies ? json_incref(m->discrepancies) : json_array(),
+	    "last_event_id", (json_int_t)m->last_event_id);
 }
 
 int
@@ -302,6 +303,14 @@ state_meta_from_json(const json_t *o, struct source_meta *m)
 	    state_get_reasons(o, "anomalies", &m->anomalies) < 0 ||
 	    state_get_reasons(o, "discrepancies", &m->discrepancies) < 0)
 		return -1;
+	/* Absent from files written before it existed: 0, the journal knows better. */
+	{
+		const json_t *le = json_object_get(o, "last_event_id");
+
+		if (le != NULL && (!json_is_integer(le) || json_integer_value(le) < 0))
+			return -1;
+		m->last_event_id = le ? (uint64_t)json_integer_value(le) : 0;
+	}
 	m->failing_alerted = json_is_true(json_object_get(o, "failing_alerted"));
 	m->eif_announced = json_is_true(json_object_get(o, "eif_announced"));
 	if (state_get_str(o, "etag", &m->etag) < 0 ||

@@ -30,6 +30,7 @@ struct source_meta {
 	bool eif_announced;      /* entered-into-force raised, or in force at the baseline */
 	json_t *anomalies;       /* reasons raised as source-anomaly since the last commit */
 	json_t *discrepancies;   /* page-versus-table disagreements already raised */
+	uint64_t last_event_id;  /* the highest event id given when this was saved */
 };
 
 void source_meta_clear(struct source_meta *m);

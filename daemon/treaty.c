@@ -19,6 +19,7 @@
 #define SEED_MAX_FILE (64 << 20)
 
 static void treaty_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void treaty_begin_fetch(struct treaty *t);
 
 const char *
 treaty_outcome_name(enum treaty_outcome o)
@@ -172,12 +173,24 @@ treaty_reconfigure(struct treaty *t, const struct conf_treaty *ct)
 {
 	bool resched = ct->interval != t->conf->interval;
 
+	bool moved = strcmp(ct->url, t->conf->url) != 0 || ct->format != t->conf->format;
+
 	/* The old page's validators mean nothing to a new URL: it could answer 304. */
-	if (strcmp(ct->url, t->conf->url) != 0) {
+	if (moved) {
 		state_set_str(&t->meta.etag, NULL);
 		state_set_str(&t->meta.last_modified, NULL);
 	}
 	t->conf = ct;
+	/* A fetch of the old page must not be committed as the new one's: start again,
+	 * keeping whoever waits for it. */
+	if (moved && t->inflight != NULL) {
+		fetch_cancel(t->inflight);
+		t->inflight = NULL;
+		if (t->rd->once)
+			t->rd->once_pending--;
+		treaty_begin_fetch(t);
+		return;
+	}
 	if (resched && t->inflight == NULL)
 		treaty_start(t);
 }
@@ -196,13 +209,17 @@ treaty_save(struct treaty *t, const struct snapshot *snap, const struct source_m
     struct event_list *evs, char *err, size_t errlen)
 {
 	json_t *outbox = json_array();
+	struct source_meta saved = *m;   /* shallow, for the id counter */
 	size_t i;
 	int rc;
 
 	ratd_number_events(t->rd, evs);
 	for (i = 0; i < evs->n; i++)
 		json_array_append(outbox, evs->v[i]);
-	rc = state_save(t->rd->conf->state_dir, t->conf->id, snap, m, outbox, err, errlen);
+	/* Every state file remembers how far ids went: losing the journal must not make
+	 * them start again (sinks would skip the reused ones). */
+	saved.last_event_id = t->rd->journal.last_id;
+	rc = state_save(t->rd->conf->state_dir, t->conf->id, snap, &saved, outbox, err, errlen);
 	json_decref(outbox);
 	if (rc < 0)
 		event_list_clear(evs);
@@ -288,11 +305,13 @@ treaty_fail(struct treaty *t, enum treaty_outcome o, const char *why, long retry
 	char err[1024], since[DATE_TIME_LEN];
 	double delay;
 
+	bool anomaly = false, was_alerted = m->failing_alerted;
+
 	m->consecutive_failures++;
 	if (m->failing_since == 0)
 		m->failing_since = now;
 	state_set_str(&m->error, why);
-	if (o == TREATY_REFUSED && treaty_new_anomaly(t, why))
+	if (o == TREATY_REFUSED && (anomaly = treaty_new_anomaly(t, why)))
 		event_add(&evs, now, EV_SOURCE_ANOMALY, t->conf->id, json_pack("{s:s}", "reason", why),
 		    "%s: page refused: %s", t->conf->id, why);
 	if (m->consecutive_failures >= t->rd->conf->failures_before_alert && !m->failing_alerted) {
@@ -303,9 +322,13 @@ treaty_fail(struct treaty *t, enum treaty_outcome o, const char *why, long retry
 		    "%s: source failing since %s (%d failures in a row): %s", t->conf->id, since,
 		    m->consecutive_failures, why);
 	}
-	if (treaty_save(t, treaty_committed(t), m, &evs, err, sizeof(err)) < 0)
+	if (treaty_save(t, treaty_committed(t), m, &evs, err, sizeof(err)) < 0) {
+		/* Its events were dropped: raise them again next time. */
 		log_err("%s: %s", t->conf->id, err);
-	else
+		m->failing_alerted = was_alerted;
+		if (anomaly)
+			json_array_remove(m->anomalies, json_array_size(m->anomalies) - 1);
+	} else
 		treaty_publish(t, &evs);
 	delay = treaty_backoff(t, m->consecutive_failures);
 	if (retry_after >= 0)

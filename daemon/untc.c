@@ -17,7 +17,7 @@
 #include "snapshot.h"
 #include "untc.h"
 
-#define UNTC_MAX_BODY ((size_t)64 << 20)  /* the fetcher's bound is lower; this guards others */
+#define UNTC_MAX_BODY ((size_t)64 << 20)  /* max_page_size goes no higher; this guards others */
 #define UNTC_SNIFF ((size_t)256 << 10)    /* how far into a page a <meta charset> is looked for */
 #define UNTC_DETECT 4096                  /* how far past "<?xml" an XHTML root is looked for */
 #define UNTC_MAX_MARKER 3                 /* "a", "AA", ...: longer parentheses are not markers */

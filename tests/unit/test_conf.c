@@ -416,7 +416,7 @@ test_bounds(void **state)
 	    "timeout 0 out of range: use 1s..1h");
 	assert_one_error("[ratd]\ntimeout = 61m\n" MINIMAL, 2, "timeout 61m out of range");
 	assert_one_error("[ratd]\nmax_page_size = 1023\n" MINIMAL, 2,
-	    "max_page_size 1023 out of range: use 1K..256M");
+	    "max_page_size 1023 out of range: use 1K..64M");
 	assert_one_error("[ratd]\nmax_page_size = 257M\n" MINIMAL, 2,
 	    "max_page_size 257M out of range");
 	assert_one_error("[ratd]\nmax_page_size = lots\n" MINIMAL, 2,
@@ -438,11 +438,11 @@ test_bounds(void **state)
 	    "jitter 600s is longer than interval 300s");
 
 	assert_loads("[ratd]\ninterval = 30d\njitter = 0\nsocket_mode = 777\n"
-	    "max_page_size = 256M\ntimeout = 1h\n" MINIMAL, &c);
+	    "max_page_size = 64M\ntimeout = 1h\n" MINIMAL, &c);
 	assert_true(c.interval == 30 * 86400);
 	assert_true(c.jitter == 0);
 	assert_int_equal(c.socket_mode, 0777);
-	assert_int_equal(c.max_page_size, 256 * 1024 * 1024);
+	assert_int_equal(c.max_page_size, 64 * 1024 * 1024);
 	conf_free(&c);
 }
 

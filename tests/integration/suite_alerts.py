@@ -1,0 +1,776 @@
+#!/usr/bin/env python3
+"""Integration tests for "Alerts that can be trusted" (SPEC sections 6-8), stdlib only.
+
+    python3 tests/integration/suite_alerts.py --build build [-k] [-v] [TEST...]
+
+Builds on run.py (Ctx, Daemon, the fixture server); adds a local SMTP server
+(alerts/smtp_sink.py) and an exec hook that hangs on its first run (alerts/hang_once.sh).
+Loopback only; every wait is bounded; the whole suite ends within 75 s.
+"""
+import datetime
+import email
+import email.policy
+import json
+import os
+import re
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import run
+from run import (TREATY, Fail, check, delivered, eq, exec_sink, history, parse_time,
+                 posts, result_of, short, wait_for)
+
+sys.path.insert(0, os.path.join(run.HERE, "alerts"))
+from smtp_sink import SmtpSink  # noqa: E402
+
+ALERTS_DIR = os.path.join(run.HERE, "alerts")
+BUDGET = 75
+OTHER = "IV-13-copy"
+
+
+# --- helpers -------------------------------------------------------------------------
+
+def start(ctx, file="IV-13.2003-03-13.html", extra="", ratd=None):
+    """Serves file at /page, starts ratd with extra config, waits for the baseline."""
+    url = ctx.serve(file=file)
+    conf = ctx.write_conf(url, ratd=ratd, extra=extra)
+    d = ctx.daemon(conf)
+    d.wait_state("ok")
+    return d, conf, url
+
+
+def reach_threshold(ctx, d):
+    """2003-03-13 -> 2003-03-14: the 20th instrument; returns (events, threshold-reached)."""
+    ctx.serve(file="IV-13.2003-03-14.html")
+    eq(d.refresh().get("result"), "changed", "refresh to 2003-03-14's page")
+    evs = history(d)
+    thr = [e for e in evs if e.get("type") == "threshold-reached"]
+    eq(len(thr), 1, "threshold-reached events in history (%r)" % [e.get("type") for e in evs])
+    return evs, thr[0]
+
+
+def sinks(d):
+    res = result_of(d.request({"cmd": "status"}), "status")
+    check(isinstance(res.get("alerts"), list), "status has no alerts list: %s"
+          % short(json.dumps(res)))
+    return res["alerts"]
+
+
+def sink(d, name):
+    for s in sinks(d):
+        if s.get("name") == name:
+            return s
+    raise Fail("sink %r not in status alerts" % name)
+
+
+def check_hook_posts(reqs):
+    for r in reqs:
+        ev = json.loads(r.body)
+        check(r.header("Content-Type", "").startswith("application/json"),
+              "webhook Content-Type %r" % r.header("Content-Type"))
+        eq(r.header("X-Ratd-Event"), ev.get("type"), "X-Ratd-Event")
+        eq(r.header("X-Ratd-Event-Id"), str(ev.get("id")), "X-Ratd-Event-Id")
+
+
+def install_hook(ctx, name, script="hang_once.sh"):
+    """Copies a hook from alerts/ into its own directory in the test's dir."""
+    d = os.path.join(ctx.dir, name)
+    os.makedirs(d)
+    path = os.path.join(d, script)
+    shutil.copy(os.path.join(ALERTS_DIR, script), path)
+    os.chmod(path, 0o755)
+    return path, d
+
+
+def read_pids(hook_dir):
+    with open(os.path.join(hook_dir, "hang.pid")) as f:
+        return [int(x) for x in f.read().split()]
+
+
+def gone(pid):
+    """True once pid no longer runs (absent, or a zombie nobody reaped yet)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except FileNotFoundError:
+        return True
+    return stat[stat.rindex(")") + 2] in "ZX"
+
+
+def recorded(hook_dir):
+    """Events the hook recorded (got.jsonl), in order."""
+    try:
+        with open(os.path.join(hook_dir, "got.jsonl")) as f:
+            return [json.loads(l) for l in f if l.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def ids_of(evs):
+    return [e.get("id") for e in evs]
+
+
+def log_since(ctx, mark):
+    return ctx.log_text()[mark:]
+
+
+class Output:
+    """A child's stdout read without blocking: complete lines as they come."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.fd = proc.stdout.fileno()
+        os.set_blocking(self.fd, False)
+        self.buf = b""
+        self.lines = []
+
+    def pump(self, timeout):
+        sel = selectors.DefaultSelector()
+        sel.register(self.fd, selectors.EVENT_READ)
+        try:
+            if sel.select(timeout=max(0.0, timeout)):
+                try:
+                    chunk = os.read(self.fd, 65536)
+                except BlockingIOError:
+                    chunk = b""
+                self.buf += chunk
+        finally:
+            sel.close()
+        while b"\n" in self.buf:
+            line, self.buf = self.buf.split(b"\n", 1)
+            self.lines.append(line.decode("utf-8", "replace"))
+
+    def until(self, pred, timeout, what):
+        end = time.monotonic() + run.bounded(timeout)
+        while True:
+            got = pred(self.lines)
+            if got:
+                return got
+            rest = end - time.monotonic()
+            if rest <= 0:
+                raise Fail("timed out after %.1fs waiting for %s (lines: %s)"
+                           % (timeout, what, short(repr(self.lines))))
+            self.pump(min(rest, 0.2))
+
+
+def watcher(ctx, *args):
+    p = subprocess.Popen([run.RATCTL, "-s", ctx.sock] + list(args), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ctx.env)
+    return p, Output(p)
+
+
+def unix_peers(path):
+    """Connected sockets bound to path (the daemon's accepted ones), from /proc/net/unix."""
+    n = 0
+    with open("/proc/net/unix") as f:
+        next(f)
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 8 and parts[7] == path and parts[5] == "03":
+                n += 1
+    return n
+
+
+# --- 1. webhook ----------------------------------------------------------------------
+
+def test_webhook_three_failures(ctx):
+    url = ctx.serve(file="IV-13.2003-03-13.html")
+    ctx.server.set_post("/hook", [500, 500, 503, 200])
+    conf = ctx.write_conf(url, extra="\n[alert hook]\nwebhook = %s\nevents = threshold-reached\n"
+                          "timeout = 5s\n" % ctx.server.url("/hook"))
+    d = ctx.daemon(conf)
+    d.wait_state("ok")
+    time.sleep(0.2)
+    eq(posts(ctx), [], "webhook POSTs for the baseline (must be silent)")
+    t0 = time.time()
+    evs, thr = reach_threshold(ctx, d)
+
+    # While the first answer is a 500: pending, the error shown, a next try planned.
+    wait_for(lambda: posts(ctx) and posts(ctx)[0].status == 500, 3, "the first webhook POST")
+    time.sleep(0.3)
+    s = sink(d, "hook")
+    eq(s.get("pending"), 1, "sink pending after a 500")
+    check("500" in (s.get("last_error") or ""), "sink last_error after a 500: %r"
+          % s.get("last_error"))
+    check(s.get("next_try") is not None, "sink next_try after a 500: %r" % s.get("next_try"))
+
+    def acked():
+        return [r for r in posts(ctx) if r.status is not None and 200 <= r.status < 300]
+    try:
+        wait_for(acked, 15 - (time.time() - t0), "a 2xx-acknowledged POST")
+    except Fail as e:
+        raise Fail("%s; answers so far: %r" % (e, [r.status for r in posts(ctx)]))
+    took = acked()[0].time - t0
+    time.sleep(1.5)                         # nothing more may come after the 2xx
+    reqs = posts(ctx)
+    eq([r.status for r in reqs], [500, 500, 503, 200],
+       "webhook answers, one POST per try, none after the 2xx")
+    check_hook_posts(reqs)
+    eq([json.loads(r.body).get("id") for r in reqs], [thr["id"]] * 4,
+       "event ids POSTed (the same event retried until acknowledged)")
+    eq([r.header("X-Ratd-Event-Id") for r in reqs], [str(thr["id"])] * 4, "X-Ratd-Event-Id")
+    eq(json.loads(reqs[-1].body), thr, "the acknowledged event (as history has it)")
+    gaps = [b.time - a.time for a, b in zip(reqs, reqs[1:])]
+    for i, (gap, cap) in enumerate(zip(gaps, (2.0, 2.5, 4.5))):
+        check(0.5 <= gap <= cap, "retry #%d came %.2fs after the previous try (expected "
+              "0.5..%.1f s: 1 s, then below 2 s, below 4 s); gaps %r"
+              % (i + 1, gap, cap, ["%.2f" % g for g in gaps]))
+    check(took < 15, "the event was acknowledged %.1fs after it was raised" % took)
+    s = sink(d, "hook")
+    eq((s.get("pending"), s.get("last_error")), (0, None),
+       "sink pending, last_error after the 2xx")
+    check(s.get("delivered", 0) >= thr["id"], "sink delivered %r after the 2xx (event %d)"
+          % (s.get("delivered"), thr["id"]))
+    return "retry gaps %s s" % ", ".join("%.2f" % g for g in gaps)
+
+
+# --- 2. exec hook timeout ------------------------------------------------------------
+
+def test_hook_timeout(ctx):
+    hook, hdir = install_hook(ctx, "slow")
+    d, conf, url = start(ctx, extra="\n[alert slow]\nexec = %s\nevents = threshold-reached\n"
+                         "timeout = 2s\n" % hook)
+    mark = len(ctx.log_text())
+    evs, thr = reach_threshold(ctx, d)
+    t0 = time.monotonic()
+    pids = wait_for(lambda: os.path.exists(os.path.join(hdir, "hang.pid")) and
+                    read_pids(hdir), 3, "the hook's first run to write its pids")
+    eq(len(pids), 2, "pids written by the hook (shell, its sleep)")
+    check(not gone(pids[0]) and not gone(pids[1]), "the hook is not running: %r" % pids)
+    s = sink(d, "slow")
+    eq((s.get("pending"), s.get("last_error")), (1, None),
+       "sink pending, last_error while the hook runs")
+
+    # Killed at its timeout, its process group with it; pending meanwhile with the reason.
+    def timed_out():
+        for s2 in ctx.ratctl_json("status").get("alerts") or []:
+            if s2.get("name") == "slow" and "timeout" in (s2.get("last_error") or ""):
+                return s2
+        return None
+    s = wait_for(timed_out, 4, "ratctl status --json to show the timeout as last_error",
+                 interval=0.05)
+    killed_after = time.monotonic() - t0
+    eq(s.get("pending"), 1, "sink pending after the timeout (%r)" % s)
+    check(s.get("delivered", 0) < thr["id"], "sink delivered %r before the retry"
+          % s.get("delivered"))
+    check(1.5 <= killed_after <= 3.5, "the hook was reported killed %.1fs after it started "
+          "(timeout = 2s)" % killed_after)
+    # ratd reaps its child: no zombie; the orphaned sleep is init's to reap.
+    wait_for(lambda: not os.path.exists("/proc/%d" % pids[0]) and gone(pids[1]), 1,
+             "the hook (pid %d, reaped) and its child (pid %d) to be gone" % tuple(pids))
+    text = log_since(ctx, mark)
+    check(re.search(r"alert slow: event %d .*tim(e|ed) ?out" % thr["id"], text),
+          "no log line saying the hook for event %d was killed at its timeout:\n%s"
+          % (thr["id"], text[-1500:]))
+
+    # The retry (second run) delivers it; then nothing is pending.
+    got = wait_for(lambda: recorded(hdir), 4, "the retried hook to record the event")
+    eq(ids_of(got), [thr["id"]], "event ids recorded by the hook")
+    eq(got[0], thr, "the event the hook got on stdin (as history has it)")
+    s = wait_for(lambda: (lambda x: x if x.get("pending") == 0 else None)(sink(d, "slow")), 2,
+                 "pending 0 after the retry")
+    eq(s.get("last_error"), None, "sink last_error after the retry")
+    check(s.get("delivered", 0) >= thr["id"], "sink delivered %r after the retry (event %d)"
+          % (s.get("delivered"), thr["id"]))
+    time.sleep(0.5)
+    eq(ids_of(recorded(hdir)), [thr["id"]], "event ids recorded (once)")
+
+
+# --- 3. mail -------------------------------------------------------------------------
+
+def test_mail(ctx):
+    smtp = SmtpSink().start()
+    try:
+        rcpts = ["ops@example.org", "oncall@example.net"]
+        d, conf, url = start(ctx, extra="\n[alert mail]\nmailto = %s\nmailto = %s\n"
+                             "smtp_url = %s\nmail_from = ratd@example.org\ntimeout = 5s\n"
+                             % (rcpts[0], rcpts[1], smtp.url()))
+        time.sleep(0.2)
+        eq(smtp.messages(), [], "mails for the baseline (must be silent)")
+        evs, thr = reach_threshold(ctx, d)
+        msgs = smtp.wait(len(evs), run.bounded(8))
+        eq(len(msgs), len(evs), "mails received for %d events (SMTP transcript tail: %r)"
+           % (len(evs), smtp.transcript[-8:]))
+        time.sleep(0.5)
+        eq(len(smtp.messages()), len(evs), "mails received (one per event, no more)")
+        by_id = {}
+        for m in msgs:
+            eq(m.mail_from, "ratd@example.org", "envelope sender (MAIL FROM)")
+            eq(m.rcpts, rcpts, "envelope recipients (RCPT TO)")
+            msg = email.message_from_bytes(m.data, policy=email.policy.default)
+            body = msg.get_content() if not msg.is_multipart() else ""
+            check("Event JSON:" in body, "mail body has no 'Event JSON:' part:\n%s" % body)
+            try:
+                ev = json.loads(body.split("Event JSON:", 1)[1].strip())
+            except ValueError as e:
+                raise Fail("the event JSON in the mail does not parse (%s):\n%s" % (e, body))
+            check(ev.get("id") not in by_id, "two mails for event %r" % ev.get("id"))
+            by_id[ev.get("id")] = (msg, body, ev)
+        eq([ev["id"] for _, _, ev in by_id.values()], ids_of(evs),
+           "event ids of the mails (one per event, in order)")
+        for e in evs:
+            msg, body, ev = by_id[e["id"]]
+            eq((ev.get("type"), ev.get("treaty"), ev.get("data")),
+               (e["type"], e["treaty"], e["data"]), "type, treaty, data of mail %d" % e["id"])
+            check(e["summary"] in (msg["Subject"] or ""),
+                  "Subject %r lacks the summary %r" % (msg["Subject"], e["summary"]))
+            check("ratd@example.org" in (msg["From"] or ""), "From: %r" % msg["From"])
+            for r in rcpts:
+                check(r in (msg["To"] or ""), "To: %r lacks %s" % (msg["To"], r))
+        msg, body, ev = by_id[thr["id"]]
+        for label, value in (("Parties", "21"), ("Threshold", "20"),
+                             ("Entry into force", "2003-07-01")):
+            check(re.search(r"^%s:\s*%s\s*$" % (label, re.escape(value)), body, re.M),
+                  "threshold-reached mail lacks '%s: %s':\n%s" % (label, value, body))
+        s = sink(d, "mail")
+        eq((s.get("pending"), s.get("delivered"), s.get("last_error")),
+           (0, max(ids_of(evs)), None), "mail sink pending, delivered, last_error")
+    finally:
+        smtp.stop()
+
+
+# --- 4. source-failing / source-recovered ---------------------------------------------
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def fail_fetches(ctx, n, what):
+    """n refreshes by ratctl while the page answers 503; each must fail."""
+    ctx.serve(file="IV-13.html", status=503)
+    for i in range(n):
+        rc, out, err, _ = ctx.ratctl("refresh")
+        eq(rc, 1, "ratctl refresh #%d on HTTP 503 (%s) exit status (out %r, err %r)"
+           % (i + 1, what, out, err))
+
+
+def test_source_failing_once(ctx):
+    sh, out = exec_sink(ctx, "all")
+    d, conf, url = start(ctx, file="IV-13.html", ratd={"failures_before_alert": "3"},
+                         extra="\n[alert all]\nexec = %s\ntimeout = 5s\n" % sh)
+    eq(history(d), [], "events after the baseline")
+    before = utc_now().replace(microsecond=0)
+    fail_fetches(ctx, 1, "outage 1")
+    after = utc_now()
+    fail_fetches(ctx, 4, "outage 1")
+    evs = history(d)
+    eq([e["type"] for e in evs], ["source-failing"], "events after five failed fetches")
+    fl = evs[0]
+    eq(fl["data"].get("consecutive_failures"), 3, "source-failing consecutive_failures")
+    check("503" in (fl["data"].get("error") or ""), "source-failing error lacks 503: %r"
+          % fl["data"].get("error"))
+    since = parse_time(fl["data"].get("since"))
+    check(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$", fl["data"]["since"]),
+          "since is not RFC 3339 UTC: %r" % fl["data"]["since"])
+    check(before <= since <= after, "since %s is not the time of the first failure (%s..%s)"
+          % (fl["data"]["since"], before.isoformat(), after.isoformat()))
+
+    ctx.serve(file="IV-13.html")
+    r = d.refresh()
+    check(r.get("result") in ("unchanged", "not-modified"), "refresh once the page is back: %r"
+          % (r,))
+    evs = history(d)
+    eq([e["type"] for e in evs], ["source-failing", "source-recovered"],
+       "events after the recovery")
+    eq(evs[1]["data"].get("down_since"), fl["data"]["since"],
+       "source-recovered down_since (the failing event's since)")
+    r = d.refresh()
+    eq(len(history(d)), 2, "events after one more success")
+
+    time.sleep(1.1)                         # so that a new outage has a later since
+    fail_fetches(ctx, 5, "outage 2")
+    evs = history(d)
+    eq([e["type"] for e in evs], ["source-failing", "source-recovered", "source-failing"],
+       "events after a second outage of five failures")
+    check(parse_time(evs[2]["data"].get("since")) > since,
+          "the second outage's since %s is not later than the first one's %s"
+          % (evs[2]["data"].get("since"), fl["data"]["since"]))
+    check(parse_time(evs[2]["data"].get("since")) >= parse_time(evs[1]["time"]),
+          "the second outage's since %s is before the recovery %s"
+          % (evs[2]["data"].get("since"), evs[1]["time"]))
+    eq(evs[2]["data"].get("consecutive_failures"), 3, "second source-failing consecutive_failures")
+    got = wait_for(lambda: (lambda g: g if len(g) >= 3 else None)(delivered(out)), 5,
+                   "the exec sink to receive the three events")
+    time.sleep(0.3)
+    eq([e["id"] for e, _ in delivered(out)], ids_of(evs),
+       "event ids delivered to the exec sink (each once, in order)")
+    eq([env.get("RATD_EVENT") for _, env in got],
+       ["source-failing", "source-recovered", "source-failing"], "RATD_EVENT of deliveries")
+
+
+# --- 5. watch ------------------------------------------------------------------------
+
+def two_treaties(ctx):
+    ctx.serve("/copy.xml", file="IV-13.xml")
+    return ("\n[treaty %s]\nurl = %s\nthreshold = 20\neif_delay = 3 months\n"
+            "eif_align = next-month\n" % (OTHER, ctx.server.url("/copy.xml")))
+
+
+def test_watch_live(ctx):
+    d, conf, url = start(ctx, extra=two_treaties(ctx))
+    wait_for(lambda: d.status(OTHER)["source"].get("state") == "ok", 5,
+             "%s's first fetch" % OTHER)
+    procs = []
+    try:
+        for args in (("watch",), ("--json", "watch", TREATY), ("watch", OTHER)):
+            procs.append(watcher(ctx, *args))
+        wait_for(lambda: unix_peers(ctx.sock) >= 3, 3, "three watchers connected")
+        time.sleep(0.3)
+        for p, _ in procs:
+            if p.poll() is not None:
+                raise Fail("%s exited at once (%s): %r"
+                           % (" ".join(p.args[1:]), p.returncode, p.stderr.read()))
+        (_, human), (_, js), (_, other) = procs
+        eq(human.lines + js.lines, [], "watch output before any event")
+        evs, thr = reach_threshold(ctx, d)
+        t0 = time.monotonic()
+        pat = re.compile(r"^#%d \S+ %s threshold-reached .*2003-07-01" % (thr["id"], TREATY))
+        human.until(lambda ls: [l for l in ls if pat.search(l)], 2,
+                    "ratctl watch to print the threshold-reached line")
+        took = time.monotonic() - t0
+
+        def json_thr(ls):
+            out = []
+            for l in ls:
+                try:
+                    ev = json.loads(l)
+                except ValueError:
+                    raise Fail("ratctl --json watch printed a non-JSON line %r" % short(l))
+                check(isinstance(ev, dict) and "id" in ev, "not an event: %r" % short(l))
+                out.append(ev)
+            return [e for e in out if e.get("type") == "threshold-reached"]
+        got = js.until(json_thr, 2, "ratctl --json watch to print threshold-reached")
+        eq(got[0].get("data", {}).get("threshold_date"), "2003-03-14",
+           "watched threshold-reached data.threshold_date")
+        eq(got[0].get("id"), thr["id"], "watched threshold-reached id")
+        human.until(lambda ls: len(ls) >= len(evs), 2, "every event on ratctl watch")
+        js.until(lambda ls: len(ls) >= len(evs), 2, "every event on ratctl --json watch")
+        time.sleep(0.3)
+        human.pump(0)
+        js.pump(0)
+        eq([int(l.split()[0][1:]) for l in human.lines], ids_of(evs),
+           "event ids printed by ratctl watch (one line each, in order)")
+        eq([json.loads(l) for l in js.lines], evs, "events printed by ratctl --json watch")
+        other.pump(0.2)
+        eq(other.lines, [], "output of ratctl watch %s (events were for %s)" % (OTHER, TREATY))
+        check(procs[2][0].poll() is None, "ratctl watch %s ended" % OTHER)
+    finally:
+        for p, _ in procs:
+            p.kill()
+            p.wait()
+            p.stdout.close()
+            p.stderr.close()
+
+    rc, out, err, _ = ctx.ratctl("history")
+    eq(rc, 0, "ratctl history exit status (stderr %r)" % err)
+    check(re.search(r"^#%d .*threshold-reached" % thr["id"], out, re.M),
+          "ratctl history does not list event #%d:\n%s" % (thr["id"], out))
+    rc, out, err, _ = ctx.ratctl("history", "-n", "1")
+    eq(rc, 0, "ratctl history -n 1 exit status (stderr %r)" % err)
+    lines = [l for l in out.splitlines() if l.strip()]
+    eq(len(lines), 1, "lines of ratctl history -n 1 (%r)" % out)
+    check(lines[0].startswith("#%d " % max(ids_of(evs))),
+          "ratctl history -n 1 does not show the newest event #%d: %r"
+          % (max(ids_of(evs)), lines[0]))
+    rc, out, err, _ = ctx.ratctl("history", TREATY, "--json")
+    eq(rc, 0, "ratctl history %s --json exit status (stderr %r)" % (TREATY, err))
+    try:
+        js = json.loads(out)
+    except ValueError:
+        raise Fail("ratctl history %s --json printed non-JSON: %r" % (TREATY, short(out)))
+    eq(sorted(js.keys()), ["events"], "keys of ratctl history %s --json" % TREATY)
+    eq(js["events"], evs, "ratctl history %s --json (oldest first)" % TREATY)
+    eq(ctx.ratctl_json("history", TREATY, "-n", "2")["events"], evs[-2:],
+       "ratctl --json history %s -n 2 (the newest two, oldest first)" % TREATY)
+    check(ids_of(evs) == sorted(ids_of(evs)), "history not oldest first: %r" % ids_of(evs))
+    return "watch line %.2fs after the refresh reply" % took
+
+
+# --- 6. a watcher that does not read --------------------------------------------------
+
+def test_watcher_not_reading(ctx):
+    d, conf, url = start(ctx)
+    mark = len(ctx.log_text())
+    lazy = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    good = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    seen = {"events": 0, "closed": False, "error": None}
+    stop = threading.Event()
+
+    def read_good():
+        buf = b""
+        try:
+            while not stop.is_set():
+                try:
+                    chunk = good.recv(65536)
+                except socket.timeout:
+                    continue
+                if not chunk:
+                    seen["closed"] = True
+                    return
+                buf += chunk
+                *lines, buf = buf.split(b"\n")
+                seen["events"] += sum(1 for l in lines if l.startswith(b'{"event"'))
+        except OSError as e:
+            seen["error"] = e
+    th = threading.Thread(target=read_good, daemon=True)
+    polls = []
+    stop_polls = threading.Event()
+
+    def poll_status():
+        while not stop_polls.is_set():
+            t0 = time.monotonic()
+            try:
+                ok = d.request({"cmd": "status"}, timeout=2).get("ok")
+            except (Fail, OSError) as e:
+                ok = e
+            polls.append((time.monotonic() - t0, ok))
+            stop_polls.wait(0.02)
+    poller = threading.Thread(target=poll_status, daemon=True)
+    try:
+        for s in (lazy, good):
+            s.settimeout(3)
+            s.connect(ctx.sock)
+            s.sendall(b'{"cmd": "watch"}\n')
+            eq(result_of(json.loads(run.recv_line(s, 3)), "watch").get("watching"), True,
+               "watch reply")
+        good.settimeout(0.2)
+        th.start()
+        poller.start()
+        # lazy reads nothing more from here on.
+        raised = 0
+        slowest = 0.0
+        dropped = False
+        last = max([0] + ids_of(history(d)))
+        cycles = 0
+        flood_end = time.monotonic() + run.bounded(20)
+        while time.monotonic() < flood_end:
+            cycles += 1
+            for page, results in (("IV-13.html", ["changed"]),
+                                  ("IV-13.2003-03-13.html", ["refused", "refused", "changed"])):
+                ctx.serve(file=page)
+                for want in results:
+                    eq(d.refresh().get("result"), want, "refresh to %s (cycle %d)"
+                       % (page, cycles))
+                t0 = time.monotonic()
+                eq(d.status().get("id"), TREATY, "status during the flood")
+                slowest = max(slowest, time.monotonic() - t0)
+            evs = history(d, since=last, limit=10000)
+            raised += len(evs)
+            last = max([last] + ids_of(evs))
+            if "dropping a watcher" in log_since(ctx, mark):
+                dropped = True
+                break
+        check(dropped, "ratd never logged 'dropping a watcher' after %d events (%d cycles)"
+              % (raised, cycles))
+        stop_polls.set()
+        poller.join(3)
+        bad = [ok for _, ok in polls if ok is not True]
+        check(not bad, "status requests from another client failed during the flood: %r"
+              % bad[:3])
+        slowest = max([slowest] + [t for t, _ in polls])
+        check(len(polls) >= 10, "only %d status requests from another client were answered "
+              "during the flood" % len(polls))
+        check(slowest < 1.0, "a status request took %.2fs during the flood" % slowest)
+        # lazy's connection is closed by the daemon: what is queued drains, then EOF.
+        lazy.setblocking(False)
+        end = time.monotonic() + 3
+        eof = False
+        while time.monotonic() < end and not eof:
+            try:
+                eof = lazy.recv(1 << 20) == b""
+            except BlockingIOError:
+                time.sleep(0.02)
+            except ConnectionResetError:
+                eof = True
+        check(eof, "the daemon did not close the connection of the watcher that never reads")
+        eq(d.request({"cmd": "ping"}, timeout=1).get("ok"), True, "ping after the drop")
+        wait_for(lambda: seen["events"] >= raised, 3,
+                 "the reading watcher to get all %d events (got %d)" % (raised, seen["events"]))
+        check(not seen["closed"] and seen["error"] is None,
+              "the reading watcher was dropped too (%r)" % seen)
+        return ("dropped after %d events (%d page cycles); %d status requests meanwhile, "
+                "slowest %.3fs" % (raised, cycles, len(polls), slowest))
+    finally:
+        stop.set()
+        stop_polls.set()
+        for t in (th, poller):
+            if t.is_alive():
+                t.join(1)
+        lazy.close()
+        good.close()
+
+
+# --- 7. SIGKILL between journal and delivery ------------------------------------------
+
+def test_kill_between_journal_and_delivery(ctx):
+    hook, hdir = install_hook(ctx, "hook")
+    d, conf, url = start(ctx, extra="\n[alert hook]\nexec = %s\ntimeout = 30s\n" % hook)
+    evs, thr = reach_threshold(ctx, d)
+    pids = wait_for(lambda: os.path.exists(os.path.join(hdir, "hang.pid")) and
+                    read_pids(hdir), 3, "the hook's first run to write its pids")
+    d.signal(signal.SIGKILL)
+    d.proc.wait()
+    try:
+        os.killpg(pids[0], signal.SIGKILL)      # the hook runs in a process group of its own
+    except ProcessLookupError:
+        raise Fail("no process group %d: the hook was not spawned in its own group" % pids[0])
+    wait_for(lambda: gone(pids[0]) and gone(pids[1]), 2, "the hook to be gone")
+    eq(recorded(hdir), [], "events recorded before the restart")
+    with open(os.path.join(ctx.state, "journal.jsonl")) as f:
+        journaled = [json.loads(l)["id"] for l in f if l.strip()]
+    eq(journaled[-len(evs):], ids_of(evs), "ids in the journal at the SIGKILL")
+    try:
+        with open(os.path.join(ctx.state, "alerts.json")) as f:
+            cur = json.load(f)["sinks"]["hook"]["delivered"]
+        check(cur < min(ids_of(evs)), "alerts.json says %r delivered before any was" % cur)
+    except FileNotFoundError:
+        pass
+
+    d2 = ctx.daemon(conf)
+    got = wait_for(lambda: (lambda g: g if len(g) >= len(evs) else None)(recorded(hdir)), 5,
+                   "the restarted daemon to deliver the %d events" % len(evs))
+    time.sleep(0.3)
+    eq(ids_of(recorded(hdir)), ids_of(evs), "event ids recorded after the restart "
+       "(each once, in order)")
+    eq(got, evs, "events recorded (as history has them)")
+    s = sink(d2, "hook")
+    eq((s.get("pending"), s.get("delivered")), (0, max(ids_of(evs))),
+       "sink pending, delivered after the restart")
+    eq(d2.stop(), 0, "exit status on SIGTERM")
+    d3 = ctx.daemon(conf)
+    time.sleep(1.2)
+    eq(ids_of(recorded(hdir)), ids_of(evs), "event ids recorded after a second restart")
+    eq(sink(d3, "hook").get("pending"), 0, "pending after a second restart")
+
+
+# --- 8. journal ids across restarts --------------------------------------------------
+
+def journal(ctx):
+    path = os.path.join(ctx.state, "journal.jsonl")
+    evs = []
+    with open(path, "rb") as f:
+        for n, line in enumerate(f, 1):
+            check(line.endswith(b"\n"), "%s:%d does not end with a newline" % (path, n))
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                raise Fail("%s:%d is not JSON: %r" % (path, n, short(line)))
+            check(isinstance(ev, dict) and isinstance(ev.get("id"), int) and
+                  ev.get("type") and ev.get("treaty") and ev.get("summary") and
+                  isinstance(ev.get("data"), dict),
+                  "%s:%d is not an event: %r" % (path, n, short(line)))
+            evs.append(ev)
+    ids = ids_of(evs)
+    check(all(a < b for a, b in zip(ids, ids[1:])), "journal ids not strictly increasing: %r"
+          % ids)
+    return evs
+
+
+def test_journal_ids_survive_restart(ctx):
+    d, conf, url = start(ctx, ratd={"failures_before_alert": "2"})
+    evs1, thr = reach_threshold(ctx, d)
+    eq(d.stop(), 0, "exit status on SIGTERM")
+    eq(journal(ctx), evs1, "journal after the first events")
+
+    d2 = ctx.daemon(conf)
+    eq(history(d2), evs1, "history after a restart")
+    ctx.serve(file="IV-13.html")
+    eq(d2.refresh().get("result"), "changed", "refresh to the current page")
+    evs2 = history(d2, since=max(ids_of(evs1)), limit=1000)
+    check(evs2, "no events for 2003 -> 2024")
+    check(min(ids_of(evs2)) > max(ids_of(evs1)), "ids after a restart (%r) do not follow %r"
+          % (ids_of(evs2)[:3], ids_of(evs1)))
+    d2.kill()
+
+    d3 = ctx.daemon(conf)
+    every = history(d3, limit=1000)
+    eq(every, evs1 + evs2, "history after a SIGKILL and restart")
+    ctx.serve(file="IV-13.html", status=503)
+    for i in (1, 2):
+        eq(d3.refresh().get("result"), "error", "refresh #%d on HTTP 503" % i)
+    evs3 = history(d3, since=max(ids_of(evs2)))
+    eq([e["type"] for e in evs3], ["source-failing"], "events after two failures")
+    check(evs3[0]["id"] > max(ids_of(evs2)), "id %d after a SIGKILL does not follow %d"
+          % (evs3[0]["id"], max(ids_of(evs2))))
+    eq(d3.stop(), 0, "exit status on SIGTERM")
+    eq(journal(ctx), evs1 + evs2 + evs3, "journal after three runs")
+    d4 = ctx.daemon(conf)
+    eq(history(d4, limit=1000), evs1 + evs2 + evs3, "history after the last restart")
+
+
+# --- 9. a sink added by a reload -----------------------------------------------------
+
+def test_new_sink_starts_now(ctx):
+    a_sh, a_out = exec_sink(ctx, "a")
+    b_sh, b_out = exec_sink(ctx, "b")
+    c_sh, c_out = exec_sink(ctx, "c")
+    sink_a = "\n[alert a]\nexec = %s\ntimeout = 5s\n" % a_sh
+    sink_b = "\n[alert b]\nexec = %s\ntimeout = 5s\n" % b_sh
+    sink_c = "\n[alert c]\nexec = %s\ntimeout = 5s\n" % c_sh
+    d, conf, url = start(ctx, extra=sink_a, ratd={"failures_before_alert": "2"})
+    evs1, thr = reach_threshold(ctx, d)
+    wait_for(lambda: len(delivered(a_out)) >= len(evs1), 5, "sink a to get the first events")
+
+    ctx.write_conf(url, ratd={"failures_before_alert": "2"}, extra=sink_a + sink_b)
+    rc, out, err, _ = ctx.ratctl("reload")
+    eq(rc, 0, "ratctl reload adding [alert b] (stderr %r)" % err)
+    s = sink(d, "b")
+    eq((s.get("pending"), s.get("delivered")), (0, max(ids_of(evs1))),
+       "new sink b's pending, delivered right after the reload")
+    time.sleep(1.2)
+    eq([e["id"] for e, _ in delivered(b_out)], [], "past events delivered to the new sink b")
+    eq([e["id"] for e, _ in delivered(a_out)], ids_of(evs1), "sink a after the reload")
+
+    ctx.serve(file="IV-13.html")
+    eq(d.refresh().get("result"), "changed", "refresh to the current page")
+    evs2 = history(d, since=max(ids_of(evs1)), limit=1000)
+    check(evs2, "no events for 2003 -> 2024")
+    wait_for(lambda: len(delivered(b_out)) >= len(evs2), 5,
+             "sink b to get the %d new events" % len(evs2))
+    wait_for(lambda: len(delivered(a_out)) >= len(evs1) + len(evs2), 5,
+             "sink a to get the new events")
+    eq([e["id"] for e, _ in delivered(b_out)], ids_of(evs2), "events delivered to sink b")
+
+    ctx.write_conf(url, ratd={"failures_before_alert": "2"}, extra=sink_a + sink_b + sink_c)
+    mark = len(ctx.log_text())
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: [s for s in sinks(d) if s.get("name") == "c"], 3,
+             "sink c to appear after SIGHUP")
+    time.sleep(1.0)
+    eq([e["id"] for e, _ in delivered(c_out)], [], "past events delivered to sink c "
+       "(added by SIGHUP; log: %s)" % short(log_since(ctx, mark), 600))
+    ctx.serve(file="IV-13.html", status=503)
+    for i in (1, 2):
+        eq(d.refresh().get("result"), "error", "refresh #%d on HTTP 503" % i)
+    evs3 = history(d, since=max(ids_of(evs2)))
+    eq([e["type"] for e in evs3], ["source-failing"], "events after two failures")
+    wait_for(lambda: delivered(c_out), 5, "sink c to get source-failing")
+    time.sleep(0.3)
+    eq([e["id"] for e, _ in delivered(c_out)], ids_of(evs3), "events delivered to sink c")
+    wait_for(lambda: len(delivered(b_out)) >= len(evs2) + 1, 5, "sink b to get source-failing")
+    eq([e["id"] for e, _ in delivered(b_out)], ids_of(evs2 + evs3),
+       "events delivered to sink b")
+    eq([e["id"] for e, _ in delivered(a_out)], ids_of(evs1 + evs2 + evs3),
+       "events delivered to sink a (never twice across reloads)")
+
+
+TESTS = [
+    ("webhook_three_failures", test_webhook_three_failures),
+    ("hook_timeout", test_hook_timeout),
+    ("mail", test_mail),
+    ("source_failing_once", test_source_failing_once),
+    ("watch_live", test_watch_live),
+    ("watcher_not_reading", test_watcher_not_reading),
+    ("kill_between_journal_and_delivery", test_kill_between_journal_and_delivery),
+    ("journal_ids_survive_restart", test_journal_ids_survive_restart),
+    ("new_sink_starts_now", test_new_sink_starts_now),
+]
+
+if __name__ == "__main__":
+    sys.exit(run.main(TESTS, budget=BUDGET, label="alerts"))
