@@ -304,11 +304,72 @@ sink_header_safe(char *s)
 			*s = ' ';
 }
 
+/* text with every LF made CRLF, as SMTP wants its lines. */
+static char *
+sink_crlf(const char *text)
+{
+	size_t n = 0, i, k = 0;
+	char *out;
+
+	for (i = 0; text[i] != '\0'; i++)
+		n += text[i] == '\n';
+	if ((out = malloc(i + n + 1)) == NULL)
+		return NULL;
+	for (i = 0; text[i] != '\0'; i++) {
+		if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r'))
+			out[k++] = '\r';
+		out[k++] = text[i];
+	}
+	out[k] = '\0';
+	return out;
+}
+
+/* The Subject header's value: plain ASCII as is, anything else as RFC 2047 encoded
+ * words of at most 45 bytes each (whole UTF-8 characters), folded one per line. */
+static char *
+sink_subject(const char *summary)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = (const unsigned char *)summary;
+	char *out, *o;
+	size_t len = strlen(summary), i, n, k;
+	bool ascii = true;
+
+	for (i = 0; i < len; i++)
+		ascii = ascii && p[i] >= 0x20 && p[i] < 0x7f;
+	if (ascii)
+		return strdup(summary);
+	if ((out = malloc(len * 2 + (len / 45 + 1) * 16 + 1)) == NULL)
+		return NULL;
+	o = out;
+	for (i = 0; i < len; i += n) {
+		n = len - i < 45 ? len - i : 45;
+		while (i + n < len && (p[i + n] & 0xc0) == 0x80)
+			n--;
+		o += sprintf(o, "%s=?UTF-8?B?", i ? "\r\n " : "");
+		for (k = 0; k < n; k += 3) {
+			unsigned long v = (unsigned long)p[i + k] << 16 |
+			    (k + 1 < n ? (unsigned long)p[i + k + 1] << 8 : 0) |
+			    (k + 2 < n ? p[i + k + 2] : 0);
+
+			*o++ = b64[v >> 18 & 63];
+			*o++ = b64[v >> 12 & 63];
+			*o++ = k + 1 < n ? b64[v >> 6 & 63] : '=';
+			*o++ = k + 2 < n ? b64[v & 63] : '=';
+		}
+		o += sprintf(o, "?=");
+	}
+	*o = '\0';
+	return out;
+}
+
 static char *
 sink_message(struct sink *s, const json_t *ev)
 {
 	char fig[4][32], date[64], host[256] = "localhost", *to = NULL, *msg = NULL, *pretty;
-	char *subject = strdup(json_string_value(json_object_get(ev, "summary")));
+	char *subject, *text = json_dumps(ev, JSON_INDENT(2));
+	const char *summary = json_string_value(json_object_get(ev, "summary"));
 	time_t now = time(NULL);
 	struct tm tm;
 	size_t i;
@@ -325,18 +386,26 @@ sink_message(struct sink *s, const json_t *ev)
 		if ((to = next) == NULL)
 			break;
 	}
-	pretty = json_dumps(ev, JSON_INDENT(2));
-	if (subject != NULL && to != NULL && pretty != NULL) {
+	pretty = text ? sink_crlf(text) : NULL;
+	free(text);
+	if (asprintf(&subject, "[ratd] %s", summary) < 0)
+		subject = NULL;
+	else {
 		sink_header_safe(subject);
+		text = subject;
+		subject = sink_subject(text);
+		free(text);
+	}
+	if (subject != NULL && to != NULL && pretty != NULL) {
 		if (asprintf(&msg,
-		    "Date: %s\r\nFrom: ratd <%s>\r\nTo: %s\r\nSubject: [ratd] %s\r\n"
+		    "Date: %s\r\nFrom: ratd <%s>\r\nTo: %s\r\nSubject: %s\r\n"
 		    "Message-ID: <ratd.%llu.%lld@%s>\r\nMIME-Version: 1.0\r\n"
 		    "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n"
 		    "\r\n%s\r\n\r\nTreaty:            %s\r\nEvent:             %s (#%llu)\r\n"
 		    "Parties:           %s\r\nThreshold:         %s\r\nRemaining:         %s\r\n"
 		    "Entry into force:  %s\r\n\r\nEvent JSON:\r\n%s\r\n",
 		    date, s->conf->mail_from, to, subject, (unsigned long long)event_id(ev),
-		    (long long)now, host, json_string_value(json_object_get(ev, "summary")),
+		    (long long)now, host, summary,
 		    event_treaty(ev), event_type(ev), (unsigned long long)event_id(ev),
 		    fig[0][0] ? fig[0] : "-", fig[1][0] ? fig[1] : "-", fig[2][0] ? fig[2] : "-",
 		    fig[3][0] ? fig[3] : "not yet known", pretty) < 0)

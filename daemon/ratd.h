@@ -53,7 +53,8 @@ int ratd_reload(struct ratd *rd, struct conf *conf);
 struct treaty *ratd_treaty(struct ratd *rd, const char *id);
 /* Gives evs the next event ids; they are never given again, even if unused. */
 void ratd_number_events(struct ratd *rd, struct event_list *evs);
-/* Journals evs (fsync), logs them, hands them to the sinks and the watchers. */
+/* Logs evs and journals them (fsync); once they are on disk, hands them to the sinks
+ * and the watchers. */
 void ratd_publish(struct ratd *rd, const struct event_list *evs);
 /* Keeps systemd's STATUS= current: each treaty's count and the next fetch. */
 void ratd_notify_status(struct ratd *rd);

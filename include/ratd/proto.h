@@ -9,7 +9,7 @@
 #define RATD_DEFAULT_SOCKET "/run/ratd/ratd.sock"
 #endif
 
-/* Longest request or reply line accepted, newline included. */
+/* Longest request line the daemon accepts, newline included (replies may be longer). */
 #define RATD_MAX_LINE (64 * 1024)
 
 /* Error codes of {"ok": false, "error": {"code": ...}}. */
