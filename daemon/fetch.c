@@ -399,6 +399,9 @@ fetch_setup(struct fetch *fe, const struct fetch_request *req)
 	/* Pages may move; a webhook that redirects a POST is misconfigured. */
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, req->body == NULL ? 1L : 0L);
 	curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)FETCH_MAX_REDIRS);
+	/* Fetches are hours apart: a kept-alive connection is never reused, and its close
+	 * by the server would only wake the loop. */
+	curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout * 1000));
 	curl_easy_setopt(e, CURLOPT_USERAGENT, o->user_agent);
