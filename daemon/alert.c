@@ -448,28 +448,10 @@ sink_mail(struct sink *s, const json_t *ev)
 
 /* Starts the delivery of the next wanted event, if the sink is idle. */
 static void
-sink_next(struct sink *s)
+sink_deliver(struct sink *s, const json_t *ev)
 {
-	const struct journal *j = &s->a->rd->journal;
-	const json_t *ev = NULL;
-	size_t i;
 	char *json;
 
-	if (s->fetch != NULL || s->hook != NULL || ev_is_active(&s->retry) ||
-	    (s->a->rd->once && s->attempts > 0))
-		return;
-	for (i = journal_after(j, s->delivered); i < j->n; i++) {
-		/* Nothing leaves before it is on disk (SPEC §6: journal, then deliver). */
-		if (event_id(j->v[i]) > j->synced_id)
-			break;
-		if (sink_wants(s, j->v[i])) {
-			ev = j->v[i];
-			break;
-		}
-		s->delivered = event_id(j->v[i]);   /* filtered out: nothing to deliver */
-	}
-	if (ev == NULL)
-		return;
 	s->trying = event_id(ev);
 	if ((json = json_dumps(ev, JSON_COMPACT)) == NULL) {
 		sink_done(s, false, "out of memory");
@@ -482,6 +464,68 @@ sink_next(struct sink *s)
 	else
 		sink_mail(s, ev);
 	free(json);
+}
+
+struct sink_scan {
+	struct sink *s;
+	json_t *ev;              /* the first event the sink wants, referenced */
+};
+
+static bool
+sink_scan_one(void *arg, json_t *ev)
+{
+	struct sink_scan *ss = arg;
+
+	if (!sink_wants(ss->s, ev)) {
+		ss->s->delivered = event_id(ev);
+		return true;
+	}
+	ss->ev = json_incref(ev);
+	return false;
+}
+
+/* The next event for a sink further behind than memory reaches, from the journal. */
+static json_t *
+sink_next_from_file(struct sink *s)
+{
+	struct sink_scan ss = { .s = s };
+
+	if (journal_scan(&s->a->rd->journal, s->delivered, sink_scan_one, &ss) < 0)
+		log_err("alert %s: cannot read the journal", s->conf->name);
+	return ss.ev;
+}
+
+static void
+sink_next(struct sink *s)
+{
+	const struct journal *j = &s->a->rd->journal;
+	const json_t *ev = NULL;
+	size_t i;
+
+	if (s->fetch != NULL || s->hook != NULL || ev_is_active(&s->retry) ||
+	    (s->a->rd->once && s->attempts > 0))
+		return;
+	if (!journal_in_memory(j, s->delivered)) {
+		json_t *old = sink_next_from_file(s);
+
+		if (old != NULL) {
+			sink_deliver(s, old);
+			json_decref(old);
+			return;
+		}
+	}
+	for (i = journal_after(j, s->delivered); i < j->n; i++) {
+		/* Nothing leaves before it is on disk (SPEC §6: journal, then deliver). */
+		if (event_id(j->v[i]) > j->synced_id)
+			break;
+		if (sink_wants(s, j->v[i])) {
+			ev = j->v[i];
+			break;
+		}
+		s->delivered = event_id(j->v[i]);   /* filtered out: nothing to deliver */
+	}
+	if (ev != NULL)
+		sink_deliver(s, ev);
 }
 
 struct alerts *
@@ -600,21 +644,51 @@ alerts_time(time_t t)
 	return t ? json_string(date_format_time(t, buf)) : json_null();
 }
 
+struct sink_count {
+	struct sink *s;
+	size_t n;
+};
+
+static bool
+sink_count_one(void *arg, json_t *ev)
+{
+	struct sink_count *sc = arg;
+
+	sc->n += sink_wants(sc->s, ev);
+	return true;
+}
+
+/* Events waiting for the sink: from memory, or from the journal when it is far behind. */
+static size_t
+sink_pending(struct sink *s)
+{
+	const struct journal *j = &s->a->rd->journal;
+	size_t k, n = 0;
+
+	if (!journal_in_memory(j, s->delivered)) {
+		struct sink_count sc = { .s = s };
+
+		if (journal_scan(&s->a->rd->journal, s->delivered, sink_count_one, &sc) == 0)
+			return sc.n;
+	}
+	for (k = journal_after(j, s->delivered); k < j->n; k++)
+		if (event_id(j->v[k]) <= j->synced_id && sink_wants(s, j->v[k]))
+			n++;
+	return n;
+}
+
 json_t *
 alerts_status(struct alerts *a)
 {
 	static const char *const kinds[] = { [ALERT_EXEC] = "exec", [ALERT_WEBHOOK] = "webhook",
 	    [ALERT_MAILTO] = "mailto" };
-	const struct journal *j = &a->rd->journal;
 	json_t *list = json_array();
-	size_t i, k, pending;
+	size_t i, pending;
 
 	for (i = 0; i < a->n; i++) {
 		struct sink *s = a->v[i];
 
-		for (pending = 0, k = journal_after(j, s->delivered); k < j->n; k++)
-			if (sink_wants(s, j->v[k]))
-				pending++;
+		pending = sink_pending(s);
 		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:o}",
 		    "name", s->conf->name, "kind", kinds[s->conf->kind],
 		    "target", s->conf->kind == ALERT_MAILTO ? s->conf->mailto[0] : s->conf->target,

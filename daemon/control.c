@@ -314,6 +314,25 @@ client_int_arg(struct client *c, json_t *req, const char *key, json_int_t lo, js
 	return 0;
 }
 
+struct history_scan {
+	const char *treaty;      /* NULL: every treaty */
+	size_t limit;
+	json_t *list;            /* the latest `limit` seen so far, oldest first */
+};
+
+static bool
+history_add(void *arg, json_t *ev)
+{
+	struct history_scan *hs = arg;
+
+	if (hs->treaty != NULL && strcmp(event_treaty(ev), hs->treaty) != 0)
+		return true;
+	if (json_array_size(hs->list) == hs->limit)
+		json_array_remove(hs->list, 0);
+	json_array_append(hs->list, ev);
+	return true;
+}
+
 static void
 cmd_history(struct client *c, json_t *req)
 {
@@ -333,6 +352,19 @@ cmd_history(struct client *c, json_t *req)
 	for (i = j->n; i > first && n < (size_t)limit; i--)
 		if (t == NULL || strcmp(event_treaty(j->v[i - 1]), t->conf->id) == 0)
 			n++;
+	if (n < (size_t)limit && !journal_in_memory(j, (uint64_t)since)) {
+		/* Further back than memory reaches: read the journal itself. */
+		struct history_scan hs = { .treaty = t ? t->conf->id : NULL, .limit = (size_t)limit,
+		    .list = json_array() };
+
+		if (journal_scan(&c->ctl->rd->journal, (uint64_t)since, history_add, &hs) < 0) {
+			json_decref(hs.list);
+			client_error(c, RATD_ERR_INTERNAL, "cannot read the journal");
+			return;
+		}
+		client_reply(c, json_pack("{s:o}", "events", hs.list));
+		return;
+	}
 	list = json_array();
 	for (; i < j->n; i++)
 		if (t == NULL || strcmp(event_treaty(j->v[i]), t->conf->id) == 0)

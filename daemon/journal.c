@@ -15,7 +15,7 @@ journal_keep(struct journal *j, json_t *ev)
 {
 	json_t **v;
 
-	if (j->n == JOURNAL_KEEP) {
+	if (j->n == JOURNAL_MEM) {
 		json_decref(j->v[0]);
 		memmove(j->v, j->v + 1, (j->n - 1) * sizeof(*j->v));
 		j->n--;
@@ -29,15 +29,14 @@ journal_keep(struct journal *j, json_t *ev)
 	return 0;
 }
 
-/* Reads every valid line; returns how many lines were unusable. */
+/* Reads every valid line into all (oldest first); returns how many were unusable. */
 static size_t
-journal_parse(struct journal *j, char *text, size_t len, size_t *lines)
+journal_parse(struct journal *j, char *text, size_t len, json_t ***all, size_t *nall)
 {
 	char *p = text, *end = text + len, *nl;
 	size_t bad = 0, lineno = 0;
-	json_t *ev;
+	json_t *ev, **v;
 
-	*lines = 0;
 	while (p < end) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		lineno++;
@@ -51,25 +50,59 @@ journal_parse(struct journal *j, char *text, size_t len, size_t *lines)
 		ev = json_loadb(p, (size_t)(nl - p), JSON_REJECT_DUPLICATES, NULL);
 		if (ev == NULL || event_check(ev) < 0 || event_id(ev) <= j->last_id) {
 			log_warn("journal: line %zu is not a valid event in order; dropped", lineno);
+			json_decref(ev);
 			bad++;
-		} else if (journal_keep(j, ev) == 0)
-			(*lines)++;
-		json_decref(ev);
+		} else if ((v = realloc(*all, (*nall + 1) * sizeof(*v))) == NULL) {
+			json_decref(ev);
+			bad++;
+		} else {
+			*all = v;
+			(*all)[(*nall)++] = ev;
+			j->last_id = event_id(ev);
+		}
 		p = nl + 1;
 	}
 	return bad;
 }
 
-/* Writes the kept events as the whole journal, atomically. */
+/* Keeps the file's last JOURNAL_KEEP lines, atomically. */
 static int
-journal_rewrite(struct journal *j, char *err, size_t errlen)
+journal_compact(struct journal *j, char *err, size_t errlen)
+{
+	char path[4096], why[512], *text, *p, *start;
+	size_t len, nl = 0;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s", j->dir, JOURNAL_NAME);
+	if (state_read_file(path, JOURNAL_MAX_FILE, &text, &len, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "journal: %s", why);
+		return -1;
+	}
+	/* Every line ends with a newline: the tail to keep starts after the newline that
+	 * ends the line before the last JOURNAL_KEEP. */
+	for (start = text, p = text + len; p > text; p--)
+		if (p[-1] == '\n' && ++nl == JOURNAL_KEEP + 1) {
+			start = p;
+			break;
+		}
+	rc = state_write_atomic_mode(j->dir, JOURNAL_NAME, start, len - (size_t)(start - text),
+	    0640, err, errlen);
+	free(text);
+	if (rc == 0)
+		j->file_lines = nl > JOURNAL_KEEP ? JOURNAL_KEEP : nl;
+	return rc;
+}
+
+/* Writes the given events as the whole journal, atomically (salvage at start-up). */
+static int
+journal_rewrite(struct journal *j, json_t *const *v, size_t n, char *err, size_t errlen)
 {
 	size_t i, len = 0, cap = 0;
 	char *buf = NULL, *line, *nb;
 	int rc;
 
-	for (i = 0; i < j->n; i++) {
-		if ((line = json_dumps(j->v[i], JSON_COMPACT)) == NULL)
+	for (i = 0; i < n; i++) {
+		if ((line = json_dumps(v[i], JSON_COMPACT)) == NULL)
 			goto nomem;
 		size_t ll = strlen(line);
 
@@ -86,10 +119,11 @@ journal_rewrite(struct journal *j, char *err, size_t errlen)
 		len += ll + 1;
 		free(line);
 	}
-	rc = state_write_atomic(j->dir, JOURNAL_NAME, buf ? buf : "", len, err, errlen);
+	rc = state_write_atomic_mode(j->dir, JOURNAL_NAME, buf ? buf : "", len, 0640, err,
+	    errlen);
 	free(buf);
 	if (rc == 0)
-		j->file_lines = j->n;
+		j->file_lines = n;
 	return rc;
 nomem:
 	free(buf);
@@ -117,7 +151,9 @@ journal_open(struct journal *j, const char *dir, char *err, size_t errlen)
 {
 	char path[4096], aside[4200], why[512];
 	char *text;
-	size_t len, bad;
+	size_t len, bad, nall = 0, i, first;
+	json_t **all = NULL;
+	int rc = 0;
 
 	memset(j, 0, sizeof(*j));
 	j->fd = -1;
@@ -133,8 +169,11 @@ journal_open(struct journal *j, const char *dir, char *err, size_t errlen)
 		}
 		return journal_reopen(j, err, errlen);
 	}
-	bad = journal_parse(j, text, len, &j->file_lines);
+	bad = journal_parse(j, text, len, &all, &nall);
 	free(text);
+	j->file_lines = nall;
+	for (i = nall > JOURNAL_MEM ? nall - JOURNAL_MEM : 0; i < nall; i++)
+		journal_keep(j, all[i]);
 	if (bad > 0) {
 		/* Keep the damaged file for inspection; carry on with what was readable. */
 		state_aside_name(path, aside, sizeof(aside));
@@ -144,9 +183,14 @@ journal_open(struct journal *j, const char *dir, char *err, size_t errlen)
 		else
 			log_err("journal: %zu unusable lines in %s; could not keep a copy as %s: %s",
 			    bad, path, aside, strerror(errno));
-		if (journal_rewrite(j, err, errlen) < 0)
-			return -1;
+		first = nall > JOURNAL_KEEP ? nall - JOURNAL_KEEP : 0;
+		rc = journal_rewrite(j, all + first, nall - first, err, errlen);
 	}
+	for (i = 0; i < nall; i++)
+		json_decref(all[i]);
+	free(all);
+	if (rc < 0)
+		return -1;
 	j->synced_id = j->last_id;
 	log_info("journal: %zu events, last id %llu", j->n, (unsigned long long)j->last_id);
 	return journal_reopen(j, err, errlen);
@@ -266,7 +310,43 @@ journal_append(struct journal *j, const struct event_list *l, char *err, size_t 
 	if (journal_flush(j, err, errlen) < 0)
 		return -1;
 	if (j->file_lines > 2 * JOURNAL_KEEP &&
-	    (journal_rewrite(j, err, errlen) < 0 || journal_reopen(j, err, errlen) < 0))
+	    (journal_compact(j, err, errlen) < 0 || journal_reopen(j, err, errlen) < 0))
 		return -1;
+	return 0;
+}
+
+bool
+journal_in_memory(const struct journal *j, uint64_t since)
+{
+	/* Memory holds a suffix of the file: it covers since when it starts at or before
+	 * the first id after it (or when nothing after since was ever journaled). */
+	return since >= j->synced_id || (j->n > 0 && event_id(j->v[0]) <= since + 1) ||
+	    j->file_lines <= j->n;
+}
+
+int
+journal_scan(struct journal *j, uint64_t since, bool (*fn)(void *arg, json_t *ev), void *arg)
+{
+	char path[4096], *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	json_t *ev;
+	FILE *f;
+	bool more = true;
+
+	snprintf(path, sizeof(path), "%s/%s", j->dir, JOURNAL_NAME);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	while (more && (n = getline(&line, &cap, f)) > 0) {
+		if (line[n - 1] != '\n')
+			break;   /* a line still being written */
+		ev = json_loadb(line, (size_t)n - 1, JSON_REJECT_DUPLICATES, NULL);
+		if (ev != NULL && event_check(ev) == 0 && event_id(ev) > since &&
+		    event_id(ev) <= j->synced_id)
+			more = fn(arg, ev);
+		json_decref(ev);
+	}
+	free(line);
+	fclose(f);
 	return 0;
 }

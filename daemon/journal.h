@@ -1,15 +1,19 @@
 /* The event journal: state_dir/journal.jsonl, one event per line, fsynced before any
- * delivery; the latest events stay in memory for history, watch and the sinks. */
+ * delivery. The latest JOURNAL_MEM events stay in memory for history and the sinks;
+ * older ones (up to JOURNAL_KEEP) are read back from the file when asked for, so
+ * memory stays flat however many events a year brings. */
 #ifndef RATD_JOURNAL_H
 #define RATD_JOURNAL_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "event.h"
 
-#define JOURNAL_KEEP 10000              /* events kept in memory and after compaction */
+#define JOURNAL_KEEP 10000              /* events kept in the file after compaction */
+#define JOURNAL_MEM 256                 /* the latest events also kept in memory */
 #define JOURNAL_MAX_FILE (256 << 20)
 #define JOURNAL_NAME "journal.jsonl"
 
@@ -37,5 +41,12 @@ void journal_bump(struct journal *j, uint64_t id);
 int journal_append(struct journal *j, const struct event_list *l, char *err, size_t errlen);
 /* Index of the first event in memory with id > since (j->n when none). */
 size_t journal_after(const struct journal *j, uint64_t since);
+/* True when every event with id > since that is on disk is also in memory. */
+bool journal_in_memory(const struct journal *j, uint64_t since);
+/* Calls fn on each journaled event with id > since, oldest first, from the file,
+ * until fn returns false. 0, or -1 when the file cannot be read. For what memory no
+ * longer holds: a sink far behind, a long history. */
+int journal_scan(struct journal *j, uint64_t since, bool (*fn)(void *arg, json_t *ev),
+    void *arg);
 
 #endif

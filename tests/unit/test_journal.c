@@ -372,28 +372,47 @@ test_bump_keeps_ids_from_coming_back(void **state)
 	journal_close(&j);
 }
 
+static bool
+collect_id(void *arg, json_t *ev)
+{
+	uint64_t *ids = arg;
+
+	ids[++ids[0]] = event_id(ev);
+	return ids[0] < 20;
+}
+
+/* Memory keeps the latest JOURNAL_MEM; older ones are read back from the file. */
 static void
 test_memory_keeps_the_latest(void **state)
 {
 	struct fx *fx = *state;
 	struct journal j;
+	uint64_t ids[21] = { 0 };
 
 	open_ok(&j, fx);
-	append_ids(&j, 1, JOURNAL_KEEP + 5, 1, 1000);
-	assert_int_equal(j.n, JOURNAL_KEEP);
+	append_ids(&j, 1, JOURNAL_MEM + 5, 1, 100);
+	assert_int_equal(j.n, JOURNAL_MEM);
 	assert_int_equal(event_id(j.v[0]), 6);
-	assert_int_equal(event_id(j.v[JOURNAL_KEEP - 1]), JOURNAL_KEEP + 5);
-	assert_int_equal(j.last_id, JOURNAL_KEEP + 5);
+	assert_int_equal(event_id(j.v[JOURNAL_MEM - 1]), JOURNAL_MEM + 5);
+	assert_int_equal(j.last_id, JOURNAL_MEM + 5);
 	assert_int_equal(journal_after(&j, 0), 0);
 	assert_int_equal(journal_after(&j, 6), 1);
-	assert_int_equal(journal_after(&j, JOURNAL_KEEP + 5), JOURNAL_KEEP);
+	assert_int_equal(journal_after(&j, JOURNAL_MEM + 5), JOURNAL_MEM);
+	/* Memory covers what comes after 5, not what comes after 4. */
+	assert_true(journal_in_memory(&j, 5));
+	assert_false(journal_in_memory(&j, 4));
+	assert_true(journal_in_memory(&j, JOURNAL_MEM + 5));
+	/* The file has them all, in order, from any point. */
+	assert_int_equal(journal_scan(&j, 2, collect_id, ids), 0);
+	assert_int_equal(ids[0], 20);
+	assert_int_equal(ids[1], 3);
+	assert_int_equal(ids[20], 22);
 	journal_close(&j);
-	/* Below twice the bound the file is left whole. */
-	assert_int_equal(lines_in(fx->path), JOURNAL_KEEP + 5);
+	assert_int_equal(lines_in(fx->path), JOURNAL_MEM + 5);
 
 	open_ok(&j, fx);
-	assert_ids(&j, 6, JOURNAL_KEEP + 5);
-	assert_int_equal(j.file_lines, JOURNAL_KEEP + 5);
+	assert_ids(&j, 6, JOURNAL_MEM + 5);
+	assert_int_equal(j.file_lines, JOURNAL_MEM + 5);
 	journal_close(&j);
 }
 
@@ -419,8 +438,9 @@ test_compaction(void **state)
 	journal_close(&j);
 
 	open_ok(&j, fx);
-	assert_int_equal(j.n, JOURNAL_KEEP);
-	assert_int_equal(event_id(j.v[0]), total + 1 - JOURNAL_KEEP + 1);
+	assert_int_equal(j.n, JOURNAL_MEM);
+	assert_int_equal(event_id(j.v[0]), total + 1 - JOURNAL_MEM + 1);
+	assert_int_equal(j.file_lines, JOURNAL_KEEP + 1);
 	assert_int_equal(j.last_id, total + 1);
 	journal_close(&j);
 	assert_int_equal(entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), 0);
