@@ -154,6 +154,7 @@ sink_done(struct sink *s, bool ok, const char *error)
 
 	s->fetch = NULL;
 	s->hook = NULL;
+	ratd_touch(rd);
 	if (ok) {
 		log_info("alert %s: delivered event %llu", s->conf->name,
 		    (unsigned long long)s->trying);
@@ -453,6 +454,7 @@ sink_deliver(struct sink *s, const json_t *ev)
 	char *json;
 
 	s->trying = event_id(ev);
+	ratd_touch(s->a->rd);
 	if ((json = json_dumps(ev, JSON_COMPACT)) == NULL) {
 		sink_done(s, false, "out of memory");
 		return;
@@ -478,6 +480,7 @@ sink_scan_one(void *arg, json_t *ev)
 
 	if (!sink_wants(ss->s, ev)) {
 		ss->s->delivered = event_id(ev);
+		ratd_touch(ss->s->a->rd);
 		return true;
 	}
 	ss->ev = json_incref(ev);
@@ -523,6 +526,7 @@ sink_next(struct sink *s)
 			break;
 		}
 		s->delivered = event_id(j->v[i]);   /* filtered out: nothing to deliver */
+		ratd_touch(s->a->rd);
 	}
 	if (ev != NULL)
 		sink_deliver(s, ev);
@@ -598,6 +602,7 @@ alerts_reconfigure(struct alerts *a)
 			v[k++] = v[i];
 	a->n = k;
 	json_decref(saved);
+	ratd_touch(a->rd);
 	alerts_save(a);
 	alerts_kick(a);
 	return 0;

@@ -35,6 +35,10 @@ struct control {
 	ev_timer accept_pause;    /* out of file descriptors: try again shortly */
 	struct client *clients;
 	size_t nclients;
+	char *status_text;        /* the last whole status reply, and what it was for */
+	size_t status_len;
+	uint64_t status_gen;
+	day_t status_day;
 };
 
 /* A refresh in progress: its reply is sent when every fetch it asked for has ended. */
@@ -130,21 +134,18 @@ client_flush(struct client *c)
 		c->dead = true;
 }
 
-/* Queues one JSON line. A client that lets too much pile up is dropped. */
+/* Queues one line of len bytes (its newline added here). A client that lets too much
+ * pile up is dropped. */
 static void
-client_send(struct client *c, json_t *msg)
+client_send_text(struct client *c, const char *text, size_t len)
 {
-	char *text = json_dumps(msg, JSON_COMPACT);
-	size_t len, need;
+	size_t need;
 	char *nb;
 
-	json_decref(msg);
 	if (c->dead || text == NULL) {
-		free(text);
 		c->dead = true;
 		return;
 	}
-	len = strlen(text);
 	/* Only unsent bytes count against the bound: drop what was already written. */
 	if (c->outoff > 0) {
 		memmove(c->out, c->out + c->outoff, c->outlen - c->outoff);
@@ -153,7 +154,6 @@ client_send(struct client *c, json_t *msg)
 	}
 	need = c->outlen + len + 1;
 	if (need > CONTROL_MAX_OUTPUT || (nb = realloc(c->out, need)) == NULL) {
-		free(text);
 		log_warn("control: dropping a client that does not read its replies");
 		c->dead = true;
 		return;
@@ -162,8 +162,17 @@ client_send(struct client *c, json_t *msg)
 	memcpy(c->out + c->outlen, text, len);
 	c->out[c->outlen + len] = '\n';
 	c->outlen = need;
-	free(text);
 	client_flush(c);
+}
+
+static void
+client_send(struct client *c, json_t *msg)
+{
+	char *text = json_dumps(msg, JSON_COMPACT);
+
+	json_decref(msg);
+	client_send_text(c, text, text ? strlen(text) : 0);
+	free(text);
 }
 
 static void
@@ -286,14 +295,42 @@ cmd_status(struct client *c, json_t *req)
 	day_t as_of;
 	size_t i;
 
+	struct control *ctl = c->ctl;
+	bool whole;
+	json_t *reply;
+	char *text;
+
 	if (client_check_args(c, req, args) < 0 || client_target(c, req, false, &t, &as_of) < 0)
 		return;
+	/* The usual question, every treaty today, is answered from the last reply while
+	 * nothing it shows has changed (rd->generation). */
+	whole = t == NULL && as_of == date_of_time(time(NULL));
+	if (whole && ctl->status_text != NULL && ctl->status_gen == rd->generation &&
+	    ctl->status_day == as_of) {
+		client_send_text(c, ctl->status_text, ctl->status_len);
+		return;
+	}
 	list = json_array();
 	for (i = 0; i < rd->ntreaties; i++)
 		if (t == NULL || t == rd->treaties[i])
 			json_array_append_new(list, status_treaty(rd->treaties[i], as_of));
-	client_reply(c, json_pack("{s:o, s:o}", "treaties", list, "alerts",
-	    alerts_status(rd->alerts)));
+	reply = json_pack("{s:b, s:{s:o, s:o}}", "ok", 1, "result", "treaties", list, "alerts",
+	    alerts_status(rd->alerts));
+	text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+	json_decref(reply);
+	if (text == NULL) {
+		client_reply(c, NULL);
+		return;
+	}
+	client_send_text(c, text, strlen(text));
+	if (whole) {
+		free(ctl->status_text);
+		ctl->status_text = text;
+		ctl->status_len = strlen(text);
+		ctl->status_gen = rd->generation;
+		ctl->status_day = as_of;
+	} else
+		free(text);
 }
 
 /* An optional integer argument within [lo, hi]; -1 after replying with the error. */
@@ -921,5 +958,6 @@ control_free(struct control *ctl)
 	if (ctl->path != NULL)
 		unlink(ctl->path);
 	free(ctl->path);
+	free(ctl->status_text);
 	free(ctl);
 }

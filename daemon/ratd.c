@@ -130,6 +130,7 @@ ratd_publish(struct ratd *rd, const struct event_list *evs)
 		log_err("%s; the events wait in their treaty's state file", err);
 		return;
 	}
+	ratd_touch(rd);
 	alerts_kick(rd->alerts);
 	control_broadcast(rd->control, evs);
 }
@@ -348,6 +349,7 @@ ratd_reload(struct ratd *rd, struct conf *conf)
 	free(gone);
 	conf_free(old);
 	free(old);
+	ratd_touch(rd);
 	log_info("reload: %s: %zu treaties, %zu alerts", conf->path, conf->ntreaties, conf->nalerts);
 	/* READY=1 ends systemd's "reloading" state. */
 	notify_ready(&rd->notify);

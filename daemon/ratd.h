@@ -29,6 +29,7 @@ struct ratd {
 	struct alerts *alerts;
 	ev_periodic midnight;         /* entered-into-force is checked at 00:00 UTC */
 	struct metrics metrics;
+	uint64_t generation;          /* bumped by anything a status reply shows */
 	uint64_t rng;                 /* xorshift state for jitter */
 	bool once;                    /* --once: fetch each treaty once, no timers */
 	size_t once_pending;          /* --once: fetches still running */
@@ -58,6 +59,12 @@ void ratd_number_events(struct ratd *rd, struct event_list *evs);
 void ratd_publish(struct ratd *rd, const struct event_list *evs);
 /* Keeps systemd's STATUS= current: each treaty's count and the next fetch. */
 void ratd_notify_status(struct ratd *rd);
+/* Something a status reply shows has changed (cached replies are stale). */
+static inline void
+ratd_touch(struct ratd *rd)
+{
+	rd->generation++;
+}
 /* Uniform in [0, 1). */
 double ratd_random(struct ratd *rd);
 

@@ -134,6 +134,7 @@ treaty_schedule(struct treaty *t, double delay)
 	ev_timer_set(&t->timer, delay, 0.);
 	ev_timer_start(t->rd->loop, &t->timer);
 	t->next_fetch = time(NULL) + (time_t)ceil(delay);
+	ratd_touch(t->rd);
 }
 
 /* Full-jitter exponential backoff: uniform between 1 minute and min(interval, 1 min * 2^n). */
@@ -517,6 +518,7 @@ treaty_fetch_done(void *arg, struct fetch_result *r)
 		if (--t->rd->once_pending == 0)
 			ev_break(t->rd->loop, EVBREAK_ALL);
 	}
+	ratd_touch(t->rd);
 	ratd_notify_status(t->rd);
 	metrics_write_textfile(t->rd);
 	treaty_notify(t, o, t->meta.consecutive_failures ? t->meta.error : NULL);
@@ -533,6 +535,7 @@ treaty_begin_fetch(struct treaty *t)
 
 	ev_timer_stop(t->rd->loop, &t->timer);
 	t->next_fetch = 0;
+	ratd_touch(t->rd);
 	if (t->rd->once)
 		t->rd->once_pending++;
 	if ((t->inflight = fetch_start(t->rd->fetcher, &req, treaty_fetch_done, t)) == NULL) {
