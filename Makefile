@@ -47,7 +47,7 @@ SHARED_OBJ := $(BUILD)/cli/render.o
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps check unit integration run install clean
+.PHONY: all deps check unit integration run install clean memcheck
 
 all: $(BUILD)/ratd $(BUILD)/ratctl
 
@@ -91,11 +91,19 @@ integration: all
 	tests/integration/test_install.sh $(BUILD)
 	python3 tests/integration/run.py --build $(BUILD)
 	python3 tests/integration/suite_alerts.py --build $(BUILD)
+	python3 tests/integration/suite_faults.py --build $(BUILD)
+	python3 tests/integration/suite_abuse.py --build $(BUILD)
+	python3 tests/integration/suite_crash.py --build $(BUILD)
 
 check: deps
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory fuzz-regress
 	$(MAKE) --no-print-directory integration
+
+# ratd and ratctl under valgrind memcheck: zero errors, zero bytes definitely lost.
+memcheck: all
+	@command -v valgrind >/dev/null || { echo "memcheck: apt-get install valgrind"; exit 1; }
+	tests/integration/memcheck.sh $(BUILD)
 
 run: deps all
 	@mkdir -p run/state

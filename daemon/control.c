@@ -104,6 +104,14 @@ client_settle(struct client *c)
 		client_free(c);
 }
 
+/* True once a client that said goodbye has had every answer. */
+static bool
+client_finished(const struct client *c)
+{
+	return c->eof && c->outlen == 0 && c->refresh == NULL &&
+	    (c->watching || memchr(c->in, '\n', c->inlen) == NULL);
+}
+
 /* Writes what it can without blocking. */
 static void
 client_flush(struct client *c)
@@ -130,7 +138,7 @@ client_flush(struct client *c)
 	}
 	c->outoff = c->outlen = 0;
 	ev_io_stop(loop, &c->wio);
-	if (c->closing || (c->eof && c->refresh == NULL))
+	if (c->closing || client_finished(c))
 		c->dead = true;
 }
 
@@ -477,8 +485,6 @@ refresh_finish(struct refresh *r)
 	if (c != NULL) {
 		c->refresh = NULL;
 		client_reply(c, json_pack("{s:O}", "treaties", r->results));
-		if (!c->dead && !c->eof)
-			ev_io_start(c->ctl->rd->loop, &c->rio);
 		ev_timer_start(c->ctl->rd->loop, &c->resume);
 	}
 	json_decref(r->results);
@@ -645,38 +651,64 @@ client_request(struct client *c, const char *line, size_t len)
 	json_decref(req);
 }
 
-/* Handles the complete lines in the input buffer, one at a time; a refresh pauses it. */
+/* Reads requests only while their answers can go out: a client that does not read
+ * its replies stops being read, instead of growing the daemon. */
+static void
+client_want_read(struct client *c)
+{
+	struct ev_loop *loop = c->ctl->rd->loop;
+
+	if (!c->dead && !c->eof && !c->closing && c->refresh == NULL &&
+	    c->inlen < RATD_MAX_LINE &&
+	    (c->watching || c->outlen - c->outoff < CONTROL_PAUSE_OUTPUT))
+		ev_io_start(loop, &c->rio);
+	else
+		ev_io_stop(loop, &c->rio);
+}
+
+/* Handles complete request lines, one at a time: a refresh pauses them, unsent replies
+ * pause them, and after CONTROL_BURST the other clients get their turn first. */
 static void
 client_process(struct client *c)
 {
+	size_t off = 0, len, done = 0;
 	char *nl, *line;
-	size_t len;
 
 	if (c->watching) {
 		/* A watcher has said all it will say; what it sends now is ignored. */
 		c->inlen = 0;
+		client_want_read(c);
 		return;
 	}
 	while (!c->dead && !c->closing && c->refresh == NULL && !c->watching &&
-	    (nl = memchr(c->in, '\n', c->inlen)) != NULL) {
-		len = (size_t)(nl - c->in);
+	    c->outlen - c->outoff < CONTROL_PAUSE_OUTPUT &&
+	    (nl = memchr(c->in + off, '\n', c->inlen - off)) != NULL) {
+		if (done++ == CONTROL_BURST) {
+			ev_timer_start(c->ctl->rd->loop, &c->resume);
+			break;
+		}
+		len = (size_t)(nl - (c->in + off));
 		ev_timer_again(c->ctl->rd->loop, &c->idle);
-		if ((line = strndup(c->in, len)) == NULL) {
+		if ((line = strndup(c->in + off, len)) == NULL) {
 			c->dead = true;
 			return;
 		}
-		memmove(c->in, c->in + len + 1, c->inlen - len - 1);
-		c->inlen -= len + 1;
+		off += len + 1;
 		client_request(c, line, len);
 		free(line);
 	}
-	if (!c->dead && c->refresh == NULL && c->inlen == RATD_MAX_LINE) {
+	if (off > 0) {
+		memmove(c->in, c->in + off, c->inlen - off);
+		c->inlen -= off;
+	}
+	if (!c->dead && c->refresh == NULL && c->inlen == RATD_MAX_LINE &&
+	    memchr(c->in, '\n', c->inlen) == NULL) {
 		client_error(c, RATD_ERR_BAD_REQUEST, "request line longer than %d bytes",
 		    RATD_MAX_LINE);
 		c->closing = true;
-		ev_io_stop(c->ctl->rd->loop, &c->rio);
 		client_flush(c);
 	}
+	client_want_read(c);
 }
 
 static void
@@ -686,6 +718,10 @@ client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ssize_t n;
 	char *nb;
 
+	if (c->inlen == RATD_MAX_LINE) {
+		ev_io_stop(loop, &c->rio);   /* client_process decides when to read again */
+		return;
+	}
 	if (c->incap < RATD_MAX_LINE && c->inlen == c->incap) {
 		size_t cap = c->incap ? c->incap * 4 : 1024;
 
@@ -711,7 +747,7 @@ client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	} else
 		c->inlen += (size_t)n;
 	client_process(c);
-	if (!c->dead && c->eof && c->outlen == 0 && c->refresh == NULL)
+	if (!c->dead && client_finished(c))
 		c->dead = true;
 	client_settle(c);
 }
@@ -722,7 +758,7 @@ client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct client *c = w->data;
 
 	client_flush(c);
-	if (!c->dead && c->outlen == 0)
+	if (!c->dead && c->outlen - c->outoff < CONTROL_PAUSE_OUTPUT)
 		client_process(c);
 	client_settle(c);
 }
@@ -734,7 +770,7 @@ client_resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct client *c = w->data;
 
 	client_process(c);
-	if (!c->dead && c->eof && c->outlen == 0 && c->refresh == NULL)
+	if (!c->dead && client_finished(c))
 		c->dead = true;
 	client_settle(c);
 }
