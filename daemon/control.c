@@ -871,22 +871,33 @@ control_clear_stale(const struct sockaddr_un *sa)
 	struct stat st;
 	int fd, rc;
 
-	if (lstat(sa->sun_path, &st) < 0)
-		return errno == ENOENT ? 0 : -1;
+	if (lstat(sa->sun_path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		log_err("control: %s: %s", sa->sun_path, strerror(errno));
+		return -1;
+	}
 	if (!S_ISSOCK(st.st_mode)) {
 		log_err("control: %s exists and is not a socket; remove it or set another "
 		    "socket path", sa->sun_path);
 		return -1;
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		log_err("control: socket: %s", strerror(errno));
 		return -1;
+	}
 	rc = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
 	close(fd);
 	if (rc == 0) {
 		log_err("control: another ratd is answering on %s; stop it first", sa->sun_path);
 		return -1;
 	}
-	return unlink(sa->sun_path);
+	if (unlink(sa->sun_path) < 0 && errno != ENOENT) {
+		log_err("control: cannot remove the stale socket %s: %s", sa->sun_path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 /* The socket systemd passed: its unit set path, mode and group, and it stays its own

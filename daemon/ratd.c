@@ -230,16 +230,22 @@ ratd_init(struct ratd *rd, struct ev_loop *loop, struct conf *conf, bool once)
 	if ((rd->fetcher = fetcher_new(loop)) == NULL)
 		return -1;
 	ratd_apply_globals(rd);
-	if ((rd->treaties = calloc(conf->ntreaties, sizeof(*rd->treaties))) == NULL)
+	if ((rd->treaties = calloc(conf->ntreaties, sizeof(*rd->treaties))) == NULL) {
+		log_err("out of memory");
 		return -1;
+	}
 	for (i = 0; i < conf->ntreaties; i++) {
-		if ((rd->treaties[i] = treaty_new(rd, &conf->treaties[i])) == NULL)
+		if ((rd->treaties[i] = treaty_new(rd, &conf->treaties[i])) == NULL) {
+			log_err("%s: out of memory", conf->treaties[i].id);
 			return -1;
+		}
 		rd->ntreaties++;
 	}
 	ratd_recover_outboxes(rd);
-	if ((rd->alerts = alerts_new(rd)) == NULL)
+	if ((rd->alerts = alerts_new(rd)) == NULL) {
+		log_err("alerts: out of memory");
 		return -1;
+	}
 	if (!once && (rd->control = control_new(rd)) == NULL)
 		return -1;
 	ev_periodic_init(&rd->midnight, ratd_midnight_cb, 0., 86400., NULL);
