@@ -32,6 +32,7 @@ LDLIBS   += $(PKG_LIBS) -lev -lm
 
 # `make SANITIZE=1 ...` builds everything with ASan and UBSan.
 ifeq ($(SANITIZE),1)
+export RATD_SANITIZED = 1
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
