@@ -482,4 +482,6 @@ TESTS = [
 ]
 
 if __name__ == "__main__":
-    sys.exit(run.main(TESTS, budget=90, label="crash"))
+    # A sanitizer build (make SANITIZE=1) restarts several times more slowly.
+    sys.exit(run.main(TESTS, budget=150 if os.environ.get("RATD_SANITIZED") == "1" else 90,
+                      label="crash"))
