@@ -13,7 +13,7 @@
 #include "event.h"
 
 #define JOURNAL_KEEP 10000              /* events kept in the file after compaction */
-#define JOURNAL_MEM 256                 /* the latest events also kept in memory */
+#define JOURNAL_MEM 64                  /* the latest events also kept in memory */
 #define JOURNAL_MAX_FILE (256 << 20)
 #define JOURNAL_NAME "journal.jsonl"
 
