@@ -641,14 +641,6 @@ alerts_kick(struct alerts *a)
 		sink_next(a->v[i]);
 }
 
-static json_t *
-alerts_time(time_t t)
-{
-	char buf[DATE_TIME_LEN];
-
-	return t ? json_string(date_format_time(t, buf)) : json_null();
-}
-
 struct sink_count {
 	struct sink *s;
 	size_t n;
@@ -700,8 +692,8 @@ alerts_status(struct alerts *a)
 		    "delivered", (json_int_t)s->delivered, "pending", (json_int_t)pending,
 		    "delivered_since_start", (json_int_t)s->delivered_count,
 		    "last_error", s->last_error ? json_string(s->last_error) : json_null(),
-		    "last_delivery", alerts_time(s->last_delivery),
-		    "next_try", alerts_time(s->next_try)));
+		    "last_delivery", time_json(s->last_delivery),
+		    "next_try", time_json(s->next_try)));
 	}
 	return list;
 }

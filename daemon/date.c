@@ -2,6 +2,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
+
 #include "date.h"
 
 #define DATE_SECS_PER_DAY 86400
@@ -229,4 +231,32 @@ date_parse_time(const char *s, time_t *out)
 		return -1;
 	*out = (time_t)((long long)day * DATE_SECS_PER_DAY + hh * 3600 + mm * 60 + ss);
 	return 0;
+}
+
+json_t *
+date_json(day_t day)
+{
+	char buf[DATE_ISO_LEN];
+
+	return day == DAY_NONE ? json_null() : json_string(date_format_iso(day, buf));
+}
+
+json_t *
+time_json(time_t t)
+{
+	char buf[DATE_TIME_LEN];
+
+	return t ? json_string(date_format_time(t, buf)) : json_null();
+}
+
+json_t *
+text_json(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+json_t *
+count_json(int n)
+{
+	return n >= 0 ? json_integer(n) : json_null();
 }

@@ -39,4 +39,11 @@ char *date_format_time(time_t t, char *buf);
 /* Parses the RFC 3339 UTC form written by date_format_time; 0 or -1. */
 int date_parse_time(const char *s, time_t *out);
 
+/* JSON values of a date ("YYYY-MM-DD", null for DAY_NONE), a time (RFC 3339, null for
+ * 0), an optional string and an optional count (null when negative). */
+struct json_t *date_json(day_t day);
+struct json_t *time_json(time_t t);
+struct json_t *text_json(const char *s);
+struct json_t *count_json(int n);
+
 #endif

@@ -102,21 +102,13 @@ event_check(const json_t *ev)
 	return 0;
 }
 
-static json_t *
-event_date(day_t d)
-{
-	char buf[DATE_ISO_LEN];
-
-	return d == DAY_NONE ? json_null() : json_string(date_format_iso(d, buf));
-}
-
 /* A cell as it stands at today: later dates are not yet facts. */
 static json_t *
 event_action(struct action a, day_t today)
 {
 	if (a.date == DAY_NONE || a.date > today)
 		return json_null();
-	return json_pack("{s:o, s:s}", "date", event_date(a.date), "kind", kind_name(a.kind));
+	return json_pack("{s:o, s:s}", "date", date_json(a.date), "kind", kind_name(a.kind));
 }
 
 static json_t *
@@ -167,14 +159,14 @@ event_row_diff(struct event_list *l, const struct conf_treaty *ct, const struct 
 	if (event_has(a->signature, today) && (b == NULL || !event_has(b->signature, today)))
 		rc |= event_add(l, now, EV_NEW_SIGNATORY, ct->id,
 		    json_pack("{s:s, s:o}", "participant", a->name, "date",
-		    event_date(a->signature.date)), "%s: %s signed on %s", ct->id, a->name,
+		    date_json(a->signature.date)), "%s: %s signed on %s", ct->id, a->name,
 		    date_format_iso(a->signature.date, date));
 	else if (b != NULL && !event_same(a->signature, b->signature, today))
 		changed = true;
 	if (event_has(a->instrument, today) && (b == NULL || !event_has(b->instrument, today)))
 		rc |= event_add(l, now, EV_NEW_PARTY, ct->id,
 		    json_pack("{s:s, s:o, s:s, s:i, s:i}", "participant", a->name,
-		    "date", event_date(a->instrument.date), "kind", kind_name(a->instrument.kind),
+		    "date", date_json(a->instrument.date), "kind", kind_name(a->instrument.kind),
 		    "parties", ra->parties, "remaining", ra->remaining),
 		    "%s: %s deposited its instrument of %s on %s (%d parties, %d remaining)",
 		    ct->id, a->name, kind_name(a->instrument.kind),
@@ -208,9 +200,9 @@ event_threshold(struct event_list *l, const struct conf_treaty *ct, const struct
 		}
 		return event_add(l, now, EV_THRESHOLD_REACHED, ct->id,
 		    json_pack("{s:i, s:i, s:o, s:o, s:o}", "parties", ra->parties,
-		    "threshold", ct->rule.threshold, "threshold_date", event_date(ra->threshold_date),
+		    "threshold", ct->rule.threshold, "threshold_date", date_json(ra->threshold_date),
 		    "threshold_participants", who, "entry_into_force",
-		    event_date(ra->entry_into_force)),
+		    date_json(ra->entry_into_force)),
 		    "%s: threshold of %d instruments reached on %s (%s); enters into force on %s",
 		    ct->id, ct->rule.threshold, date_format_iso(ra->threshold_date, d1), names,
 		    date_format_iso(ra->entry_into_force, d2));

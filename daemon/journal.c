@@ -234,23 +234,6 @@ journal_after(const struct journal *j, uint64_t since)
 	return lo;
 }
 
-static int
-journal_write_all(int fd, const char *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Writes the backlog, then fsyncs. A failure leaves the file as it was: a half-written
  * line would later glue itself to the retried one and lose both. */
 static int
@@ -276,7 +259,7 @@ journal_flush(struct journal *j, char *err, size_t errlen)
 		size_t ll = strlen(line);
 
 		line[ll] = '\n';   /* json_dumps leaves the NUL's byte ours to use */
-		rc = journal_write_all(j->fd, line, ll + 1);
+		rc = state_write_all(j->fd, line, ll + 1);
 		free(line);
 		if (rc < 0)
 			break;

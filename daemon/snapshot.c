@@ -184,16 +184,6 @@ snapshot_set(json_t *o, const char *key, json_t *v)
 }
 
 static json_t *
-snapshot_date_json(day_t d)
-{
-	char buf[DATE_ISO_LEN];
-
-	if (d == DAY_NONE)
-		return json_null();
-	return json_string(date_format_iso(d, buf));
-}
-
-static json_t *
 snapshot_action_json(struct action a)
 {
 	json_t *o;
@@ -202,7 +192,7 @@ snapshot_action_json(struct action a)
 		return json_null();
 	if ((o = json_object()) == NULL)
 		return NULL;
-	if (snapshot_set(o, "date", snapshot_date_json(a.date)) == -1 ||
+	if (snapshot_set(o, "date", date_json(a.date)) == -1 ||
 	    snapshot_set(o, "kind", json_string(kind_name(a.kind))) == -1) {
 		json_decref(o);
 		return NULL;
@@ -227,18 +217,6 @@ snapshot_participant_json(const struct participant *p)
 	return o;
 }
 
-static json_t *
-snapshot_count_json(int n)
-{
-	return n < 0 ? json_null() : json_integer(n);
-}
-
-static json_t *
-snapshot_text_json(const char *s)
-{
-	return s == NULL ? json_null() : json_string(s);
-}
-
 json_t *
 snapshot_to_json(const struct snapshot *s)
 {
@@ -252,12 +230,12 @@ snapshot_to_json(const struct snapshot *s)
 	for (i = 0; i < s->n; i++)
 		if (json_array_append_new(a, snapshot_participant_json(&s->v[i])) == -1)
 			goto fail;
-	if (snapshot_set(o, "stated_parties", snapshot_count_json(s->stated_parties)) == -1 ||
+	if (snapshot_set(o, "stated_parties", count_json(s->stated_parties)) == -1 ||
 	    snapshot_set(o, "stated_signatories",
-	    snapshot_count_json(s->stated_signatories)) == -1 ||
-	    snapshot_set(o, "stated_eif", snapshot_text_json(s->stated_eif)) == -1 ||
-	    snapshot_set(o, "stated_eif_date", snapshot_date_json(s->stated_eif_date)) == -1 ||
-	    snapshot_set(o, "status_as_at", snapshot_text_json(s->status_as_at)) == -1)
+	    count_json(s->stated_signatories)) == -1 ||
+	    snapshot_set(o, "stated_eif", text_json(s->stated_eif)) == -1 ||
+	    snapshot_set(o, "stated_eif_date", date_json(s->stated_eif_date)) == -1 ||
+	    snapshot_set(o, "status_as_at", text_json(s->status_as_at)) == -1)
 		goto fail;
 	return o;
 fail:

@@ -37,7 +37,7 @@ state_set_str(char **slot, const char *value)
 	return 0;
 }
 
-static int
+int
 state_write_all(int fd, const char *p, size_t len)
 {
 	ssize_t n;
@@ -154,34 +154,20 @@ state_read_file(const char *path, size_t max, char **out, size_t *len, char *err
 }
 
 static json_t *
-state_time_json(time_t t)
-{
-	char buf[DATE_TIME_LEN];
-
-	return t ? json_string(date_format_time(t, buf)) : json_null();
-}
-
-static json_t *
-state_str_json(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
-static json_t *
 state_meta_json(const struct source_meta *m)
 {
 	char hash[17];
 
 	snprintf(hash, sizeof(hash), "%016" PRIx64, m->pending_hash);
 	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:s, s:i, s:b, s:b, s:o, s:o, s:I}",
-	    "etag", state_str_json(m->etag),
-	    "last_modified", state_str_json(m->last_modified),
-	    "last_attempt", state_time_json(m->last_attempt),
-	    "last_success", state_time_json(m->last_success),
-	    "last_change", state_time_json(m->last_change),
-	    "failing_since", state_time_json(m->failing_since),
+	    "etag", text_json(m->etag),
+	    "last_modified", text_json(m->last_modified),
+	    "last_attempt", time_json(m->last_attempt),
+	    "last_success", time_json(m->last_success),
+	    "last_change", time_json(m->last_change),
+	    "failing_since", time_json(m->failing_since),
 	    "consecutive_failures", m->consecutive_failures,
-	    "error", state_str_json(m->error),
+	    "error", text_json(m->error),
 	    "pending_hash", hash,
 	    "pending_count", m->pending_count,
 	    "failing_alerted", m->failing_alerted,

@@ -37,6 +37,8 @@ void source_meta_clear(struct source_meta *m);
 /* Replaces *slot by a copy of value (or NULL); -1 on out-of-memory. */
 int state_set_str(char **slot, const char *value);
 
+/* Writes all len bytes to fd, retrying after EINTR and short writes; 0 or -1. */
+int state_write_all(int fd, const char *p, size_t len);
 /* Writes data to dir/name: temp file, fsync, rename, fsync dir. 0, or -1 with err set. */
 int state_write_atomic(const char *dir, const char *name, const void *data, size_t len,
     char *err, size_t errlen);

@@ -9,34 +9,6 @@
 #include "status.h"
 
 static json_t *
-status_date(day_t d)
-{
-	char buf[DATE_ISO_LEN];
-
-	return d == DAY_NONE ? json_null() : json_string(date_format_iso(d, buf));
-}
-
-static json_t *
-status_time(time_t t)
-{
-	char buf[DATE_TIME_LEN];
-
-	return t ? json_string(date_format_time(t, buf)) : json_null();
-}
-
-static json_t *
-status_str(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
-static json_t *
-status_count(int n)
-{
-	return n >= 0 ? json_integer(n) : json_null();
-}
-
-static json_t *
 status_rule(const struct rule *r)
 {
 	json_t *count = json_array(), *exclude = json_array();
@@ -63,16 +35,16 @@ status_source(const struct treaty *t)
 
 	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o}",
 	    "state", treaty_source_state(t),
-	    "status_as_at", status_str(s ? s->status_as_at : NULL),
-	    "stated_parties", status_count(s ? s->stated_parties : -1),
-	    "stated_signatories", status_count(s ? s->stated_signatories : -1),
-	    "stated_entry_into_force", status_str(s ? s->stated_eif : NULL),
-	    "last_attempt", status_time(t->meta.last_attempt),
-	    "last_success", status_time(t->meta.last_success),
-	    "last_change", status_time(t->meta.last_change),
-	    "next_fetch", status_time(t->next_fetch),
+	    "status_as_at", text_json(s ? s->status_as_at : NULL),
+	    "stated_parties", count_json(s ? s->stated_parties : -1),
+	    "stated_signatories", count_json(s ? s->stated_signatories : -1),
+	    "stated_entry_into_force", text_json(s ? s->stated_eif : NULL),
+	    "last_attempt", time_json(t->meta.last_attempt),
+	    "last_success", time_json(t->meta.last_success),
+	    "last_change", time_json(t->meta.last_change),
+	    "next_fetch", time_json(t->next_fetch),
 	    "consecutive_failures", t->meta.consecutive_failures,
-	    "error", status_str(t->meta.error));
+	    "error", text_json(t->meta.error));
 }
 
 /* The figures of the evaluation, or nulls when there is no snapshot at all. */
@@ -102,9 +74,9 @@ status_figures(json_t *o, const struct treaty *t, day_t as_of)
 	json_object_set_new(o, "signatories", json_integer(res.signatories));
 	json_object_set_new(o, "remaining", json_integer(res.remaining));
 	json_object_set_new(o, "threshold_reached", json_boolean(res.threshold_reached));
-	json_object_set_new(o, "threshold_date", status_date(res.threshold_date));
+	json_object_set_new(o, "threshold_date", date_json(res.threshold_date));
 	json_object_set_new(o, "threshold_participants", names);
-	json_object_set_new(o, "entry_into_force", status_date(res.entry_into_force));
+	json_object_set_new(o, "entry_into_force", date_json(res.entry_into_force));
 	json_object_set_new(o, "in_force", json_boolean(res.in_force));
 	rule_result_clear(&res);
 	return 0;
@@ -152,7 +124,7 @@ status_outlook(json_t *o, const struct treaty *t, day_t as_of)
 		return;
 	}
 	json_object_set_new(o, "earliest_entry_into_force", res.threshold_reached ?
-	    json_null() : status_date(rule_entry_into_force(r, as_of)));
+	    json_null() : date_json(rule_entry_into_force(r, as_of)));
 	json_object_set_new(o, "projection", status_projection(r, t->snap, as_of, &res));
 	check_discrepancies(r, t->snap, as_of, disc);
 	json_object_set_new(o, "discrepancies", disc);
@@ -166,7 +138,7 @@ status_treaty(const struct treaty *t, day_t as_of)
 	json_t *o;
 
 	o = json_pack("{s:s, s:s, s:s, s:o, s:i, s:o, s:I}", "id", ct->id, "title", ct->title,
-	    "url", ct->url, "as_of", status_date(as_of), "threshold", ct->rule.threshold,
+	    "url", ct->url, "as_of", date_json(as_of), "threshold", ct->rule.threshold,
 	    "rule", status_rule(&ct->rule), "interval", (json_int_t)ct->interval);
 	if (o == NULL)
 		return NULL;
@@ -210,12 +182,12 @@ status_parties(const struct treaty *t, day_t as_of)
 				continue;
 			p = json_pack("{s:s, s:o, s:o, s:o, s:b, s:b}", "name", pp->name,
 			    "signature", sig, "instrument", ins,
-			    "entry_into_force", status_date(rule_participant_eif(r, &res, pp)),
+			    "entry_into_force", date_json(rule_participant_eif(r, &res, pp)),
 			    "withdrawn", pp->withdrawn, "counts", rule_counts(r, pp, as_of));
 			json_array_append_new(list, p);
 		}
 		rule_result_clear(&res);
 	}
-	return json_pack("{s:s, s:o, s:o}", "treaty", t->conf->id, "as_of", status_date(as_of),
+	return json_pack("{s:s, s:o, s:o}", "treaty", t->conf->id, "as_of", date_json(as_of),
 	    "participants", list);
 }
