@@ -78,6 +78,11 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_BUILD)/libratd-fuzz.a
 
 fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 
+# The parsers' seeds are the test fixtures themselves (pages, hostile XML), not copies.
+FUZZ_FIXTURE_SEEDS := tests/fixtures
+FUZZ_SEEDS_html := $(FUZZ_FIXTURE_SEEDS)
+FUZZ_SEEDS_xml := $(FUZZ_FIXTURE_SEEDS)
+
 # One run per target, so `make -j fuzz` fuzzes targets side by side. The exit status is
 # kept for the table; libFuzzer writes crash inputs under artifacts/.
 fuzz-run-%: $(FUZZ_BUILD)/fuzz_%
@@ -87,7 +92,7 @@ fuzz-run-%: $(FUZZ_BUILD)/fuzz_%
 	@$(FUZZ_ENV) ./$< -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAXLEN_$*) \
 		$(FUZZ_FLAGS) $(if $(FUZZ_DICT_$*),-dict=tests/fuzz/dict/$(FUZZ_DICT_$*).dict) \
 		-artifact_prefix=$(FUZZ_BUILD)/artifacts/$*/ \
-		$(FUZZ_BUILD)/corpus/$* tests/fuzz/corpus/$* \
+		$(FUZZ_BUILD)/corpus/$* $(wildcard tests/fuzz/corpus/$*) $(FUZZ_SEEDS_$*) \
 		>$(FUZZ_BUILD)/logs/$*.log 2>&1; echo $$? >$(FUZZ_BUILD)/logs/$*.rc
 
 fuzz: fuzz-deps
@@ -128,6 +133,7 @@ fuzz-regress: $(FUZZ_ALL:%=$(FUZZ_BUILD)/regress/fuzz_%)
 	@fail=; for t in $(FUZZ_ALL); do \
 		dirs=; for d in tests/fuzz/crashers/$$t tests/fuzz/corpus/$$t; do \
 			[ -d $$d ] && dirs="$$dirs $$d"; done; \
+		case $$t in html|xml) dirs="$$dirs $(FUZZ_FIXTURE_SEEDS)";; esac; \
 		[ -n "$$dirs" ] || continue; \
 		$(FUZZ_ENV) $(FUZZ_BUILD)/regress/fuzz_$$t $$dirs || fail="$$fail $$t"; \
 	done; \
