@@ -50,14 +50,6 @@ parse_fixture(const char *name)
 	return s;
 }
 
-static json_t *
-date_json(day_t d)
-{
-	char buf[DATE_ISO_LEN];
-
-	return d == DAY_NONE ? json_null() : json_string(date_format_iso(d, buf));
-}
-
 /* What ratd answers to parties and status for the treaty id of conf_path over the page
  * fixture, evaluated at as_of. */
 static struct replies
