@@ -274,6 +274,15 @@ text_addn(struct text *t, const char *s, size_t n)
 	size_t b, u;
 
 	while (s < end && !t->cut) {
+		/* Printable ASCII, most of every page, needs none of the checks below. */
+		if ((unsigned char)*s > ' ' && (unsigned char)*s < 0x7f) {
+			if (t->blank) {
+				t->blank = false;
+				text_put(t, ' ');
+			}
+			text_put(t, *s++);
+			continue;
+		}
 		if ((b = blank_len((const unsigned char *)s)) > 0) {
 			if (t->len > 0)
 				t->blank = true;
