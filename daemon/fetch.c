@@ -35,6 +35,7 @@ struct fetch {
 	char *send;               /* what a POST or a message sends, owned */
 	size_t send_len, send_off;
 	struct curl_slist *rcpt;
+	bool validator_logged;    /* a dropped ETag/Last-Modified was logged */
 	struct fetch *next, *prev;
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -275,6 +276,38 @@ fetch_parse_retry_after(const char *v)
 	return secs < 0 ? 0 : secs;
 }
 
+bool
+fetch_validator_ok(const char *v)
+{
+	size_t n;
+
+	for (n = 0; v[n] != '\0'; n++)
+		if (n >= FETCH_MAX_VALIDATOR || (unsigned char)v[n] < 0x20 ||
+		    (unsigned char)v[n] > 0x7e)
+			return false;
+	return n > 0;
+}
+
+/* Drops a validator fetch_validator_ok refuses: one that cannot be stored would make
+ * every commit fail for as long as the server sends it. Logged once per transfer. */
+static void
+fetch_keep_validator(struct fetch *fe, const char *name, char **slot)
+{
+	char *url = NULL;
+
+	if (*slot == NULL || fetch_validator_ok(*slot))
+		return;
+	if (!fe->validator_logged) {
+		curl_easy_getinfo(fe->easy, CURLINFO_EFFECTIVE_URL, &url);
+		log_info("fetch %s: %s header ignored (not 1 to %d bytes of printable ASCII); "
+		    "the next fetch of it is unconditional", url ? url : "?", name,
+		    FETCH_MAX_VALIDATOR);
+		fe->validator_logged = true;
+	}
+	free(*slot);
+	*slot = NULL;
+}
+
 static size_t
 fetch_header_cb(char *line, size_t size, size_t nmemb, void *userp)
 {
@@ -283,7 +316,8 @@ fetch_header_cb(char *line, size_t size, size_t nmemb, void *userp)
 	size_t n = size * nmemb;
 	char *ra = NULL;
 
-	if (n > FETCH_MAX_HEADER)
+	/* A line with a NUL in it would be read as shorter than it is: not a header. */
+	if (n > FETCH_MAX_HEADER || memchr(line, '\0', n) != NULL)
 		return n;
 	/* A new status line starts a new response (redirect or 100): forget the last one's. */
 	if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
@@ -293,9 +327,14 @@ fetch_header_cb(char *line, size_t size, size_t nmemb, void *userp)
 		r->retry_after = -1;
 		return n;
 	}
-	if (fetch_header_value(line, n, "ETag", &r->etag) ||
-	    fetch_header_value(line, n, "Last-Modified", &r->last_modified))
+	if (fetch_header_value(line, n, "ETag", &r->etag)) {
+		fetch_keep_validator(fe, "ETag", &r->etag);
 		return n;
+	}
+	if (fetch_header_value(line, n, "Last-Modified", &r->last_modified)) {
+		fetch_keep_validator(fe, "Last-Modified", &r->last_modified);
+		return n;
+	}
 	if (fetch_header_value(line, n, "Retry-After", &ra)) {
 		r->retry_after = fetch_parse_retry_after(ra);
 		free(ra);
@@ -375,10 +414,13 @@ fetch_setup(struct fetch *fe, const struct fetch_request *req)
 	CURL *e = fe->easy;
 	size_t i;
 
+	/* A validator is echoed verbatim: only one that could have been kept. */
 	if (req->body == NULL &&
 	    (fetch_add_header(fe, "Accept", "text/html, application/xml;q=0.9, */*;q=0.1") < 0 ||
-	    fetch_add_header(fe, "If-None-Match", req->etag) < 0 ||
-	    fetch_add_header(fe, "If-Modified-Since", req->last_modified) < 0))
+	    (req->etag != NULL && fetch_validator_ok(req->etag) &&
+	    fetch_add_header(fe, "If-None-Match", req->etag) < 0) ||
+	    (req->last_modified != NULL && fetch_validator_ok(req->last_modified) &&
+	    fetch_add_header(fe, "If-Modified-Since", req->last_modified) < 0)))
 		return -1;
 	for (i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
 		struct curl_slist *l;

@@ -6,6 +6,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Longest ETag or Last-Modified kept (an HTTP-date is 29 bytes, real ETags under 100). */
+#define FETCH_MAX_VALIDATOR 256
+
 struct fetcher;
 struct fetch;
 
@@ -56,5 +59,10 @@ struct fetch *fetch_start(struct fetcher *f, const struct fetch_request *req,
     fetch_done_fn *done, void *arg);
 /* Abandons a transfer in progress; its callback is never called. */
 void fetch_cancel(struct fetch *fe);
+
+/* Whether v may be kept and echoed as a validator (ETag, Last-Modified): 1 to
+ * FETCH_MAX_VALIDATOR bytes of printable ASCII. Any other is dropped, by the fetch and
+ * by the state loader: it could not be stored as JSON text nor be sent back as is. */
+bool fetch_validator_ok(const char *v);
 
 #endif

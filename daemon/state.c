@@ -10,6 +10,7 @@
 
 #include "date.h"
 #include "event.h"
+#include "fetch.h"
 #include "state.h"
 
 #define STATE_VERSION 1
@@ -215,6 +216,24 @@ state_get_str(const json_t *o, const char *key, char **out)
 	return state_set_str(out, json_string_value(v));
 }
 
+/* A validator as fetch_validator_ok keeps it. Any other (a file from before the check,
+ * or edited) is forgotten rather than refused: the next fetch is then unconditional,
+ * and the committed snapshot beside it stays. */
+static int
+state_get_validator(const json_t *o, const char *key, char **out)
+{
+	const json_t *v = json_object_get(o, key);
+
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return -1;
+	if (json_string_length(v) != strlen(json_string_value(v)) ||
+	    !fetch_validator_ok(json_string_value(v)))
+		return 0;
+	return state_set_str(out, json_string_value(v));
+}
+
 static int
 state_get_time(const json_t *o, const char *key, time_t *out)
 {
@@ -299,8 +318,8 @@ state_meta_from_json(const json_t *o, struct source_meta *m)
 	}
 	m->failing_alerted = json_is_true(json_object_get(o, "failing_alerted"));
 	m->eif_announced = json_is_true(json_object_get(o, "eif_announced"));
-	if (state_get_str(o, "etag", &m->etag) < 0 ||
-	    state_get_str(o, "last_modified", &m->last_modified) < 0 ||
+	if (state_get_validator(o, "etag", &m->etag) < 0 ||
+	    state_get_validator(o, "last_modified", &m->last_modified) < 0 ||
 	    state_get_str(o, "error", &m->error) < 0 ||
 	    state_get_time(o, "last_attempt", &m->last_attempt) < 0 ||
 	    state_get_time(o, "last_success", &m->last_success) < 0 ||

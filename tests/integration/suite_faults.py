@@ -23,7 +23,7 @@ import time
 
 import run
 from run import (ASPNET_ERROR_PAGE, FIXTURES, TREATY, Fail, FixtureServer, check, edit_row,
-                 eq, history, parse_time, result_of, short)
+                 eq, history, parse_time, result_of, short, wait_for)
 from fixture_server import Behaviour, _Handler
 
 FBA = 2                             # failures_before_alert in this suite's configuration
@@ -347,6 +347,57 @@ def test_redirect_loop(ctx):
     recover(ctx, d, before, evs)
 
 
+
+def source_in_file(ctx):
+    """The "source" part of state_dir/IV-13.json."""
+    path = os.path.join(ctx.state, TREATY + ".json")
+    with open(path, "rb") as f:
+        return json.loads(f.read())["source"]
+
+
+def refresh_ok(d, want, what):
+    r = d.refresh()
+    eq((r.get("result"), r.get("error")), (want, None), "%s: refresh result" % what)
+    src = d.status()["source"]
+    eq((src.get("state"), src.get("consecutive_failures"), src.get("error")), ("ok", 0, None),
+       "%s: source state, consecutive_failures, error" % what)
+    return r
+
+
+def test_validator_not_ascii(ctx):
+    # Validators with bytes >= 0x80, as a misconfigured IIS sends them (Latin-1 on the
+    # wire): they cannot be kept as JSON text, so they are dropped, and the page is
+    # committed all the same. Before, every commit failed with "cannot encode state".
+    ctx.server = FaultServer(FIXTURES).start()
+    bad = [("ETag", '"\xe9t\xe9-2026"'), ("Last-Modified", "Mon, 30 Nov 2026 10:00:00 GM\xc9")]
+    url = ctx.serve(file="IV-13.html", headers=bad)
+    d = ctx.daemon(ctx.write_conf(url, ratd={"failures_before_alert": str(FBA)}))
+    st = wait_for(lambda: (lambda t: t if t["source"].get("last_attempt") else None)(
+        d.status()), 5, "the first fetch")
+    eq((st.get("parties"), st["source"].get("consecutive_failures"), st["source"].get("error")),
+       (59, 0, None), "parties, consecutive_failures, error after the first fetch")
+    src = source_in_file(ctx)
+    eq((src.get("etag"), src.get("last_modified")), (None, None),
+       "validators in state_dir/%s.json" % TREATY)
+    check(state_snapshot(ctx), "no snapshot in state_dir/%s.json" % TREATY)
+    check("ETag header ignored" in ctx.log_text(), "the log does not say the ETag was ignored")
+    n = ctx.server.count()
+    refresh_ok(d, "unchanged", "second fetch")
+    reqs = ctx.server.requests()[n:]
+    eq(len(reqs), 1, "requests of the second fetch")
+    eq((reqs[0].header("If-None-Match"), reqs[0].header("If-Modified-Since")), (None, None),
+       "validators sent by the second fetch")
+    eq(history(d), [], "events")
+
+    # ASCII validators are still kept and echoed.
+    ctx.serve(file="IV-13.html", etag=True, last_modified=True)
+    refresh_ok(d, "unchanged", "fetch with an ASCII ETag")
+    etag = ctx.server.behaviour().etag
+    eq(source_in_file(ctx).get("etag"), etag, "ETag in the state file")
+    refresh_ok(d, "not-modified", "conditional fetch")
+    eq(ctx.server.requests()[-1].header("If-None-Match"), etag, "If-None-Match echoed")
+
+
 def test_aspnet_anomaly_once(ctx):
     d, before = start(ctx)
     ctx.serve(body=ASPNET_ERROR_PAGE)
@@ -482,6 +533,7 @@ TESTS = [
     ("trickle_past_timeout", test_trickle_past_timeout),
     ("over_max_page_size", test_over_max_page_size),
     ("redirect_loop", test_redirect_loop),
+    ("validator_not_ascii", test_validator_not_ascii),
     ("aspnet_anomaly_once", test_aspnet_anomaly_once),
     ("table_renamed", test_table_renamed),
     ("empty_200", test_empty_200),

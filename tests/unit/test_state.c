@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "event.h"
+#include "fetch.h"
 #include "state.h"
 #include "untc.h"
 
@@ -463,6 +464,79 @@ test_file_without_discrepancies_loads(void **state)
 	json_decref(gotbox);
 }
 
+/* Loads the state file with "etag":null replaced by etag and "last_modified":null by
+ * lm (JSON text), and returns what the loader kept of them. */
+static void
+load_validators(const struct fx *fx, const char *etag, const char *lm, char **got_etag,
+    char **got_lm)
+{
+	char from[64], to[512], *text, *both;
+	struct source_meta got;
+	struct snapshot *back;
+	json_t *gotbox;
+
+	snprintf(to, sizeof(to), "\"etag\":%s", etag);
+	text = valid_with(fx, "\"etag\":null", to);
+	snprintf(from, sizeof(from), "\"last_modified\":null");
+	snprintf(to, sizeof(to), "\"last_modified\":%s", lm);
+	assert_non_null(both = malloc(strlen(text) + strlen(to) + 1));
+	memcpy(both, text, (size_t)(strstr(text, from) - text));
+	strcpy(both + (strstr(text, from) - text), to);
+	strcat(both, strstr(text, from) + strlen(from));
+	put(fx->path, both, strlen(both));
+	free(text);
+	free(both);
+	if (state_load(fx->dir, "IV-13", &back, &got, &gotbox, err, sizeof(err)) != 1)
+		fail_msg("state_load: %s", err);
+	/* The validators only: the snapshot and the outbox beside them stay. */
+	assert_non_null(back);
+	assert_int_equal(json_array_size(gotbox), 2);
+	*got_etag = got.etag ? strdup(got.etag) : NULL;
+	*got_lm = got.last_modified ? strdup(got.last_modified) : NULL;
+	snapshot_free(back);
+	source_meta_clear(&got);
+	json_decref(gotbox);
+}
+
+/* A validator is echoed in a request header and written back as JSON text: one that is
+ * not printable ASCII (a file from before the fetch checked them, or edited) is
+ * forgotten, so that the next fetch is unconditional, never refused with the state. */
+static void
+test_stored_validators_not_ascii_are_forgotten(void **state)
+{
+	static const char *const bad[] = {
+		"\"\\\"caf\\u00e9\\\"\"",                   /* é, valid UTF-8 in the file */
+		"\"W/\\\"a\\r\\nX-Injected: 1\\\"\"",       /* header splitting */
+		"\"\\u0001\"", "\"a\\u007fb\"", "\"\"",
+		"\"\\u202e\\\"1\\\"\"",                     /* a bidi override */
+	};
+	struct fx *fx = *state;
+	char *etag, *lm, longest[FETCH_MAX_VALIDATOR + 8];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		load_validators(fx, bad[i], bad[i], &etag, &lm);
+		if (etag != NULL || lm != NULL)
+			fail_msg("validator %s kept as %s / %s", bad[i], etag, lm);
+	}
+	/* The bound: FETCH_MAX_VALIDATOR bytes are kept, one more is not. */
+	longest[0] = '"';
+	memset(longest + 1, 'a', FETCH_MAX_VALIDATOR + 1);
+	strcpy(longest + 2 + FETCH_MAX_VALIDATOR, "\"");
+	load_validators(fx, longest, "\"Mon, 30 Nov 2026 10:00:00 GMT\"", &etag, &lm);
+	assert_null(etag);
+	assert_string_equal(lm, "Mon, 30 Nov 2026 10:00:00 GMT");
+	free(lm);
+	strcpy(longest + 1 + FETCH_MAX_VALIDATOR, "\"");
+	load_validators(fx, longest, "null", &etag, &lm);
+	assert_int_equal(strlen(etag), FETCH_MAX_VALIDATOR);
+	assert_null(lm);
+	free(etag);
+	load_validators(fx, "\"W/\\\"5f2a-61c8\\\"\"", "null", &etag, &lm);
+	assert_string_equal(etag, "W/\"5f2a-61c8\"");
+	free(etag);
+}
+
 int
 main(void)
 {
@@ -475,6 +549,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_files_are_set_aside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_without_discrepancies_loads, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_stored_validators_not_ascii_are_forgotten,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
