@@ -24,6 +24,7 @@
 #define CONF_MAX_MAILTO 32
 #define CONF_MAX_GROUP 64
 #define CONF_MAX_ADDR 254         /* RFC 5321 path limit */
+#define CONF_MAX_REDIRECT_HOSTS 64
 #define CONF_SHOWN 64             /* bytes of a bad value quoted back in a message */
 
 #define KEY_REPEAT   0x1          /* (+) in SPEC §4 */
@@ -634,6 +635,57 @@ set_metrics_textfile(struct conf_parser *p, const char *val)
 	conf_set_str(p, &p->conf->metrics_textfile, val);
 }
 
+/* A host name as a URL holds it: dot-separated letters, digits and inner hyphens (an
+ * IPv4 address is one too; an internationalised name in its xn-- form), or an IPv6
+ * address in brackets. */
+static bool
+conf_valid_host(const char *s)
+{
+	size_t n = strlen(s), label = 0, i;
+
+	if (n == 0 || n > 253)
+		return false;
+	if (s[0] == '[')
+		return n > 2 && s[n - 1] == ']' &&
+		    strspn(s + 1, "0123456789abcdefABCDEF:.") == n - 2;
+	for (i = 0; i <= n; i++) {
+		if (s[i] == '.' || s[i] == '\0') {
+			if (label == 0 || label > 63 || s[i - 1] == '-')
+				return false;
+			label = 0;
+		} else if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+		    s[i]) != NULL || (s[i] == '-' && label > 0))
+			label++;
+		else
+			return false;
+	}
+	return true;
+}
+
+/* (+) Hosts a page's redirect may lead to besides its URL's own: a list per line. */
+static void
+set_redirect_hosts(struct conf_parser *p, const char *val)
+{
+	struct conf *c = p->conf;
+	char **v, buf[CONF_SHOWN + 4];
+	size_t n, i;
+
+	if (*val == '\0' || conf_split(p, "redirect_hosts", val, &v, &n) < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		if (!conf_valid_host(v[i]))
+			conf_error(p, "bad redirect_hosts entry '%s': give host names such as "
+			    "treaties.un.org, without scheme, port or path (an internationalised "
+			    "name in its xn-- form)", conf_shown(v[i], buf));
+		else if (c->nredirect_hosts >= CONF_MAX_REDIRECT_HOSTS) {
+			conf_error(p, "more than %d redirect_hosts", CONF_MAX_REDIRECT_HOSTS);
+			break;
+		} else if (conf_push(p, &c->redirect_hosts, &c->nredirect_hosts, v[i]) < 0)
+			break;
+	}
+	conf_free_list(v, n);
+}
+
 /* Indices used once the whole file is read. */
 enum { RK_STATE_DIR = 4, RK_INTERVAL = 6, RK_JITTER = 7 };
 
@@ -651,6 +703,7 @@ static const struct conf_key conf_ratd_keys[] = {
 	{ "user_agent", set_user_agent, 0 },
 	{ "failures_before_alert", set_failures_before_alert, 0 },
 	{ "metrics_textfile", set_metrics_textfile, 0 },
+	{ "redirect_hosts", set_redirect_hosts, KEY_REPEAT | KEY_EMPTY_OK },
 	{ NULL, NULL, 0 },
 };
 
@@ -1765,6 +1818,7 @@ conf_free(struct conf *conf)
 	free(conf->seed_dir);
 	free(conf->user_agent);
 	free(conf->metrics_textfile);
+	conf_free_list(conf->redirect_hosts, conf->nredirect_hosts);
 	memset(conf, 0, sizeof(*conf));
 }
 

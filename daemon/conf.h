@@ -74,6 +74,8 @@ struct conf {
 	char *user_agent;
 	int failures_before_alert;
 	char *metrics_textfile;  /* node-exporter textfile to keep current, NULL when not set */
+	char **redirect_hosts;   /* hosts a page's redirect may lead to besides its URL's own */
+	size_t nredirect_hosts;
 	struct conf_treaty *treaties;
 	size_t ntreaties;
 	struct conf_alert *alerts;

@@ -11,7 +11,7 @@
 #include "log.h"
 
 #define FETCH_MAX_HEADER 8192     /* longest response header line we keep */
-#define FETCH_MAX_REDIRS 5
+#define FETCH_SHOWN 160           /* bytes of a server's URL quoted back in a message */
 
 struct fetcher {
 	struct ev_loop *loop;
@@ -35,6 +35,11 @@ struct fetch {
 	char *send;               /* what a POST or a message sends, owned */
 	size_t send_len, send_off;
 	struct curl_slist *rcpt;
+	bool follow;              /* a page fetch: its redirects are followed here */
+	int hops;                 /* redirects followed so far */
+	double spent;             /* seconds taken by the hops before this one */
+	double timeout;           /* the whole transfer's, redirects included */
+	char **hosts;             /* where a redirect may lead, NULL-terminated */
 	bool validator_logged;    /* a dropped ETag/Last-Modified was logged */
 	struct fetch *next, *prev;
 	char errbuf[CURL_ERROR_SIZE];
@@ -172,6 +177,16 @@ fetch_result_clear(struct fetch_result *r)
 }
 
 static void
+fetch_hosts_free(char **hosts)
+{
+	size_t i;
+
+	for (i = 0; hosts != NULL && hosts[i] != NULL; i++)
+		free(hosts[i]);
+	free(hosts);
+}
+
+static void
 fetch_destroy(struct fetch *fe)
 {
 	struct fetcher *f = fe->f;
@@ -186,6 +201,7 @@ fetch_destroy(struct fetch *fe)
 	curl_easy_cleanup(fe->easy);
 	curl_slist_free_all(fe->headers);
 	curl_slist_free_all(fe->rcpt);
+	fetch_hosts_free(fe->hosts);
 	fetch_result_clear(&fe->res);
 	free(fe->send);
 	free(fe);
@@ -437,10 +453,12 @@ fetch_setup(struct fetch *fe, const struct fetch_request *req)
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, fe->errbuf);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, fe->mail ? "smtp,smtps" : "http,https");
-	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	/* Pages may move; a webhook that redirects a POST is misconfigured. */
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, req->body == NULL ? 1L : 0L);
-	curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)FETCH_MAX_REDIRS);
+	/* A page's redirects are followed by fetch_follow, one checked hop at a time, so
+	 * that nothing is asked of a host before it is known to be allowed; a webhook that
+	 * redirects a POST is misconfigured. */
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	fe->follow = req->body == NULL;
+	fe->timeout = timeout;
 	/* Fetches are hours apart: a kept-alive connection is never reused, and its close
 	 * by the server would only wake the loop. */
 	curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
@@ -459,6 +477,140 @@ fetch_setup(struct fetch *fe, const struct fetch_request *req)
 	return 0;
 }
 
+/* s as printable ASCII (others shown as '?'), cut to fit n bytes: what a server sent is
+ * quoted in messages, never passed on raw. */
+static void
+fetch_shown(const char *s, char *out, size_t n)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < n; i++)
+		out[i] = (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x7f ? s[i] : '?';
+	out[i] = '\0';
+	if (s[i] != '\0' && i >= 3)
+		memcpy(out + i - 3, "...", 3);
+}
+
+/* Scheme and host of u, the host in its xn-- form when libcurl can make it. */
+static int
+fetch_url_parts(CURLU *u, char **scheme, char **host)
+{
+	*scheme = *host = NULL;
+	if (curl_url_get(u, CURLUPART_SCHEME, scheme, 0) != CURLUE_OK)
+		return -1;
+#ifdef CURLU_PUNYCODE
+	if (curl_url_get(u, CURLUPART_HOST, host, CURLU_PUNYCODE) == CURLUE_OK)
+		return 0;
+	/* libcurl 7.88 may hand out the host even when it fails to convert it. */
+	curl_free(*host);
+	*host = NULL;
+#endif
+	return curl_url_get(u, CURLUPART_HOST, host, 0) == CURLUE_OK ? 0 : -1;
+}
+
+/* "scheme://host[:port]/" of u, for messages: a refusal names where, without the path
+ * and query, which may carry anything. */
+static void
+fetch_url_origin(CURLU *u, const char *scheme, const char *host, char *out, size_t n)
+{
+	char buf[FETCH_SHOWN], *port = NULL;
+
+	curl_url_get(u, CURLUPART_PORT, &port, 0);
+	snprintf(buf, sizeof(buf), "%s://%s%s%s/", scheme, host, port ? ":" : "",
+	    port ? port : "");
+	curl_free(port);
+	fetch_shown(buf, out, n);
+}
+
+static bool
+fetch_host_listed(const char *host, const char *const *hosts)
+{
+	for (; hosts != NULL && *hosts != NULL; hosts++)
+		if (strcasecmp(host, *hosts) == 0)
+			return true;
+	return false;
+}
+
+/* The rules of fetch_redirect_allowed, on parsed parts; where is the target as shown. */
+static bool
+fetch_redirect_check(const char *fs, const char *fh, const char *ts, const char *th,
+    const char *const *hosts, const char *where, char *why, size_t whysz)
+{
+	char host[FETCH_SHOWN];
+
+	if (strcmp(ts, "http") != 0 && strcmp(ts, "https") != 0)
+		snprintf(why, whysz, "redirect to %s refused: only http and https are followed",
+		    where);
+	else if (strcmp(fs, "https") == 0 && strcmp(ts, "http") == 0)
+		snprintf(why, whysz, "redirect to %s refused: it leaves https for plain http; "
+		    "if the page is only served over http, set the treaty's url to it", where);
+	else if (strcasecmp(fh, th) != 0 && !fetch_host_listed(th, hosts)) {
+		fetch_shown(th, host, sizeof(host));
+		snprintf(why, whysz, "redirect to %s refused: host not in redirect_hosts; if "
+		    "the page has moved there, set the treaty's url to it or add %s to "
+		    "[ratd] redirect_hosts", where, host);
+	} else
+		return true;
+	return false;
+}
+
+bool
+fetch_redirect_allowed(const char *from_url, const char *to_url, const char *const *hosts,
+    char *why, size_t whysz)
+{
+	CURLU *from = curl_url(), *to = NULL;
+	char *fs = NULL, *fh = NULL, *ts = NULL, *th = NULL, where[FETCH_SHOWN];
+	bool ok = false;
+
+	/* libcurl's own parser: the host compared is the one curl would connect to. */
+	if (from == NULL || curl_url_set(from, CURLUPART_URL, from_url, 0) != CURLUE_OK ||
+	    fetch_url_parts(from, &fs, &fh) < 0) {
+		fetch_shown(from_url, where, sizeof(where));
+		snprintf(why, whysz, "redirect from %s refused: not an absolute URL", where);
+	} else if ((to = curl_url_dup(from)) == NULL ||
+	    curl_url_set(to, CURLUPART_URL, to_url, 0) != CURLUE_OK ||
+	    fetch_url_parts(to, &ts, &th) < 0) {
+		fetch_shown(to_url, where, sizeof(where));
+		snprintf(why, whysz, "redirect to %s refused: not an http or https URL", where);
+	} else {
+		fetch_url_origin(to, ts, th, where, sizeof(where));
+		ok = fetch_redirect_check(fs, fh, ts, th, hosts, where, why, whysz);
+	}
+	curl_free(fs);
+	curl_free(fh);
+	curl_free(ts);
+	curl_free(th);
+	curl_url_cleanup(from);
+	curl_url_cleanup(to);
+	return ok;
+}
+
+/* Where this fetch's redirects may lead: redirect_hosts and the URL's own host, copied
+ * so that a reload cannot take them away mid-transfer. */
+static int
+fetch_copy_hosts(struct fetch *fe, const char *url)
+{
+	const struct fetch_opts *o = &fe->f->opts;
+	size_t i, n = o->nredirect_hosts;
+	char *scheme = NULL, *host = NULL;
+	CURLU *u;
+	int rc = 0;
+
+	if ((fe->hosts = calloc(n + 2, sizeof(*fe->hosts))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		if ((fe->hosts[i] = strdup(o->redirect_hosts[i])) == NULL)
+			return -1;
+	/* A URL curl cannot parse fails at once: no own host is needed then. */
+	if ((u = curl_url()) != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    fetch_url_parts(u, &scheme, &host) == 0 && (fe->hosts[n] = strdup(host)) == NULL)
+		rc = -1;
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return rc;
+}
+
 struct fetch *
 fetch_start(struct fetcher *f, const struct fetch_request *req, fetch_done_fn *done, void *arg)
 {
@@ -472,11 +624,13 @@ fetch_start(struct fetcher *f, const struct fetch_request *req, fetch_done_fn *d
 	fe->max = f->opts.max_page_size;
 	fe->res.retry_after = -1;
 	if ((fe->easy = curl_easy_init()) == NULL || fetch_setup(fe, req) < 0 ||
+	    (fe->follow && fetch_copy_hosts(fe, req->url) < 0) ||
 	    curl_multi_add_handle(f->multi, fe->easy) != CURLM_OK) {
 		if (fe->easy != NULL)
 			curl_easy_cleanup(fe->easy);
 		curl_slist_free_all(fe->headers);
 		curl_slist_free_all(fe->rcpt);
+		fetch_hosts_free(fe->hosts);
 		free(fe->send);
 		free(fe);
 		return NULL;
@@ -499,8 +653,10 @@ fetch_finish(struct fetch *fe, CURLcode cc)
 	curl_easy_getinfo(fe->easy, CURLINFO_RESPONSE_CODE, &r->http_status);
 	curl_easy_getinfo(fe->easy, CURLINFO_TOTAL_TIME, &secs);
 	curl_easy_getinfo(fe->easy, CURLINFO_EFFECTIVE_URL, &url);
-	r->seconds = secs;
-	if (fe->too_big || cc == CURLE_FILESIZE_EXCEEDED)
+	r->seconds = fe->spent + secs;
+	if (r->error[0] != '\0')
+		;       /* a redirect not followed: fetch_follow said why */
+	else if (fe->too_big || cc == CURLE_FILESIZE_EXCEEDED)
 		snprintf(r->error, sizeof(r->error), "page larger than max_page_size (%zu bytes)",
 		    fe->max);
 	else if (cc == CURLE_OPERATION_TIMEDOUT)
@@ -527,18 +683,90 @@ fetch_finish(struct fetch *fe, CURLcode cc)
 	}
 }
 
+/* Whether a page transfer ended on a redirect that fetch_follow should look at. */
+static bool
+fetch_redirected(struct fetch *fe, CURLcode cc)
+{
+	long status = 0;
+	char *to = NULL;
+
+	if (!fe->follow || cc != CURLE_OK)
+		return false;
+	curl_easy_getinfo(fe->easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(fe->easy, CURLINFO_REDIRECT_URL, &to);
+	return to != NULL && (status == 301 || status == 302 || status == 303 ||
+	    status == 307 || status == 308);
+}
+
+/* The next hop of a redirect, once fetch_redirect_allowed lets it: the same easy handle
+ * again with the new URL and what is left of the timeout. 1 when the transfer goes on,
+ * 0 when it ends here with r->error set. Runs from fetch_check_done, never inside a
+ * curl callback, so the handle may leave and rejoin the multi handle. */
+static int
+fetch_follow(struct fetch *fe)
+{
+	struct fetch_result *r = &fe->res;
+	char *from = NULL, *to = NULL, shown[FETCH_SHOWN];
+	double secs = 0, left;
+	int ok;
+
+	curl_easy_getinfo(fe->easy, CURLINFO_EFFECTIVE_URL, &from);
+	curl_easy_getinfo(fe->easy, CURLINFO_REDIRECT_URL, &to);
+	curl_easy_getinfo(fe->easy, CURLINFO_TOTAL_TIME, &secs);
+	if (fe->hops >= FETCH_MAX_REDIRS) {
+		fetch_shown(from ? from : "?", shown, sizeof(shown));
+		snprintf(r->error, sizeof(r->error), "more than %d redirects, the last from %s",
+		    FETCH_MAX_REDIRS, shown);
+		return 0;
+	}
+	if (!fetch_redirect_allowed(from, to, (const char *const *)fe->hosts, r->error,
+	    sizeof(r->error)))
+		return 0;
+	if ((left = fe->timeout - fe->spent - secs) <= 0.001) {
+		snprintf(r->error, sizeof(r->error), "timed out following redirects");
+		return 0;
+	}
+	/* The URL curl hands out belongs to the handle: copied before the handle changes. */
+	if ((to = strdup(to)) == NULL) {
+		snprintf(r->error, sizeof(r->error), "out of memory following a redirect");
+		return 0;
+	}
+	curl_multi_remove_handle(fe->f->multi, fe->easy);
+	fe->hops++;
+	fe->spent += secs;
+	r->len = 0;                 /* the redirect's own body is not the page */
+	if (r->body != NULL)
+		r->body[0] = '\0';
+	fe->too_big = false;
+	fe->errbuf[0] = '\0';
+	curl_easy_setopt(fe->easy, CURLOPT_URL, to);
+	curl_easy_setopt(fe->easy, CURLOPT_TIMEOUT_MS, (long)(left * 1000));
+	curl_easy_setopt(fe->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)(left * 1000));
+	ok = curl_multi_add_handle(fe->f->multi, fe->easy) == CURLM_OK;
+	free(to);
+	if (!ok)
+		snprintf(r->error, sizeof(r->error), "cannot follow a redirect: libcurl refused "
+		    "the next transfer");
+	return ok;
+}
+
 static void
 fetch_check_done(struct fetcher *f)
 {
 	CURLMsg *msg;
+	CURLcode cc;
 	int left;
 	struct fetch *fe;
 
 	while ((msg = curl_multi_info_read(f->multi, &left)) != NULL) {
 		if (msg->msg != CURLMSG_DONE)
 			continue;
+		/* msg dies with the handle's removal, which fetch_follow does. */
+		cc = msg->data.result;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&fe);
-		fetch_finish(fe, msg->data.result);
+		if (fetch_redirected(fe, cc) && fetch_follow(fe))
+			continue;
+		fetch_finish(fe, cc);
 		fe->done(fe->arg, &fe->res);
 		fetch_destroy(fe);
 	}

@@ -8,6 +8,8 @@
 
 /* Longest ETag or Last-Modified kept (an HTTP-date is 29 bytes, real ETags under 100). */
 #define FETCH_MAX_VALIDATOR 256
+/* Redirects one page fetch follows. */
+#define FETCH_MAX_REDIRS 5
 
 struct fetcher;
 struct fetch;
@@ -16,6 +18,10 @@ struct fetch_opts {
 	double timeout;          /* whole transfer, seconds */
 	size_t max_page_size;    /* decoded body bytes */
 	const char *user_agent;
+	/* Hosts a page's redirect may lead to besides its URL's own (borrowed: each fetch
+	 * copies them when it starts). */
+	const char *const *redirect_hosts;
+	size_t nredirect_hosts;
 };
 
 struct fetch_request {
@@ -64,5 +70,13 @@ void fetch_cancel(struct fetch *fe);
  * FETCH_MAX_VALIDATOR bytes of printable ASCII. Any other is dropped, by the fetch and
  * by the state loader: it could not be stored as JSON text nor be sent back as is. */
 bool fetch_validator_ok(const char *v);
+/* Whether a page fetch that reached from_url (absolute) may follow a redirect to to_url
+ * (absolute, or relative to from_url): to_url must be http or https, not http when
+ * from_url is https, and its host from_url's own or one of hosts (NULL-terminated, may be
+ * NULL). Hosts compare without regard to ASCII case, in the form libcurl's URL parser
+ * gives (percent-decoding done, IPv4 normalised, IDN as xn-- when it can convert);
+ * ports are not compared. When refused, why says so in printable ASCII for users. */
+bool fetch_redirect_allowed(const char *from_url, const char *to_url,
+    const char *const *hosts, char *why, size_t whysz);
 
 #endif

@@ -49,6 +49,8 @@ ratd_apply_globals(struct ratd *rd)
 		.timeout = conf->timeout,
 		.max_page_size = conf->max_page_size,
 		.user_agent = conf->user_agent,
+		.redirect_hosts = (const char *const *)conf->redirect_hosts,
+		.nredirect_hosts = conf->nredirect_hosts,
 	};
 	struct group *gr;
 

@@ -398,6 +398,53 @@ def test_validator_not_ascii(ctx):
     eq(ctx.server.requests()[-1].header("If-None-Match"), etag, "If-None-Match echoed")
 
 
+def test_redirect_other_host(ctx):
+    # 127.0.0.1 and localhost: two host names for the one loopback server. A redirect
+    # from one to the other is refused before anything is asked of the other, until
+    # redirect_hosts lists it.
+    d, before = start(ctx)
+    port = ctx.server.port
+    url = ctx.server.url("/page")
+    ctx.serve("/moved", file="IV-13.html")
+    ctx.serve(status=302, body=b"moved\n",
+              headers=[("Location", "http://localhost:%d/moved?from=ratd" % port)])
+    results, evs = fault(ctx, d, before, "error",
+                         r"^redirect to http://localhost:%d/ refused: host not in "
+                         r"redirect_hosts; .*add localhost to \[ratd\] redirect_hosts" % port,
+                         fetches=FBA)
+    eq(ctx.server.count("/moved"), 0, "requests that reached the other host")
+
+    ctx.write_conf(url, ratd={"failures_before_alert": str(FBA),
+                              "redirect_hosts": "www.un.org LOCALHOST"})
+    eq(result_of(d.request({"cmd": "reload"}), "reload").get("reloaded"), True,
+       "reload with redirect_hosts")
+    refresh_ok(d, "unchanged", "refresh through the listed redirect")
+    moved = ctx.server.requests("/moved")
+    eq(len(moved), 1, "requests that reached the listed host")
+    check(moved[0].header("Host", "").startswith("localhost:"),
+          "the listed host's request has Host %r" % moved[0].header("Host"))
+    same_snapshot(before, capture(ctx, d), "after the listed redirect")
+    new = history(d, since=max(e["id"] for e in evs), limit=500)
+    eq([e["type"] for e in new], ["source-recovered"], "events once the redirect is followed")
+
+
+def test_redirect_same_host(ctx):
+    # A move on the same host is followed without any configuration, relative or not,
+    # whatever the port; its body and validators are not the page's.
+    d, before = start(ctx)
+    port = ctx.server.port
+    ctx.serve("/moved", file="IV-13.html")
+    ctx.serve("/again", status=307, body=b"again\n", etag=True,
+              headers=[("Location", "http://127.0.0.1:%d/moved" % port)])
+    ctx.serve(status=301, body=b"moved\n", headers=[("Location", "/again")])
+    n = ctx.server.count()
+    refresh_ok(d, "unchanged", "refresh through two same-host redirects")
+    eq([r.path for r in ctx.server.requests()[n:]], ["/page", "/again", "/moved"],
+       "requests of the refresh")
+    eq(source_in_file(ctx).get("etag"), None, "ETag kept from a redirect's response")
+    same_snapshot(before, capture(ctx, d), "after same-host redirects")
+    eq(history(d), [], "events after same-host redirects")
+
 def test_aspnet_anomaly_once(ctx):
     d, before = start(ctx)
     ctx.serve(body=ASPNET_ERROR_PAGE)
@@ -533,6 +580,8 @@ TESTS = [
     ("trickle_past_timeout", test_trickle_past_timeout),
     ("over_max_page_size", test_over_max_page_size),
     ("redirect_loop", test_redirect_loop),
+    ("redirect_other_host", test_redirect_other_host),
+    ("redirect_same_host", test_redirect_same_host),
     ("validator_not_ascii", test_validator_not_ascii),
     ("aspnet_anomaly_once", test_aspnet_anomaly_once),
     ("table_renamed", test_table_renamed),

@@ -487,6 +487,63 @@ test_bad_values(void **state)
 	    "smtp_url is only for mailto alerts");
 }
 
+/* redirect_hosts: repeated lines and lists on a line add up; each must be a host name
+ * alone, as a URL holds it. */
+static void
+test_redirect_hosts(void **state)
+{
+	char text[4096];
+	struct conf c;
+	size_t i;
+	int n;
+
+	assert_loads(MINIMAL, &c);
+	assert_int_equal(c.nredirect_hosts, 0);
+	conf_free(&c);
+	assert_loads("[ratd]\nredirect_hosts =\n" MINIMAL, &c);
+	assert_int_equal(c.nredirect_hosts, 0);
+	conf_free(&c);
+	assert_loads("[ratd]\nredirect_hosts = www.un.org  Treaties.UN.org\n"
+	    "redirect_hosts = 127.0.0.1, xn--vil-dma.example\nredirect_hosts = [::1]\n"
+	    MINIMAL, &c);
+	assert_int_equal(c.nredirect_hosts, 5);
+	assert_string_equal(c.redirect_hosts[0], "www.un.org");
+	assert_string_equal(c.redirect_hosts[1], "Treaties.UN.org");
+	assert_string_equal(c.redirect_hosts[2], "127.0.0.1");
+	assert_string_equal(c.redirect_hosts[3], "xn--vil-dma.example");
+	assert_string_equal(c.redirect_hosts[4], "[::1]");
+	conf_free(&c);
+
+	assert_one_error("[ratd]\nredirect_hosts = https://www.un.org/\n" MINIMAL, 2,
+	    "bad redirect_hosts entry 'https://www.un.org/': give host names such as "
+	    "treaties.un.org, without scheme, port or path");
+	assert_one_error("[ratd]\nredirect_hosts = localhost:8080\n" MINIMAL, 2,
+	    "bad redirect_hosts entry 'localhost:8080'");
+	assert_one_error("[ratd]\nredirect_hosts = www.un.org\nredirect_hosts = good@evil\n"
+	    MINIMAL, 3, "bad redirect_hosts entry 'good@evil'");
+	assert_one_error("[ratd]\nredirect_hosts = \xc3\xa9vil.example\n" MINIMAL, 2,
+	    "bad redirect_hosts entry '\xc3\xa9vil.example': give host names such as "
+	    "treaties.un.org, without scheme, port or path (an internationalised name in its "
+	    "xn-- form)");
+	assert_one_error("[ratd]\nredirect_hosts = -un.org\n" MINIMAL, 2, "bad redirect_hosts");
+	assert_one_error("[ratd]\nredirect_hosts = un-.org\n" MINIMAL, 2, "bad redirect_hosts");
+	assert_one_error("[ratd]\nredirect_hosts = un..org\n" MINIMAL, 2, "bad redirect_hosts");
+	assert_one_error("[ratd]\nredirect_hosts = un.org.\n" MINIMAL, 2, "bad redirect_hosts");
+	assert_one_error("[ratd]\nredirect_hosts = *.un.org\n" MINIMAL, 2, "bad redirect_hosts");
+	assert_one_error("[ratd]\nredirect_hosts = [::1\n" MINIMAL, 2, "bad redirect_hosts");
+	assert_one_error("[ratd]\nredirect_hosts = %65vil.example\n" MINIMAL, 2,
+	    "bad redirect_hosts");
+	assert_one_error("[ratd]\nredirect_hosts = a.org\n[treaty T]\nurl = https://h/\n"
+	    "threshold = 1\nredirect_hosts = b.org\n", 6, "unknown key 'redirect_hosts'");
+
+	/* A bounded list: 64 hosts, then one message. */
+	n = snprintf(text, sizeof(text), "[ratd]\n");
+	for (i = 0; i < 65; i++)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "redirect_hosts = h%zu\n", i);
+	snprintf(text + n, sizeof(text) - (size_t)n, "%s", MINIMAL);
+	assert_one_error(text, 66, "more than 64 redirect_hosts");
+}
+
 static void
 test_socket_group_empty_is_unset(void **state)
 {
@@ -1200,6 +1257,7 @@ main(void)
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_socket_group_empty_is_unset),
+		cmocka_unit_test(test_redirect_hosts),
 		cmocka_unit_test(test_structure_errors),
 		cmocka_unit_test(test_missing_and_duplicates),
 		cmocka_unit_test(test_alert_treaty_defined_later),

@@ -1,4 +1,4 @@
-/* Fetching: which validators a response may leave behind.
+/* Fetching: which validators a response may leave behind, and where a redirect may lead.
  * fetch.c is included, as chrony's tests do, to reach its header callback. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -164,6 +164,137 @@ test_request_echoes_valid_validators_only(void **state)
 	fetch_alone_free(fe);
 }
 
+/* fetch_redirect_allowed, with why checked to be printable ASCII naming the target. */
+static bool
+allowed(const char *from, const char *to, const char *const *hosts, const char *why_has)
+{
+	char why[512];
+	bool ok;
+	size_t i;
+
+	why[0] = '\0';
+	ok = fetch_redirect_allowed(from, to, hosts, why, sizeof(why));
+	for (i = 0; why[i] != '\0'; i++)
+		if ((unsigned char)why[i] < 0x20 || (unsigned char)why[i] > 0x7e)
+			fail_msg("%s -> %s: why is not printable ASCII: %s", from, to, why);
+	if (ok && why[0] != '\0')
+		fail_msg("%s -> %s: allowed, yet why says %s", from, to, why);
+	if (!ok && why_has != NULL && strstr(why, why_has) == NULL)
+		fail_msg("%s -> %s: why is \"%s\", not about \"%s\"", from, to, why, why_has);
+	return ok;
+}
+
+#define UNTC "https://treaties.un.org/Pages/ViewDetails.aspx?src=TREATY&mtdsg_no=IV-13"
+
+static void
+test_redirect_same_host(void **state)
+{
+	assert_true(allowed(UNTC, "https://treaties.un.org/Pages/Other.aspx", NULL, NULL));
+	assert_true(allowed(UNTC, "/Pages/Other.aspx", NULL, NULL));
+	assert_true(allowed(UNTC, "Other.aspx?x=1", NULL, NULL));
+	assert_true(allowed(UNTC, "?mtdsg_no=IV-13&clang=_en", NULL, NULL));
+	assert_true(allowed(UNTC, "//treaties.un.org/x", NULL, NULL));
+	assert_true(allowed(UNTC, "HTTPS://TREATIES.UN.ORG/x", NULL, NULL));
+	assert_true(allowed("https://Treaties.UN.org/", "https://treaties.un.org/x", NULL, NULL));
+	/* Ports are not compared: the host, not the port, is what its certificate names. */
+	assert_true(allowed(UNTC, "https://treaties.un.org:8443/x", NULL, NULL));
+	assert_true(allowed("http://127.0.0.1:8080/page", "http://127.0.0.1:9090/x", NULL,
+	    NULL));
+	/* The forms of an address libcurl connects to alike compare alike. */
+	assert_true(allowed("http://127.0.0.1:8080/page", "http://127.1:8080/x", NULL, NULL));
+	assert_true(allowed("http://127.0.0.1:8080/page", "http://2130706433/x", NULL, NULL));
+	assert_true(allowed("http://[::1]:8080/page", "http://[0:0::1]/x", NULL, NULL));
+	/* http may move up to https. */
+	assert_true(allowed("http://treaties.un.org/x", "https://treaties.un.org/x", NULL,
+	    NULL));
+}
+
+static void
+test_redirect_other_host(void **state)
+{
+	static const char *const none[] = { NULL };
+	static const char *const listed[] = { "www.un.org", "Evil.Example", NULL };
+
+	assert_false(allowed(UNTC, "https://evil.example/", NULL,
+	    "redirect to https://evil.example/ refused: host not in redirect_hosts"));
+	assert_false(allowed(UNTC, "https://evil.example/", none, "[ratd] redirect_hosts"));
+	assert_false(allowed(UNTC, "//evil.example/x", NULL, "https://evil.example/"));
+	assert_false(allowed("http://127.0.0.1:8080/page", "http://localhost:8080/moved", NULL,
+	    "redirect to http://localhost:8080/ refused"));
+	assert_false(allowed(UNTC, "https://un.org/", listed, "un.org"));
+	assert_false(allowed(UNTC, "https://treaties.un.org.evil.example/", listed, NULL));
+	assert_false(allowed(UNTC, "https://evil.example:443/", NULL, NULL));
+	/* Listed: any case, either side. */
+	assert_true(allowed(UNTC, "https://www.un.org/x", listed, NULL));
+	assert_true(allowed(UNTC, "https://EVIL.example/x", listed, NULL));
+	assert_true(allowed(UNTC, "https://evil.example:8443/x", listed, NULL));
+}
+
+/* Userinfo and encodings: the host compared is the one libcurl would connect to. */
+static void
+test_redirect_host_tricks(void **state)
+{
+	static const char *const good[] = { "good.example", NULL };
+	static const char *const evil[] = { "evil.example", NULL };
+	static const char *const puny[] = { "XN--VIL-DMA.example", NULL };
+
+	assert_false(allowed(UNTC, "http://good.example@evil.example/", good, "evil.example"));
+	assert_false(allowed(UNTC, "https://treaties.un.org@evil.example/", NULL,
+	    "https://evil.example/"));
+	assert_false(allowed(UNTC, "https://treaties.un.org:443@evil.example/", NULL, NULL));
+	assert_false(allowed(UNTC, "https://evil.example#@treaties.un.org/", NULL, NULL));
+	assert_false(allowed(UNTC, "https://evil.example?@treaties.un.org/", NULL, NULL));
+	assert_true(allowed(UNTC, "https://evil.example%2F@treaties.un.org/", NULL, NULL));
+	assert_true(allowed(UNTC, "https://user:pass@treaties.un.org/x", NULL, NULL));
+	/* Percent-encoded hosts are decoded first. */
+	assert_false(allowed(UNTC, "https://%65vil.example/", NULL, "https://evil.example/"));
+	assert_true(allowed(UNTC, "https://%65vil.example/", evil, NULL));
+	assert_true(allowed(UNTC, "https://%74reaties.un.org/x", NULL, NULL));
+	/* An internationalised name matches only its xn-- form; shown as ASCII. */
+	assert_false(allowed(UNTC, "https://\xc3\xa9vil.example/", evil, "refused"));
+	assert_false(allowed(UNTC, "https://\xc3\xa9vil.example/", NULL, "refused"));
+	assert_true(allowed(UNTC, "https://xn--vil-dma.example/", puny, NULL));
+	assert_true(allowed("https://\xc3\xa9vil.example/a", "/b", NULL, NULL));
+	assert_false(allowed(UNTC, "https://xn--vil-dma.example/", evil, NULL));
+	/* What libcurl cannot parse is not followed. */
+	assert_false(allowed(UNTC, "https://exa mple.org/", NULL, "not an http or https URL"));
+	assert_false(allowed(UNTC, "https://treaties.un.org%00.evil.example/", NULL, NULL));
+	assert_false(allowed("not a url", "https://treaties.un.org/", NULL, "not an absolute"));
+}
+
+static void
+test_redirect_schemes(void **state)
+{
+	static const char *const listed[] = { "treaties.un.org", "evil.example", NULL };
+
+	assert_false(allowed(UNTC, "http://treaties.un.org/Pages/ViewDetails.aspx", NULL,
+	    "redirect to http://treaties.un.org/ refused: it leaves https for plain http"));
+	assert_false(allowed(UNTC, "http://treaties.un.org/", listed, "plain http"));
+	assert_false(allowed(UNTC, "http://evil.example/", listed, "plain http"));
+	assert_false(allowed(UNTC, "HTTP://treaties.un.org:443/", NULL, "plain http"));
+	assert_false(allowed(UNTC, "ftp://treaties.un.org/x", NULL, "only http and https"));
+	assert_false(allowed(UNTC, "file:///etc/passwd", NULL, NULL));
+	assert_false(allowed(UNTC, "javascript:alert(1)", NULL, NULL));
+	assert_false(allowed(UNTC, "gopher://treaties.un.org/", listed, NULL));
+	assert_true(allowed("http://treaties.un.org/x", "http://evil.example/", listed, NULL));
+}
+
+/* A small why is filled and cut, never overrun; a long target is cut in it. */
+static void
+test_redirect_why_bounded(void **state)
+{
+	char why[24], big[4096];
+
+	memset(why, 'X', sizeof(why));
+	assert_false(fetch_redirect_allowed(UNTC, "https://evil.example/", NULL, why, 16));
+	assert_int_equal(strlen(why), 15);
+	assert_int_equal(why[16], 'X');
+	memcpy(big, "https://", 8);
+	memset(big + 8, 'a', 3000);
+	strcpy(big + 3008, ".example/");
+	assert_false(allowed(UNTC, big, NULL, "..."));
+}
+
 int
 main(void)
 {
@@ -173,6 +304,11 @@ main(void)
 		cmocka_unit_test(test_validators_not_ascii_are_dropped),
 		cmocka_unit_test(test_status_line_forgets_validators),
 		cmocka_unit_test(test_request_echoes_valid_validators_only),
+		cmocka_unit_test(test_redirect_same_host),
+		cmocka_unit_test(test_redirect_other_host),
+		cmocka_unit_test(test_redirect_host_tricks),
+		cmocka_unit_test(test_redirect_schemes),
+		cmocka_unit_test(test_redirect_why_bounded),
 	};
 	int rc;
 
