@@ -8,6 +8,7 @@
 
 #include "rule.h"
 #include "untc.h"
+#include "zone.h"
 
 #ifndef RATD_SYSCONFDIR
 #define RATD_SYSCONFDIR "/etc"
@@ -74,6 +75,7 @@ struct conf {
 	char *user_agent;
 	int failures_before_alert;
 	char *metrics_textfile;  /* node-exporter textfile to keep current, NULL when not set */
+	struct zone day_zone;    /* where a day begins for entry into force and "today"; UTC */
 	struct conf_treaty *treaties;
 	size_t ntreaties;
 	struct conf_alert *alerts;

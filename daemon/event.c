@@ -135,6 +135,23 @@ event_same(struct action a, struct action b, day_t today)
 	return ha == hb && (!ha || (a.date == b.date && a.kind == b.kind));
 }
 
+/* participant-withdrawn, with the day the withdrawal took (or takes) effect. */
+static int
+event_withdrawn(struct event_list *l, const struct conf_treaty *ct,
+    const struct participant *a, time_t now)
+{
+	day_t w = rule_withdrawal(&ct->rule, a);
+	char d[DATE_ISO_LEN];
+
+	if (w == DAY_NONE || w < date_from_ymd(1, 1, 1))
+		return event_add(l, now, EV_PARTICIPANT_WITHDRAWN, ct->id,
+		    json_pack("{s:s, s:n}", "participant", a->name, "withdrawal_date"),
+		    "%s: %s withdrew (date of effect unknown)", ct->id, a->name);
+	return event_add(l, now, EV_PARTICIPANT_WITHDRAWN, ct->id,
+	    json_pack("{s:s, s:o}", "participant", a->name, "withdrawal_date", date_json(w)),
+	    "%s: %s withdrew, with effect from %s", ct->id, a->name, date_format_iso(w, d));
+}
+
 /* The events of one row: b is its previous state (NULL when new), a its new one. */
 static int
 event_row_diff(struct event_list *l, const struct conf_treaty *ct, const struct participant *b,
@@ -145,9 +162,7 @@ event_row_diff(struct event_list *l, const struct conf_treaty *ct, const struct 
 	int rc = 0;
 
 	if (a->withdrawn && (b == NULL || !b->withdrawn))
-		rc |= event_add(l, now, EV_PARTICIPANT_WITHDRAWN, ct->id,
-		    json_pack("{s:s}", "participant", a->name),
-		    "%s: %s withdrew (shown in brackets by the depositary)", ct->id, a->name);
+		rc |= event_withdrawn(l, ct, a, now);
 	if (a->withdrawn)
 		return rc;
 	/* Brackets gone: the depositary restored a row it had shown as withdrawn. */

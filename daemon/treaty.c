@@ -13,6 +13,8 @@
 #include "treaty.h"
 #include "untc.h"
 
+static void treaty_check_dates(const struct treaty *t, const struct snapshot *s);
+
 #define BACKOFF_BASE 60.0          /* first retry after a failure, seconds */
 #define RETRY_AFTER_MIN 60.0
 #define RETRY_AFTER_MAX 86400.0
@@ -93,7 +95,50 @@ treaty_new(struct ratd *rd, const struct conf_treaty *ct)
 		log_info("%s: loaded committed state: %zu participants", ct->id, t->snap->n);
 	if (t->snap == NULL)
 		treaty_load_seed(t);
+	treaty_check_dates(t, t->snap);
 	return t;
+}
+
+int
+treaty_eval(const struct treaty *t, const struct snapshot *s, day_t as_of,
+    struct rule_result *out)
+{
+	const struct rule *r = &t->conf->rule;
+	struct rule_result other;
+	day_t after = DAY_NONE;
+	struct treaty *u;
+
+	/* The configuration has no cycle of after_treaty (conf_load refuses one). */
+	if (r->after_treaty != NULL && (u = ratd_treaty(t->rd, r->after_treaty)) != NULL &&
+	    u->snap != NULL) {
+		if (treaty_eval(u, u->snap, as_of, &other) < 0)
+			return -1;
+		after = other.entry_into_force;
+		rule_result_clear(&other);
+	}
+	return rule_eval_after(r, s, as_of, after, out);
+}
+
+/* A withdrawn = date the page contradicts: ratd ignores it (rule_withdrawal) and says
+ * where, since --check-config cannot see the page. */
+static void
+treaty_check_dates(const struct treaty *t, const struct snapshot *s)
+{
+	const struct rule *r = &t->conf->rule;
+	char d1[DATE_ISO_LEN], d2[DATE_ISO_LEN];
+	size_t i;
+	long k;
+
+	for (i = 0; s != NULL && i < r->nwithdrawn; i++) {
+		k = snapshot_find(s, r->withdrawn[i].name);
+		if (k >= 0 && s->v[k].instrument.date != DAY_NONE &&
+		    r->withdrawn[i].date <= s->v[k].instrument.date)
+			log_warn("%s:%d: withdrawn date %s for %s is not after its instrument "
+			    "(%s) on the page; ratd ignores it: correct or remove the line",
+			    t->conf->file, r->withdrawn[i].line,
+			    date_format_iso(r->withdrawn[i].date, d1), r->withdrawn[i].name,
+			    date_format_iso(s->v[k].instrument.date, d2));
+	}
 }
 
 static void
@@ -244,7 +289,7 @@ treaty_eif_event(struct treaty *t, const struct snapshot *snap, struct source_me
 	char d[DATE_ISO_LEN];
 
 	if (m->eif_announced || snap == NULL ||
-	    rule_eval(&t->conf->rule, snap, date_of_time(now), &res) < 0)
+	    treaty_eval(t, snap, ratd_today(t->rd, now), &res) < 0)
 		return;
 	if (res.in_force) {
 		m->eif_announced = true;
@@ -366,10 +411,14 @@ treaty_discrepancy_events(struct treaty *t, const struct snapshot *fresh,
     struct source_meta *next, struct event_list *evs, time_t now)
 {
 	json_t *now_set = json_array(), *v, *w;
+	struct rule_result res;
 	size_t i, k;
 	bool seen;
 
-	check_discrepancies(&t->conf->rule, fresh, date_of_time(now), now_set);
+	if (treaty_eval(t, fresh, ratd_today(t->rd, now), &res) == 0) {
+		check_discrepancies(fresh, &res, now_set);
+		rule_result_clear(&res);
+	}
 	json_array_foreach(now_set, i, v) {
 		seen = false;
 		json_array_foreach(t->meta.discrepancies, k, w)
@@ -391,7 +440,7 @@ treaty_success_events(struct treaty *t, const struct snapshot *fresh, struct sou
 	char since[DATE_TIME_LEN];
 
 	if (fresh != NULL && old != NULL && event_diff(evs, t->conf, old, fresh,
-	    date_of_time(now), now) < 0)
+	    ratd_today(t->rd, now), now) < 0)
 		log_err("%s: out of memory comparing snapshots; events may be missing", t->conf->id);
 	if (t->meta.failing_alerted) {
 		next->failing_alerted = false;
@@ -417,6 +466,10 @@ treaty_commit(struct treaty *t, struct snapshot *fresh, const struct fetch_resul
 	enum treaty_outcome o;
 	char err[1024];
 
+	if (fresh != NULL) {
+		snapshot_date_withdrawals(fresh, treaty_committed(t), ratd_today(t->rd, now));
+		treaty_check_dates(t, fresh);
+	}
 	o = fresh == NULL ? TREATY_NOT_MODIFIED :
 	    treaty_changed(t, fresh) ? TREATY_CHANGED : TREATY_UNCHANGED;
 	next.last_success = now;

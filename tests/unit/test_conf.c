@@ -503,7 +503,8 @@ test_structure_errors(void **state)
 {
 	assert_one_error(MINIMAL "intervall = 1h\n", 4,
 	    "unknown key 'intervall' in [treaty IV-13] (known: title, url, format, threshold, "
-	    "eif_delay, eif_align, count, exclude, interval, approaching)");
+	    "eif_delay, eif_align, count, exclude, interval, approaching, later, later_delay, "
+	    "later_align, not_before, requires, after_treaty, withdrawn, effective)");
 	assert_one_error("[ratd]\nsockets = /x\n" MINIMAL, 2,
 	    "unknown key 'sockets' in [ratd] (known: socket, socket_mode, ");
 	assert_one_error("[global]\nsocket = /x\n" MINIMAL, 1,

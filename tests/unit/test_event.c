@@ -408,13 +408,23 @@ test_participant_withdrawn(void **state)
 	    "Albania");
 	assert_string_equal(str(data(nth(&l, EV_PARTICIPANT_WITHDRAWN, 1)), "participant"),
 	    "Benin");
-	assert_int_equal(json_object_size(data(l.v[0])), 1);
+	/* The participant and the date of effect, unknown here (null). */
+	assert_int_equal(json_object_size(data(l.v[0])), 2);
+	assert_true(json_is_null(json_object_get(data(l.v[0]), "withdrawal_date")));
 	assert_int_equal(count(&l, EV_NEW_PARTY), 0);
 	event_list_clear(&l);
 
 	/* Still withdrawn on the next commit: nothing. */
 	diff(&l, &ct, after, after, "2020-12-31");
 	assert_int_equal(l.n, 0);
+	event_list_clear(&l);
+
+	/* A date the page gives (or the day ratd first saw the brackets) is in the event. */
+	after->v[0].withdrawal_date = date_from_ymd(2020, 11, 30);
+	after->v[0].withdrawal_from_page = true;
+	diff(&l, &ct, before, after, "2020-12-31");
+	assert_string_equal(str(data(nth(&l, EV_PARTICIPANT_WITHDRAWN, 0)), "withdrawal_date"),
+	    "2020-11-30");
 	event_list_clear(&l);
 	snapshot_free(before);
 	snapshot_free(after);
