@@ -1168,18 +1168,23 @@ test_presets(void **state)
 	assert_preset("XVIII-16", 40, 0, 90, RULE_ALIGN_NONE, "European Union");
 	assert_preset("IV-4", 35, 3, 0, RULE_ALIGN_NONE, NULL);
 
-	/* etc/ratd.conf with every preset line enabled: IV-13 and the four presets. */
+	/* etc/ratd.conf with every preset line enabled: IV-13 and the six presets (IV-15's
+	 * file holds the Convention and its Protocol). */
 	unsetenv("STATE_DIRECTORY");
 	shipped_conf(true, false, text, sizeof(text));
 	assert_loads(text, &c);
-	assert_int_equal(c.ntreaties, 5);
+	assert_int_equal(c.ntreaties, 8);
 	assert_iv13(&c);
 	assert_string_equal(c.treaties[0].id, "IV-13");
 	assert_string_equal(c.treaties[1].id, "XXVI-9");
 	assert_string_equal(c.treaties[2].id, "XXI-10");
 	assert_string_equal(c.treaties[3].id, "XVIII-16");
 	assert_string_equal(c.treaties[4].id, "IV-4");
-	assert_int_equal(c.nfiles, 6);
+	assert_string_equal(c.treaties[5].id, "IV-15");
+	assert_string_equal(c.treaties[6].id, "IV-15-a");
+	assert_string_equal(c.treaties[7].id, "XXVII-2-f");
+	assert_string_equal(c.treaties[6].rule.after_treaty, "IV-15");
+	assert_int_equal(c.nfiles, 8);
 	conf_free(&c);
 
 	/* The development configuration reads IV-13 from etc/treaties.d. */
