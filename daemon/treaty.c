@@ -99,24 +99,35 @@ treaty_new(struct ratd *rd, const struct conf_treaty *ct)
 	return t;
 }
 
+/* The entry into force at as_of of the treaty t's after_treaty names; DAY_NONE when it
+ * has none yet (or t names none). The configuration has no cycle (conf_load refuses
+ * one), so the recursion ends. */
+static int
+treaty_after_eif(const struct treaty *t, day_t as_of, day_t *out)
+{
+	const char *id = t->conf->rule.after_treaty;
+	struct rule_result other;
+	struct treaty *u;
+
+	*out = DAY_NONE;
+	if (id == NULL || (u = ratd_treaty(t->rd, id)) == NULL || u->snap == NULL)
+		return 0;
+	if (treaty_eval(u, u->snap, as_of, &other) < 0)
+		return -1;
+	*out = other.entry_into_force;
+	rule_result_clear(&other);
+	return 0;
+}
+
 int
 treaty_eval(const struct treaty *t, const struct snapshot *s, day_t as_of,
     struct rule_result *out)
 {
-	const struct rule *r = &t->conf->rule;
-	struct rule_result other;
-	day_t after = DAY_NONE;
-	struct treaty *u;
+	day_t after;
 
-	/* The configuration has no cycle of after_treaty (conf_load refuses one). */
-	if (r->after_treaty != NULL && (u = ratd_treaty(t->rd, r->after_treaty)) != NULL &&
-	    u->snap != NULL) {
-		if (treaty_eval(u, u->snap, as_of, &other) < 0)
-			return -1;
-		after = other.entry_into_force;
-		rule_result_clear(&other);
-	}
-	return rule_eval_after(r, s, as_of, after, out);
+	if (treaty_after_eif(t, as_of, &after) < 0)
+		return -1;
+	return rule_eval_after(&t->conf->rule, s, as_of, after, out);
 }
 
 /* A withdrawn = date the page contradicts: ratd ignores it (rule_withdrawal) and says
@@ -439,8 +450,10 @@ treaty_success_events(struct treaty *t, const struct snapshot *fresh, struct sou
 	const struct snapshot *old = treaty_committed(t);
 	char since[DATE_TIME_LEN];
 
-	if (fresh != NULL && old != NULL && event_diff(evs, t->conf, old, fresh,
-	    ratd_today(t->rd, now), now) < 0)
+	day_t today = ratd_today(t->rd, now), after;
+
+	if (fresh != NULL && old != NULL && (treaty_after_eif(t, today, &after) < 0 ||
+	    event_diff(evs, t->conf, old, fresh, today, after, now) < 0))
 		log_err("%s: out of memory comparing snapshots; events may be missing", t->conf->id);
 	if (t->meta.failing_alerted) {
 		next->failing_alerted = false;

@@ -120,7 +120,7 @@ static void
 diff(struct event_list *l, const struct conf_treaty *ct, const struct snapshot *before,
     const struct snapshot *after, const char *today)
 {
-	assert_int_equal(event_diff(l, ct, before, after, D(today), at(today)), 0);
+	assert_int_equal(event_diff(l, ct, before, after, D(today), DAY_NONE, at(today)), 0);
 }
 
 static size_t
