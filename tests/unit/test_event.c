@@ -234,6 +234,36 @@ test_iv13_threshold_day(void **state)
 	snapshot_free(after);
 }
 
+/* A protocol that waits for its convention: the threshold event gives the date the
+ * convention allows, or says what it waits for. */
+static void
+test_threshold_of_a_protocol(void **state)
+{
+	struct conf_treaty ct = iv13();
+	struct snapshot *before = parse_file("IV-13.2003-03-13.html");
+	struct snapshot *after = parse_file("IV-13.2003-03-14.html");
+	struct event_list l = { 0 };
+	char conv[] = "IV-99";
+	const json_t *ev;
+
+	ct.rule.after_treaty = conv;
+	assert_int_equal(event_diff(&l, &ct, before, after, D("2003-03-14"), DAY_NONE,
+	    at("2003-03-14")), 0);
+	ev = nth(&l, EV_THRESHOLD_REACHED, 0);
+	assert_true(json_is_null(json_object_get(data(ev), "entry_into_force")));
+	assert_non_null(strstr(str(ev, "summary"), "enters into force with IV-99"));
+	event_list_clear(&l);
+
+	assert_int_equal(event_diff(&l, &ct, before, after, D("2003-03-14"), D("2004-01-01"),
+	    at("2003-03-14")), 0);
+	ev = nth(&l, EV_THRESHOLD_REACHED, 0);
+	assert_string_equal(str(data(ev), "entry_into_force"), "2004-01-01");
+	assert_non_null(strstr(str(ev, "summary"), "enters into force on 2004-01-01"));
+	event_list_clear(&l);
+	snapshot_free(before);
+	snapshot_free(after);
+}
+
 static void
 test_iv13_instruments_dated_tomorrow_are_not_yet_facts(void **state)
 {
@@ -650,6 +680,7 @@ main(void)
 		cmocka_unit_test(test_new_signatory),
 		cmocka_unit_test(test_approaching_threshold),
 		cmocka_unit_test(test_participant_withdrawn),
+		cmocka_unit_test(test_threshold_of_a_protocol),
 		cmocka_unit_test(test_participant_changed),
 		cmocka_unit_test(test_renamed_participant),
 		cmocka_unit_test(test_numbering_gives_consecutive_ids),
