@@ -36,7 +36,7 @@
 #define EXIT_USAGE 2
 #define EXIT_UNREACHABLE 3
 
-enum { OPT_AS_OF = 256, OPT_PENDING };
+enum { OPT_AS_OF = 256, OPT_PENDING, OPT_NOTES };
 
 enum cmd { CMD_STATUS, CMD_PARTIES, CMD_HISTORY, CMD_REFRESH, CMD_WATCH, CMD_RELOAD,
 	CMD_CHECK, CMD_VERSION, CMD_TIMELINE, CMD_METRICS, CMD_COUNT_ };
@@ -67,6 +67,7 @@ struct ctl {
 	bool json;
 	bool color;
 	bool pending;              /* parties: only signatories not yet parties */
+	bool notes;                /* parties: the footnote texts after the table */
 };
 
 /* A connection and its read buffer: lines may arrive split or several at once. */
@@ -109,6 +110,7 @@ static const struct option long_opts[] = {
 	{ "timeout", required_argument, NULL, 't' },
 	{ "as-of", required_argument, NULL, OPT_AS_OF },
 	{ "pending", no_argument, NULL, OPT_PENDING },
+	{ "notes", no_argument, NULL, OPT_NOTES },
 	{ "limit", required_argument, NULL, 'n' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -119,6 +121,7 @@ static const char usage_text[] =
 	"usage: ratctl [-s PATH] [-j|--json] [-t SECONDS] COMMAND [ARGS]\n"
 	"\n"
 	"  status [TREATY] [--as-of DATE]      parties TREATY [--as-of DATE] [--pending]\n"
+	"                                      parties TREATY [--notes]\n"
 	"  history [TREATY] [-n N]             refresh [TREATY]\n"
 	"  watch [TREATY]                      reload\n"
 	"  check [TREATY]                      version\n"
@@ -154,6 +157,7 @@ static const char help_text[] =
 	"      --as-of DATE       status, parties, timeline: evaluate at DATE (YYYY-MM-DD),\n"
 	"                         not today\n"
 	"      --pending          parties: signatories without an instrument, not withdrawn\n"
+	"      --notes            parties: each participant's footnote texts after the table\n"
 	"  -n, --limit N          history: at most N events (1 to 100000; default 50)\n"
 	"  -h, --help             print this help and exit\n"
 	"  -V, --version          print ratctl's version and exit\n"
@@ -284,6 +288,9 @@ parse_option(int ch, char **argv, struct ctl *ctl)
 	case OPT_PENDING:
 		ctl->pending = true;
 		return -1;
+	case OPT_NOTES:
+		ctl->notes = true;
+		return -1;
 	case 'h':
 		printf("%s%s", usage_text, help_text);
 		return 0;
@@ -329,6 +336,8 @@ parse_command(int argc, char **argv, struct ctl *ctl)
 		return usage_error("--as-of applies to status, parties and timeline only");
 	if (ctl->pending && ctl->cmd != CMD_PARTIES)
 		return usage_error("--pending applies to parties only");
+	if (ctl->notes && (ctl->cmd != CMD_PARTIES || ctl->pending))
+		return usage_error("--notes applies to parties only, without --pending");
 	if (ctl->limit != 0 && !c->limit)
 		return usage_error("-n applies to history only");
 	return -1;
@@ -849,6 +858,8 @@ show_result(const struct ctl *ctl, const json_t *result)
 		return 0;
 	case CMD_PARTIES:
 		render_parties(stdout, result, ctl->color);
+		if (ctl->notes)
+			render_parties_notes(stdout, result);
 		return 0;
 	case CMD_HISTORY:
 		render_history(stdout, result, ctl->color);

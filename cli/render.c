@@ -281,6 +281,60 @@ status_outlook(FILE *out, const json_t *t)
 	}
 }
 
+/* The treaty's conditions beyond the count, in words: the named participants it still
+ * waits for, its earliest date, and the treaty it cannot precede. */
+static void
+status_conditions(FILE *out, const json_t *t)
+{
+	const json_t *rule = jget(t, "rule"), *missing = jget(t, "required_missing");
+	const json_t *named = jget(rule, "requires");
+
+	if (json_is_array(named) && json_array_size(named) > 0) {
+		put_key(out, "also needs");
+		if (json_is_array(missing) && json_array_size(missing) > 0) {
+			fprintf(out, "%zu of the %zu participants the treaty names, still without "
+			    "an instrument: ", json_array_size(missing), json_array_size(named));
+			put_list(out, missing);
+		} else
+			fprintf(out, "all %zu participants the treaty names: every one has "
+			    "deposited", json_array_size(named));
+		fputc('\n', out);
+	}
+	if (jstr(rule, "not_before") != NULL) {
+		put_key(out, "not before");
+		render_text(out, jstr(rule, "not_before"));
+		fputs(" (a date fixed in the treaty: it cannot enter into force earlier)\n", out);
+	}
+	if (jstr(rule, "after_treaty") != NULL) {
+		put_key(out, "waits for");
+		render_text(out, jstr(rule, "after_treaty"));
+		fputs(" to enter into force (it cannot enter into force before that treaty)\n",
+		    out);
+	}
+}
+
+/* How a State joining later is bound, when that differs from the treaty's own rule. */
+static void
+status_later(FILE *out, const json_t *rule)
+{
+	bool threshold = streq(jstr(rule, "later"), "after-threshold");
+	bool same = streq(jstr(rule, "later_delay"), jstr(rule, "eif_delay")) &&
+	    streq(jstr(rule, "later_align"), jstr(rule, "eif_align"));
+
+	/* A daemon before these fields, or nothing beyond the treaty's own rule. */
+	if (jstr(rule, "later") == NULL || jstr(rule, "later_delay") == NULL ||
+	    (!threshold && same))
+		return;
+	fputs(threshold ? "; a State joining after the threshold: " :
+	    "; a State joining after entry into force: ", out);
+	render_text(out, jstr(rule, "later_delay"));
+	fputs(" from its own instrument", out);
+	if (streq(jstr(rule, "later_align"), "next-month"))
+		fputs(", first day of the next month", out);
+	if (threshold)
+		fputs(", never before the treaty", out);
+}
+
 static void
 status_rule(FILE *out, const json_t *rule)
 {
@@ -308,6 +362,7 @@ status_rule(FILE *out, const json_t *rule)
 		fputs("; not counted: ", out);
 		put_list(out, exclude);
 	}
+	status_later(out, rule);
 	fputc('\n', out);
 }
 
@@ -440,6 +495,7 @@ status_block(FILE *out, const json_t *t, bool color)
 	status_threshold(out, t);
 	status_eif(out, t, color);
 	status_outlook(out, t);
+	status_conditions(out, t);
 	status_rule(out, jget(t, "rule"));
 	status_source(out, t, color);
 }
@@ -509,6 +565,20 @@ dated_by(const char *date, const char *as_of)
 	return date != NULL && (as_of == NULL || strcmp(date, as_of) <= 0);
 }
 
+/* " (withdrew 2017-10-27)", " (withdraws 2030-03-01)" or "" after the date column. */
+static const char *
+parties_withdrawal(const json_t *p, const char *as_of)
+{
+	static char buf[64];
+	const char *w = jstr(p, "withdrawal_date");
+
+	if (w == NULL || strlen(w) > 10)
+		return "";
+	snprintf(buf, sizeof(buf), " (%s %s)", dated_by(w, as_of) ? "withdrew" : "withdraws",
+	    w);
+	return buf;
+}
+
 /* Fills the cells of one participant; true when it holds an instrument that does not count. */
 static bool
 parties_row(const json_t *p, const char *as_of, struct row *r)
@@ -527,7 +597,7 @@ parties_row(const json_t *p, const char *as_of, struct row *r)
 	    streq(jstr(jget(p, "signature"), "kind"), "succession") ? " (succession)" : "");
 	snprintf(r->cell[2], CELL_MAX, "%s", ins ? ins : "-");
 	snprintf(r->cell[3], CELL_MAX, "%s%s", kind ? kind : "-", uncounted ? " *" : "");
-	snprintf(r->cell[4], CELL_MAX, "%s", eif ? eif : "-");
+	snprintf(r->cell[4], CELL_MAX, "%s%s", eif ? eif : "-", parties_withdrawal(p, as_of));
 	return uncounted;
 }
 
@@ -598,6 +668,32 @@ render_parties(FILE *out, const json_t *result, bool color)
 		parties_line(out, cells, width);
 	}
 	parties_footer(out, list, as_of, uncounted);
+}
+
+void
+render_parties_notes(FILE *out, const json_t *result)
+{
+	const json_t *list = jget(result, "participants"), *p, *notes, *n;
+	size_t i, k;
+	bool first = true;
+
+	json_array_foreach(list, i, p) {
+		notes = jget(p, "notes");
+		if (!json_is_array(notes) || json_array_size(notes) == 0)
+			continue;
+		fputs(first ? "\nNotes (the depositary's footnotes):\n" : "", out);
+		first = false;
+		json_array_foreach(notes, k, n) {
+			if (!json_is_string(n))
+				continue;
+			render_text(out, jstr(p, "name"));
+			fputs(": ", out);
+			render_text(out, json_string_value(n));
+			fputc('\n', out);
+		}
+	}
+	if (first)
+		fputs("\nNo participant has notes.\n", out);
 }
 
 void

@@ -212,7 +212,7 @@ sink_figures(struct sink *s, const json_t *ev, char fig[4][32])
 	int i;
 
 	if (t != NULL)
-		st = status_treaty(t, date_of_time(time(NULL)));
+		st = status_treaty(t, ratd_today(s->a->rd, time(NULL)));
 	for (i = 0; i < 4; i++) {
 		if ((v = json_object_get(json_object_get(ev, "data"), keys[i])) == NULL)
 			v = json_object_get(st, keys[i]);

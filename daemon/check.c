@@ -51,37 +51,33 @@ check_snapshot(const struct snapshot *committed, const struct snapshot *fresh,
 }
 
 void
-check_discrepancies(const struct rule *r, const struct snapshot *s, day_t today, json_t *out)
+check_discrepancies(const struct snapshot *s, const struct rule_result *res, json_t *out)
 {
-	struct rule_result res;
 	char msg[256], d1[DATE_ISO_LEN], d2[DATE_ISO_LEN];
 	time_t stamp;
 
 	/* The table at an earlier day than the page's own stamp cannot match its counts. */
 	if (s->status_as_at != NULL && date_parse_time(s->status_as_at, &stamp) == 0 &&
-	    today < date_of_time(stamp))
+	    res->as_of < date_of_time(stamp))
 		return;
-	if (rule_eval(r, s, today, &res) < 0)
-		return;
-	if (s->stated_parties >= 0 && s->stated_parties != res.parties) {
+	if (s->stated_parties >= 0 && s->stated_parties != res->parties) {
 		snprintf(msg, sizeof(msg), "the page states %d parties, its table lists %d",
-		    s->stated_parties, res.parties);
+		    s->stated_parties, res->parties);
 		json_array_append_new(out, json_string(msg));
 	}
-	if (s->stated_signatories >= 0 && s->stated_signatories != res.signatories) {
+	if (s->stated_signatories >= 0 && s->stated_signatories != res->signatories) {
 		snprintf(msg, sizeof(msg), "the page states %d signatories, its table lists %d",
-		    s->stated_signatories, res.signatories);
+		    s->stated_signatories, res->signatories);
 		json_array_append_new(out, json_string(msg));
 	}
-	if (s->stated_eif_date != DAY_NONE && s->stated_eif_date != res.entry_into_force) {
-		if (res.entry_into_force == DAY_NONE)
+	if (s->stated_eif_date != DAY_NONE && s->stated_eif_date != res->entry_into_force) {
+		if (res->entry_into_force == DAY_NONE)
 			snprintf(msg, sizeof(msg), "the page states entry into force on %s, the "
 			    "table does not reach the threshold", date_format_iso(s->stated_eif_date, d1));
 		else
 			snprintf(msg, sizeof(msg), "the page states entry into force on %s, the rule "
 			    "gives %s", date_format_iso(s->stated_eif_date, d1),
-			    date_format_iso(res.entry_into_force, d2));
+			    date_format_iso(res->entry_into_force, d2));
 		json_array_append_new(out, json_string(msg));
 	}
-	rule_result_clear(&res);
 }

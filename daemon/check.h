@@ -19,9 +19,10 @@ bool check_snapshot(const struct snapshot *committed, const struct snapshot *fre
     struct source_meta *m, char *reason, size_t len);
 
 /* Where the page's own statements (Status counts, entry-into-force date) disagree with
- * what the table gives at today under rule r: one sentence each, appended to out (a JSON
- * array). Nothing is compared before the page's "status as at" date. */
-void check_discrepancies(const struct rule *r, const struct snapshot *s, day_t today,
+ * res, the table evaluated today: one sentence each, appended to out (a JSON array).
+ * The statements describe the page's own day, so callers compare only the current view;
+ * nothing is compared before the page's "status as at" date. */
+void check_discrepancies(const struct snapshot *s, const struct rule_result *res,
     json_t *out);
 
 #endif

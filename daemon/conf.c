@@ -18,7 +18,7 @@
 
 #define CONF_MAX_FILE (1024 * 1024)
 #define CONF_MAX_ERRORS 100
-#define CONF_MAX_KEYS 16          /* keys of the largest section */
+#define CONF_MAX_KEYS 24          /* keys of the largest section */
 #define CONF_MAX_SECONDS INT32_MAX
 #define CONF_MAX_LIST 256         /* items of one count/events/treaties list */
 #define CONF_MAX_MAILTO 32
@@ -67,6 +67,7 @@ struct conf_parser {
 	struct conf_at ratd_at;            /* the [ratd] section, line 0 = none yet */
 	int ratd_seen[CONF_MAX_KEYS];
 	struct conf_at alert_treaties_at[CONF_MAX_ALERTS];
+	struct conf_at after_at[CONF_MAX_TREATIES];  /* each treaty's after_treaty line */
 	long long keys_at[CONF_MAX_ERRORS];  /* where each message points, to sort them */
 	int problems;                      /* also counts messages lost to out-of-memory */
 	bool full;                         /* CONF_MAX_ERRORS reached */
@@ -689,6 +690,17 @@ set_redirect_hosts(struct conf_parser *p, const char *val)
 /* Indices used once the whole file is read. */
 enum { RK_STATE_DIR = 4, RK_INTERVAL = 6, RK_JITTER = 7 };
 
+/* The zone's offsets are computed here, once, so no later hot path touches TZ. */
+static void
+set_day_zone(struct conf_parser *p, const char *val)
+{
+	char err[256];
+
+	zone_free(&p->conf->day_zone);
+	if (zone_load(&p->conf->day_zone, val, time(NULL), err, sizeof(err)) < 0)
+		conf_error(p, "day_zone: %s", err);
+}
+
 static const struct conf_key conf_ratd_keys[] = {
 	{ "socket", set_socket, 0 },
 	{ "socket_mode", set_socket_mode, 0 },
@@ -704,6 +716,7 @@ static const struct conf_key conf_ratd_keys[] = {
 	{ "failures_before_alert", set_failures_before_alert, 0 },
 	{ "metrics_textfile", set_metrics_textfile, 0 },
 	{ "redirect_hosts", set_redirect_hosts, KEY_REPEAT | KEY_EMPTY_OK },
+	{ "day_zone", set_day_zone, 0 },
 	{ NULL, NULL, 0 },
 };
 
@@ -891,20 +904,184 @@ set_approaching(struct conf_parser *p, const char *val)
 		conf_cur_treaty(p)->approaching = (int)n;
 }
 
+static void
+set_later(struct conf_parser *p, const char *val)
+{
+	char buf[CONF_SHOWN + 4];
+
+	if (strcmp(val, "after-entry-into-force") == 0)
+		conf_cur_treaty(p)->rule.later = RULE_LATER_AFTER_EIF;
+	else if (strcmp(val, "after-threshold") == 0)
+		conf_cur_treaty(p)->rule.later = RULE_LATER_AFTER_THRESHOLD;
+	else
+		conf_error(p, "bad later '%s': use after-entry-into-force or after-threshold",
+		    conf_shown(val, buf));
+}
+
+static void
+set_later_delay(struct conf_parser *p, const char *val)
+{
+	struct rule *r = &conf_cur_treaty(p)->rule;
+	char buf[CONF_SHOWN + 4];
+
+	if (conf_parse_delay(val, &r->later_months, &r->later_days) < 0)
+		conf_error(p, "bad later_delay '%s': use N days, N months or N months N days "
+		    "(months 0..1200, days 0..100000)", conf_shown(val, buf));
+}
+
+static void
+set_later_align(struct conf_parser *p, const char *val)
+{
+	char buf[CONF_SHOWN + 4];
+
+	if (strcmp(val, "next-month") == 0)
+		conf_cur_treaty(p)->rule.later_align = RULE_ALIGN_NEXT_MONTH;
+	else if (strcmp(val, "none") == 0)
+		conf_cur_treaty(p)->rule.later_align = RULE_ALIGN_NONE;
+	else
+		conf_error(p, "bad later_align '%s': use next-month or none",
+		    conf_shown(val, buf));
+}
+
+static void
+set_not_before(struct conf_parser *p, const char *val)
+{
+	struct rule *r = &conf_cur_treaty(p)->rule;
+	char buf[CONF_SHOWN + 4];
+
+	if (date_parse_iso(val, &r->not_before) < 0) {
+		conf_error(p, "bad not_before '%s': use a date YYYY-MM-DD", conf_shown(val, buf));
+		return;
+	}
+	r->has_not_before = true;
+}
+
+/* A participant's name as a page shows it: not empty, not longer than a name can be. */
+static int
+conf_participant(struct conf_parser *p, const char *key, const char *name)
+{
+	if (*name == '\0' || strlen(name) > SNAPSHOT_MAX_NAME) {
+		conf_error(p, "%s: a participant's name has 1 to %d bytes", key,
+		    SNAPSHOT_MAX_NAME);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+set_requires(struct conf_parser *p, const char *val)
+{
+	struct rule *r = &conf_cur_treaty(p)->rule;
+	size_t i;
+
+	if (conf_participant(p, "requires", val) < 0)
+		return;
+	for (i = 0; i < r->nrequires; i++)
+		if (strcmp(r->requires[i], val) == 0) {
+			conf_error(p, "requires names '%s' twice", r->requires[i]);
+			return;
+		}
+	if (r->nrequires >= SNAPSHOT_MAX_PARTICIPANTS) {
+		conf_error(p, "more than %d requires lines", SNAPSHOT_MAX_PARTICIPANTS);
+		return;
+	}
+	conf_push(p, &r->requires, &r->nrequires, val);
+}
+
+static void
+set_after_treaty(struct conf_parser *p, const char *val)
+{
+	char buf[CONF_SHOWN + 4];
+
+	/* Whether the id names a [treaty] is checked once every file is read. */
+	if (!conf_valid_id(val)) {
+		conf_error(p, "bad after_treaty '%s': use the id of another [treaty] section",
+		    conf_shown(val, buf));
+		return;
+	}
+	conf_set_str(p, &conf_cur_treaty(p)->rule.after_treaty, val);
+	p->after_at[p->conf->ntreaties - 1] = (struct conf_at){ p->seq, p->line };
+}
+
+/* "NAME: DATE", split at the last colon (a name may hold one, a date never does). */
+static void
+conf_dated(struct conf_parser *p, const char *key, const char *val, struct rule_dated **v,
+    size_t *n)
+{
+	char buf[CONF_SHOWN + 4], name[SNAPSHOT_MAX_NAME + 1];
+	const char *colon = strrchr(val, ':'), *d;
+	struct rule_dated *w;
+	size_t len, i;
+	day_t day;
+
+	for (d = colon ? colon + 1 : NULL; d != NULL && (*d == ' ' || *d == '\t'); d++)
+		;
+	for (len = colon ? (size_t)(colon - val) : 0; len > 0 &&
+	    (val[len - 1] == ' ' || val[len - 1] == '\t'); len--)
+		;
+	if (colon == NULL || len == 0 || len > SNAPSHOT_MAX_NAME || date_parse_iso(d, &day) < 0) {
+		conf_error(p, "bad %s '%s': use NAME: YYYY-MM-DD, the participant's name as the "
+		    "page shows it", key, conf_shown(val, buf));
+		return;
+	}
+	memcpy(name, val, len);
+	name[len] = '\0';
+	for (i = 0; i < *n; i++)
+		if (strcmp((*v)[i].name, name) == 0) {
+			conf_error(p, "%s names '%s' twice", key, name);
+			return;
+		}
+	if (*n >= SNAPSHOT_MAX_PARTICIPANTS || (w = realloc(*v, (*n + 1) * sizeof(*w))) == NULL) {
+		conf_error(p, "too many %s lines", key);
+		return;
+	}
+	*v = w;
+	if ((w[*n].name = conf_strdup(p, name)) == NULL)
+		return;
+	w[*n].date = day;
+	w[*n].line = p->line;
+	(*n)++;
+}
+
+static void
+set_withdrawn(struct conf_parser *p, const char *val)
+{
+	struct rule *r = &conf_cur_treaty(p)->rule;
+
+	conf_dated(p, "withdrawn", val, &r->withdrawn, &r->nwithdrawn);
+}
+
+static void
+set_effective(struct conf_parser *p, const char *val)
+{
+	struct rule *r = &conf_cur_treaty(p)->rule;
+
+	conf_dated(p, "effective", val, &r->effective, &r->neffective);
+}
+
 /* Indices used by the end-of-section checks. */
-enum { TK_TITLE, TK_URL, TK_FORMAT, TK_THRESHOLD };
+enum { TK_TITLE, TK_URL, TK_FORMAT, TK_THRESHOLD, TK_EIF_DELAY, TK_EIF_ALIGN,
+	TK_LATER_DELAY = 11, TK_LATER_ALIGN };
 
 static const struct conf_key conf_treaty_keys[] = {
 	[TK_TITLE] = { "title", set_title, 0 },
 	[TK_URL] = { "url", set_url, 0 },
 	[TK_FORMAT] = { "format", set_format, 0 },
 	[TK_THRESHOLD] = { "threshold", set_threshold, 0 },
-	{ "eif_delay", set_eif_delay, 0 },
-	{ "eif_align", set_eif_align, 0 },
+	[TK_EIF_DELAY] = { "eif_delay", set_eif_delay, 0 },
+	[TK_EIF_ALIGN] = { "eif_align", set_eif_align, 0 },
 	{ "count", set_count, 0 },
 	{ "exclude", set_exclude, KEY_REPEAT },
 	{ "interval", set_treaty_interval, 0 },
 	{ "approaching", set_approaching, 0 },
+	{ "later", set_later, 0 },
+	[TK_LATER_DELAY] = { "later_delay", set_later_delay, 0 },
+	[TK_LATER_ALIGN] = { "later_align", set_later_align, 0 },
+	{ "not_before", set_not_before, 0 },
+	{ "requires", set_requires, KEY_REPEAT },
+	{ "after_treaty", set_after_treaty, 0 },
+	{ "withdrawn", set_withdrawn, KEY_REPEAT },
+	{ "effective", set_effective, KEY_REPEAT },
 	{ NULL, NULL, 0 },
 };
 
@@ -1076,6 +1253,16 @@ conf_end_treaty(struct conf_parser *p)
 		    "instruments needed for entry into force", p->secname);
 	if (t->title == NULL)
 		t->title = conf_strdup(p, t->id);
+	/* A later rule given in part takes the rest from eif_delay and eif_align. */
+	if (p->seen[TK_LATER_DELAY] != 0 || p->seen[TK_LATER_ALIGN] != 0) {
+		t->rule.later_set = true;
+		if (p->seen[TK_LATER_DELAY] == 0) {
+			t->rule.later_months = t->rule.delay_months;
+			t->rule.later_days = t->rule.delay_days;
+		}
+		if (p->seen[TK_LATER_ALIGN] == 0)
+			t->rule.later_align = t->rule.align;
+	}
 }
 
 static void
@@ -1711,6 +1898,34 @@ conf_state_directory(struct conf_parser *p)
 	p->conf->state_dir = d;
 }
 
+/* after_treaty names a [treaty], and following them never comes back round. */
+static void
+conf_resolve_after(struct conf_parser *p)
+{
+	struct conf *c = p->conf;
+	const struct conf_treaty *u;
+	size_t i, steps;
+
+	for (i = 0; i < c->ntreaties; i++) {
+		const char *id = c->treaties[i].rule.after_treaty;
+
+		if (id == NULL)
+			continue;
+		if ((u = conf_treaty_find(c, id)) == NULL) {
+			conf_error_in(p, p->after_at[i], "after_treaty '%s' has no [treaty %s] "
+			    "section: add it (its entry into force is what this treaty waits "
+			    "for)", id, id);
+			continue;
+		}
+		for (steps = 0; u != NULL && u != &c->treaties[i] && steps <= c->ntreaties;
+		    steps++)
+			u = u->rule.after_treaty ? conf_treaty_find(c, u->rule.after_treaty) : NULL;
+		if (u != NULL)
+			conf_error_in(p, p->after_at[i], "after_treaty '%s' leads back to [treaty "
+			    "%s]: a treaty cannot wait for itself", id, c->treaties[i].id);
+	}
+}
+
 /* What can only be checked or filled in once every section is read. */
 static void
 conf_resolve(struct conf_parser *p)
@@ -1737,6 +1952,7 @@ conf_resolve(struct conf_parser *p)
 				    "treaty '%s', which has no [treaty %s] section",
 				    c->alerts[i].name, c->alerts[i].treaties[j],
 				    c->alerts[i].treaties[j]);
+	conf_resolve_after(p);
 	if (c->ntreaties == 0)
 		conf_error_at(p, 0, "no [treaty ID] section: ratd has nothing to track");
 }
@@ -1819,6 +2035,7 @@ conf_free(struct conf *conf)
 	free(conf->user_agent);
 	free(conf->metrics_textfile);
 	conf_free_list(conf->redirect_hosts, conf->nredirect_hosts);
+	zone_free(&conf->day_zone);
 	memset(conf, 0, sizeof(*conf));
 }
 

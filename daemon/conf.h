@@ -8,6 +8,7 @@
 
 #include "rule.h"
 #include "untc.h"
+#include "zone.h"
 
 #ifndef RATD_SYSCONFDIR
 #define RATD_SYSCONFDIR "/etc"
@@ -76,6 +77,7 @@ struct conf {
 	char *metrics_textfile;  /* node-exporter textfile to keep current, NULL when not set */
 	char **redirect_hosts;   /* hosts a page's redirect may lead to besides its URL's own */
 	size_t nredirect_hosts;
+	struct zone day_zone;    /* where a day begins for entry into force and "today"; UTC */
 	struct conf_treaty *treaties;
 	size_t ntreaties;
 	struct conf_alert *alerts;

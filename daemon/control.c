@@ -285,7 +285,7 @@ client_target(struct client *c, json_t *req, bool need_treaty, struct treaty **t
 	}
 	if (as_of == NULL)
 		return 0;
-	*as_of = date_of_time(time(NULL));
+	*as_of = ratd_today(c->ctl->rd, time(NULL));
 	if (d != NULL && date_parse_iso(d, as_of) < 0) {
 		client_error(c, RATD_ERR_BAD_DATE, "as_of \"%.32s\" is not a YYYY-MM-DD date", d);
 		return -1;
@@ -312,7 +312,7 @@ cmd_status(struct client *c, json_t *req)
 		return;
 	/* The usual question, every treaty today, is answered from the last reply while
 	 * nothing it shows has changed (rd->generation). */
-	whole = t == NULL && as_of == date_of_time(time(NULL));
+	whole = t == NULL && as_of == ratd_today(rd, time(NULL));
 	if (whole && ctl->status_text != NULL && ctl->status_gen == rd->generation &&
 	    ctl->status_day == as_of) {
 		client_send_text(c, ctl->status_text, ctl->status_len);

@@ -135,6 +135,23 @@ event_same(struct action a, struct action b, day_t today)
 	return ha == hb && (!ha || (a.date == b.date && a.kind == b.kind));
 }
 
+/* participant-withdrawn, with the day the withdrawal took (or takes) effect. */
+static int
+event_withdrawn(struct event_list *l, const struct conf_treaty *ct,
+    const struct participant *a, time_t now)
+{
+	day_t w = rule_withdrawal(&ct->rule, a);
+	char d[DATE_ISO_LEN];
+
+	if (w == DAY_NONE || w < date_from_ymd(1, 1, 1))
+		return event_add(l, now, EV_PARTICIPANT_WITHDRAWN, ct->id,
+		    json_pack("{s:s, s:n}", "participant", a->name, "withdrawal_date"),
+		    "%s: %s withdrew (date of effect unknown)", ct->id, a->name);
+	return event_add(l, now, EV_PARTICIPANT_WITHDRAWN, ct->id,
+	    json_pack("{s:s, s:o}", "participant", a->name, "withdrawal_date", date_json(w)),
+	    "%s: %s withdrew, with effect from %s", ct->id, a->name, date_format_iso(w, d));
+}
+
 /* The events of one row: b is its previous state (NULL when new), a its new one. */
 static int
 event_row_diff(struct event_list *l, const struct conf_treaty *ct, const struct participant *b,
@@ -145,9 +162,7 @@ event_row_diff(struct event_list *l, const struct conf_treaty *ct, const struct 
 	int rc = 0;
 
 	if (a->withdrawn && (b == NULL || !b->withdrawn))
-		rc |= event_add(l, now, EV_PARTICIPANT_WITHDRAWN, ct->id,
-		    json_pack("{s:s}", "participant", a->name),
-		    "%s: %s withdrew (shown in brackets by the depositary)", ct->id, a->name);
+		rc |= event_withdrawn(l, ct, a, now);
 	if (a->withdrawn)
 		return rc;
 	/* Brackets gone: the depositary restored a row it had shown as withdrawn. */
@@ -203,9 +218,11 @@ event_threshold(struct event_list *l, const struct conf_treaty *ct, const struct
 		    "threshold", ct->rule.threshold, "threshold_date", date_json(ra->threshold_date),
 		    "threshold_participants", who, "entry_into_force",
 		    date_json(ra->entry_into_force)),
-		    "%s: threshold of %d instruments reached on %s (%s); enters into force on %s",
+		    "%s: threshold of %d instruments reached on %s (%s); enters into force %s%s",
 		    ct->id, ct->rule.threshold, date_format_iso(ra->threshold_date, d1), names,
-		    date_format_iso(ra->entry_into_force, d2));
+		    ra->entry_into_force == DAY_NONE ? "with " : "on ",
+		    ra->entry_into_force == DAY_NONE ? (ct->rule.after_treaty ?
+		    ct->rule.after_treaty : "-") : date_format_iso(ra->entry_into_force, d2));
 	}
 	if (ct->approaching > 0 && ra->remaining > 0 && ra->remaining < rb->remaining &&
 	    ra->remaining <= ct->approaching)
@@ -277,7 +294,7 @@ event_renamed(const struct snapshot *before, const struct event_lone *gone,
 
 int
 event_diff(struct event_list *l, const struct conf_treaty *ct, const struct snapshot *before,
-    const struct snapshot *after, day_t today, time_t now)
+    const struct snapshot *after, day_t today, day_t after_eif, time_t now)
 {
 	struct event_lone gone = { 0 }, added = { 0 };
 	struct rule_result rb, ra;
@@ -294,11 +311,11 @@ event_diff(struct event_list *l, const struct conf_treaty *ct, const struct snap
 		free(renamed);
 		return -1;
 	}
-	if (rule_eval(&ct->rule, before, today, &rb) < 0) {
+	if (rule_eval_after(&ct->rule, before, today, after_eif, &rb) < 0) {
 		rc = -1;
 		goto out;
 	}
-	if (rule_eval(&ct->rule, after, today, &ra) < 0) {
+	if (rule_eval_after(&ct->rule, after, today, after_eif, &ra) < 0) {
 		rule_result_clear(&rb);
 		rc = -1;
 		goto out;

@@ -39,9 +39,12 @@ void event_list_clear(struct event_list *l);
 
 /* The events a commit of after over before raises at today (SPEC §6): parties and
  * signatories that appear, rows that change, disappear or are withdrawn, the threshold
- * being reached or approached. before must be a committed snapshot (not the seed). */
+ * being reached or approached. before must be a committed snapshot (not the seed).
+ * after_eif: the entry into force at today of the treaty ct's after_treaty names
+ * (DAY_NONE when none yet, or when ct has no after_treaty). */
 int event_diff(struct event_list *l, const struct conf_treaty *ct,
-    const struct snapshot *before, const struct snapshot *after, day_t today, time_t now);
+    const struct snapshot *before, const struct snapshot *after, day_t today,
+    day_t after_eif, time_t now);
 
 /* Accessors of an event object. */
 uint64_t event_id(const json_t *ev);

@@ -128,7 +128,7 @@ static int
 run_once(struct ratd *rd)
 {
 	json_t *list = json_array(), *result;
-	day_t today = date_of_time(time(NULL));
+	day_t today = ratd_today(rd, time(NULL));
 	size_t i;
 
 	for (i = 0; i < rd->ntreaties; i++)

@@ -61,7 +61,7 @@ metrics_treaty_gauge(FILE *f, json_t *const *st, size_t n, const char *name, con
 static void
 metrics_treaties(FILE *f, struct ratd *rd)
 {
-	day_t today = date_of_time(time(NULL));
+	day_t today = ratd_today(rd, time(NULL));
 	json_t **st = calloc(rd->ntreaties + 1, sizeof(*st));
 	size_t i;
 

@@ -178,7 +178,22 @@ ratd_recover_outboxes(struct ratd *rd)
 	event_list_clear(&lost);
 }
 
-/* 00:00 UTC: the day a treaty enters into force may have come. */
+day_t
+ratd_today(const struct ratd *rd, time_t now)
+{
+	return zone_day(&rd->conf->day_zone, now);
+}
+
+/* The next start of a day in day_zone (00:00 UTC by default). */
+static ev_tstamp
+ratd_midnight_next(ev_periodic *w, ev_tstamp now)
+{
+	struct ratd *rd = w->data;
+
+	return (ev_tstamp)zone_next_midnight(&rd->conf->day_zone, (time_t)now);
+}
+
+/* 00:00 in day_zone: the day a treaty enters into force may have come. */
 static void
 ratd_midnight_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 {
@@ -250,7 +265,7 @@ ratd_init(struct ratd *rd, struct ev_loop *loop, struct conf *conf, bool once)
 	}
 	if (!once && (rd->control = control_new(rd)) == NULL)
 		return -1;
-	ev_periodic_init(&rd->midnight, ratd_midnight_cb, 0., 86400., NULL);
+	ev_periodic_init(&rd->midnight, ratd_midnight_cb, 0., 0., ratd_midnight_next);
 	rd->midnight.data = rd;
 	if (!once) {
 		ev_periodic_start(loop, &rd->midnight);
@@ -357,6 +372,9 @@ ratd_reload(struct ratd *rd, struct conf *conf)
 	free(gone);
 	conf_free(old);
 	free(old);
+	/* A new day_zone moves the next day boundary. */
+	if (ev_is_active(&rd->midnight))
+		ev_periodic_again(rd->loop, &rd->midnight);
 	ratd_touch(rd);
 	log_info("reload: %s: %zu treaties, %zu alerts", conf->path, conf->ntreaties, conf->nalerts);
 	/* READY=1 ends systemd's "reloading" state. */
@@ -372,7 +390,7 @@ ratd_status_part(FILE *f, struct treaty *t, day_t today)
 	struct rule_result res;
 	char d[DATE_ISO_LEN];
 
-	if (t->snap == NULL || rule_eval(&t->conf->rule, t->snap, today, &res) < 0) {
+	if (t->snap == NULL || treaty_eval(t, t->snap, today, &res) < 0) {
 		fprintf(f, "%s: no data yet", t->conf->id);
 		return;
 	}
@@ -404,7 +422,7 @@ ratd_notify_status(struct ratd *rd)
 	for (i = 0; i < rd->ntreaties; i++) {
 		if (i > 0)
 			fputs("; ", f);
-		ratd_status_part(f, rd->treaties[i], date_of_time(now));
+		ratd_status_part(f, rd->treaties[i], ratd_today(rd, now));
 		if (rd->treaties[i]->next_fetch && (next == 0 || rd->treaties[i]->next_fetch < next))
 			next = rd->treaties[i]->next_fetch;
 	}

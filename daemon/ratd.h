@@ -27,7 +27,7 @@ struct ratd {
 	struct control *control;      /* NULL with --once */
 	struct journal journal;
 	struct alerts *alerts;
-	ev_periodic midnight;         /* entered-into-force is checked at 00:00 UTC */
+	ev_periodic midnight;         /* entered-into-force is checked at 00:00 in day_zone */
 	struct metrics metrics;
 	uint64_t generation;          /* bumped by anything a status reply shows */
 	uint64_t rng;                 /* xorshift state for jitter */
@@ -65,6 +65,8 @@ ratd_touch(struct ratd *rd)
 {
 	rd->generation++;
 }
+/* The calendar date at now where days begin: day_zone, UTC by default. */
+day_t ratd_today(const struct ratd *rd, time_t now);
 /* Uniform in [0, 1). */
 double ratd_random(struct ratd *rd);
 

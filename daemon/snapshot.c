@@ -73,8 +73,65 @@ snapshot_add(struct snapshot *s, const char *name, bool withdrawn,
 	p->withdrawn = withdrawn;
 	p->signature = signature;
 	p->instrument = instrument;
+	p->withdrawal_date = DAY_NONE;
+	p->withdrawal_from_page = false;
+	p->notes = NULL;
+	p->nnotes = 0;
 	s->n++;
 	return 0;
+}
+
+int
+snapshot_add_note(struct snapshot *s, size_t i, const char *text)
+{
+	struct participant *p = &s->v[i];
+	char **v;
+	size_t k;
+
+	if (p->nnotes >= SNAPSHOT_MAX_NOTES || strlen(text) > SNAPSHOT_MAX_TEXT)
+		return 0;
+	for (k = 0; k < p->nnotes; k++)
+		if (strcmp(p->notes[k], text) == 0)
+			return 0;
+	if ((v = realloc(p->notes, (p->nnotes + 1) * sizeof(*v))) == NULL)
+		return -1;
+	p->notes = v;
+	if ((v[p->nnotes] = strdup(text)) == NULL)
+		return -1;
+	p->nnotes++;
+	return 0;
+}
+
+void
+snapshot_date_withdrawals(struct snapshot *fresh, const struct snapshot *old, day_t today)
+{
+	const struct participant *q;
+	size_t i;
+	long k;
+
+	for (i = 0; i < fresh->n; i++) {
+		struct participant *p = &fresh->v[i];
+
+		if (!p->withdrawn || p->withdrawal_from_page)
+			continue;
+		k = old != NULL ? snapshot_find(old, p->name) : -1;
+		q = k >= 0 ? &old->v[k] : NULL;
+		if (q != NULL && q->withdrawn && q->withdrawal_date != DAY_NONE &&
+		    !q->withdrawal_from_page)
+			p->withdrawal_date = q->withdrawal_date;
+		else if (p->withdrawal_date == DAY_NONE)
+			p->withdrawal_date = today;
+	}
+}
+
+static void
+snapshot_free_notes(struct participant *p)
+{
+	size_t k;
+
+	for (k = 0; k < p->nnotes; k++)
+		free(p->notes[k]);
+	free(p->notes);
 }
 
 void
@@ -84,8 +141,10 @@ snapshot_free(struct snapshot *s)
 
 	if (s == NULL)
 		return;
-	for (i = 0; i < s->n; i++)
+	for (i = 0; i < s->n; i++) {
 		free(s->v[i].name);
+		snapshot_free_notes(&s->v[i]);
+	}
 	free(s->v);
 	free(s->stated_eif);
 	free(s->status_as_at);
@@ -109,6 +168,14 @@ snapshot_same_action(struct action a, struct action b)
 	return a.date == b.date && a.kind == b.kind;
 }
 
+/* Notes are commentary: the same table with other footnotes is the same table. */
+static bool
+snapshot_same_withdrawal(const struct participant *p, const struct participant *q)
+{
+	return p->withdrawal_date == q->withdrawal_date &&
+	    p->withdrawal_from_page == q->withdrawal_from_page;
+}
+
 bool
 snapshot_same_table(const struct snapshot *a, const struct snapshot *b)
 {
@@ -121,7 +188,8 @@ snapshot_same_table(const struct snapshot *a, const struct snapshot *b)
 
 		if (strcmp(p->name, q->name) != 0 || p->withdrawn != q->withdrawn ||
 		    !snapshot_same_action(p->signature, q->signature) ||
-		    !snapshot_same_action(p->instrument, q->instrument))
+		    !snapshot_same_action(p->instrument, q->instrument) ||
+		    !snapshot_same_withdrawal(p, q))
 			return false;
 	}
 	return true;
@@ -200,6 +268,28 @@ snapshot_action_json(struct action a)
 	return o;
 }
 
+/* Withdrawal date and notes, written only when there are some: older state files and
+ * most rows have neither. */
+static int
+snapshot_extra_json(json_t *o, const struct participant *p)
+{
+	json_t *a;
+	size_t k;
+
+	if (p->withdrawal_date != DAY_NONE &&
+	    (snapshot_set(o, "withdrawal_date", date_json(p->withdrawal_date)) == -1 ||
+	    snapshot_set(o, "withdrawal_from_page", json_boolean(p->withdrawal_from_page)) == -1))
+		return -1;
+	if (p->nnotes == 0)
+		return 0;
+	if (snapshot_set(o, "notes", a = json_array()) == -1)
+		return -1;
+	for (k = 0; k < p->nnotes; k++)
+		if (json_array_append_new(a, json_string(p->notes[k])) == -1)
+			return -1;
+	return 0;
+}
+
 static json_t *
 snapshot_participant_json(const struct participant *p)
 {
@@ -210,7 +300,8 @@ snapshot_participant_json(const struct participant *p)
 	if (snapshot_set(o, "name", json_string(p->name)) == -1 ||
 	    snapshot_set(o, "withdrawn", json_boolean(p->withdrawn)) == -1 ||
 	    snapshot_set(o, "signature", snapshot_action_json(p->signature)) == -1 ||
-	    snapshot_set(o, "instrument", snapshot_action_json(p->instrument)) == -1) {
+	    snapshot_set(o, "instrument", snapshot_action_json(p->instrument)) == -1 ||
+	    snapshot_extra_json(o, p) == -1) {
 		json_decref(o);
 		return NULL;
 	}
@@ -321,12 +412,49 @@ snapshot_action_from_json(const json_t *v, unsigned kinds, struct action *out,
 	return 0;
 }
 
+/* The optional withdrawal date and notes of the participant just added. */
+static int
+snapshot_extra_from_json(struct snapshot *s, const json_t *v, const char *where,
+    char *err, size_t errlen)
+{
+	struct participant *p = &s->v[s->n - 1];
+	const json_t *wd = json_object_get(v, "withdrawal_date"), *notes, *t;
+	const json_t *fp = json_object_get(v, "withdrawal_from_page");
+	char at[96];
+	size_t k;
+
+	snprintf(at, sizeof(at), "%s.withdrawal_date", where);
+	if (wd != NULL && !json_is_null(wd) &&
+	    snapshot_date_from_json(wd, &p->withdrawal_date, at, err, errlen) == -1)
+		return -1;
+	snprintf(at, sizeof(at), "%s.withdrawal_from_page", where);
+	if (fp != NULL && !json_is_boolean(fp))
+		return snapshot_err(err, errlen, at, "not a boolean");
+	p->withdrawal_from_page = json_is_true(fp) && p->withdrawal_date != DAY_NONE;
+	notes = json_object_get(v, "notes");
+	snprintf(at, sizeof(at), "%s.notes", where);
+	if (notes == NULL)
+		return 0;
+	if (!json_is_array(notes) || json_array_size(notes) > SNAPSHOT_MAX_NOTES)
+		return snapshot_err(err, errlen, at, "not an array of at most %d texts",
+		    SNAPSHOT_MAX_NOTES);
+	json_array_foreach(notes, k, t) {
+		if (!json_is_string(t) || json_string_length(t) > SNAPSHOT_MAX_TEXT ||
+		    strlen(json_string_value(t)) != json_string_length(t))
+			return snapshot_err(err, errlen, at, "a note is not a string of at "
+			    "most %d bytes", SNAPSHOT_MAX_TEXT);
+		if (snapshot_add_note(s, s->n - 1, json_string_value(t)) == -1)
+			return snapshot_err(err, errlen, at, "out of memory");
+	}
+	return 0;
+}
+
 static int
 snapshot_participant_from_json(struct snapshot *s, const json_t *v, size_t i,
     char *err, size_t errlen)
 {
 	static const char *const keys[] = { "name", "withdrawn", "signature", "instrument",
-	    NULL };
+	    "withdrawal_date", "withdrawal_from_page", "notes", NULL };
 	struct action sig, ins;
 	char where[64], at[96];
 	const json_t *name, *wd;
@@ -361,7 +489,7 @@ snapshot_participant_from_json(struct snapshot *s, const json_t *v, size_t i,
 		return -1;
 	if (snapshot_add(s, json_string_value(name), json_is_true(wd), sig, ins) == -1)
 		return snapshot_err(err, errlen, where, "out of memory");
-	return 0;
+	return snapshot_extra_from_json(s, v, where, err, errlen);
 }
 
 /* An absent key reads as null: the page did not state the value. */

@@ -28,15 +28,20 @@ struct action {
 
 struct participant {
 	char *name;       /* footnotes and brackets removed, whitespace folded */
-	bool withdrawn;   /* the page shows the name in square brackets */
+	bool withdrawn;   /* the page shows the name in square brackets, or its notes say so */
 	struct action signature;   /* kind: signature or succession */
 	struct action instrument;  /* kind: ratification, accession, ... */
+	day_t withdrawal_date;     /* the day its withdrawal took effect, DAY_NONE if unknown */
+	bool withdrawal_from_page; /* that date is the page's; else the day ratd first saw it */
+	char **notes;              /* the texts of its footnotes, in reference order */
+	size_t nnotes;
 };
 
 /* Limits that keep a hostile page from costing more than a real one. */
 #define SNAPSHOT_MAX_PARTICIPANTS 1000
 #define SNAPSHOT_MAX_NAME 200
 #define SNAPSHOT_MAX_TEXT 1000
+#define SNAPSHOT_MAX_NOTES 8      /* footnote texts kept per participant */
 
 struct snapshot {
 	struct participant *v;   /* in page order */
@@ -58,10 +63,19 @@ struct snapshot *snapshot_new(void);
 /* Appends a participant, taking a copy of name; 0, or -1 when full or out of memory. */
 int snapshot_add(struct snapshot *s, const char *name, bool withdrawn,
     struct action signature, struct action instrument);
+/* Appends a footnote text (at most SNAPSHOT_MAX_TEXT bytes, valid UTF-8) to participant
+ * i; a note beyond SNAPSHOT_MAX_NOTES or one it already has is dropped. 0, or -1 on
+ * out-of-memory. */
+int snapshot_add_note(struct snapshot *s, size_t i, const char *text);
+/* Gives each withdrawn participant of fresh whose page states no date the day ratd first
+ * saw it withdrawn: old's date when old already showed it withdrawn, else today. */
+void snapshot_date_withdrawals(struct snapshot *fresh, const struct snapshot *old,
+    day_t today);
 void snapshot_free(struct snapshot *s);
 /* Index of the participant of that name, or -1. */
 long snapshot_find(const struct snapshot *s, const char *name);
-/* True when both record the same participants, in the same order, with the same cells. */
+/* True when both record the same participants, in the same order, with the same cells
+ * and withdrawal dates (footnote texts aside: they are commentary, not the table). */
 bool snapshot_same_table(const struct snapshot *a, const struct snapshot *b);
 /* A stable 64-bit hash of the table, for recognising the same content across fetches. */
 uint64_t snapshot_table_hash(const struct snapshot *s);

@@ -1,5 +1,6 @@
 /* JSON views of a treaty's committed snapshot: the socket's and `--once`'s answers. */
 #include <stdio.h>
+#include <time.h>
 
 #define STATUS_PACE_MONTHS 24
 
@@ -9,23 +10,58 @@
 #include "status.h"
 
 static json_t *
+status_names(char *const *v, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+/* withdrawn / effective: {"NAME": "YYYY-MM-DD", ...} */
+static json_t *
+status_dated(const struct rule_dated *v, size_t n)
+{
+	json_t *o = json_object();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_object_set_new(o, v[i].name, date_json(v[i].date));
+	return o;
+}
+
+static json_t *
 status_rule(const struct rule *r)
 {
-	json_t *count = json_array(), *exclude = json_array();
-	char delay[64];
-	size_t i;
+	json_t *count = json_array(), *o;
+	char delay[64], later[64];
 	int k;
 
 	for (k = KIND_NONE + 1; k < KIND_COUNT_; k++)
 		if (r->count_mask & (1u << k))
 			json_array_append_new(count, json_string(kind_name(k)));
-	for (i = 0; i < r->nexclude; i++)
-		json_array_append_new(exclude, json_string(r->exclude[i]));
 	rule_format_delay(r, delay, sizeof(delay));
-	return json_pack("{s:i, s:s, s:s, s:o, s:o}", "threshold", r->threshold,
+	rule_format_later_delay(r, later, sizeof(later));
+	o = json_pack("{s:i, s:s, s:s, s:o, s:o}", "threshold", r->threshold,
 	    "eif_delay", delay,
 	    "eif_align", r->align == RULE_ALIGN_NEXT_MONTH ? "next-month" : "none",
-	    "count", count, "exclude", exclude);
+	    "count", count, "exclude", status_names(r->exclude, r->nexclude));
+	if (o == NULL)
+		return NULL;
+	json_object_set_new(o, "later", json_string(r->later == RULE_LATER_AFTER_THRESHOLD ?
+	    "after-threshold" : "after-entry-into-force"));
+	json_object_set_new(o, "later_delay", json_string(later));
+	json_object_set_new(o, "later_align", json_string((r->later_set ? r->later_align :
+	    r->align) == RULE_ALIGN_NEXT_MONTH ? "next-month" : "none"));
+	json_object_set_new(o, "not_before", date_json(r->has_not_before ? r->not_before :
+	    DAY_NONE));
+	json_object_set_new(o, "requires", status_names(r->requires, r->nrequires));
+	json_object_set_new(o, "after_treaty", text_json(r->after_treaty));
+	json_object_set_new(o, "withdrawn", status_dated(r->withdrawn, r->nwithdrawn));
+	json_object_set_new(o, "effective", status_dated(r->effective, r->neffective));
+	return o;
 }
 
 static json_t *
@@ -52,20 +88,26 @@ static int
 status_figures(json_t *o, const struct treaty *t, day_t as_of)
 {
 	struct rule_result res;
-	json_t *names;
+	json_t *names, *missing;
 	size_t i;
 
 	if (t->snap == NULL) {
-		json_t *nulls = json_pack("{s:n, s:n, s:n, s:n, s:b, s:n, s:[], s:n, s:b}",
-		    "parties", "counted", "signatories", "remaining", "threshold_reached", 0,
-		    "threshold_date", "threshold_participants", "entry_into_force", "in_force", 0);
+		json_t *nulls = json_pack("{s:n, s:n, s:n, s:n, s:b, s:n, s:[], s:n, s:b, s:[], "
+		    "s:n}", "parties", "counted", "signatories", "remaining", "threshold_reached", 0,
+		    "threshold_date", "threshold_participants", "entry_into_force", "in_force", 0,
+		    "required_missing", "rule_date");
 		int rc = nulls ? json_object_update(o, nulls) : -1;
 
 		json_decref(nulls);
 		return rc;
 	}
-	if (rule_eval(&t->conf->rule, t->snap, as_of, &res) < 0)
+	if (treaty_eval(t, t->snap, as_of, &res) < 0)
 		return -1;
+	missing = json_array();
+	for (i = 0; i < res.nrequired_missing; i++)
+		json_array_append_new(missing, json_string(res.required_missing[i]));
+	json_object_set_new(o, "required_missing", missing);
+	json_object_set_new(o, "rule_date", date_json(res.rule_date));
 	names = json_array();
 	for (i = 0; i < res.nthreshold; i++)
 		json_array_append_new(names, json_string(t->snap->v[res.threshold_idx[i]].name));
@@ -109,7 +151,19 @@ status_projection(const struct rule *r, const struct snapshot *s, day_t as_of,
 	    "entry_into_force", date_format_iso(rule_entry_into_force(r, when), d2));
 }
 
-/* Countdown, projection and cross-checks: what users of a treaty not yet in force need. */
+/* The earliest date the treaty could enter into force were every missing instrument
+ * deposited at as_of: the rule's date, never before not_before. */
+static day_t
+status_earliest(const struct rule *r, day_t as_of)
+{
+	day_t e = rule_entry_into_force(r, as_of);
+
+	return r->has_not_before && e < r->not_before ? r->not_before : e;
+}
+
+/* Countdown, projection and cross-checks: what users of a treaty not yet in force need.
+ * The page's stated counts describe the page's own day: they are compared with the
+ * table only in the current view (as_of today), never in a view of another date. */
 static void
 status_outlook(json_t *o, const struct treaty *t, day_t as_of)
 {
@@ -117,16 +171,17 @@ status_outlook(json_t *o, const struct treaty *t, day_t as_of)
 	json_t *disc = json_array();
 	struct rule_result res;
 
-	if (t->snap == NULL || rule_eval(r, t->snap, as_of, &res) < 0) {
+	if (t->snap == NULL || treaty_eval(t, t->snap, as_of, &res) < 0) {
 		json_object_set_new(o, "earliest_entry_into_force", json_null());
 		json_object_set_new(o, "projection", json_null());
 		json_object_set_new(o, "discrepancies", disc);
 		return;
 	}
 	json_object_set_new(o, "earliest_entry_into_force", res.threshold_reached ?
-	    json_null() : date_json(rule_entry_into_force(r, as_of)));
+	    json_null() : date_json(status_earliest(r, as_of)));
 	json_object_set_new(o, "projection", status_projection(r, t->snap, as_of, &res));
-	check_discrepancies(r, t->snap, as_of, disc);
+	if (as_of == ratd_today(t->rd, time(NULL)))
+		check_discrepancies(t->snap, &res, disc);
 	json_object_set_new(o, "discrepancies", disc);
 	rule_result_clear(&res);
 }
@@ -162,16 +217,53 @@ status_action(struct action a, day_t as_of)
 	    "kind", kind_name(a.kind));
 }
 
+/* The footnote texts of a participant. */
+static json_t *
+status_notes(const struct participant *p)
+{
+	json_t *a = json_array();
+	size_t k;
+
+	for (k = 0; k < p->nnotes; k++)
+		json_array_append_new(a, json_string(p->notes[k]));
+	return a;
+}
+
+/* A withdrawal's date of effect, null when none is known (or the participant never
+ * withdrew). */
+static json_t *
+status_withdrawal(const struct rule *r, const struct participant *p)
+{
+	day_t w = rule_withdrawal(r, p);
+
+	return w == DAY_NONE || w < date_from_ymd(1, 1, 1) ? json_null() : date_json(w);
+}
+
+static json_t *
+status_participant(const struct rule *r, const struct rule_result *res,
+    const struct participant *pp, json_t *sig, json_t *ins)
+{
+	day_t w = rule_withdrawal(r, pp), as_of = res->as_of;
+	json_t *p;
+
+	p = json_pack("{s:s, s:o, s:o, s:o, s:b, s:o, s:b, s:o}", "name", pp->name,
+	    "signature", sig, "instrument", ins,
+	    "entry_into_force", date_json(rule_participant_eif(r, res, pp)),
+	    "withdrawn", w != DAY_NONE && w <= as_of, "withdrawal_date", status_withdrawal(r, pp),
+	    "counts", rule_counts(r, pp, as_of), "notes", status_notes(pp));
+	return p;
+}
+
 json_t *
 status_parties(const struct treaty *t, day_t as_of)
 {
 	const struct rule *r = &t->conf->rule;
 	struct rule_result res;
-	json_t *list, *p;
+	json_t *list;
 	size_t i;
 
 	list = json_array();
-	if (t->snap != NULL && rule_eval(r, t->snap, as_of, &res) == 0) {
+	if (t->snap != NULL && treaty_eval(t, t->snap, as_of, &res) == 0) {
 		for (i = 0; i < t->snap->n; i++) {
 			const struct participant *pp = &t->snap->v[i];
 			json_t *sig = status_action(pp->signature, as_of);
@@ -180,11 +272,7 @@ status_parties(const struct treaty *t, day_t as_of)
 			/* At an earlier date, rows with nothing dated yet did not exist. */
 			if (json_is_null(sig) && json_is_null(ins))
 				continue;
-			p = json_pack("{s:s, s:o, s:o, s:o, s:b, s:b}", "name", pp->name,
-			    "signature", sig, "instrument", ins,
-			    "entry_into_force", date_json(rule_participant_eif(r, &res, pp)),
-			    "withdrawn", pp->withdrawn, "counts", rule_counts(r, pp, as_of));
-			json_array_append_new(list, p);
+			json_array_append_new(list, status_participant(r, &res, pp, sig, ins));
 		}
 		rule_result_clear(&res);
 	}

@@ -13,6 +13,8 @@
 #include "treaty.h"
 #include "untc.h"
 
+static void treaty_check_dates(const struct treaty *t, const struct snapshot *s);
+
 #define BACKOFF_BASE 60.0          /* first retry after a failure, seconds */
 #define RETRY_AFTER_MIN 60.0
 #define RETRY_AFTER_MAX 86400.0
@@ -93,7 +95,61 @@ treaty_new(struct ratd *rd, const struct conf_treaty *ct)
 		log_info("%s: loaded committed state: %zu participants", ct->id, t->snap->n);
 	if (t->snap == NULL)
 		treaty_load_seed(t);
+	treaty_check_dates(t, t->snap);
 	return t;
+}
+
+/* The entry into force at as_of of the treaty t's after_treaty names; DAY_NONE when it
+ * has none yet (or t names none). The configuration has no cycle (conf_load refuses
+ * one), so the recursion ends. */
+static int
+treaty_after_eif(const struct treaty *t, day_t as_of, day_t *out)
+{
+	const char *id = t->conf->rule.after_treaty;
+	struct rule_result other;
+	struct treaty *u;
+
+	*out = DAY_NONE;
+	if (id == NULL || (u = ratd_treaty(t->rd, id)) == NULL || u->snap == NULL)
+		return 0;
+	if (treaty_eval(u, u->snap, as_of, &other) < 0)
+		return -1;
+	*out = other.entry_into_force;
+	rule_result_clear(&other);
+	return 0;
+}
+
+int
+treaty_eval(const struct treaty *t, const struct snapshot *s, day_t as_of,
+    struct rule_result *out)
+{
+	day_t after;
+
+	if (treaty_after_eif(t, as_of, &after) < 0)
+		return -1;
+	return rule_eval_after(&t->conf->rule, s, as_of, after, out);
+}
+
+/* A withdrawn = date the page contradicts: ratd ignores it (rule_withdrawal) and says
+ * where, since --check-config cannot see the page. */
+static void
+treaty_check_dates(const struct treaty *t, const struct snapshot *s)
+{
+	const struct rule *r = &t->conf->rule;
+	char d1[DATE_ISO_LEN], d2[DATE_ISO_LEN];
+	size_t i;
+	long k;
+
+	for (i = 0; s != NULL && i < r->nwithdrawn; i++) {
+		k = snapshot_find(s, r->withdrawn[i].name);
+		if (k >= 0 && s->v[k].instrument.date != DAY_NONE &&
+		    r->withdrawn[i].date <= s->v[k].instrument.date)
+			log_warn("%s:%d: withdrawn date %s for %s is not after its instrument "
+			    "(%s) on the page; ratd ignores it: correct or remove the line",
+			    t->conf->file, r->withdrawn[i].line,
+			    date_format_iso(r->withdrawn[i].date, d1), r->withdrawn[i].name,
+			    date_format_iso(s->v[k].instrument.date, d2));
+	}
 }
 
 static void
@@ -244,7 +300,7 @@ treaty_eif_event(struct treaty *t, const struct snapshot *snap, struct source_me
 	char d[DATE_ISO_LEN];
 
 	if (m->eif_announced || snap == NULL ||
-	    rule_eval(&t->conf->rule, snap, date_of_time(now), &res) < 0)
+	    treaty_eval(t, snap, ratd_today(t->rd, now), &res) < 0)
 		return;
 	if (res.in_force) {
 		m->eif_announced = true;
@@ -366,10 +422,14 @@ treaty_discrepancy_events(struct treaty *t, const struct snapshot *fresh,
     struct source_meta *next, struct event_list *evs, time_t now)
 {
 	json_t *now_set = json_array(), *v, *w;
+	struct rule_result res;
 	size_t i, k;
 	bool seen;
 
-	check_discrepancies(&t->conf->rule, fresh, date_of_time(now), now_set);
+	if (treaty_eval(t, fresh, ratd_today(t->rd, now), &res) == 0) {
+		check_discrepancies(fresh, &res, now_set);
+		rule_result_clear(&res);
+	}
 	json_array_foreach(now_set, i, v) {
 		seen = false;
 		json_array_foreach(t->meta.discrepancies, k, w)
@@ -390,8 +450,10 @@ treaty_success_events(struct treaty *t, const struct snapshot *fresh, struct sou
 	const struct snapshot *old = treaty_committed(t);
 	char since[DATE_TIME_LEN];
 
-	if (fresh != NULL && old != NULL && event_diff(evs, t->conf, old, fresh,
-	    date_of_time(now), now) < 0)
+	day_t today = ratd_today(t->rd, now), after;
+
+	if (fresh != NULL && old != NULL && (treaty_after_eif(t, today, &after) < 0 ||
+	    event_diff(evs, t->conf, old, fresh, today, after, now) < 0))
 		log_err("%s: out of memory comparing snapshots; events may be missing", t->conf->id);
 	if (t->meta.failing_alerted) {
 		next->failing_alerted = false;
@@ -417,6 +479,10 @@ treaty_commit(struct treaty *t, struct snapshot *fresh, const struct fetch_resul
 	enum treaty_outcome o;
 	char err[1024];
 
+	if (fresh != NULL) {
+		snapshot_date_withdrawals(fresh, treaty_committed(t), ratd_today(t->rd, now));
+		treaty_check_dates(t, fresh);
+	}
 	o = fresh == NULL ? TREATY_NOT_MODIFIED :
 	    treaty_changed(t, fresh) ? TREATY_CHANGED : TREATY_UNCHANGED;
 	next.last_success = now;

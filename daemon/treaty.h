@@ -55,6 +55,10 @@ void treaty_start(struct treaty *t);
 void treaty_fetch_now(struct treaty *t, treaty_done_fn *fn, void *arg);
 /* Points t at a new configuration of the same id; reschedules if the interval changed. */
 void treaty_reconfigure(struct treaty *t, const struct conf_treaty *ct);
+/* rule_eval_after of t's rule over s at as_of, with the entry into force at as_of of the
+ * treaty its after_treaty names (evaluated the same way); 0, or -1 on out-of-memory. */
+int treaty_eval(const struct treaty *t, const struct snapshot *s, day_t as_of,
+    struct rule_result *out);
 /* Raises entered-into-force when today has reached the date (the daily check). */
 void treaty_check_in_force(struct treaty *t);
 /* "ok", "seed", "failing" or "none" (SPEC §7). */

@@ -28,6 +28,9 @@
 #define UNTC_MAX_COUNT 9999999            /* a stated count above this is not a count */
 #define UNTC_MAX_NODES 1000               /* nodes read below one cell: real cells hold a few */
 #define UNTC_MAX_TABLES 100               /* tables tried without a tblgrid id */
+#define UNTC_MAX_REFS 4                   /* footnote references read from one name */
+#define UNTC_MAX_NOTES 200                /* footnotes read from one page */
+#define UNTC_MAX_NOTE_NO 9999             /* a footnote number above this is not one */
 
 static const char *const untc_format_names[] = {
 	[UNTC_AUTO] = "auto", [UNTC_HTML] = "html", [UNTC_XML] = "xml",
@@ -99,12 +102,20 @@ static const struct {
 	{ "EDT", -4 }, { "EST", -5 }, { "GMT", 0 }, { "UTC", 0 }, { "Z", 0 },
 };
 
+/* One footnote of the page. */
+struct untc_note {
+	uint16_t no;
+	struct text text;
+};
+
 /* One page being read: the snapshot it fills and where its failure is told. */
 struct parse {
 	struct snapshot *s;
 	struct layout l;
 	char *err;
 	size_t errlen;
+	uint16_t (*refs)[UNTC_MAX_REFS];  /* footnote numbers of each participant, 0-ended;
+	                                   * NULL until a name refers to one */
 };
 
 static void vset_err(char *err, size_t errlen, const char *fmt, va_list ap)
@@ -113,6 +124,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int fail(struct parse *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+static int refs_keep(struct parse *p, xmlNode *row);
 
 static void
 vset_err(char *err, size_t errlen, const char *fmt, va_list ap)
@@ -743,10 +755,16 @@ row_read(struct parse *p, xmlNode *row)
 {
 	struct text name, sig, ins;
 
+	size_t n = p->s->n;
+
 	if (row_cell(row, p->l.name, &name) == -1 || row_cell(row, p->l.sig.col, &sig) == -1 ||
 	    row_cell(row, p->l.ins.col, &ins) == -1)
 		return fail(p, "participants table contains an entity reference");
-	return row_add(p, &name, &sig, &ins);
+	if (row_add(p, &name, &sig, &ins) == -1)
+		return -1;
+	if (p->s->n > n && refs_keep(p, row) == -1)
+		return fail(p, "out of memory");
+	return 0;
 }
 
 /* Fills p->s from a header row and the body rows after `after` below top. */
@@ -1011,6 +1029,311 @@ node_id(const xmlNode *n)
 	return NULL;
 }
 
+/* Footnotes. A participant's name carries references (<sup>2</sup>, or the escaped
+ * <superscript>2</superscript> of MTDSG text); the page's notes hold the texts. The
+ * texts become the participant's notes, and a note that says the participant withdrew
+ * from (or denounced) the treaty marks it withdrawn with the date the note gives. */
+
+/* The references of one name cell, in page order. */
+static void
+refs_scan(const char *s, uint16_t refs[UNTC_MAX_REFS], size_t *n)
+{
+	unsigned long v;
+	size_t k;
+
+	while (*s != '\0' && *n < UNTC_MAX_REFS) {
+		if (*s < '0' || *s > '9') {
+			s++;
+			continue;
+		}
+		for (v = 0; *s >= '0' && *s <= '9'; s++)
+			v = v < UNTC_MAX_NOTE_NO ? v * 10 + (unsigned long)(*s - '0') : v;
+		for (k = 0; k < *n && refs[k] != v; k++)
+			;
+		if (v >= 1 && v <= UNTC_MAX_NOTE_NO && k == *n)
+			refs[(*n)++] = (uint16_t)v;
+	}
+}
+
+/* The digits between each escaped <superscript> and its end tag in a text node. */
+static void
+refs_escaped(const char *s, uint16_t refs[UNTC_MAX_REFS], size_t *n)
+{
+	char num[16];
+	const char *o, *c;
+
+	while ((o = strcasestr(s, "<superscript>")) != NULL) {
+		o += strlen("<superscript>");
+		if ((c = strcasestr(o, "</superscript>")) == NULL)
+			return;
+		snprintf(num, sizeof(num), "%.*s", (int)(c - o < 15 ? c - o : 15), o);
+		refs_scan(num, refs, n);
+		s = c;
+	}
+}
+
+static void
+cell_refs(xmlNode *cell, uint16_t refs[UNTC_MAX_REFS], size_t *n)
+{
+	struct text t;
+	xmlNode *x;
+	size_t seen = 0;
+
+	*n = 0;
+	for (x = tree_next(cell, cell, true); x != NULL && seen++ < UNTC_MAX_NODES;
+	    x = tree_next(x, cell, true)) {
+		if (name_is(x, "sup") || name_is(x, "superscript")) {
+			text_init(&t);
+			if (x->children != NULL && x->children->type == XML_TEXT_NODE &&
+			    x->children->content != NULL)
+				text_addn(&t, (const char *)x->children->content,
+				    strlen((const char *)x->children->content));
+			refs_scan(t.s, refs, n);
+		} else if (x->type == XML_TEXT_NODE && x->content != NULL)
+			refs_escaped((const char *)x->content, refs, n);
+	}
+}
+
+/* Keeps the references of the participant just added, for notes_attach. */
+static int
+refs_keep(struct parse *p, xmlNode *row)
+{
+	uint16_t refs[UNTC_MAX_REFS];
+	xmlNode *c;
+	size_t n = 0;
+	int i = 0;
+
+	for (c = row->children; c != NULL; c = c->next)
+		if (is_cell(c) && i++ == p->l.name)
+			break;
+	if (c == NULL)
+		return 0;
+	cell_refs(c, refs, &n);
+	if (n == 0)
+		return 0;
+	if (p->refs == NULL &&
+	    (p->refs = calloc(SNAPSHOT_MAX_PARTICIPANTS, sizeof(*p->refs))) == NULL)
+		return -1;
+	memcpy(p->refs[p->s->n - 1], refs, n * sizeof(refs[0]));
+	return 0;
+}
+
+/* Where a withdrawal note states the date it took effect. */
+static const char *const untc_effect_words[] = {
+	"effective as of ", "effective as from ", "effect as of ", "effect as from ",
+	"effective on ", "effect on ", "effective from ", "effect from ", "effective ",
+	NULL,
+};
+
+/* True when text says its participant withdrew from or denounced the treaty; *when is
+ * the date it gives after "took effect on", "effective on", "with effect from",
+ * "effective as of" and the like (DAY_NONE when none). A withdrawn reservation or
+ * declaration ("withdraw the reservation") is not a withdrawal from the treaty. */
+static bool
+note_withdrawal(const char *text, day_t *when)
+{
+	const char *q, *r;
+	int y, m, d;
+	size_t i;
+
+	*when = DAY_NONE;
+	if (strcasestr(text, "withdraw from") == NULL &&
+	    strcasestr(text, "withdrawal from") == NULL &&
+	    strcasestr(text, "denounce the") == NULL &&
+	    strcasestr(text, "denunciation of the") == NULL)
+		return false;
+	for (i = 0; untc_effect_words[i] != NULL; i++)
+		for (q = text; (q = strcasestr(q, untc_effect_words[i])) != NULL; q++) {
+			r = q + strlen(untc_effect_words[i]);
+			if (dmy_read(&r, &y, &m, &d) == 0) {
+				*when = date_from_ymd(y, m, d);
+				return true;
+			}
+		}
+	return true;
+}
+
+static void
+note_withdrawn(struct participant *pp, day_t when)
+{
+	pp->withdrawn = true;
+	if (when != DAY_NONE) {
+		pp->withdrawal_date = when;
+		pp->withdrawal_from_page = true;
+	}
+}
+
+/* Gives each participant the texts of the notes its name refers to. */
+static int
+notes_attach(struct parse *p, const struct untc_note *notes, size_t nnotes)
+{
+	day_t when;
+	size_t i, k, j;
+
+	if (p->refs == NULL)
+		return 0;
+	for (i = 0; i < p->s->n; i++)
+		for (k = 0; k < UNTC_MAX_REFS && p->refs[i][k] != 0; k++)
+			for (j = 0; j < nnotes; j++) {
+				if (notes[j].no != p->refs[i][k])
+					continue;
+				if (snapshot_add_note(p->s, i, notes[j].text.s) == -1)
+					return -1;
+				if (note_withdrawal(notes[j].text.s, &when))
+					note_withdrawn(&p->s->v[i], when);
+			}
+	return 0;
+}
+
+/* One note: a number and its text, both read from the same paragraph or element. */
+static int
+note_add(struct untc_note *notes, size_t *n, unsigned long no, const struct text *t)
+{
+	if (*n >= UNTC_MAX_NOTES || no < 1 || no > UNTC_MAX_NOTE_NO || t->len == 0)
+		return 0;
+	notes[*n].no = (uint16_t)no;
+	notes[*n].text = *t;
+	(*n)++;
+	return 0;
+}
+
+/* The number a note starts with: its first <sup> (or escaped <superscript>), else its
+ * leading digits; 0 when none. */
+static unsigned long
+note_number(xmlNode *par)
+{
+	uint16_t refs[UNTC_MAX_REFS];
+	const char *s;
+	xmlNode *c;
+	size_t n = 0;
+
+	for (c = par->children; c != NULL; c = c->next) {
+		if (c->type == XML_TEXT_NODE && c->content != NULL) {
+			s = skip_blanks((const char *)c->content);
+			if (*s == '\0')
+				continue;
+			if (strncasecmp(s, "<superscript>", 13) == 0)
+				refs_escaped(s, refs, &n);
+			else if (*s >= '0' && *s <= '9')
+				return strtoul(s, NULL, 10);
+			return n > 0 ? refs[0] : 0;
+		}
+		if (name_is(c, "sup") || name_is(c, "superscript")) {
+			cell_refs(par, refs, &n);
+			return n > 0 ? refs[0] : 0;
+		}
+		if (c->type == XML_ELEMENT_NODE)
+			return 0;
+	}
+	return 0;
+}
+
+/* A withdrawal table among the notes: a "Participant" column and a column whose label
+ * speaks of the date of effect ("Date of effect", "Effective date"). */
+static void
+notes_table(struct parse *p, xmlNode *table)
+{
+	xmlNode *head = row_after(table, NULL, "tr", untc_html_sections), *r, *c;
+	int who = -1, eff = -1, i;
+	struct text t, name;
+	struct action a;
+	long k;
+
+	for (c = head ? head->children : NULL, i = 0; c != NULL; c = c->next) {
+		if (!is_cell(c))
+			continue;
+		if (node_text(c, &t) == 0 && strcasestr(t.s, "participant") != NULL)
+			who = i;
+		else if (node_text(c, &t) == 0 && strcasestr(t.s, "effect") != NULL)
+			eff = i;
+		i++;
+	}
+	if (who < 0 || eff < 0)
+		return;
+	for (r = head; (r = row_after(table, r, "tr", untc_html_sections)) != NULL;) {
+		if (row_cell(r, who, &name) == -1 || row_cell(r, eff, &t) == -1 || name.cut)
+			continue;
+		if (name.len >= 2 && name.s[0] == '[' && name.s[name.len - 1] == ']') {
+			memmove(name.s, name.s + 1, name.len - 2);
+			name.s[name.len - 2] = '\0';
+		}
+		if ((k = snapshot_find(p->s, name.s)) < 0 ||
+		    untc_parse_cell(t.s, (const char *const[KIND_COUNT_]){ NULL },
+		    KIND_RATIFICATION, &a) == -1 || a.date == DAY_NONE)
+			continue;
+		note_withdrawn(&p->s->v[k], a.date);
+	}
+}
+
+/* The notes of a ViewDetails page: every element whose id ends in divNotesAll holds
+ * paragraphs "<sup>N</sup> text" and, on pages with withdrawals, a table of them. */
+static int
+html_notes(struct parse *p, xmlNode *top)
+{
+	struct untc_note *notes;
+	const char *id;
+	xmlNode *n, *x;
+	struct text t;
+	size_t nn = 0;
+	int rc;
+
+	if ((notes = calloc(UNTC_MAX_NOTES, sizeof(*notes))) == NULL)
+		return -1;
+	for (n = tree_next(top, top, true); n != NULL; n = tree_next(n, top, true)) {
+		if (n->type != XML_ELEMENT_NODE || (id = node_id(n)) == NULL ||
+		    !ends_with(id, "divNotesAll"))
+			continue;
+		for (x = tree_next(n, n, true); x != NULL; x = tree_next(x, n, true))
+			if (name_is(x, "p") && node_text(x, &t) == 0)
+				note_add(notes, &nn, note_number(x), &t);
+			else if (name_is(x, "table"))
+				notes_table(p, x);
+	}
+	rc = notes_attach(p, notes, nn);
+	free(notes);
+	return rc;
+}
+
+/* MTDSG footnotes: each Footnote element, numbered by a Number child (else its leading
+ * digits), its text in a Text child (else its own). */
+static int
+xml_notes(struct parse *p, xmlNode *top)
+{
+	struct untc_note *notes;
+	xmlNode *n, *num, *txt;
+	struct text t, nt;
+	size_t nn = 0;
+	char *end;
+	unsigned long no;
+	int rc;
+
+	if (p->refs == NULL)
+		return 0;
+	if ((notes = calloc(UNTC_MAX_NOTES, sizeof(*notes))) == NULL)
+		return -1;
+	for (n = find_element(top, "Footnote"); n != NULL; n = tree_next(n, top, true)) {
+		if (!name_is(n, "Footnote"))
+			continue;
+		num = child(n, "Number");
+		txt = child(n, "Text");
+		if (node_text(txt != NULL ? txt : n, &t) == -1)
+			continue;
+		no = num != NULL && node_text(num, &nt) == 0 ? strtoul(nt.s, NULL, 10) :
+		    note_number(n);
+		if (num == NULL && txt == NULL && t.s[0] >= '0' && t.s[0] <= '9') {
+			/* "1 Official Records ...": the number is not part of the text. */
+			(void)strtoul(t.s, &end, 10);
+			text_init(&nt);
+			text_addn(&nt, end, strlen(end));
+			t = nt;
+		}
+		note_add(notes, &nn, no, &t);
+	}
+	rc = notes_attach(p, notes, nn);
+	free(notes);
+	return rc;
+}
+
 /* The elements of a ViewDetails page found by their ASP.NET id suffix; first wins. */
 static void
 html_marks(xmlNode *top, struct html_marks *m)
@@ -1091,12 +1414,15 @@ html_snapshot(xmlDoc *doc, char *err, size_t errlen)
 		goto bad;
 	if (m.status != NULL && node_text(m.status, &t) == 0)
 		stated_counts(p.s, t.s);
-	if (stated_eif(p.s, m.eif) == -1 || stated_stamp(p.s, m.as_at, top) == -1) {
+	if (stated_eif(p.s, m.eif) == -1 || stated_stamp(p.s, m.as_at, top) == -1 ||
+	    html_notes(&p, top) == -1) {
 		fail(&p, "out of memory");
 		goto bad;
 	}
+	free(p.refs);
 	return p.s;
 bad:
+	free(p.refs);
 	snapshot_free(p.s);
 	return NULL;
 }
@@ -1191,12 +1517,14 @@ xml_snapshot(xmlDoc *doc, char *err, size_t errlen)
 	if (node_text(child(child(ext, "Status"), "Parties"), &t) == 0 && t.len > 0)
 		p.s->stated_parties = count_at(t.s);
 	if (stated_eif(p.s, child(child(ext, "EIF"), "Labeltext")) == -1 ||
-	    stated_stamp(p.s, NULL, top) == -1) {
+	    stated_stamp(p.s, NULL, top) == -1 || xml_notes(&p, top) == -1) {
 		fail(&p, "out of memory");
 		goto bad;
 	}
+	free(p.refs);
 	return p.s;
 bad:
+	free(p.refs);
 	snapshot_free(p.s);
 	return NULL;
 }

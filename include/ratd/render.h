@@ -10,6 +10,8 @@
 void render_status(FILE *out, const json_t *result, bool color);
 /* result: the "result" object of a parties reply. */
 void render_parties(FILE *out, const json_t *result, bool color);
+/* After the table: each participant's footnote texts, one line each (parties --notes). */
+void render_parties_notes(FILE *out, const json_t *result);
 /* result: the "result" object of a refresh reply. */
 void render_refresh(FILE *out, const json_t *result, bool color);
 /* result: the "result" object of a history reply; one line per event. */

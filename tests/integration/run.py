@@ -478,6 +478,17 @@ def test_current_page(ctx):
                 "threshold_participants", "entry_into_force", "in_force"):
         eq(jt.get(key), st.get(key), "ratctl --json status: %s" % key)
 
+    # The page's footnotes reach the participants they belong to.
+    parts = ctx.ratctl_json("parties", TREATY).get("participants") or []
+    mne = [p for p in parts if p.get("name") == "Montenegro"]
+    eq(len(mne), 1, "Montenegro rows")
+    check(mne[0].get("notes") and "Historical Information" in mne[0]["notes"][0],
+          "Montenegro's notes: %r" % mne[0].get("notes"))
+    rc, out, err, _ = ctx.ratctl("parties", TREATY, "--notes")
+    eq(rc, 0, "ratctl parties --notes exit status (stderr %r)" % err)
+    check("Serbia: The former Yugoslavia signed" in out,
+          "ratctl parties --notes lacks Serbia's note:\n%s" % out[-1500:])
+
 
 def test_as_of(ctx):
     d, st = start_ok(ctx)
@@ -591,6 +602,18 @@ def test_xml_source(ctx):
     eq(civ.get("counts"), True, "Côte d'Ivoire counts")
     eq(civ.get("withdrawn"), False, "Côte d'Ivoire withdrawn")
     eq(civ.get("entry_into_force"), "2024-01-01", "Côte d'Ivoire's entry into force")
+    eq(civ.get("withdrawal_date"), None, "Côte d'Ivoire's withdrawal_date")
+    eq(civ.get("notes"), [], "Côte d'Ivoire's notes")
+
+    # The XML states no "status as at" day: its stated counts (59 parties) describe the
+    # current view only, never an earlier one.
+    js = find_treaty(ctx.ratctl_json("status", "--as-of", "2000-12-04"))
+    eq(js.get("parties"), 15, "parties as of 2000-12-04 from the XML")
+    eq(js.get("discrepancies"), [], "discrepancies as of 2000-12-04")
+    rc, out, err, _ = ctx.ratctl("status", "--as-of", "2000-12-04")
+    eq(rc, 0, "ratctl status --as-of 2000-12-04 exit status")
+    check("page disagrees" not in out, "status --as-of 2000-12-04 says:\n%s" % out)
+    eq(d.status().get("discrepancies"), [], "discrepancies today")
 
 
 def test_aspnet_error_page(ctx):
@@ -782,6 +805,16 @@ def test_check_config(ctx):
     eq(rc, 1, "--check-config exit status with treaty id ../evil")
     check(re.search(r"^%s:%d:" % (re.escape(evil), n), out, re.M),
           "treaty id ../evil not reported at %s:%d: in:\n%s" % (evil, n, out))
+
+    # The final-clause keys: a malformed NAME: DATE and an unknown after_treaty.
+    for key, val, what in (("withdrawn", "Burundi 2017-10-27", "bad withdrawn"),
+                           ("after_treaty", "IV-99", "after_treaty 'IV-99' has no")):
+        bad = ctx.write_conf(url, name="final-%s.conf" % key, extra="%s = %s\n" % (key, val))
+        n = line_of(bad, "%s = " % key)
+        rc, out = check_config(ctx, bad)
+        eq(rc, 1, "--check-config exit status with %s = %s" % (key, val))
+        check(re.search(r"^%s:%d: %s" % (re.escape(bad), n, re.escape(what)), out, re.M),
+              "%s not reported at %s:%d: in:\n%s" % (key, bad, n, out))
 
     p = ctx.run([RATD, "-h"], 5)
     eq(p.returncode, 0, "ratd -h exit status")

@@ -18,6 +18,7 @@ for f in usr/local/sbin/ratd usr/local/bin/ratctl \
 	usr/local/share/ratd/IV-13.xml \
 	usr/local/share/ratd/presets/XXVI-9.conf usr/local/share/ratd/presets/XXI-10.conf \
 	usr/local/share/ratd/presets/XVIII-16.conf usr/local/share/ratd/presets/IV-4.conf \
+	usr/local/share/ratd/presets/IV-15.conf usr/local/share/ratd/presets/XXVII-2-f.conf \
 	usr/local/share/man/man8/ratd.8 usr/local/share/man/man1/ratctl.1 \
 	usr/local/share/man/man5/ratd.conf.5 \
 	usr/local/lib/systemd/system/ratd.service usr/local/lib/systemd/system/ratd.socket \

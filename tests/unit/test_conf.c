@@ -560,7 +560,8 @@ test_structure_errors(void **state)
 {
 	assert_one_error(MINIMAL "intervall = 1h\n", 4,
 	    "unknown key 'intervall' in [treaty IV-13] (known: title, url, format, threshold, "
-	    "eif_delay, eif_align, count, exclude, interval, approaching)");
+	    "eif_delay, eif_align, count, exclude, interval, approaching, later, later_delay, "
+	    "later_align, not_before, requires, after_treaty, withdrawn, effective)");
 	assert_one_error("[ratd]\nsockets = /x\n" MINIMAL, 2,
 	    "unknown key 'sockets' in [ratd] (known: socket, socket_mode, ");
 	assert_one_error("[global]\nsocket = /x\n" MINIMAL, 1,
@@ -1224,23 +1225,149 @@ test_presets(void **state)
 	assert_preset("XVIII-16", 40, 0, 90, RULE_ALIGN_NONE, "European Union");
 	assert_preset("IV-4", 35, 3, 0, RULE_ALIGN_NONE, NULL);
 
-	/* etc/ratd.conf with every preset line enabled: IV-13 and the four presets. */
+	/* etc/ratd.conf with every preset line enabled: IV-13 and the six presets (IV-15's
+	 * file holds the Convention and its Protocol). */
 	unsetenv("STATE_DIRECTORY");
 	shipped_conf(true, false, text, sizeof(text));
 	assert_loads(text, &c);
-	assert_int_equal(c.ntreaties, 5);
+	assert_int_equal(c.ntreaties, 8);
 	assert_iv13(&c);
 	assert_string_equal(c.treaties[0].id, "IV-13");
 	assert_string_equal(c.treaties[1].id, "XXVI-9");
 	assert_string_equal(c.treaties[2].id, "XXI-10");
 	assert_string_equal(c.treaties[3].id, "XVIII-16");
 	assert_string_equal(c.treaties[4].id, "IV-4");
-	assert_int_equal(c.nfiles, 6);
+	assert_string_equal(c.treaties[5].id, "IV-15");
+	assert_string_equal(c.treaties[6].id, "IV-15-a");
+	assert_string_equal(c.treaties[7].id, "XXVII-2-f");
+	assert_string_equal(c.treaties[6].rule.after_treaty, "IV-15");
+	assert_int_equal(c.nfiles, 8);
 	conf_free(&c);
 
 	/* The development configuration reads IV-13 from etc/treaties.d. */
 	assert_int_equal(conf_load("etc/ratd.dev.conf", &c), 0);
 	assert_string_equal(c.treaties[0].file, "etc/treaties.d/IV-13.conf");
+	conf_free(&c);
+}
+
+/* The keys of a treaty's final clauses, read into its rule. */
+static void
+test_final_clause_keys(void **state)
+{
+	struct conf c;
+	const struct rule *r;
+
+	assert_loads(MINIMAL "eif_delay = 12 months\nlater = after-threshold\n"
+	    "later_delay = 30 days\nnot_before = 2019-01-01\nrequires = India\n"
+	    "requires = Pakistan\nwithdrawn = Burundi: 2017-10-27\n"
+	    "effective = Côte d'Ivoire: 1960-08-07\n"
+	    "[treaty IV-13-a]\nurl = https://treaties.un.org/y\nthreshold = 10\n"
+	    "after_treaty = IV-13\nlater_align = next-month\neif_delay = 2 months\n", &c);
+	r = &conf_treaty_find(&c, "IV-13")->rule;
+	assert_int_equal(r->later, RULE_LATER_AFTER_THRESHOLD);
+	assert_true(r->later_set);
+	assert_int_equal(r->later_months, 0);
+	assert_int_equal(r->later_days, 30);
+	/* later_align not given: eif_align's. */
+	assert_int_equal(r->later_align, r->align);
+	assert_true(r->has_not_before);
+	assert_int_equal(r->not_before, date_from_ymd(2019, 1, 1));
+	assert_int_equal(r->nrequires, 2);
+	assert_string_equal(r->requires[1], "Pakistan");
+	assert_int_equal(r->nwithdrawn, 1);
+	assert_string_equal(r->withdrawn[0].name, "Burundi");
+	assert_int_equal(r->withdrawn[0].date, date_from_ymd(2017, 10, 27));
+	assert_int_equal(r->withdrawn[0].line, 10);
+	assert_string_equal(r->effective[0].name, "Côte d'Ivoire");
+	assert_null(r->after_treaty);
+	r = &conf_treaty_find(&c, "IV-13-a")->rule;
+	assert_string_equal(r->after_treaty, "IV-13");
+	assert_int_equal(r->later, RULE_LATER_AFTER_EIF);
+	/* later_delay not given: eif_delay's. */
+	assert_true(r->later_set);
+	assert_int_equal(r->later_months, 2);
+	assert_int_equal(r->later_align, RULE_ALIGN_NEXT_MONTH);
+	conf_free(&c);
+
+	/* Without any later key, later instruments take eif_delay and eif_align. */
+	assert_loads(MINIMAL, &c);
+	assert_false(c.treaties[0].rule.later_set);
+	assert_false(c.treaties[0].rule.has_not_before);
+	conf_free(&c);
+}
+
+static void
+test_final_clause_errors(void **state)
+{
+	struct conf c;
+
+	assert_one_error(MINIMAL "later = after-signature\n", 4,
+	    "bad later 'after-signature': use after-entry-into-force or after-threshold");
+	assert_one_error(MINIMAL "later_delay = soon\n", 4, "bad later_delay 'soon'");
+	assert_one_error(MINIMAL "later_align = first\n", 4, "bad later_align 'first'");
+	assert_one_error(MINIMAL "not_before = 1 January 2019\n", 4,
+	    "bad not_before '1 January 2019': use a date YYYY-MM-DD");
+	assert_one_error(MINIMAL "requires = India\nrequires = India\n", 5,
+	    "requires names 'India' twice");
+	assert_one_error(MINIMAL "withdrawn = Burundi 2017-10-27\n", 4,
+	    "bad withdrawn 'Burundi 2017-10-27': use NAME: YYYY-MM-DD");
+	assert_one_error(MINIMAL "withdrawn = : 2017-10-27\n", 4, "bad withdrawn ': 2017-10-27'");
+	assert_one_error(MINIMAL "withdrawn = Burundi: 2017-13-01\n", 4,
+	    "bad withdrawn 'Burundi: 2017-13-01'");
+	assert_one_error(MINIMAL "effective = Benin: \n", 4, "bad effective 'Benin:'");
+	assert_one_error(MINIMAL "withdrawn = A: 2001-01-01\nwithdrawn = A: 2002-01-01\n", 5,
+	    "withdrawn names 'A' twice");
+	assert_one_error(MINIMAL "after_treaty = IV-15\n", 4,
+	    "after_treaty 'IV-15' has no [treaty IV-15] section");
+	assert_one_error(MINIMAL "after_treaty = IV-13\n", 4,
+	    "after_treaty 'IV-13' leads back to [treaty IV-13]");
+	assert_int_equal(load(MINIMAL "after_treaty = B\n[treaty B]\nurl = http://h/\n"
+	    "threshold = 1\nafter_treaty = IV-13\n", &c), -1);
+	assert_true(has_error(&c, 4, "after_treaty 'B' leads back to [treaty IV-13]"));
+	assert_true(has_error(&c, 8, "after_treaty 'IV-13' leads back to [treaty B]"));
+	conf_free(&c);
+	assert_one_error(MINIMAL "after_treaty = a/b\n", 4, "bad after_treaty 'a/b'");
+	assert_one_error("[ratd]\nday_zone = Mars/Olympus\n" MINIMAL, 2,
+	    "day_zone: unknown time zone 'Mars/Olympus'");
+	assert_one_error("[ratd]\nday_zone = ../../etc/passwd\n" MINIMAL, 2,
+	    "day_zone: bad time zone '../../etc/passwd'");
+}
+
+/* day_zone: New York's day begins at 05:00 UTC in winter and 04:00 UTC in summer. The
+ * offsets are computed from a fixed day, so the test does not depend on today. */
+static void
+test_day_zone(void **state)
+{
+	struct zone z;
+	struct conf c;
+	char msg[256];
+	time_t winter = 1736139600;   /* 2025-01-06T05:00:00Z, 00:00 in New York */
+	time_t summer = 1751256000;   /* 2025-06-30T04:00:00Z, 00:00 in New York */
+
+	assert_int_equal(zone_load(&z, "America/New_York", winter - 86400 * 5, msg,
+	    sizeof(msg)), 0);
+	assert_int_equal(zone_day(&z, winter - 1), date_from_ymd(2025, 1, 5));
+	assert_int_equal(zone_day(&z, winter), date_from_ymd(2025, 1, 6));
+	assert_int_equal(zone_day(&z, summer - 1), date_from_ymd(2025, 6, 29));
+	assert_int_equal(zone_day(&z, summer), date_from_ymd(2025, 6, 30));
+	assert_int_equal(zone_next_midnight(&z, winter - 3600), winter);
+	assert_int_equal(zone_next_midnight(&z, winter), winter + 86400);
+	assert_int_equal(zone_next_midnight(&z, summer - 10), summer);
+	/* 9 March 2025 has 23 hours in New York: the next day starts at 04:00 UTC. */
+	assert_int_equal(zone_next_midnight(&z, 1741496400), 1741579200);
+	/* The process's own zone is left as it was. */
+	assert_null(getenv("TZ"));
+	zone_free(&z);
+
+	assert_loads("[ratd]\nday_zone = America/New_York\n" MINIMAL, &c);
+	assert_string_equal(c.day_zone.name, "America/New_York");
+	assert_true(c.day_zone.n > 1);
+	conf_free(&c);
+
+	/* The default: UTC days. */
+	assert_loads(MINIMAL, &c);
+	assert_int_equal(zone_day(&c.day_zone, winter - 1), date_from_ymd(2025, 1, 6));
+	assert_int_equal(zone_next_midnight(&c.day_zone, winter), 1736208000);
 	conf_free(&c);
 }
 
@@ -1259,6 +1386,9 @@ main(void)
 		cmocka_unit_test(test_socket_group_empty_is_unset),
 		cmocka_unit_test(test_redirect_hosts),
 		cmocka_unit_test(test_structure_errors),
+		cmocka_unit_test(test_final_clause_keys),
+		cmocka_unit_test(test_final_clause_errors),
+		cmocka_unit_test(test_day_zone),
 		cmocka_unit_test(test_missing_and_duplicates),
 		cmocka_unit_test(test_alert_treaty_defined_later),
 		cmocka_unit_test(test_every_error_collected),

@@ -120,7 +120,7 @@ static void
 diff(struct event_list *l, const struct conf_treaty *ct, const struct snapshot *before,
     const struct snapshot *after, const char *today)
 {
-	assert_int_equal(event_diff(l, ct, before, after, D(today), at(today)), 0);
+	assert_int_equal(event_diff(l, ct, before, after, D(today), DAY_NONE, at(today)), 0);
 }
 
 static size_t
@@ -229,6 +229,36 @@ test_iv13_threshold_day(void **state)
 		assert_int_equal(event_id(l.v[i]), 0);
 		assert_int_equal(event_check(l.v[i]), -1);
 	}
+	event_list_clear(&l);
+	snapshot_free(before);
+	snapshot_free(after);
+}
+
+/* A protocol that waits for its convention: the threshold event gives the date the
+ * convention allows, or says what it waits for. */
+static void
+test_threshold_of_a_protocol(void **state)
+{
+	struct conf_treaty ct = iv13();
+	struct snapshot *before = parse_file("IV-13.2003-03-13.html");
+	struct snapshot *after = parse_file("IV-13.2003-03-14.html");
+	struct event_list l = { 0 };
+	char conv[] = "IV-99";
+	const json_t *ev;
+
+	ct.rule.after_treaty = conv;
+	assert_int_equal(event_diff(&l, &ct, before, after, D("2003-03-14"), DAY_NONE,
+	    at("2003-03-14")), 0);
+	ev = nth(&l, EV_THRESHOLD_REACHED, 0);
+	assert_true(json_is_null(json_object_get(data(ev), "entry_into_force")));
+	assert_non_null(strstr(str(ev, "summary"), "enters into force with IV-99"));
+	event_list_clear(&l);
+
+	assert_int_equal(event_diff(&l, &ct, before, after, D("2003-03-14"), D("2004-01-01"),
+	    at("2003-03-14")), 0);
+	ev = nth(&l, EV_THRESHOLD_REACHED, 0);
+	assert_string_equal(str(data(ev), "entry_into_force"), "2004-01-01");
+	assert_non_null(strstr(str(ev, "summary"), "enters into force on 2004-01-01"));
 	event_list_clear(&l);
 	snapshot_free(before);
 	snapshot_free(after);
@@ -408,13 +438,23 @@ test_participant_withdrawn(void **state)
 	    "Albania");
 	assert_string_equal(str(data(nth(&l, EV_PARTICIPANT_WITHDRAWN, 1)), "participant"),
 	    "Benin");
-	assert_int_equal(json_object_size(data(l.v[0])), 1);
+	/* The participant and the date of effect, unknown here (null). */
+	assert_int_equal(json_object_size(data(l.v[0])), 2);
+	assert_true(json_is_null(json_object_get(data(l.v[0]), "withdrawal_date")));
 	assert_int_equal(count(&l, EV_NEW_PARTY), 0);
 	event_list_clear(&l);
 
 	/* Still withdrawn on the next commit: nothing. */
 	diff(&l, &ct, after, after, "2020-12-31");
 	assert_int_equal(l.n, 0);
+	event_list_clear(&l);
+
+	/* A date the page gives (or the day ratd first saw the brackets) is in the event. */
+	after->v[0].withdrawal_date = date_from_ymd(2020, 11, 30);
+	after->v[0].withdrawal_from_page = true;
+	diff(&l, &ct, before, after, "2020-12-31");
+	assert_string_equal(str(data(nth(&l, EV_PARTICIPANT_WITHDRAWN, 0)), "withdrawal_date"),
+	    "2020-11-30");
 	event_list_clear(&l);
 	snapshot_free(before);
 	snapshot_free(after);
@@ -640,6 +680,7 @@ main(void)
 		cmocka_unit_test(test_new_signatory),
 		cmocka_unit_test(test_approaching_threshold),
 		cmocka_unit_test(test_participant_withdrawn),
+		cmocka_unit_test(test_threshold_of_a_protocol),
 		cmocka_unit_test(test_participant_changed),
 		cmocka_unit_test(test_renamed_participant),
 		cmocka_unit_test(test_numbering_gives_consecutive_ids),

@@ -221,12 +221,19 @@ tpnw_in_force(void **state)
 	assert_string_equal(p.snap->v[r.threshold_idx[0]].name, "Honduras");
 	assert_string_equal(iso(r.entry_into_force, buf), "2021-01-22");
 	assert_true(r.in_force);
-	/* Article 15(2): a later instrument, 90 days after its own deposit; an earlier one,
-	 * the treaty's date. */
+	/* Article 15(2): an instrument deposited after the fiftieth, 90 days after its own
+	 * deposit; the fiftieth and those before it, the treaty's date. */
 	assert_string_equal(iso(rule_participant_eif(p.rule, &r, find(p.snap, "Chile")), buf),
 	    "2021-12-22");
+	assert_string_equal(iso(rule_participant_eif(p.rule, &r, find(p.snap, "Honduras")),
+	    buf), "2021-01-22");
+	assert_string_equal(iso(rule_participant_eif(p.rule, &r, find(p.snap, "Austria")),
+	    buf), "2021-01-22");
+	/* Benin deposited on 11 December 2020, between the fiftieth instrument and the
+	 * Treaty's date: 11 March 2021, as the depositary gives it. */
+	assert_int_equal(find(p.snap, "Benin")->instrument.date, ymd(2020, 12, 11));
 	assert_string_equal(iso(rule_participant_eif(p.rule, &r, find(p.snap, "Benin")), buf),
-	    "2021-01-22");
+	    "2021-03-11");
 	rule_result_clear(&r);
 
 	/* The day Jamaica and Nauru deposited: one short, and at the earliest 90 days on. */
@@ -262,6 +269,151 @@ other_presets_rules(void **state)
 	preset_close(&p);
 }
 
+/* A preset's configuration alone, over a table built here. */
+static void
+preset_rule(struct preset *p, const char *file, const char *id)
+{
+	char path[128];
+	size_t i;
+
+	snprintf(path, sizeof(path), "data/presets/%s.conf", file);
+	if (conf_load(path, &p->conf) != 0)
+		for (i = 0; i < p->conf.nerrors; i++)
+			print_message("  %s\n", p->conf.errors[i]);
+	assert_int_equal(p->conf.nerrors, 0);
+	assert_non_null(conf_treaty_find(&p->conf, id));
+	p->rule = &conf_treaty_find(&p->conf, id)->rule;
+	p->snap = snapshot_new();
+	assert_non_null(p->snap);
+}
+
+static void
+deposit(struct snapshot *s, const char *name, day_t d, enum kind k)
+{
+	struct action none = { DAY_NONE, KIND_NONE }, ins = { d, k };
+
+	assert_int_equal(snapshot_add(s, name, false, none, ins), 0);
+}
+
+/* The ICCPR's 35th instrument came on 23 December 1975; article 49(2) covers every
+ * instrument after it, one in the gap before 23 March 1976 included. */
+static void
+iccpr_gap_state(void **state)
+{
+	char buf[DATE_ISO_LEN];
+	struct rule_result r;
+	struct preset p;
+	int i;
+
+	preset_rule(&p, "IV-4", "IV-4");
+	for (i = 0; i < 34; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "State %02d", i);
+		deposit(p.snap, name, ymd(1970, 1, 1) + i, KIND_RATIFICATION);
+	}
+	deposit(p.snap, "Thirty-fifth", ymd(1975, 12, 23), KIND_RATIFICATION);
+	deposit(p.snap, "Gap", ymd(1976, 1, 15), KIND_ACCESSION);
+	assert_int_equal(rule_eval(p.rule, p.snap, ymd(1980, 1, 1), &r), 0);
+	assert_string_equal(iso(r.entry_into_force, buf), "1976-03-23");
+	assert_string_equal(iso(rule_participant_eif(p.rule, &r, find(p.snap, "Gap")), buf),
+	    "1976-04-15");
+	rule_result_clear(&r);
+	preset_close(&p);
+}
+
+/* BBNJ and the Cybercrime Convention: thirty days for a later State, never before the
+ * treaty's own date. */
+static void
+later_delays_of_bbnj_and_cybercrime(void **state)
+{
+	char buf[DATE_ISO_LEN];
+	struct preset p;
+
+	preset_rule(&p, "XXI-10", "XXI-10");
+	assert_string_equal(iso(rule_later_date(p.rule, ymd(2026, 3, 1)), buf), "2026-03-31");
+	assert_int_equal(p.rule->later, RULE_LATER_AFTER_THRESHOLD);
+	preset_close(&p);
+	preset_rule(&p, "XVIII-16", "XVIII-16");
+	assert_string_equal(iso(rule_later_date(p.rule, ymd(2026, 3, 1)), buf), "2026-03-31");
+	assert_int_equal(p.rule->later, RULE_LATER_AFTER_THRESHOLD);
+	assert_string_equal(iso(rule_entry_into_force(p.rule, ymd(2026, 3, 1)), buf),
+	    "2026-05-30");
+	preset_close(&p);
+}
+
+/* CRPD: the European Union's formal confirmation of 23 December 2010 took effect on
+ * 22 January 2011; its instrument is not counted for the twenty. The Protocol waits for
+ * the Convention. */
+static void
+crpd_and_protocol(void **state)
+{
+	char buf[DATE_ISO_LEN];
+	struct rule_result r;
+	struct preset p;
+	int i;
+
+	preset_rule(&p, "IV-15", "IV-15");
+	for (i = 0; i < 19; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "State %02d", i);
+		deposit(p.snap, name, ymd(2007, 3, 30) + i, KIND_RATIFICATION);
+	}
+	deposit(p.snap, "European Union", ymd(2010, 12, 23), KIND_CONFIRMATION);
+	deposit(p.snap, "Twentieth", ymd(2008, 4, 3), KIND_RATIFICATION);
+	assert_int_equal(rule_eval(p.rule, p.snap, ymd(2012, 1, 1), &r), 0);
+	assert_int_equal(r.counted, 20);
+	assert_string_equal(iso(r.entry_into_force, buf), "2008-05-03");
+	assert_string_equal(iso(rule_participant_eif(p.rule, &r,
+	    find(p.snap, "European Union")), buf), "2011-01-22");
+	rule_result_clear(&r);
+
+	p.rule = &conf_treaty_find(&p.conf, "IV-15-a")->rule;
+	assert_string_equal(p.rule->after_treaty, "IV-15");
+	assert_int_equal(p.rule->threshold, 10);
+	assert_int_equal(rule_eval_after(p.rule, p.snap, ymd(2012, 1, 1), ymd(2008, 5, 3),
+	    &r), 0);
+	/* Ten instruments by 8 April 2007 would give 8 May 2007: the Convention's date. */
+	assert_string_equal(iso(r.rule_date, buf), "2007-05-08");
+	assert_string_equal(iso(r.entry_into_force, buf), "2008-05-03");
+	rule_result_clear(&r);
+	preset_close(&p);
+}
+
+/* Kigali: twenty instruments by November 2017, in force on 1 January 2019 for every
+ * Party bound by then; 90 days after its own deposit for a Party after that. */
+static void
+kigali_first_of_january_2019(void **state)
+{
+	char buf[DATE_ISO_LEN];
+	struct rule_result r;
+	struct preset p;
+	int i;
+
+	preset_rule(&p, "XXVII-2-f", "XXVII-2-f");
+	for (i = 0; i < 20; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "Party %02d", i);
+		deposit(p.snap, name, ymd(2017, 11, 17) - 19 + i, KIND_RATIFICATION);
+	}
+	deposit(p.snap, "In 2018", ymd(2018, 10, 1), KIND_ACCEPTANCE);
+	deposit(p.snap, "In 2021", ymd(2021, 6, 17), KIND_ACCEPTANCE);
+	assert_int_equal(rule_eval(p.rule, p.snap, ymd(2024, 1, 1), &r), 0);
+	assert_string_equal(iso(r.threshold_date, buf), "2017-11-17");
+	assert_string_equal(iso(r.entry_into_force, buf), "2019-01-01");
+	assert_string_equal(iso(rule_participant_eif(p.rule, &r, find(p.snap, "Party 00")),
+	    buf), "2019-01-01");
+	assert_string_equal(iso(rule_participant_eif(p.rule, &r, find(p.snap, "In 2018")),
+	    buf), "2019-01-01");
+	assert_string_equal(iso(rule_participant_eif(p.rule, &r, find(p.snap, "In 2021")),
+	    buf), "2021-09-15");
+	rule_result_clear(&r);
+	preset_close(&p);
+}
+
+
 int
 main(void)
 {
@@ -272,6 +424,10 @@ main(void)
 		cmocka_unit_test(tpnw_page_reads),
 		cmocka_unit_test(tpnw_in_force),
 		cmocka_unit_test(other_presets_rules),
+		cmocka_unit_test(iccpr_gap_state),
+		cmocka_unit_test(later_delays_of_bbnj_and_cybercrime),
+		cmocka_unit_test(crpd_and_protocol),
+		cmocka_unit_test(kigali_first_of_january_2019),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -575,6 +575,73 @@ lines_keep_newlines_only(void **state)
 	free(buf);
 }
 
+/* A CTBT-shaped treaty: named participants missing, an earliest date, a convention. */
+static const char status_conditions_json[] = "{\"treaties\": [{"
+	"\"id\": \"T\", \"title\": \"Test\", \"as_of\": \"2026-01-01\","
+	"\"parties\": 3, \"counted\": 3, \"signatories\": 3, \"threshold\": 3,"
+	"\"remaining\": 0, \"threshold_reached\": false, \"threshold_date\": null,"
+	"\"threshold_participants\": [], \"entry_into_force\": null, \"in_force\": false,"
+	"\"required_missing\": [\"India\", \"Pakistan\"],"
+	"\"rule\": {\"threshold\": 3, \"eif_delay\": \"180 days\", \"eif_align\": \"none\","
+	" \"count\": [], \"exclude\": [], \"later\": \"after-threshold\","
+	" \"later_delay\": \"30 days\", \"later_align\": \"none\","
+	" \"not_before\": \"1998-09-24\", \"requires\": [\"India\", \"Pakistan\", \"Egypt\"],"
+	" \"after_treaty\": \"IV-15\"},"
+	"\"source\": {\"state\": \"ok\"}}]}";
+
+static void
+status_says_the_extra_conditions(void **state)
+{
+	char *out = render(render_status, status_conditions_json, false);
+
+	assert_has(out, "also needs         2 of the 3 participants the treaty names, still "
+	    "without an instrument: India, Pakistan\n");
+	assert_has(out, "not before         1998-09-24 (a date fixed in the treaty: it cannot "
+	    "enter into force earlier)\n");
+	assert_has(out, "waits for          IV-15 to enter into force");
+	assert_has(out, "a State joining after the threshold: 30 days from its own instrument, "
+	    "never before the treaty");
+	free(out);
+	/* A treaty without them says nothing of them. */
+	out = render(render_status, status_in_force, false);
+	assert_lacks(out, "also needs");
+	assert_lacks(out, "not before");
+	assert_lacks(out, "waits for");
+	free(out);
+}
+
+static const char parties_withdrawals[] = "{\"treaty\": \"XVIII-10\", \"as_of\": \"2026-01-01\","
+	" \"participants\": [{\"name\": \"Burundi\", \"signature\": null,"
+	" \"instrument\": {\"date\": \"2004-09-21\", \"kind\": \"ratification\"},"
+	" \"entry_into_force\": null, \"withdrawn\": true, \"withdrawal_date\": \"2017-10-27\","
+	" \"counts\": false, \"notes\": [\"On 27 October 2016, Burundi notified its decision "
+	"to withdraw; the withdrawal took effect on 27 October 2017.\"]},"
+	" {\"name\": \"Ruritania\", \"signature\": null,"
+	" \"instrument\": {\"date\": \"2001-02-01\", \"kind\": \"accession\"},"
+	" \"entry_into_force\": \"2002-07-01\", \"withdrawn\": false,"
+	" \"withdrawal_date\": \"2030-03-01\", \"counts\": true, \"notes\": []}]}";
+
+static void
+render_parties_color(FILE *f, const json_t *v, bool color)
+{
+	render_parties(f, v, color);
+	render_parties_notes(f, v);
+}
+
+static void
+parties_mark_withdrawals_and_show_notes(void **state)
+{
+	char *out = render(render_parties_color, parties_withdrawals, false);
+
+	assert_has(out, "[Burundi]");
+	assert_has(out, "- (withdrew 2017-10-27)");
+	assert_has(out, "2002-07-01 (withdraws 2030-03-01)");
+	assert_has(out, "Notes (the depositary's footnotes):\nBurundi: On 27 October 2016");
+	/* Withdrawn at the date: not among the parties. */
+	assert_has(out, "1 party, 0 signatories as of 2026-01-01");
+	free(out);
+}
+
 int
 main(void)
 {
@@ -591,6 +658,8 @@ main(void)
 		cmocka_unit_test(status_null_result_prints_no_treaties),
 		cmocka_unit_test(control_characters_never_reach_the_terminal),
 		cmocka_unit_test(parties_table),
+		cmocka_unit_test(status_says_the_extra_conditions),
+		cmocka_unit_test(parties_mark_withdrawals_and_show_notes),
 		cmocka_unit_test(parties_footer_counts_at_the_date),
 		cmocka_unit_test(parties_survive_wrong_types),
 		cmocka_unit_test(refresh_lines),

@@ -481,6 +481,373 @@ test_copy_and_clear(void **state)
 	rule_clear(&dst);
 }
 
+/* A table of instruments: "NAME", "YYYY-MM-DD" pairs, every one a ratification. */
+static struct snapshot *
+deposits(const char *const rows[][2], size_t n)
+{
+	struct snapshot *s = snapshot_new();
+	struct action none = { DAY_NONE, KIND_NONE };
+	size_t i;
+
+	assert_non_null(s);
+	for (i = 0; i < n; i++) {
+		struct action ins = { D(rows[i][1]), KIND_RATIFICATION };
+
+		assert_int_equal(snapshot_add(s, rows[i][0], false, none, ins), 0);
+	}
+	return s;
+}
+
+#define DEPOSITS(rows) deposits(rows, sizeof(rows) / sizeof(rows[0]))
+
+/* Twenty instruments: nineteen in June 1990, the twentieth on 2 August 1990, then
+ * States depositing in the gap before entry into force, on the threshold day, on the
+ * entry-into-force day and after it. */
+static const char *const crc_rows[][2] = {
+	{ "S01", "1990-06-01" }, { "S02", "1990-06-02" }, { "S03", "1990-06-03" },
+	{ "S04", "1990-06-04" }, { "S05", "1990-06-05" }, { "S06", "1990-06-06" },
+	{ "S07", "1990-06-07" }, { "S08", "1990-06-08" }, { "S09", "1990-06-09" },
+	{ "S10", "1990-06-10" }, { "S11", "1990-06-11" }, { "S12", "1990-06-12" },
+	{ "S13", "1990-06-13" }, { "S14", "1990-06-14" }, { "S15", "1990-06-15" },
+	{ "S16", "1990-06-16" }, { "S17", "1990-06-17" }, { "S18", "1990-06-18" },
+	{ "S19", "1990-06-19" }, { "Twentieth", "1990-08-02" }, { "Same day", "1990-08-02" },
+	{ "Gap", "1990-08-10" }, { "On the day", "1990-09-01" }, { "Later", "1990-10-15" },
+};
+
+/* CRC article 49: "1. The present Convention shall enter into force on the thirtieth
+ * day following the date of deposit with the Secretary-General of the United Nations
+ * of the twentieth instrument of ratification or accession. 2. For each State ratifying
+ * or acceding to the Convention after the deposit of the twentieth instrument of
+ * ratification or accession, the Convention shall enter into force on the thirtieth
+ * day after the deposit by such State of its own instrument of ratification or
+ * accession." A State depositing between the twentieth instrument and the Convention's
+ * date is "after the deposit of the twentieth": its own thirty days. */
+static void
+test_crc_after_threshold(void **state)
+{
+	struct rule crc = { .threshold = 20, .delay_days = 30, .count_mask = IV13_COUNT,
+		.later = RULE_LATER_AFTER_THRESHOLD };
+	struct rule iv13_wording = crc;
+	struct snapshot *s = DEPOSITS(crc_rows);
+	struct rule_result r;
+
+	assert_int_equal(rule_eval(&crc, s, D("2024-01-01"), &r), 0);
+	assert_string_equal(iso(r.threshold_date), "1990-08-02");
+	assert_int_equal(r.nthreshold, 2);
+	assert_string_equal(iso(r.entry_into_force), "1990-09-01");
+	assert_string_equal(iso(rule_participant_eif(&crc, &r, P(s, "S01"))), "1990-09-01");
+	/* The twentieth and a State on the same day: paragraph 1, the treaty's date. */
+	assert_string_equal(iso(rule_participant_eif(&crc, &r, P(s, "Twentieth"))),
+	    "1990-09-01");
+	assert_string_equal(iso(rule_participant_eif(&crc, &r, P(s, "Same day"))),
+	    "1990-09-01");
+	/* In the gap: its own thirtieth day, after the Convention's. */
+	assert_string_equal(iso(rule_participant_eif(&crc, &r, P(s, "Gap"))), "1990-09-09");
+	assert_string_equal(iso(rule_participant_eif(&crc, &r, P(s, "On the day"))),
+	    "1990-10-01");
+	assert_string_equal(iso(rule_participant_eif(&crc, &r, P(s, "Later"))), "1990-11-14");
+	rule_result_clear(&r);
+
+	/* The IV-13 wording ("after its entry into force") gives the gap State the
+	 * Convention's date instead: the difference the later key expresses. */
+	iv13_wording.later = RULE_LATER_AFTER_EIF;
+	assert_int_equal(rule_eval(&iv13_wording, s, D("2024-01-01"), &r), 0);
+	assert_string_equal(iso(rule_participant_eif(&iv13_wording, &r, P(s, "Gap"))),
+	    "1990-09-01");
+	assert_string_equal(iso(rule_participant_eif(&iv13_wording, &r, P(s, "On the day"))),
+	    "1990-10-01");
+	rule_result_clear(&r);
+	snapshot_free(s);
+}
+
+/* Rome Statute article 126: "1. This Statute shall enter into force on the first day
+ * of the month after the 60th day following the date of the deposit of the 60th
+ * instrument of ratification, acceptance, approval or accession with the
+ * Secretary-General of the United Nations. 2. For each State ratifying, accepting,
+ * approving or acceding to this Statute after the deposit of the 60th instrument of
+ * ratification, acceptance, approval or accession, the Statute shall enter into force
+ * on the first day of the month after the 60th day following the deposit by such
+ * State of its instrument of ratification, acceptance, approval or accession."
+ * Threshold 3 here, the shape unchanged: 11 April 2002 gives 1 July 2002. */
+static void
+test_rome_next_month(void **state)
+{
+	static const char *const rows[][2] = {
+		{ "A", "2001-01-10" }, { "B", "2002-04-11" }, { "C", "2002-04-11" },
+		{ "Gap", "2002-05-28" }, { "Year end", "2002-12-31" },
+	};
+	struct rule rome = { .threshold = 3, .delay_days = 60, .align = RULE_ALIGN_NEXT_MONTH,
+		.count_mask = IV13_COUNT, .later = RULE_LATER_AFTER_THRESHOLD };
+	struct snapshot *s = DEPOSITS(rows);
+	struct rule_result r;
+
+	assert_int_equal(rule_eval(&rome, s, D("2024-01-01"), &r), 0);
+	assert_string_equal(iso(r.threshold_date), "2002-04-11");
+	assert_string_equal(iso(r.entry_into_force), "2002-07-01");
+	assert_string_equal(iso(rule_participant_eif(&rome, &r, P(s, "A"))), "2002-07-01");
+	assert_string_equal(iso(rule_participant_eif(&rome, &r, P(s, "C"))), "2002-07-01");
+	/* 28 May + 60 days = 27 July: the first day of the month after is 1 August. */
+	assert_string_equal(iso(rule_participant_eif(&rome, &r, P(s, "Gap"))), "2002-08-01");
+	/* 31 December + 60 days = 1 March: the month after that is April. */
+	assert_string_equal(iso(rule_participant_eif(&rome, &r, P(s, "Year end"))),
+	    "2003-04-01");
+	rule_result_clear(&r);
+	snapshot_free(s);
+}
+
+/* IV-13 article 87: "1. The present Convention shall enter into force on the first day
+ * of the month following a period of three months after the date of the deposit of the
+ * twentieth instrument of ratification or accession. 2. For each State ratifying or
+ * acceding to the present Convention after its entry into force, the Convention shall
+ * enter into force on the first day of the month following a period of three months
+ * after the date of the deposit of its own instrument of ratification or accession."
+ * Mali deposited in the gap (5 June 2003): the Convention's date, 1 July 2003. */
+static void
+test_iv13_after_entry_into_force(void **state)
+{
+	const struct snapshot *s = *state;
+	struct participant on_eif_day = { .name = "On the day",
+		.instrument = { 0, KIND_ACCESSION }, .withdrawal_date = DAY_NONE };
+	struct rule_result r;
+
+	on_eif_day.instrument.date = D("2003-07-01");
+	assert_int_equal(rule_eval(&iv13, s, D("2024-09-30"), &r), 0);
+	assert_int_equal(r.parties, 59);
+	assert_string_equal(iso(r.threshold_date), "2003-03-14");
+	assert_string_equal(iso(r.entry_into_force), "2003-07-01");
+	assert_string_equal(iso(rule_participant_eif(&iv13, &r, P(s, "Guatemala"))),
+	    "2003-07-01");
+	assert_string_equal(iso(rule_participant_eif(&iv13, &r, P(s, "Mali"))), "2003-07-01");
+	/* Deposited on the day it entered into force: after it, its own three months. */
+	assert_string_equal(iso(rule_participant_eif(&iv13, &r, &on_eif_day)), "2003-11-01");
+	rule_result_clear(&r);
+}
+
+/* UNCLOS article 308: "1. This Convention shall enter into force 12 months after the
+ * date of deposit of the sixtieth instrument of ratification or accession. 2. For each
+ * State ratifying or acceding to this Convention after the deposit of the sixtieth
+ * instrument of ratification or accession, the Convention shall enter into force on
+ * the thirtieth day following the deposit of its instrument of ratification or
+ * accession, subject to paragraph 1." "Subject to paragraph 1": no State before the
+ * Convention. The sixtieth instrument was deposited on 16 November 1993. */
+static void
+test_unclos_subject_to_paragraph_1(void **state)
+{
+	static const char *const rows[][2] = {
+		{ "A", "1982-12-10" }, { "Sixtieth", "1993-11-16" }, { "Gap", "1994-03-01" },
+		{ "Late gap", "1994-11-01" }, { "After", "1995-01-10" },
+	};
+	struct rule unclos = { .threshold = 2, .delay_months = 12, .count_mask = IV13_COUNT,
+		.later = RULE_LATER_AFTER_THRESHOLD, .later_set = true, .later_days = 30 };
+	struct snapshot *s = DEPOSITS(rows);
+	struct rule_result r;
+
+	assert_int_equal(rule_eval(&unclos, s, D("2024-01-01"), &r), 0);
+	assert_string_equal(iso(r.entry_into_force), "1994-11-16");
+	/* Thirty days would be 31 March 1994: paragraph 1 holds it to 16 November 1994. */
+	assert_string_equal(iso(rule_participant_eif(&unclos, &r, P(s, "Gap"))), "1994-11-16");
+	assert_string_equal(iso(rule_participant_eif(&unclos, &r, P(s, "Late gap"))),
+	    "1994-12-01");
+	assert_string_equal(iso(rule_participant_eif(&unclos, &r, P(s, "After"))),
+	    "1995-02-09");
+	assert_string_equal(iso(rule_later_date(&unclos, D("1995-01-10"))), "1995-02-09");
+	rule_result_clear(&r);
+	snapshot_free(s);
+}
+
+/* Kigali Amendment, article IV(1): "this Amendment shall enter into force on 1 January
+ * 2019, provided that at least twenty instruments of ratification, acceptance or
+ * approval of the Amendment have been deposited ..."; for any other Party, after its
+ * entry into force, "on the ninetieth day following the date of deposit". The
+ * twentieth instrument came in November 2017. */
+static void
+test_kigali_not_before(void **state)
+{
+	static const char *const rows[][2] = {
+		{ "A", "2016-11-01" }, { "Twentieth", "2017-11-17" }, { "Gap", "2018-06-01" },
+		{ "New year", "2019-01-01" }, { "Later", "2021-06-17" },
+	};
+	struct rule kigali = { .threshold = 2, .delay_days = 90, .count_mask = IV13_COUNT,
+		.has_not_before = true };
+	struct snapshot *s = DEPOSITS(rows);
+	struct rule_result r;
+
+	kigali.not_before = D("2019-01-01");
+	assert_int_equal(rule_eval(&kigali, s, D("2018-12-31"), &r), 0);
+	assert_true(r.threshold_reached);
+	assert_string_equal(iso(r.rule_date), "2018-02-15");
+	assert_string_equal(iso(r.entry_into_force), "2019-01-01");
+	assert_false(r.in_force);
+	assert_string_equal(iso(rule_participant_eif(&kigali, &r, P(s, "Gap"))), "2019-01-01");
+	rule_result_clear(&r);
+
+	assert_int_equal(rule_eval(&kigali, s, D("2024-01-01"), &r), 0);
+	assert_true(r.in_force);
+	assert_string_equal(iso(rule_participant_eif(&kigali, &r, P(s, "New year"))),
+	    "2019-04-01");
+	assert_string_equal(iso(rule_participant_eif(&kigali, &r, P(s, "Later"))),
+	    "2021-09-15");
+	rule_result_clear(&r);
+	snapshot_free(s);
+}
+
+/* CTBT article XIV(1): "This Treaty shall enter into force 180 days after the date of
+ * deposit of the instruments of ratification by all States listed in Annex 2 to this
+ * Treaty, but in no case earlier than two years after its opening for signature."
+ * Here three instruments, two of them named: the count alone is not enough. */
+static void
+test_ctbt_requires(void **state)
+{
+	static const char *const rows[][2] = {
+		{ "Annex A", "1998-01-10" }, { "Other 1", "1998-02-10" },
+		{ "Other 2", "1998-03-10" }, { "Annex B", "2001-05-05" },
+	};
+	char a[] = "Annex A", b[] = "Annex B";
+	char *named[] = { a, b };
+	struct rule ctbt = { .threshold = 3, .delay_days = 180, .count_mask = IV13_COUNT,
+		.requires = named, .nrequires = 2, .has_not_before = true };
+	struct snapshot *s = DEPOSITS(rows);
+	struct rule_result r;
+
+	ctbt.not_before = D("1998-09-24");
+	assert_int_equal(rule_eval(&ctbt, s, D("2000-01-01"), &r), 0);
+	assert_int_equal(r.counted, 3);
+	assert_int_equal(r.remaining, 0);
+	assert_false(r.threshold_reached);
+	assert_int_equal(r.nrequired_missing, 1);
+	assert_string_equal(r.required_missing[0], "Annex B");
+	rule_result_clear(&r);
+
+	assert_int_equal(rule_eval(&ctbt, s, D("2024-01-01"), &r), 0);
+	assert_true(r.threshold_reached);
+	assert_int_equal(r.nrequired_missing, 0);
+	assert_string_equal(iso(r.threshold_date), "2001-05-05");
+	assert_int_equal(r.nthreshold, 1);
+	assert_string_equal(s->v[r.threshold_idx[0]].name, "Annex B");
+	assert_string_equal(iso(r.entry_into_force), "2001-11-01");
+	rule_result_clear(&r);
+	snapshot_free(s);
+}
+
+/* Optional Protocol to the CRPD, article 13(1): "Subject to the entry into force of the
+ * Convention, the present Protocol shall enter into force on the thirtieth day after
+ * the deposit of the tenth instrument of ratification or accession." The Protocol's
+ * own thirty days end before the Convention's date: it waits for the Convention. */
+static void
+test_protocol_after_treaty(void **state)
+{
+	static const char *const rows[][2] = {
+		{ "A", "2008-01-10" }, { "Tenth", "2008-02-20" }, { "Gap", "2008-04-20" },
+	};
+	char conv[] = "IV-15";
+	struct rule op = { .threshold = 2, .delay_days = 30, .count_mask = IV13_COUNT,
+		.later = RULE_LATER_AFTER_THRESHOLD, .after_treaty = conv };
+	struct snapshot *s = DEPOSITS(rows);
+	struct rule_result r;
+
+	/* The Convention not yet in force: the threshold is reached, no date yet. */
+	assert_int_equal(rule_eval_after(&op, s, D("2008-04-01"), DAY_NONE, &r), 0);
+	assert_true(r.threshold_reached);
+	assert_string_equal(iso(r.rule_date), "2008-03-21");
+	assert_int_equal(r.entry_into_force, DAY_NONE);
+	assert_false(r.in_force);
+	rule_result_clear(&r);
+
+	assert_int_equal(rule_eval_after(&op, s, D("2024-01-01"), D("2008-05-03"), &r), 0);
+	assert_string_equal(iso(r.entry_into_force), "2008-05-03");
+	assert_string_equal(iso(rule_participant_eif(&op, &r, P(s, "A"))), "2008-05-03");
+	assert_string_equal(iso(rule_participant_eif(&op, &r, P(s, "Gap"))), "2008-05-20");
+	rule_result_clear(&r);
+
+	/* A Convention already in force long before: the Protocol's own date. */
+	assert_int_equal(rule_eval_after(&op, s, D("2024-01-01"), D("2000-01-01"), &r), 0);
+	assert_string_equal(iso(r.entry_into_force), "2008-03-21");
+	rule_result_clear(&r);
+	snapshot_free(s);
+}
+
+/* Months are added first, the day clamped to the month's length, then the days. */
+static void
+test_month_end_clamping(void **state)
+{
+	struct rule monthly = { .threshold = 1, .delay_months = 1, .count_mask = IV13_COUNT,
+		.later_set = true, .later_months = 1 };
+
+	assert_string_equal(iso(rule_later_date(&monthly, D("2004-01-31"))), "2004-02-29");
+	assert_string_equal(iso(rule_later_date(&monthly, D("2003-01-31"))), "2003-02-28");
+	assert_string_equal(iso(rule_later_date(&monthly, D("2003-03-31"))), "2003-04-30");
+	assert_string_equal(iso(rule_entry_into_force(&iv13, D("2017-03-31"))), "2017-07-01");
+	monthly.later_align = RULE_ALIGN_NEXT_MONTH;
+	assert_string_equal(iso(rule_later_date(&monthly, D("2003-01-31"))), "2003-03-01");
+}
+
+/* A withdrawal counts from the day it took effect, never before (VCLT arts. 55, 70):
+ * two early IV-13 parties withdrawing in 2010 leave the threshold and the entry into
+ * force where they were. */
+static void
+test_withdrawal_keeps_history(void **state)
+{
+	struct snapshot *s = iv13_snapshot();
+	struct participant *egypt = &s->v[snapshot_find(s, "Egypt")];
+	struct participant *ghana = &s->v[snapshot_find(s, "Ghana")];
+	struct rule_result r;
+
+	egypt->withdrawn = ghana->withdrawn = true;
+	egypt->withdrawal_date = ghana->withdrawal_date = D("2010-01-01");
+	egypt->withdrawal_from_page = true;
+	assert_int_equal(rule_eval(&iv13, s, D("2024-09-30"), &r), 0);
+	assert_int_equal(r.parties, 57);
+	assert_int_equal(r.counted, 57);
+	assert_string_equal(iso(r.threshold_date), "2003-03-14");
+	assert_string_equal(iso(r.entry_into_force), "2003-07-01");
+	assert_int_equal(rule_participant_eif(&iv13, &r, egypt), DAY_NONE);
+	rule_result_clear(&r);
+
+	/* The day before the withdrawal took effect, both were parties. */
+	assert_int_equal(rule_eval(&iv13, s, D("2009-12-31"), &r), 0);
+	assert_true(rule_counts(&iv13, egypt, D("2009-12-31")));
+	assert_false(rule_counts(&iv13, egypt, D("2010-01-01")));
+	assert_string_equal(iso(rule_participant_eif(&iv13, &r, egypt)), "2003-07-01");
+	rule_result_clear(&r);
+
+	/* Even with only 20 needed and those two among them, the threshold stays. */
+	assert_int_equal(rule_eval(&iv13, s, D("2003-03-14"), &r), 0);
+	assert_int_equal(r.counted, 21);
+	assert_string_equal(iso(r.threshold_date), "2003-03-14");
+	rule_result_clear(&r);
+	snapshot_free(s);
+}
+
+/* withdrawn = NAME: DATE gives the date the page does not; a page's own date wins, and
+ * a configured date not after the instrument is ignored. */
+static void
+test_configured_withdrawal_and_effective(void **state)
+{
+	struct snapshot *s = iv13_snapshot();
+	char egypt[] = "Egypt", mali[] = "Mali", chile[] = "Chile";
+	struct rule_dated w[] = { { egypt, 0, 3 }, { mali, 0, 4 } };
+	struct rule_dated e[] = { { chile, 0, 5 } };
+	struct rule rule = iv13;
+	struct rule_result r;
+
+	w[0].date = D("2012-05-01");
+	w[1].date = D("2003-01-01");    /* before Mali's instrument (5 June 2003) */
+	e[0].date = D("2005-01-01");
+	rule.withdrawn = w;
+	rule.nwithdrawn = 2;
+	rule.effective = e;
+	rule.neffective = 1;
+	s->v[snapshot_find(s, "Egypt")].withdrawn = true;
+	assert_string_equal(iso(rule_withdrawal(&rule, P(s, "Egypt"))), "2012-05-01");
+	assert_int_equal(rule_withdrawal(&rule, P(s, "Mali")), DAY_NONE);
+	assert_int_equal(rule_eval(&rule, s, D("2012-04-30"), &r), 0);
+	assert_true(rule_counts(&rule, P(s, "Egypt"), D("2012-04-30")));
+	assert_string_equal(iso(rule_participant_eif(&rule, &r, P(s, "Chile"))), "2005-01-01");
+	rule_result_clear(&r);
+	assert_false(rule_counts(&rule, P(s, "Egypt"), D("2012-05-01")));
+	snapshot_free(s);
+}
+
 int
 main(void)
 {
@@ -498,6 +865,16 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_uncounted_kind_is_still_a_party, setup,
 		    teardown),
 		cmocka_unit_test(test_format_delay),
+		cmocka_unit_test(test_crc_after_threshold),
+		cmocka_unit_test(test_rome_next_month),
+		cmocka_unit_test_setup_teardown(test_iv13_after_entry_into_force, setup, teardown),
+		cmocka_unit_test(test_unclos_subject_to_paragraph_1),
+		cmocka_unit_test(test_kigali_not_before),
+		cmocka_unit_test(test_ctbt_requires),
+		cmocka_unit_test(test_protocol_after_treaty),
+		cmocka_unit_test(test_month_end_clamping),
+		cmocka_unit_test(test_withdrawal_keeps_history),
+		cmocka_unit_test(test_configured_withdrawal_and_effective),
 		cmocka_unit_test(test_copy_and_clear),
 	};
 

@@ -742,6 +742,144 @@ test_format_names(void **state)
 	assert_int_equal(untc_format_from_name("pdf"), -1);
 }
 
+/* The notes block of a ViewDetails page, as the IV-13 fixture has it. */
+#define NOTES_OPEN "<div id=\"ctl00_ctl00_ContentPlaceHolder1_ContentPlaceHolderInnerPage_" \
+	"dgNotesAll_ctl03_divNotesAll\"><h4>Notes:</h4>"
+
+/* IV-13's footnotes 2 and 3 belong to Montenegro and Serbia; footnote 1 to no one. */
+static void
+test_notes_of_the_fixture(void **state)
+{
+	struct snapshot *s = parse_file("IV-13.html", UNTC_HTML);
+
+	assert_int_equal(who(s, "Montenegro")->nnotes, 1);
+	assert_string_equal(who(s, "Montenegro")->notes[0], "See note 1 under \"Montenegro\" "
+	    "in the \"Historical Information\" section in the front matter of this volume.");
+	assert_int_equal(who(s, "Serbia")->nnotes, 1);
+	assert_string_equal(who(s, "Serbia")->notes[0], "The former Yugoslavia signed the "
+	    "Convention on 11 November 2004 as Serbia and Montenegro. See note under \"Serbia\".");
+	assert_false(who(s, "Serbia")->withdrawn);
+	assert_int_equal(who(s, "Chile")->nnotes, 0);
+	snapshot_free(s);
+}
+
+/* Recognised: "decision to withdraw from", "withdrawal from", "denounce the",
+ * "denunciation of the", with the date after "took effect on", "effective on",
+ * "with effect from", "effective as of"; a withdrawn reservation is not a withdrawal. */
+static void
+test_notes_withdrawal_footnotes(void **state)
+{
+	struct snapshot *s = parse_str("<table id=\"" GRID_ID "\">" HEAD3
+	    "<tr><td>[Burundi<sup>2</sup>]</td><td></td><td>21 Sep\t 2004 </td></tr>"
+	    "<tr><td>Chile<sup>3</sup></td><td></td><td>29 Jun\t 2009 </td></tr>"
+	    "<tr><td>Ruritania<sup>4, 5</sup></td><td></td><td> 1 Feb\t 2001 a</td></tr>"
+	    "<tr><td>[Nowhere<sup>6</sup>]</td><td></td><td> 1 Feb\t 2001 a</td></tr>"
+	    "</table>" NOTES_OPEN
+	    "<p><sup>2</sup> On 27 October 2016, the Government of Burundi notified the "
+	    "Secretary-General of its decision to withdraw from the Statute. The withdrawal "
+	    "took effect on 27 October 2017.</p>"
+	    "<p><sup>3</sup> On 5 May 2010, the Government of Chile notified the "
+	    "Secretary-General of its decision to withdraw the reservation made upon "
+	    "ratification, effective on 5 May 2010.</p>"
+	    "<p><sup>4</sup> A note on the name.</p>"
+	    "<p><sup>5</sup> On 1 March 2029, the Government of Ruritania notified the "
+	    "Secretary-General of its decision to denounce the Convention, with effect from "
+	    "1 March 2030.</p>"
+	    "<p><sup>6</sup> The Government notified its withdrawal from the Convention.</p>"
+	    "</div>", UNTC_HTML);
+
+	assert_non_null(s);
+	assert_true(who(s, "Burundi")->withdrawn);
+	assert_int_equal(who(s, "Burundi")->withdrawal_date, ymd(2017, 10, 27));
+	assert_true(who(s, "Burundi")->withdrawal_from_page);
+	assert_false(who(s, "Chile")->withdrawn);
+	assert_int_equal(who(s, "Chile")->withdrawal_date, DAY_NONE);
+	assert_int_equal(who(s, "Chile")->nnotes, 1);
+	/* Notified, not yet in effect: withdrawn from that day on. */
+	assert_true(who(s, "Ruritania")->withdrawn);
+	assert_int_equal(who(s, "Ruritania")->withdrawal_date, ymd(2030, 3, 1));
+	assert_int_equal(who(s, "Ruritania")->nnotes, 2);
+	assert_string_equal(who(s, "Ruritania")->notes[0], "A note on the name.");
+	/* Withdrawn, no date stated: left to withdrawn = or the day ratd first sees it. */
+	assert_true(who(s, "Nowhere")->withdrawn);
+	assert_int_equal(who(s, "Nowhere")->withdrawal_date, DAY_NONE);
+	snapshot_free(s);
+}
+
+/* A withdrawal table among the notes: the participant and the date of effect. */
+static void
+test_notes_withdrawal_table(void **state)
+{
+	struct snapshot *s = parse_str("<table id=\"" GRID_ID "\">" HEAD3
+	    "<tr><td>[Philippines]</td><td>28 Dec\t 2000 </td><td>30 Aug\t 2011 </td></tr>"
+	    "<tr><td>Chile</td><td></td><td>29 Jun\t 2009 </td></tr></table>" NOTES_OPEN
+	    "<table><tr><th>Participant</th><th>Date of notification</th>"
+	    "<th>Date of effect</th></tr>"
+	    "<tr><td>[Philippines]</td><td>17 Mar\t 2018</td><td>17 Mar\t 2019</td></tr>"
+	    "<tr><td>Unknown</td><td>1 Jan\t 2020</td><td>1 Jan\t 2021</td></tr>"
+	    "</table></div>", UNTC_HTML);
+
+	assert_non_null(s);
+	assert_true(who(s, "Philippines")->withdrawn);
+	assert_int_equal(who(s, "Philippines")->withdrawal_date, ymd(2019, 3, 17));
+	assert_true(who(s, "Philippines")->withdrawal_from_page);
+	assert_false(who(s, "Chile")->withdrawn);
+	assert_int_equal(s->n, 2);
+	snapshot_free(s);
+}
+
+/* MTDSG XML: Footnote elements, numbered by a Number child or by their leading digits. */
+static void
+test_notes_xml(void **state)
+{
+	struct snapshot *s = parse_str("<?xml version=\"1.0\"?><MTDSG><Treaty><Header>"
+	    "<ExternalData><Status>Parties<Parties>1</Parties></Status></ExternalData>"
+	    "</Header><Participants><Table><TGroup><Thead><Row><Entry>Participant</Entry>"
+	    "<Entry>Ratification, Accession(a)</Entry></Row></Thead><Tbody><Rows>"
+	    "<Row><Entry>[Gone&lt;superscript&gt;1&lt;/superscript&gt;]</Entry>"
+	    "<Entry>1 Jan\t 2001 a</Entry></Row>"
+	    "<Row><Entry>Here&lt;superscript&gt;2&lt;/superscript&gt;</Entry>"
+	    "<Entry>2 Feb 2002</Entry></Row></Rows></Tbody></TGroup></Table></Participants>"
+	    "<Footnotes><Footnote><Number>1</Number><Text>On 3 March 2011, the Government "
+	    "notified the Secretary-General of its decision to withdraw from the Convention, "
+	    "effective on 3 March 2012.</Text></Footnote>"
+	    "<Footnote>2 With a territorial declaration.</Footnote></Footnotes>"
+	    "</Treaty></MTDSG>", UNTC_AUTO);
+
+	assert_non_null(s);
+	assert_true(who(s, "Gone")->withdrawn);
+	assert_int_equal(who(s, "Gone")->withdrawal_date, ymd(2012, 3, 3));
+	assert_int_equal(who(s, "Here")->nnotes, 1);
+	assert_string_equal(who(s, "Here")->notes[0], "With a territorial declaration.");
+	assert_false(who(s, "Here")->withdrawn);
+	snapshot_free(s);
+}
+
+/* A note longer than a text is cut at a character boundary, still valid UTF-8. */
+static void
+test_notes_cut_at_a_character(void **state)
+{
+	char page[8192], note[3200];
+	struct snapshot *s;
+	size_t i, n;
+
+	/* "é" is two bytes: 1001 bytes of them cannot end on the 1000th byte but one. */
+	for (i = 0, n = 0; i < 1500; i++)
+		n += (size_t)snprintf(note + n, sizeof(note) - n, "%s", "\xc3\xa9");
+	snprintf(page, sizeof(page), "<table id=\"" GRID_ID "\">" HEAD3
+	    "<tr><td>Chile<sup>1</sup></td><td></td><td>29 Jun\t 2009 </td></tr></table>"
+	    NOTES_OPEN "<p><sup>1</sup> x%s</p></div>", note);
+	s = parse_str(page, UNTC_HTML);
+	assert_non_null(s);
+	assert_int_equal(who(s, "Chile")->nnotes, 1);
+	n = strlen(who(s, "Chile")->notes[0]);
+	assert_true(n <= SNAPSHOT_MAX_TEXT);
+	assert_true(n >= SNAPSHOT_MAX_TEXT - 1);
+	/* Ends after a whole "é". */
+	assert_int_equal((unsigned char)who(s, "Chile")->notes[0][n - 1], 0xa9);
+	snapshot_free(s);
+}
+
 int
 main(void)
 {
@@ -756,6 +894,11 @@ main(void)
 		cmocka_unit_test(test_fallback_without_tblgrid_skips_decoy),
 		cmocka_unit_test(test_decoy_alone_is_refused),
 		cmocka_unit_test(test_withdrawn_in_brackets),
+		cmocka_unit_test(test_notes_of_the_fixture),
+		cmocka_unit_test(test_notes_withdrawal_footnotes),
+		cmocka_unit_test(test_notes_withdrawal_table),
+		cmocka_unit_test(test_notes_xml),
+		cmocka_unit_test(test_notes_cut_at_a_character),
 		cmocka_unit_test(test_acceptance_first_label),
 		cmocka_unit_test(test_two_columns),
 		cmocka_unit_test(test_formal_confirmation_and_definitive_signature),
