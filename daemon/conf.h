@@ -74,6 +74,7 @@ struct conf {
 	char *user_agent;
 	int failures_before_alert;
 	char *metrics_textfile;  /* node-exporter textfile to keep current, NULL when not set */
+	mode_t metrics_textfile_mode;
 	struct conf_treaty *treaties;
 	size_t ntreaties;
 	struct conf_alert *alerts;

@@ -335,6 +335,57 @@ def test_mail(ctx):
         smtp.stop()
 
 
+def textfile_figure(path, name):
+    try:
+        with open(path) as f:
+            m = re.search(r"^%s (\S+)$" % re.escape(name), f.read(), re.M)
+    except FileNotFoundError:
+        return None
+    return m.group(1) if m else None
+
+
+def test_metrics_textfile(ctx):
+    hook, out = run.exec_sink(ctx, "sink")
+    prom = os.path.join(ctx.dir, "prom", "ratd.prom")
+    os.makedirs(os.path.dirname(prom))
+    d, conf, url = start(ctx, extra="\n[alert sink]\nexec = %s\n" % hook,
+                         ratd={"metrics_textfile": prom})
+    eq(oct(os.stat(prom).st_mode & 0o777), oct(0o644), "default metrics_textfile_mode")
+    evs, thr = reach_threshold(ctx, d)
+    wait_for(lambda: len(delivered(out)) >= len(evs), 5, "the sink to get every event")
+    wait_for(lambda: sink(d, "sink").get("pending") == 0, 5, "status pending 0")
+    t0 = time.monotonic()
+    pend, dlv = 'ratd_sink_pending{sink="sink"}', 'ratd_sink_delivered_total{sink="sink"}'
+    wait_for(lambda: (textfile_figure(prom, pend), textfile_figure(prom, dlv)) ==
+             ("0", str(len(evs))), 2, "the textfile to say %s 0 and %s %d after the "
+             "deliveries (it says %s and %s)" % (pend, dlv, len(evs),
+                                                 textfile_figure(prom, pend),
+                                                 textfile_figure(prom, dlv)))
+    took = time.monotonic() - t0
+    # Rate limit: a burst of changes (refreshes, each a status change) gives at most one
+    # write a second: the file's inode changes with each atomic replace.
+    inodes = set()
+    t1 = time.monotonic()
+    while time.monotonic() - t1 < 2.5:
+        d.refresh()
+        try:
+            inodes.add(os.stat(prom).st_ino)
+        except FileNotFoundError:
+            pass
+        time.sleep(0.05)
+    check(len(inodes) <= 4, "%d textfile versions in 2.5 s of refreshes (at most 1/s)"
+          % len(inodes))
+    # The mode is configurable and a reload applies it to the next write.
+    with open(conf) as f:
+        text = f.read()
+    with open(conf, "w") as f:
+        f.write(text.replace("[ratd]\n", "[ratd]\nmetrics_textfile_mode = 0640\n", 1))
+    result_of(d.request({"cmd": "reload"}), "reload")
+    wait_for(lambda: os.stat(prom).st_mode & 0o777 == 0o640, 3,
+             "metrics_textfile_mode = 0640 after a reload")
+    return "pending 0 in the textfile %.2f s after status said so" % took
+
+
 # --- 4. source-failing / source-recovered ---------------------------------------------
 
 def utc_now():
@@ -770,6 +821,7 @@ TESTS = [
     ("kill_between_journal_and_delivery", test_kill_between_journal_and_delivery),
     ("journal_ids_survive_restart", test_journal_ids_survive_restart),
     ("new_sink_starts_now", test_new_sink_starts_now),
+    ("metrics_textfile", test_metrics_textfile),
 ]
 
 if __name__ == "__main__":
