@@ -386,6 +386,62 @@ def test_metrics_textfile(ctx):
     return "pending 0 in the textfile %.2f s after status said so" % took
 
 
+def mail_host():
+    """The name ratd should give in EHLO and Message-ID: the FQDN, else the host name."""
+    name = socket.gethostname()
+    try:
+        canon = socket.getaddrinfo(name, None, flags=socket.AI_CANONNAME)[0][3]
+    except OSError:
+        canon = ""
+    return canon if "." in canon else name
+
+
+def test_mail_conventions(ctx):
+    smtp = SmtpSink().start()
+    try:
+        rcpts = ["ops@example.org", "oncall@example.net", "board@example.com"]
+        d, conf, url = start(ctx, file="IV-13.2003-03-14.html", extra=(
+            "\n[alert mail]\n" + "".join("mailto = %s\n" % r for r in rcpts) +
+            "smtp_url = %s\nmail_from = ratd@example.org\ntimeout = 5s\n" % smtp.url()))
+        eq(sink(d, "mail").get("target"), ", ".join(rcpts), "status target of a mailto sink")
+        rc, out, err, _ = ctx.ratctl("status")
+        for r in rcpts:
+            check(r in out, "ratctl status does not list recipient %s:\n%s" % (r, out))
+        last = max([e["id"] for e in history(d, limit=1000)] or [0])
+        ctx.serve(file="IV-13.html")
+        eq(d.refresh().get("result"), "changed", "refresh to today's page")
+        evs = [e for e in history(d, limit=1000) if e["id"] > last]
+        msgs = smtp.wait(len(evs), run.bounded(15))
+        eq(len(msgs), len(evs), "mails for %d events" % len(evs))
+        host, wide = mail_host(), 0
+        for m in msgs:
+            eq(m.helo, host, "EHLO argument")
+            check(all(b < 0x80 for b in m.data), "8-bit bytes in a message whose MAIL FROM "
+                  "declares no BODY=8BITMIME:\n%r" % m.data[:400])
+            head, _, body = m.data.partition(b"\r\n\r\n")
+            for line in head.split(b"\r\n"):
+                check(len(line) <= 78, "header line of %d characters: %r" % (len(line), line))
+            msg = email.message_from_bytes(m.data, policy=email.policy.default)
+            ev = json.loads(msg.get_content().split("Event JSON:", 1)[1])
+            eq(str(msg["Subject"]), "[ratd] " + ev["summary"], "the unfolded, decoded Subject")
+            check(re.match(r"^<ratd\.%d\.\d+@%s>$" % (ev["id"], re.escape(host)),
+                           msg["Message-ID"]), "Message-ID %r" % msg["Message-ID"])
+            cte = msg["Content-Transfer-Encoding"]
+            if any(ord(c) > 127 for c in msg.get_content()):
+                wide += 1
+                eq(cte, "quoted-printable", "Content-Transfer-Encoding of an 8-bit text")
+                for line in body.split(b"\r\n"):
+                    check(len(line) <= 76, "quoted-printable line of %d: %r" % (len(line), line))
+            else:
+                eq(cte, "7bit", "Content-Transfer-Encoding of an ASCII text")
+        check(wide > 0, "no mail had a non-ASCII text (Türkiye, Côte d'Ivoire)")
+        long_subjects = [m for m in msgs if b"\r\n " in m.data.partition(b"\r\n\r\n")[0]]
+        check(long_subjects, "no Subject was folded")
+        return "%d mails, %d quoted-printable, EHLO %s" % (len(msgs), wide, host)
+    finally:
+        smtp.stop()
+
+
 # --- 4. source-failing / source-recovered ---------------------------------------------
 
 def utc_now():
@@ -822,6 +878,7 @@ TESTS = [
     ("journal_ids_survive_restart", test_journal_ids_survive_restart),
     ("new_sink_starts_now", test_new_sink_starts_now),
     ("metrics_textfile", test_metrics_textfile),
+    ("mail_conventions", test_mail_conventions),
 ]
 
 if __name__ == "__main__":
