@@ -132,7 +132,8 @@ metrics_daemon(FILE *f, struct ratd *rd)
 	for (i = 0; i < 5; i++)
 		fprintf(f, "ratd_fetches_total{result=\"%s\"} %llu\n", results[i],
 		    (unsigned long long)rd->metrics.fetches[i]);
-	metrics_head(f, "ratd_fetch_bytes_total", "counter", "Page bytes received.");
+	metrics_head(f, "ratd_fetch_bytes_total", "counter", "Bytes of the response bodies of "
+	    "fetches after content decoding (gzip), error responses included; not wire bytes.");
 	fprintf(f, "ratd_fetch_bytes_total %llu\n", (unsigned long long)rd->metrics.bytes);
 	metrics_head(f, "ratd_parse_seconds_total", "counter", "CPU seconds spent parsing pages.");
 	fprintf(f, "ratd_parse_seconds_total %.6f\n", rd->metrics.parse_seconds);

@@ -12,7 +12,7 @@ struct ratd;
 /* What the daemon counts since it started. */
 struct metrics {
 	uint64_t fetches[5];     /* by enum treaty_outcome */
-	uint64_t bytes;          /* page bytes received */
+	uint64_t bytes;          /* response body bytes after decoding, error bodies too */
 	double parse_seconds;    /* CPU spent parsing pages */
 	time_t started;
 	ev_timer textfile_timer;  /* the next textfile write, when one is due */

@@ -351,6 +351,10 @@ def test_metrics_textfile(ctx):
     d, conf, url = start(ctx, extra="\n[alert sink]\nexec = %s\n" % hook,
                          ratd={"metrics_textfile": prom})
     eq(oct(os.stat(prom).st_mode & 0o777), oct(0o644), "default metrics_textfile_mode")
+    with open(prom) as f:
+        helps = [l for l in f if l.startswith("# HELP ratd_fetch_bytes_total ")]
+    check(helps and "decoding" in helps[0] and "error responses" in helps[0],
+          "ratd_fetch_bytes_total's HELP does not say what it counts: %r" % helps)
     evs, thr = reach_threshold(ctx, d)
     wait_for(lambda: len(delivered(out)) >= len(evs), 5, "the sink to get every event")
     wait_for(lambda: sink(d, "sink").get("pending") == 0, 5, "status pending 0")

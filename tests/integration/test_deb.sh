@@ -78,6 +78,20 @@ else
 	bad "the shipped ratd.conf does not parse"
 fi
 
+# The shipped units verify with the shipped man pages and binary.
+if command -v systemd-analyze >/dev/null; then
+	mkdir "$tmp/verify"
+	sed "s|^ExecStart=/usr/sbin/ratd|ExecStart=$tmp/root/usr/sbin/ratd|" \
+		"$tmp/root/lib/systemd/system/ratd.service" >"$tmp/verify/ratd.service"
+	cp "$tmp/root/lib/systemd/system/ratd.socket" "$tmp/verify/"
+	if out=$(MANPATH=$tmp/root/usr/share/man systemd-analyze verify \
+		"$tmp/verify/ratd.service" "$tmp/verify/ratd.socket" 2>&1) && [ -z "$out" ]; then
+		ok "systemd-analyze verify of the shipped units: clean"
+	else
+		bad "systemd-analyze verify of the shipped units: $out"
+	fi
+fi
+
 if command -v lintian >/dev/null; then
 	t0=$(date +%s)
 	nice lintian --tag-display-limit 0 "$deb" "${deb%.deb}.changes" >"$tmp/lintian" 2>&1 \
