@@ -190,18 +190,31 @@ jint(const json_t *o, const char *key, long long *out)
 
 /*
  * One monitoring-plugin line, "RATD STATE - text[ | perfdata]"; returns the state as the
- * exit code. A '|' in the text would start the perfdata early: it is printed as '/'.
+ * exit code. The text is rendered (control characters shown as '?'), and a '|' in it,
+ * which would start the perfdata early, is printed as '/'.
  */
 static int
 plugin_line(enum check_state st, const char *text, const char *perf)
 {
+	char *clean = NULL;
+	const char *p;
+	size_t len = 0;
+	FILE *f = open_memstream(&clean, &len);
+
+	if (f != NULL) {
+		render_text(f, text);
+		if (fclose(f) != 0) {
+			free(clean);
+			clean = NULL;
+		}
+	}
 	printf("RATD %s - ", check_names[st]);
-	for (; *text != '\0'; text++)
-		putchar(*text == '|' ? '/' : (unsigned char)*text < 0x20 || *text == 0x7f ? '?' :
-		    *text);
+	for (p = clean != NULL ? clean : "out of memory"; *p != '\0'; p++)
+		putchar(*p == '|' ? '/' : *p);
 	if (perf != NULL && *perf != '\0')
 		printf(" | %s", perf);
 	putchar('\n');
+	free(clean);
 	return st;
 }
 
