@@ -90,6 +90,7 @@ unit: $(UNIT_BIN)
 integration: all
 	tests/integration/test_systemd.sh $(BUILD)/ratd
 	tests/integration/test_install.sh $(BUILD)
+	tests/integration/test_deb.sh $(BUILD)/deb
 	python3 tests/integration/run.py --build $(BUILD)
 	python3 tests/integration/suite_alerts.py --build $(BUILD)
 	python3 tests/integration/suite_faults.py --build $(BUILD)

@@ -68,6 +68,7 @@ struct ctl {
 	bool color;
 	bool pending;              /* parties: only signatories not yet parties */
 	bool notes;                /* parties: the footnote texts after the table */
+	bool plugin;               /* the command word is check: errors are UNKNOWN lines */
 };
 
 /* A connection and its read buffer: lines may arrive split or several at once. */
@@ -140,7 +141,9 @@ static const char help_text[] =
 	"  reload             make ratd reread its configuration (admin only)\n"
 	"  check [TREATY]     one monitoring-plugin line: exit 0 OK, 1 WARNING (no successful\n"
 	"                     fetch in 2 intervals), 2 CRITICAL (source failing),\n"
-	"                     3 UNKNOWN (ratd not reachable); --json does not apply\n"
+	"                     3 UNKNOWN (ratd not reachable, or a usage error); perfdata\n"
+	"                     after '|': parties, remaining, last_success_age; --json does\n"
+	"                     not apply\n"
 	"  version            the versions of ratctl and of the running ratd\n"
 	"  timeline TREATY    a chart of the instruments counted towards the threshold over\n"
 	"                     time (by year, or by month over a short span), the threshold\n"
@@ -189,18 +192,60 @@ jint(const json_t *o, const char *key, long long *out)
 	return true;
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
+/*
+ * One monitoring-plugin line, "RATD STATE - text[ | perfdata]"; returns the state as the
+ * exit code. The text is rendered (control characters shown as '?'), and a '|' in it,
+ * which would start the perfdata early, is printed as '/'.
+ */
 static int
-usage_error(const char *fmt, ...)
+plugin_line(enum check_state st, const char *text, const char *perf)
 {
+	char *clean = NULL;
+	const char *p;
+	size_t len = 0;
+	FILE *f = open_memstream(&clean, &len);
+
+	if (f != NULL) {
+		render_text(f, text);
+		if (fclose(f) != 0) {
+			free(clean);
+			clean = NULL;
+		}
+	}
+	printf("RATD %s - ", check_names[st]);
+	for (p = clean != NULL ? clean : "out of memory"; *p != '\0'; p++)
+		putchar(*p == '|' ? '/' : *p);
+	if (perf != NULL && *perf != '\0')
+		printf(" | %s", perf);
+	putchar('\n');
+	free(clean);
+	return st;
+}
+
+static int usage_error(const struct ctl *ctl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * A bad command line: exit 2 with the usage, except for check, whose caller is a monitor
+ * that reads 2 as CRITICAL: there one UNKNOWN line on stdout and exit 3.
+ */
+static int
+usage_error(const struct ctl *ctl, const char *fmt, ...)
+{
+	char msg[1024];
 	va_list ap;
 
-	fputs("ratctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n%s\nTry 'ratctl --help' for more information.\n", usage_text);
+	if (ctl->plugin) {
+		char line[1100];
+
+		snprintf(line, sizeof(line), "ratctl usage: %s (see ratctl --help)", msg);
+		return plugin_line(CHECK_UNKNOWN, line, NULL);
+	}
+	fprintf(stderr, "ratctl: %s\n%s\nTry 'ratctl --help' for more information.\n", msg,
+	    usage_text);
 	return EXIT_USAGE;
 }
 
@@ -217,12 +262,8 @@ fail(const struct ctl *ctl, int rc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (ctl->cmd == CMD_CHECK) {
-		fputs("RATD UNKNOWN - ", stdout);
-		render_text(stdout, msg);
-		fputc('\n', stdout);
-		return CHECK_UNKNOWN;
-	}
+	if (ctl->cmd == CMD_CHECK || ctl->plugin)
+		return plugin_line(CHECK_UNKNOWN, msg, NULL);
 	fputs("ratctl: ", stderr);
 	render_text(stderr, msg);
 	fputc('\n', stderr);
@@ -264,7 +305,7 @@ parse_option(int ch, char **argv, struct ctl *ctl)
 	switch (ch) {
 	case 's':
 		if (*optarg == '\0')
-			return usage_error("-s: the socket path is empty");
+			return usage_error(ctl, "-s: the socket path is empty");
 		ctl->socket = optarg;
 		return -1;
 	case 'j':
@@ -272,17 +313,17 @@ parse_option(int ch, char **argv, struct ctl *ctl)
 		return -1;
 	case 't':
 		if (!parse_count(optarg, CTL_MAX_TIMEOUT, &ctl->timeout))
-			return usage_error("-t: '%s' is not a number of seconds from 1 to %d",
+			return usage_error(ctl, "-t: '%s' is not a number of seconds from 1 to %d",
 			    optarg, CTL_MAX_TIMEOUT);
 		return -1;
 	case 'n':
 		if (!parse_count(optarg, CTL_MAX_LIMIT, &ctl->limit))
-			return usage_error("-n: '%s' is not a number from 1 to %d", optarg,
+			return usage_error(ctl, "-n: '%s' is not a number from 1 to %d", optarg,
 			    CTL_MAX_LIMIT);
 		return -1;
 	case OPT_AS_OF:
 		if (date_parse_iso(optarg, &day) != 0)
-			return usage_error("--as-of: '%s' is not a date (YYYY-MM-DD)", optarg);
+			return usage_error(ctl, "--as-of: '%s' is not a date (YYYY-MM-DD)", optarg);
 		ctl->as_of = optarg;
 		return -1;
 	case OPT_PENDING:
@@ -298,11 +339,11 @@ parse_option(int ch, char **argv, struct ctl *ctl)
 		printf("ratctl %s\n", RATD_VERSION);
 		return 0;
 	case ':':
-		return usage_error("option '%s' needs an argument", argv[optind - 1]);
+		return usage_error(ctl, "option '%s' needs an argument", argv[optind - 1]);
 	default:
 		if (optopt != 0)
-			return usage_error("unknown option '-%c'", optopt);
-		return usage_error("unknown option '%s'", argv[optind - 1]);
+			return usage_error(ctl, "unknown option '-%c'", optopt);
+		return usage_error(ctl, "unknown option '%s'", argv[optind - 1]);
 	}
 }
 
@@ -314,32 +355,32 @@ parse_command(int argc, char **argv, struct ctl *ctl)
 	int i;
 
 	if (optind >= argc)
-		return usage_error("no command given");
+		return usage_error(ctl, "no command given");
 	for (i = 0; i < CMD_COUNT_; i++)
 		if (strcmp(argv[optind], commands[i].name) == 0)
 			break;
 	if (i == CMD_COUNT_)
-		return usage_error("unknown command '%s'", argv[optind]);
+		return usage_error(ctl, "unknown command '%s'", argv[optind]);
 	ctl->cmd = i;
 	c = &commands[i];
 	if (optind + 1 < argc) {
 		if (c->treaty == TREATY_NONE)
-			return usage_error("%s takes no argument", c->name);
+			return usage_error(ctl, "%s takes no argument", c->name);
 		if (optind + 2 < argc)
-			return usage_error("%s: too many arguments", c->name);
+			return usage_error(ctl, "%s: too many arguments", c->name);
 		if (!treaty_valid(argv[optind + 1]))
-			return usage_error("'%s' is not a treaty id", argv[optind + 1]);
+			return usage_error(ctl, "'%s' is not a treaty id", argv[optind + 1]);
 		ctl->treaty = argv[optind + 1];
 	} else if (c->treaty == TREATY_REQUIRED)
-		return usage_error("%s needs a TREATY", c->name);
+		return usage_error(ctl, "%s needs a TREATY", c->name);
 	if (ctl->as_of != NULL && !c->as_of)
-		return usage_error("--as-of applies to status, parties and timeline only");
+		return usage_error(ctl, "--as-of applies to status, parties and timeline only");
 	if (ctl->pending && ctl->cmd != CMD_PARTIES)
-		return usage_error("--pending applies to parties only");
+		return usage_error(ctl, "--pending applies to parties only");
 	if (ctl->notes && (ctl->cmd != CMD_PARTIES || ctl->pending))
-		return usage_error("--notes applies to parties only, without --pending");
+		return usage_error(ctl, "--notes applies to parties only, without --pending");
 	if (ctl->limit != 0 && !c->limit)
-		return usage_error("-n applies to history only");
+		return usage_error(ctl, "-n applies to history only");
 	return -1;
 }
 
@@ -353,6 +394,12 @@ parse_args(int argc, char **argv, struct ctl *ctl)
 	memset(ctl, 0, sizeof(*ctl));
 	ctl->socket = env != NULL && *env != '\0' ? env : RATD_DEFAULT_SOCKET;
 	opterr = 0;
+	/* A first silent pass finds the command word as getopt sees it, so that even an
+	 * error in the options before it is reported the way check reports errors. */
+	while (getopt_long(argc, argv, ":s:jt:n:hV", long_opts, NULL) != -1)
+		;
+	ctl->plugin = optind < argc && streq(argv[optind], "check");
+	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":s:jt:n:hV", long_opts, NULL)) != -1)
 		if ((rc = parse_option(ch, argv, ctl)) >= 0)
 			return rc;
@@ -734,12 +781,44 @@ check_treaty(FILE *f, const json_t *t, time_t now)
 		return check_age(f, t, src, now);
 	fputs(", source failing", f);
 	if (jint(src, "consecutive_failures", &failures))
-		fprintf(f, " since %lld attempt%s", failures, failures == 1 ? "" : "s");
+		fprintf(f, " after %lld failed attempt%s in a row", failures,
+		    failures == 1 ? "" : "s");
 	fputs(": ", f);
 	render_text(f, jstr(src, "error"));
 	fputs(", last success ", f);
 	render_text(f, jstr(src, "last_success") ? jstr(src, "last_success") : "never");
 	return CHECK_CRITICAL;
+}
+
+/*
+ * The treaty's perfdata, 'ID parties'=N;;;0 'ID remaining'=N;;;0 'ID last_success_age'=Ns;;;0,
+ * as the Monitoring Plugins guidelines write it: a figure the daemon does not report is U
+ * (undetermined). Ids are checked first: a quote or a blank would break the syntax.
+ */
+static void
+check_perfdata(FILE *p, const json_t *t, time_t now)
+{
+	const char *id = jstr(t, "id"), *last = jstr(json_object_get(t, "source"), "last_success");
+	static const char *const keys[] = { "parties", "remaining" };
+	long long v;
+	time_t when;
+	size_t k;
+
+	if (id == NULL || !treaty_valid(id))
+		return;
+	for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		if (ftell(p) > 0)
+			fputc(' ', p);
+		if (jint(t, keys[k], &v))
+			fprintf(p, "'%s %s'=%lld;;;0", id, keys[k], v);
+		else
+			fprintf(p, "'%s %s'=U;;;0", id, keys[k]);
+	}
+	if (last != NULL && date_parse_time(last, &when) == 0)
+		fprintf(p, " '%s last_success_age'=%llds;;;0", id,
+		    (long long)(now > when ? now - when : 0));
+	else
+		fprintf(p, " '%s last_success_age'=U;;;0", id);
 }
 
 static int
@@ -748,28 +827,35 @@ check_report(const struct ctl *ctl, const json_t *result)
 	const json_t *treaties = json_object_get(result, "treaties"), *t;
 	enum check_state worst = CHECK_OK, st;
 	time_t now = time(NULL);
-	char *text = NULL;
-	size_t len = 0, i;
-	FILE *f;
+	char *text = NULL, *perf = NULL;
+	size_t len = 0, plen = 0, i;
+	FILE *f, *p;
+	int rc;
 
 	if (!json_is_array(treaties) || json_array_size(treaties) == 0)
 		return fail(ctl, CHECK_UNKNOWN, "ratd reports no treaty");
 	if ((f = open_memstream(&text, &len)) == NULL)
 		return fail(ctl, CHECK_UNKNOWN, "out of memory");
+	if ((p = open_memstream(&perf, &plen)) == NULL) {
+		fclose(f);
+		free(text);
+		return fail(ctl, CHECK_UNKNOWN, "out of memory");
+	}
 	json_array_foreach(treaties, i, t) {
 		if (i > 0)
 			fputs("; ", f);
 		st = check_treaty(f, t, now);
+		check_perfdata(p, t, now);
 		if (check_rank[st] > check_rank[worst])
 			worst = st;
 	}
-	if (fclose(f) != 0) {
-		free(text);
-		return fail(ctl, CHECK_UNKNOWN, "out of memory");
-	}
-	printf("RATD %s - %s\n", check_names[worst], text);
+	if ((fclose(f) != 0) | (fclose(p) != 0))
+		rc = fail(ctl, CHECK_UNKNOWN, "out of memory");
+	else
+		rc = plugin_line(worst, text, perf);
 	free(text);
-	return worst;
+	free(perf);
+	return rc;
 }
 
 /* version: ratctl's own, then the daemon's from ping; 3 when it cannot be asked. */

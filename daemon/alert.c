@@ -2,6 +2,7 @@
  * jitter and later events wait behind it. */
 #include <errno.h>
 #include <math.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ struct alerts {
 	struct ratd *rd;
 	struct sink **v;
 	size_t n;
+	char host[256];          /* for EHLO and Message-ID: the FQDN, else the host name */
 };
 
 static void sink_next(struct sink *s);
@@ -325,28 +327,54 @@ sink_crlf(const char *text)
 	return out;
 }
 
-/* The Subject header's value: plain ASCII as is, anything else as RFC 2047 encoded
- * words of at most 45 bytes each (whole UTF-8 characters), folded one per line. */
+#define MAIL_LINE 78              /* RFC 5322: lines SHOULD be at most 78 characters */
+
+/* Plain ASCII folded at its spaces: a CRLF goes before a space where the line would pass
+ * 78 characters (a single word longer than that stays whole: RFC 5322 allows 998). */
 static char *
-sink_subject(const char *summary)
+sink_fold_ascii(const char *value, size_t col)
+{
+	size_t len = strlen(value), i = 0, n, lead;
+	char *out = malloc(len * 3 + 1), *o = out;
+	bool content = false;
+
+	if (out == NULL)
+		return NULL;
+	while (i < len) {
+		lead = value[i] == ' ';
+		n = lead + strcspn(value + i + lead, " ");
+		if (lead && content && col + n > MAIL_LINE) {
+			o += sprintf(o, "\r\n");
+			col = 0;
+			content = false;
+		}
+		memcpy(o, value + i, n);
+		o += n;
+		col += n;
+		content = content || n > lead;
+		i += n;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Anything else as RFC 2047 "B" encoded words of whole UTF-8 characters, one a line:
+ * 42 bytes on the first line (after "Subject: "), 45 on the next (75-character words). */
+static char *
+sink_fold_encoded(const char *value)
 {
 	static const char b64[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *p = (const unsigned char *)summary;
+	const unsigned char *p = (const unsigned char *)value;
+	size_t len = strlen(value), i, n, k;
 	char *out, *o;
-	size_t len = strlen(summary), i, n, k;
-	bool ascii = true;
 
-	for (i = 0; i < len; i++)
-		ascii = ascii && p[i] >= 0x20 && p[i] < 0x7f;
-	if (ascii)
-		return strdup(summary);
-	if ((out = malloc(len * 2 + (len / 45 + 1) * 16 + 1)) == NULL)
+	if ((out = malloc(len * 2 + (len / 42 + 1) * 16 + 1)) == NULL)
 		return NULL;
 	o = out;
 	for (i = 0; i < len; i += n) {
-		n = len - i < 45 ? len - i : 45;
-		while (i + n < len && (p[i + n] & 0xc0) == 0x80)
+		n = len - i < (i ? 45 : 42) ? len - i : (i ? 45 : 42);
+		while (i + n < len && n > 1 && (p[i + n] & 0xc0) == 0x80)
 			n--;
 		o += sprintf(o, "%s=?UTF-8?B?", i ? "\r\n " : "");
 		for (k = 0; k < n; k += 3) {
@@ -365,73 +393,168 @@ sink_subject(const char *summary)
 	return out;
 }
 
+/* The Subject header's value, folded so that no line passes 78 characters. */
 static char *
-sink_message(struct sink *s, const json_t *ev)
+sink_subject(const char *summary)
 {
-	char fig[4][32], date[64], host[256] = "localhost", *to = NULL, *msg = NULL, *pretty;
-	char *subject, *text = json_dumps(ev, JSON_INDENT(2));
-	const char *summary = json_string_value(json_object_get(ev, "summary"));
-	time_t now = time(NULL);
-	struct tm tm;
+	const unsigned char *p = (const unsigned char *)summary;
+	bool ascii = true;
 	size_t i;
 
-	sink_figures(s, ev, fig);
-	gethostname(host, sizeof(host) - 1);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", gmtime_r(&now, &tm));
-	for (i = 0; i < s->conf->nmailto; i++) {
-		char *next;
+	for (i = 0; p[i] != '\0'; i++)
+		ascii = ascii && p[i] >= 0x20 && p[i] < 0x7f;
+	return ascii ? sink_fold_ascii(summary, strlen("Subject: ")) : sink_fold_encoded(summary);
+}
 
+/*
+ * The body, CRLF lines, 7-bit clean: libcurl's SMTP client cannot declare BODY=8BITMIME
+ * in MAIL FROM (it sends only AUTH=, SIZE= and SMTPUTF8), so a body with 8-bit bytes or
+ * a line over 998 bytes goes quoted-printable (RFC 2045): lines of at most 76.
+ * *qp says which.
+ */
+static char *
+sink_body_7bit(const char *text, bool *qp)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)text;
+	size_t i, col = 0, line = 0, w;
+	char *out, *o;
+
+	for (i = 0, *qp = false; p[i] != '\0' && !*qp; i++) {
+		line = p[i] == '\n' ? 0 : line + 1;
+		*qp = p[i] >= 0x80 || line > 998;
+	}
+	if (!*qp)
+		return strdup(text);
+	if ((out = malloc(strlen(text) * 4 + 1)) == NULL)
+		return NULL;
+	for (i = 0, o = out; p[i] != '\0'; i++) {
+		if (p[i] == '\r' && p[i + 1] == '\n') {
+			*o++ = '\r';
+			*o++ = '\n';
+			i++;
+			col = 0;
+			continue;
+		}
+		/* Blanks before a line end, '=' and anything not printable ASCII: =XX. */
+		w = (p[i] >= 33 && p[i] <= 126 && p[i] != '=') || ((p[i] == ' ' || p[i] == '\t') &&
+		    p[i + 1] != '\r' && p[i + 1] != '\0') ? 1 : 3;
+		if (col + w > 75) {
+			o += sprintf(o, "=\r\n");
+			col = 0;
+		}
+		if (w == 1)
+			*o++ = (char)p[i];
+		else
+			o += sprintf(o, "=%c%c", hex[p[i] >> 4], hex[p[i] & 15]);
+		col += w;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* "a@example.org, b@example.net": every recipient of a mailto sink. */
+static char *
+sink_recipients(const struct sink *s)
+{
+	char *to = NULL, *next;
+	size_t i;
+
+	for (i = 0; i < s->conf->nmailto; i++) {
 		if (asprintf(&next, "%s%s%s", to ? to : "", to ? ", " : "", s->conf->mailto[i]) < 0)
 			next = NULL;
 		free(to);
 		if ((to = next) == NULL)
 			break;
 	}
-	pretty = text ? sink_crlf(text) : NULL;
+	return to;
+}
+
+/* The text of the mail, CRLF lines, not yet encoded. */
+static char *
+sink_text(struct sink *s, const json_t *ev, const char *summary)
+{
+	char fig[4][32], *json = json_dumps(ev, JSON_INDENT(2)), *pretty, *text = NULL;
+
+	sink_figures(s, ev, fig);
+	pretty = json ? sink_crlf(json) : NULL;
+	free(json);
+	if (pretty != NULL && asprintf(&text,
+	    "%s\r\n\r\nTreaty:            %s\r\nEvent:             %s (#%llu)\r\n"
+	    "Parties:           %s\r\nThreshold:         %s\r\nRemaining:         %s\r\n"
+	    "Entry into force:  %s\r\n\r\nEvent JSON:\r\n%s\r\n", summary,
+	    event_treaty(ev), event_type(ev), (unsigned long long)event_id(ev),
+	    fig[0][0] ? fig[0] : "-", fig[1][0] ? fig[1] : "-", fig[2][0] ? fig[2] : "-",
+	    fig[3][0] ? fig[3] : "not yet known", pretty) < 0)
+		text = NULL;
+	free(pretty);
+	return text;
+}
+
+static char *
+sink_message(struct sink *s, const json_t *ev)
+{
+	char date[64], *to = sink_recipients(s), *msg = NULL, *subject = NULL, *text, *body;
+	const char *summary = json_string_value(json_object_get(ev, "summary"));
+	time_t now = time(NULL);
+	bool qp = false;
+	struct tm tm;
+
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", gmtime_r(&now, &tm));
+	text = sink_text(s, ev, summary);
+	body = text ? sink_body_7bit(text, &qp) : NULL;
 	free(text);
-	if (asprintf(&subject, "[ratd] %s", summary) < 0)
-		subject = NULL;
-	else {
-		sink_header_safe(subject);
-		text = subject;
+	if (asprintf(&text, "[ratd] %s", summary) >= 0) {
+		sink_header_safe(text);
 		subject = sink_subject(text);
 		free(text);
 	}
-	if (subject != NULL && to != NULL && pretty != NULL) {
-		if (asprintf(&msg,
-		    "Date: %s\r\nFrom: ratd <%s>\r\nTo: %s\r\nSubject: %s\r\n"
-		    "Message-ID: <ratd.%llu.%lld@%s>\r\nMIME-Version: 1.0\r\n"
-		    "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n"
-		    "\r\n%s\r\n\r\nTreaty:            %s\r\nEvent:             %s (#%llu)\r\n"
-		    "Parties:           %s\r\nThreshold:         %s\r\nRemaining:         %s\r\n"
-		    "Entry into force:  %s\r\n\r\nEvent JSON:\r\n%s\r\n",
-		    date, s->conf->mail_from, to, subject, (unsigned long long)event_id(ev),
-		    (long long)now, host, summary,
-		    event_treaty(ev), event_type(ev), (unsigned long long)event_id(ev),
-		    fig[0][0] ? fig[0] : "-", fig[1][0] ? fig[1] : "-", fig[2][0] ? fig[2] : "-",
-		    fig[3][0] ? fig[3] : "not yet known", pretty) < 0)
-			msg = NULL;
-	}
+	if (subject != NULL && to != NULL && body != NULL && asprintf(&msg,
+	    "Date: %s\r\nFrom: ratd <%s>\r\nTo: %s\r\nSubject: %s\r\n"
+	    "Message-ID: <ratd.%llu.%lld@%s>\r\nMIME-Version: 1.0\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: %s\r\n"
+	    "\r\n%s", date, s->conf->mail_from, to, subject, (unsigned long long)event_id(ev),
+	    (long long)now, s->a->host, qp ? "quoted-printable" : "7bit", body) < 0)
+		msg = NULL;
 	free(subject);
 	free(to);
-	free(pretty);
+	free(body);
 	return msg;
+}
+
+/* smtp_url with the host name as its path, which libcurl sends with EHLO (it says
+ * "localhost" otherwise); a path the administrator gave is kept. */
+static char *
+sink_smtp_url(const struct sink *s)
+{
+	const char *u = s->conf->smtp_url, *auth = strstr(u, "://"), *path;
+	char *out;
+
+	path = auth != NULL ? strchr(auth + 3, '/') : NULL;
+	if (path != NULL && path[1] != '\0')
+		return strdup(u);
+	if (asprintf(&out, "%.*s/%s", (int)(path ? (size_t)(path - u) : strlen(u)), u,
+	    s->a->host) < 0)
+		return NULL;
+	return out;
 }
 
 static void
 sink_mail(struct sink *s, const json_t *ev)
 {
-	char *msg = sink_message(s, ev);
+	char *msg = sink_message(s, ev), *url = sink_smtp_url(s);
 	struct fetch_request req = {
-		.url = s->conf->smtp_url, .mail_from = s->conf->mail_from,
+		.url = url, .mail_from = s->conf->mail_from,
 		.mail_rcpt = (const char *const *)s->conf->mailto, .timeout = s->conf->timeout,
 	};
 	const char **rcpt;
 	size_t i;
 
 	/* mail_rcpt must end with NULL; the config's list carries its count instead. */
-	if (msg == NULL || (rcpt = calloc(s->conf->nmailto + 1, sizeof(*rcpt))) == NULL) {
+	if (msg == NULL || url == NULL ||
+	    (rcpt = calloc(s->conf->nmailto + 1, sizeof(*rcpt))) == NULL) {
 		free(msg);
+		free(url);
 		sink_done(s, false, "out of memory");
 		return;
 	}
@@ -443,6 +566,7 @@ sink_mail(struct sink *s, const json_t *ev)
 	s->fetch = fetch_start(s->a->rd->fetcher, &req, sink_fetch_done, s);
 	free(rcpt);
 	free(msg);
+	free(url);
 	if (s->fetch == NULL)
 		sink_done(s, false, "cannot start the SMTP transfer");
 }
@@ -532,6 +656,47 @@ sink_next(struct sink *s)
 		sink_deliver(s, ev);
 }
 
+/* A name for EHLO and Message-ID: [A-Za-z0-9.-], 1 to 253 bytes. */
+static bool
+alerts_host_valid(const char *h)
+{
+	size_t n = strlen(h);
+
+	return n > 0 && n <= 253 && strspn(h, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789.-") == n;
+}
+
+/*
+ * The fully qualified host name (the canonical name of gethostname()'s), else the host
+ * name, else "localhost". getaddrinfo() may wait for DNS: it runs once, at start or at
+ * the first reload that configures a mail sink, never for each mail.
+ */
+static void
+alerts_resolve_host(struct alerts *a)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_flags = AI_CANONNAME }, *ai = NULL;
+	char name[256] = "";
+	size_t i;
+
+	if (a->host[0] != '\0')
+		return;
+	for (i = 0; i < a->rd->conf->nalerts; i++)
+		if (a->rd->conf->alerts[i].kind == ALERT_MAILTO)
+			break;
+	if (i == a->rd->conf->nalerts)
+		return;
+	snprintf(a->host, sizeof(a->host), "localhost");
+	if (gethostname(name, sizeof(name) - 1) != 0 || !alerts_host_valid(name))
+		return;
+	snprintf(a->host, sizeof(a->host), "%s", name);
+	if (getaddrinfo(name, NULL, &hints, &ai) == 0 && ai != NULL && ai->ai_canonname != NULL &&
+	    strchr(ai->ai_canonname, '.') != NULL && alerts_host_valid(ai->ai_canonname))
+		snprintf(a->host, sizeof(a->host), "%s", ai->ai_canonname);
+	if (ai != NULL)
+		freeaddrinfo(ai);
+	log_info("alert: mail goes out as %s (EHLO, Message-ID)", a->host);
+}
+
 struct alerts *
 alerts_new(struct ratd *rd)
 {
@@ -555,6 +720,7 @@ alerts_reconfigure(struct alerts *a)
 	struct sink **v, *s;
 	size_t i, k;
 
+	alerts_resolve_host(a);
 	if ((v = calloc(conf->nalerts + 1, sizeof(*v))) == NULL) {
 		/* The sinks point into the configuration being replaced: they must go. */
 		for (k = 0; k < a->n; k++)
@@ -681,19 +847,24 @@ alerts_status(struct alerts *a)
 	    [ALERT_MAILTO] = "mailto" };
 	json_t *list = json_array();
 	size_t i, pending;
+	char *to;
 
 	for (i = 0; i < a->n; i++) {
 		struct sink *s = a->v[i];
 
 		pending = sink_pending(s);
+		/* A mailto sink's target is every recipient, comma-separated. */
+		to = s->conf->kind == ALERT_MAILTO ? sink_recipients(s) : NULL;
 		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:o}",
 		    "name", s->conf->name, "kind", kinds[s->conf->kind],
-		    "target", s->conf->kind == ALERT_MAILTO ? s->conf->mailto[0] : s->conf->target,
+		    "target", to != NULL ? to : s->conf->kind == ALERT_MAILTO ? s->conf->mailto[0] :
+		    s->conf->target,
 		    "delivered", (json_int_t)s->delivered, "pending", (json_int_t)pending,
 		    "delivered_since_start", (json_int_t)s->delivered_count,
 		    "last_error", s->last_error ? json_string(s->last_error) : json_null(),
 		    "last_delivery", time_json(s->last_delivery),
 		    "next_try", time_json(s->next_try)));
+		free(to);
 	}
 	return list;
 }

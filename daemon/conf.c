@@ -512,8 +512,10 @@ set_socket(struct conf_parser *p, const char *val)
 	conf_set_str(p, &p->conf->socket, val);
 }
 
+/* Octal permissions, 0 to 0777, for key; example is a good value to suggest. */
 static void
-set_socket_mode(struct conf_parser *p, const char *val)
+conf_mode(struct conf_parser *p, const char *key, const char *val, const char *example,
+    mode_t *dst)
 {
 	char buf[CONF_SHOWN + 4];
 	const char *s;
@@ -522,11 +524,17 @@ set_socket_mode(struct conf_parser *p, const char *val)
 	for (s = val; *s >= '0' && *s <= '7' && mode <= 0777; s++)
 		mode = mode * 8 + (*s - '0');
 	if (*s != '\0' || mode > 0777) {
-		conf_error(p, "bad socket_mode '%s': use octal permissions such as 0660 "
-		    "(at most 0777)", conf_shown(val, buf));
+		conf_error(p, "bad %s '%s': use octal permissions such as %s (at most 0777)", key,
+		    conf_shown(val, buf), example);
 		return;
 	}
-	p->conf->socket_mode = (mode_t)mode;
+	*dst = (mode_t)mode;
+}
+
+static void
+set_socket_mode(struct conf_parser *p, const char *val)
+{
+	conf_mode(p, "socket_mode", val, "0660", &p->conf->socket_mode);
 }
 
 static void
@@ -687,6 +695,12 @@ set_redirect_hosts(struct conf_parser *p, const char *val)
 	conf_free_list(v, n);
 }
 
+static void
+set_metrics_textfile_mode(struct conf_parser *p, const char *val)
+{
+	conf_mode(p, "metrics_textfile_mode", val, "0640", &p->conf->metrics_textfile_mode);
+}
+
 /* Indices used once the whole file is read. */
 enum { RK_STATE_DIR = 4, RK_INTERVAL = 6, RK_JITTER = 7 };
 
@@ -717,6 +731,7 @@ static const struct conf_key conf_ratd_keys[] = {
 	{ "metrics_textfile", set_metrics_textfile, 0 },
 	{ "redirect_hosts", set_redirect_hosts, KEY_REPEAT | KEY_EMPTY_OK },
 	{ "day_zone", set_day_zone, 0 },
+	{ "metrics_textfile_mode", set_metrics_textfile_mode, 0 },
 	{ NULL, NULL, 0 },
 };
 
@@ -1962,6 +1977,8 @@ conf_defaults(struct conf *c)
 {
 	c->socket = strdup(RATD_DEFAULT_SOCKET);
 	c->socket_mode = 0660;
+	/* node-exporter reads the textfile as a user of its own. */
+	c->metrics_textfile_mode = 0644;
 	c->state_dir = strdup(RATD_DEFAULT_STATE_DIR);
 	c->seed_dir = strdup(RATD_SEED_DIR);
 	c->interval = 6 * 3600;

@@ -78,6 +78,7 @@ struct conf {
 	char **redirect_hosts;   /* hosts a page's redirect may lead to besides its URL's own */
 	size_t nredirect_hosts;
 	struct zone day_zone;    /* where a day begins for entry into force and "today"; UTC */
+	mode_t metrics_textfile_mode;
 	struct conf_treaty *treaties;
 	size_t ntreaties;
 	struct conf_alert *alerts;

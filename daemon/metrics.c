@@ -132,7 +132,8 @@ metrics_daemon(FILE *f, struct ratd *rd)
 	for (i = 0; i < 5; i++)
 		fprintf(f, "ratd_fetches_total{result=\"%s\"} %llu\n", results[i],
 		    (unsigned long long)rd->metrics.fetches[i]);
-	metrics_head(f, "ratd_fetch_bytes_total", "counter", "Page bytes received.");
+	metrics_head(f, "ratd_fetch_bytes_total", "counter", "Bytes of the response bodies of "
+	    "fetches after content decoding (gzip), error responses included; not wire bytes.");
 	fprintf(f, "ratd_fetch_bytes_total %llu\n", (unsigned long long)rd->metrics.bytes);
 	metrics_head(f, "ratd_parse_seconds_total", "counter", "CPU seconds spent parsing pages.");
 	fprintf(f, "ratd_parse_seconds_total %.6f\n", rd->metrics.parse_seconds);
@@ -170,11 +171,45 @@ metrics_write_textfile(struct ratd *rd)
 	d = strdup(path);
 	b = strdup(path);
 	if (d != NULL && b != NULL &&
-	    /* node-exporter reads it as another user. */
-	    state_write_atomic_mode(dirname(d), basename(b), text, strlen(text), 0644, err,
-	    sizeof(err)) < 0)
+	    state_write_atomic_mode(dirname(d), basename(b), text, strlen(text),
+	    rd->conf->metrics_textfile_mode, err, sizeof(err)) < 0)
 		log_warn("metrics: %s", err);
 	free(d);
 	free(b);
 	free(text);
+}
+
+static void
+metrics_textfile_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ratd *rd = w->data;
+
+	rd->metrics.textfile_last = ev_now(loop);
+	metrics_write_textfile(rd);
+}
+
+void
+metrics_schedule(struct ratd *rd)
+{
+	ev_timer *w = &rd->metrics.textfile_timer;
+	ev_tstamp delay;
+
+	if (rd->loop == NULL || rd->conf == NULL || rd->conf->metrics_textfile == NULL ||
+	    ev_is_active(w))
+		return;
+	/* A timer even when the last write is old: a burst of changes (a commit and its
+	 * events, a delivery) costs one write after the loop has handled them all. */
+	delay = rd->metrics.textfile_last + 1.0 - ev_now(rd->loop);
+	ev_timer_init(w, metrics_textfile_cb, delay > 0 ? delay : 0., 0.);
+	w->data = rd;
+	ev_timer_start(rd->loop, w);
+}
+
+void
+metrics_flush(struct ratd *rd)
+{
+	if (rd->loop == NULL || !ev_is_active(&rd->metrics.textfile_timer))
+		return;
+	ev_timer_stop(rd->loop, &rd->metrics.textfile_timer);
+	metrics_write_textfile(rd);
 }

@@ -3,6 +3,7 @@
 #ifndef RATD_METRICS_H
 #define RATD_METRICS_H
 
+#include <ev.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -11,14 +12,23 @@ struct ratd;
 /* What the daemon counts since it started. */
 struct metrics {
 	uint64_t fetches[5];     /* by enum treaty_outcome */
-	uint64_t bytes;          /* page bytes received */
+	uint64_t bytes;          /* response body bytes after decoding, error bodies too */
 	double parse_seconds;    /* CPU spent parsing pages */
 	time_t started;
+	ev_timer textfile_timer;  /* the next textfile write, when one is due */
+	ev_tstamp textfile_last;  /* loop time of the last write */
 };
 
 /* The exposition text (malloc'ed), or NULL on out-of-memory. */
 char *metrics_text(struct ratd *rd);
-/* Writes metrics_text to the configured textfile, atomically; nothing when unset. */
+/* Writes metrics_text to the configured textfile, atomically, with the configured
+ * mode; nothing when unset. */
 void metrics_write_textfile(struct ratd *rd);
+/* A figure of the textfile has changed: it is rewritten within a second, and never
+ * more often than once a second (changes in between are written together). No-op
+ * without a textfile or a loop. */
+void metrics_schedule(struct ratd *rd);
+/* Writes a textfile write still due and stops its timer (before the figures go). */
+void metrics_flush(struct ratd *rd);
 
 #endif

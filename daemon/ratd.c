@@ -282,6 +282,7 @@ ratd_finish(struct ratd *rd)
 {
 	size_t i;
 
+	metrics_flush(rd);
 	/* Clients first: a refresh they wait on must not answer into a freed client. */
 	control_free(rd->control);
 	rd->control = NULL;

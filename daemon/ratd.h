@@ -59,11 +59,13 @@ void ratd_number_events(struct ratd *rd, struct event_list *evs);
 void ratd_publish(struct ratd *rd, const struct event_list *evs);
 /* Keeps systemd's STATUS= current: each treaty's count and the next fetch. */
 void ratd_notify_status(struct ratd *rd);
-/* Something a status reply shows has changed (cached replies are stale). */
+/* Something a status reply shows has changed (cached replies are stale, the metrics
+ * textfile is due). */
 static inline void
 ratd_touch(struct ratd *rd)
 {
 	rd->generation++;
+	metrics_schedule(rd);
 }
 /* The calendar date at now where days begin: day_zone, UTC by default. */
 day_t ratd_today(const struct ratd *rd, time_t now);

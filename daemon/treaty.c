@@ -586,7 +586,6 @@ treaty_fetch_done(void *arg, struct fetch_result *r)
 	}
 	ratd_touch(t->rd);
 	ratd_notify_status(t->rd);
-	metrics_write_textfile(t->rd);
 	treaty_notify(t, o, t->meta.consecutive_failures ? t->meta.error : NULL);
 }
 

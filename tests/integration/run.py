@@ -1654,6 +1654,72 @@ def test_check_states(ctx):
     check(rec[0]["data"].get("down_since"), "source-recovered without down_since")
 
 
+# The Monitoring Plugins development guidelines: "SERVICE STATE - text | perfdata", one
+# perfdata item 'label'=value[UOM];[warn];[crit];[min];[max], items separated by spaces.
+PLUGIN_LINE = re.compile(r"^RATD (OK|WARNING|CRITICAL|UNKNOWN) - ([^|\n]+?)(?: \| (.+))?$")
+PERF_ITEM = re.compile(r"('(?:[^'=]|'')+'|[^'= ]+)="
+                       r"((?:-?[0-9]+(?:\.[0-9]+)?(?:s|ms|us|%|B|KB|MB|TB|c)?|U)"
+                       r"(?:;[@~:0-9.-]*){0,2}(?:;(?:-?[0-9]+(?:\.[0-9]+)?)?){0,2})(?: |$)")
+PLUGIN_EXIT = {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
+
+
+def plugin_output(rc, out, err, want, what):
+    """Checks one ratctl check run against the plugin format; returns its perfdata dict."""
+    lines = out.split("\n")
+    check(len(lines) == 2 and lines[1] == "", "%s: not exactly one line: %r" % (what, out))
+    m = PLUGIN_LINE.match(lines[0])
+    check(m, "%s: not a monitoring-plugin line: %r" % (what, lines[0]))
+    eq(m.group(1), want, "%s: state word (%r)" % (what, lines[0]))
+    eq(rc, PLUGIN_EXIT[want], "%s: exit status for %s" % (what, want))
+    perf, rest = {}, m.group(3) or ""
+    while rest:
+        item = PERF_ITEM.match(rest)
+        check(item, "%s: perfdata breaks the syntax at %r" % (what, rest))
+        perf[item.group(1).strip("'").replace("''", "'")] = item.group(2)
+        rest = rest[item.end():]
+    return perf
+
+
+def test_check_plugin_format(ctx):
+    rc, out, err, _ = ctx.ratctl("-s", os.path.join(ctx.dir, "nope.sock"), "check",
+                                 sock=False)
+    plugin_output(rc, out, err, "UNKNOWN", "check without a daemon")
+    for args in (("check", "a", "b"), ("-x", "check"), ("check", "--pending"),
+                 ("check", "bad/id"), ("-t", "zero", "check"), ("check", "-n", "3")):
+        rc, out, err, _ = ctx.ratctl(*args, sock=False)
+        plugin_output(rc, out, err, "UNKNOWN", "usage error %r" % (args,))
+        check("usage" in out, "usage error %r does not say usage: %r" % (args, out))
+    rc, out, err, _ = ctx.ratctl("bogus", sock=False)
+    eq(rc, 2, "a usage error of another command keeps exit 2")
+
+    ctx.add_seed()
+    d, st = start_ok(ctx, conf_kw={"ratd": {"failures_before_alert": "2"}})
+    rc, out, err, _ = ctx.ratctl("check")
+    perf = plugin_output(rc, out, err, "OK", "check with a fresh success")
+    eq(perf.get(TREATY + " parties"), "59;;;0", "parties perfdata (%r)" % out)
+    eq(perf.get(TREATY + " remaining"), "0;;;0", "remaining perfdata (%r)" % out)
+    age = perf.get(TREATY + " last_success_age", "")
+    m = re.match(r"^([0-9]+)s;;;0$", age)
+    check(m and int(m.group(1)) < 60, "last_success_age perfdata %r (%r)" % (age, out))
+    ctx.serve(file="IV-13.html", status=503)
+    for i in (1, 2):
+        eq(d.refresh().get("result"), "error", "refresh #%d on HTTP 503" % i)
+    rc, out, err, _ = ctx.ratctl("check", TREATY)
+    plugin_output(rc, out, err, "CRITICAL", "check on a failing source")
+    check("after 2 failed attempts in a row" in out, "failure count wording: %r" % out)
+    d.stop()
+
+    # Only the seed, the source failing once (below failures_before_alert): WARNING.
+    state2 = os.path.join(ctx.dir, "state2")
+    os.makedirs(state2)
+    d2 = ctx.daemon(ctx.write_conf(ctx.serve(file="IV-13.html", status=503), name="seed.conf",
+                                   ratd={"failures_before_alert": "5", "state_dir": state2}))
+    rc, out, err, _ = ctx.ratctl("check")
+    perf = plugin_output(rc, out, err, "WARNING", "check with only the seed")
+    eq(perf.get(TREATY + " last_success_age"), "U;;;0", "age without a success (%r)" % out)
+    d2.stop()
+
+
 def edit_row(page, name, sig=None, ins=None, new_name=None, drop=False):
     """The HTML page with one participant row edited (cells as UNTC writes them)."""
     pat = re.compile(rb"<tr>\s*<td>(%s)</td><td>([^<]*)</td><td>([^<]*)</td>\s*</tr>\s*"
@@ -1764,6 +1830,7 @@ TESTS = [
     ("alert_exec", test_alert_exec),
     ("alert_webhook", test_alert_webhook),
     ("check_states", test_check_states),
+    ("check_plugin_format", test_check_plugin_format),
     ("events", test_events),
 ]
 

@@ -335,6 +335,117 @@ def test_mail(ctx):
         smtp.stop()
 
 
+def textfile_figure(path, name):
+    try:
+        with open(path) as f:
+            m = re.search(r"^%s (\S+)$" % re.escape(name), f.read(), re.M)
+    except FileNotFoundError:
+        return None
+    return m.group(1) if m else None
+
+
+def test_metrics_textfile(ctx):
+    hook, out = run.exec_sink(ctx, "sink")
+    prom = os.path.join(ctx.dir, "prom", "ratd.prom")
+    os.makedirs(os.path.dirname(prom))
+    d, conf, url = start(ctx, extra="\n[alert sink]\nexec = %s\n" % hook,
+                         ratd={"metrics_textfile": prom})
+    eq(oct(os.stat(prom).st_mode & 0o777), oct(0o644), "default metrics_textfile_mode")
+    with open(prom) as f:
+        helps = [l for l in f if l.startswith("# HELP ratd_fetch_bytes_total ")]
+    check(helps and "decoding" in helps[0] and "error responses" in helps[0],
+          "ratd_fetch_bytes_total's HELP does not say what it counts: %r" % helps)
+    evs, thr = reach_threshold(ctx, d)
+    wait_for(lambda: len(delivered(out)) >= len(evs), 5, "the sink to get every event")
+    wait_for(lambda: sink(d, "sink").get("pending") == 0, 5, "status pending 0")
+    t0 = time.monotonic()
+    pend, dlv = 'ratd_sink_pending{sink="sink"}', 'ratd_sink_delivered_total{sink="sink"}'
+    wait_for(lambda: (textfile_figure(prom, pend), textfile_figure(prom, dlv)) ==
+             ("0", str(len(evs))), 2, "the textfile to say %s 0 and %s %d after the "
+             "deliveries (it says %s and %s)" % (pend, dlv, len(evs),
+                                                 textfile_figure(prom, pend),
+                                                 textfile_figure(prom, dlv)))
+    took = time.monotonic() - t0
+    # Rate limit: a burst of changes (refreshes, each a status change) gives at most one
+    # write a second: the file's inode changes with each atomic replace.
+    inodes = set()
+    t1 = time.monotonic()
+    while time.monotonic() - t1 < 2.5:
+        d.refresh()
+        try:
+            inodes.add(os.stat(prom).st_ino)
+        except FileNotFoundError:
+            pass
+        time.sleep(0.05)
+    check(len(inodes) <= 4, "%d textfile versions in 2.5 s of refreshes (at most 1/s)"
+          % len(inodes))
+    # The mode is configurable and a reload applies it to the next write.
+    with open(conf) as f:
+        text = f.read()
+    with open(conf, "w") as f:
+        f.write(text.replace("[ratd]\n", "[ratd]\nmetrics_textfile_mode = 0640\n", 1))
+    result_of(d.request({"cmd": "reload"}), "reload")
+    wait_for(lambda: os.stat(prom).st_mode & 0o777 == 0o640, 3,
+             "metrics_textfile_mode = 0640 after a reload")
+    return "pending 0 in the textfile %.2f s after status said so" % took
+
+
+def mail_host():
+    """The name ratd should give in EHLO and Message-ID: the FQDN, else the host name."""
+    name = socket.gethostname()
+    try:
+        canon = socket.getaddrinfo(name, None, flags=socket.AI_CANONNAME)[0][3]
+    except OSError:
+        canon = ""
+    return canon if "." in canon else name
+
+
+def test_mail_conventions(ctx):
+    smtp = SmtpSink().start()
+    try:
+        rcpts = ["ops@example.org", "oncall@example.net", "board@example.com"]
+        d, conf, url = start(ctx, file="IV-13.2003-03-14.html", extra=(
+            "\n[alert mail]\n" + "".join("mailto = %s\n" % r for r in rcpts) +
+            "smtp_url = %s\nmail_from = ratd@example.org\ntimeout = 5s\n" % smtp.url()))
+        eq(sink(d, "mail").get("target"), ", ".join(rcpts), "status target of a mailto sink")
+        rc, out, err, _ = ctx.ratctl("status")
+        for r in rcpts:
+            check(r in out, "ratctl status does not list recipient %s:\n%s" % (r, out))
+        last = max([e["id"] for e in history(d, limit=1000)] or [0])
+        ctx.serve(file="IV-13.html")
+        eq(d.refresh().get("result"), "changed", "refresh to today's page")
+        evs = [e for e in history(d, limit=1000) if e["id"] > last]
+        msgs = smtp.wait(len(evs), run.bounded(15))
+        eq(len(msgs), len(evs), "mails for %d events" % len(evs))
+        host, wide = mail_host(), 0
+        for m in msgs:
+            eq(m.helo, host, "EHLO argument")
+            check(all(b < 0x80 for b in m.data), "8-bit bytes in a message whose MAIL FROM "
+                  "declares no BODY=8BITMIME:\n%r" % m.data[:400])
+            head, _, body = m.data.partition(b"\r\n\r\n")
+            for line in head.split(b"\r\n"):
+                check(len(line) <= 78, "header line of %d characters: %r" % (len(line), line))
+            msg = email.message_from_bytes(m.data, policy=email.policy.default)
+            ev = json.loads(msg.get_content().split("Event JSON:", 1)[1])
+            eq(str(msg["Subject"]), "[ratd] " + ev["summary"], "the unfolded, decoded Subject")
+            check(re.match(r"^<ratd\.%d\.\d+@%s>$" % (ev["id"], re.escape(host)),
+                           msg["Message-ID"]), "Message-ID %r" % msg["Message-ID"])
+            cte = msg["Content-Transfer-Encoding"]
+            if any(ord(c) > 127 for c in msg.get_content()):
+                wide += 1
+                eq(cte, "quoted-printable", "Content-Transfer-Encoding of an 8-bit text")
+                for line in body.split(b"\r\n"):
+                    check(len(line) <= 76, "quoted-printable line of %d: %r" % (len(line), line))
+            else:
+                eq(cte, "7bit", "Content-Transfer-Encoding of an ASCII text")
+        check(wide > 0, "no mail had a non-ASCII text (Türkiye, Côte d'Ivoire)")
+        long_subjects = [m for m in msgs if b"\r\n " in m.data.partition(b"\r\n\r\n")[0]]
+        check(long_subjects, "no Subject was folded")
+        return "%d mails, %d quoted-printable, EHLO %s" % (len(msgs), wide, host)
+    finally:
+        smtp.stop()
+
+
 # --- 4. source-failing / source-recovered ---------------------------------------------
 
 def utc_now():
@@ -770,6 +881,8 @@ TESTS = [
     ("kill_between_journal_and_delivery", test_kill_between_journal_and_delivery),
     ("journal_ids_survive_restart", test_journal_ids_survive_restart),
     ("new_sink_starts_now", test_new_sink_starts_now),
+    ("metrics_textfile", test_metrics_textfile),
+    ("mail_conventions", test_mail_conventions),
 ]
 
 if __name__ == "__main__":

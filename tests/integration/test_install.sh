@@ -60,4 +60,34 @@ if command -v man >/dev/null 2>&1; then
 else
 	echo "skip - man is not installed"
 fi
+# Every man: URL of the installed units names an installed page, and the units verify
+# as installed: man finds the pages where make install put them (MANPATH, as after an
+# install into /), ExecStart names the installed binary (moved into DESTDIR here).
+unitdir=$tmp/usr/local/lib/systemd/system
+for u in ratd.service ratd.socket; do
+	for url in $(sed -n 's/^Documentation=//p' "$unitdir/$u"); do
+		case $url in
+		man:*\(*\))
+			page=${url#man:}; name=${page%(*}; sec=${page#*(}; sec=${sec%)}
+			[ -f "$tmp/usr/local/share/man/man$sec/$name.$sec" ] \
+				&& ok "$u: $url is installed" || bad "$u: $url names no installed page" ;;
+		*) bad "$u: Documentation=$url is not a man: URL" ;;
+		esac
+	done
+done
+if command -v systemd-analyze >/dev/null 2>&1; then
+	mkdir "$tmp/verify"
+	sed "s|^ExecStart=/usr/local/sbin/ratd|ExecStart=$tmp/usr/local/sbin/ratd|" \
+		"$unitdir/ratd.service" >"$tmp/verify/ratd.service"
+	cp "$unitdir/ratd.socket" "$tmp/verify/ratd.socket"
+	if out=$(MANPATH=$tmp/usr/local/share/man systemd-analyze verify \
+		"$tmp/verify/ratd.service" "$tmp/verify/ratd.socket" 2>&1) && [ -z "$out" ]; then
+		ok "systemd-analyze verify of the installed units: clean"
+	else
+		bad "systemd-analyze verify of the installed units: $out"
+	fi
+else
+	echo "skip - systemd-analyze is not installed: installed units not verified"
+fi
+
 [ $fail = 0 ] && echo "test_install: all checks passed" || { echo "test_install: FAILED"; exit 1; }
