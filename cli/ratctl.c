@@ -733,6 +733,22 @@ check_treaty(FILE *f, const json_t *t, time_t now)
 	return CHECK_CRITICAL;
 }
 
+/* Events that are not on disk are neither delivered nor safe: CRITICAL. */
+static enum check_state
+check_journal(FILE *f, const json_t *journal)
+{
+	long long pending = 0;
+
+	if (!streq(jstr(journal, "state"), "failing"))
+		return CHECK_OK;
+	jint(journal, "pending", &pending);
+	fprintf(f, "journal failing, %lld event%s not on disk: ", pending,
+	    pending == 1 ? "" : "s");
+	render_text(f, jstr(journal, "error") ? jstr(journal, "error") : "unknown error");
+	fputs("; ", f);
+	return CHECK_CRITICAL;
+}
+
 static int
 check_report(const struct ctl *ctl, const json_t *result)
 {
@@ -747,6 +763,7 @@ check_report(const struct ctl *ctl, const json_t *result)
 		return fail(ctl, CHECK_UNKNOWN, "ratd reports no treaty");
 	if ((f = open_memstream(&text, &len)) == NULL)
 		return fail(ctl, CHECK_UNKNOWN, "out of memory");
+	worst = check_journal(f, json_object_get(result, "journal"));
 	json_array_foreach(treaties, i, t) {
 		if (i > 0)
 			fputs("; ", f);
