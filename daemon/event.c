@@ -28,6 +28,7 @@ event_type_known(const char *type)
 #define EVENT_SUMMARY_MAX 1024
 /* Bytes of participant names a threshold-reached summary spells out; data has them all. */
 #define EVENT_NAMES_MAX 300
+#define EVENT_TAIL_ROOM 20              /* " and 9999 others" */
 
 /* Length of the longest prefix of s[0..len) that ends on a character boundary: a cut
  * there never splits a multibyte UTF-8 sequence. */
@@ -288,7 +289,7 @@ event_names(const struct snapshot *after, const struct rule_result *ra)
 
 		nl = strlen(name) + (i ? 2 : 0);
 		/* The last name may take the room the count would have needed. */
-		if (i > 0 && (size_t)ftell(f) + nl + (i + 1 < ra->nthreshold ? sizeof(tail) : 0) >
+		if (i > 0 && (size_t)ftell(f) + nl + (i + 1 < ra->nthreshold ? EVENT_TAIL_ROOM : 0) >
 		    EVENT_NAMES_MAX)
 			break;
 		fprintf(f, "%s%s", i ? ", " : "", name);
