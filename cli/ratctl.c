@@ -821,6 +821,22 @@ check_perfdata(FILE *p, const json_t *t, time_t now)
 		fprintf(p, " '%s last_success_age'=U;;;0", id);
 }
 
+/* Events that are not on disk are neither delivered nor safe: CRITICAL. */
+static enum check_state
+check_journal(FILE *f, const json_t *journal)
+{
+	long long pending = 0;
+
+	if (!streq(jstr(journal, "state"), "failing"))
+		return CHECK_OK;
+	jint(journal, "pending", &pending);
+	fprintf(f, "journal failing, %lld event%s not on disk: ", pending,
+	    pending == 1 ? "" : "s");
+	render_text(f, jstr(journal, "error") ? jstr(journal, "error") : "unknown error");
+	fputs("; ", f);
+	return CHECK_CRITICAL;
+}
+
 static int
 check_report(const struct ctl *ctl, const json_t *result)
 {
@@ -841,6 +857,7 @@ check_report(const struct ctl *ctl, const json_t *result)
 		free(text);
 		return fail(ctl, CHECK_UNKNOWN, "out of memory");
 	}
+	worst = check_journal(f, json_object_get(result, "journal"));
 	json_array_foreach(treaties, i, t) {
 		if (i > 0)
 			fputs("; ", f);

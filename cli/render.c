@@ -533,6 +533,27 @@ status_alerts(FILE *out, const json_t *alerts, bool color)
 	}
 }
 
+/* The journal only when it is failing: events then wait off disk. */
+static void
+status_journal(FILE *out, const json_t *journal, bool color)
+{
+	long long pending = 0;
+
+	if (!streq(jstr(journal, "state"), "failing"))
+		return;
+	jint(journal, "pending", &pending);
+	fputc('\n', out);
+	paint_text(out, color, PAINT_RED, "journal failing");
+	fprintf(out, ": %lld event%s not on disk", pending, pending == 1 ? "" : "s");
+	if (jstr(journal, "since") != NULL) {
+		fputs(" since ", out);
+		render_text(out, jstr(journal, "since"));
+	}
+	fputs(": ", out);
+	render_text(out, jstr(journal, "error") ? jstr(journal, "error") : "unknown error");
+	fputc('\n', out);
+}
+
 void
 render_status(FILE *out, const json_t *result, bool color)
 {
@@ -549,6 +570,7 @@ render_status(FILE *out, const json_t *result, bool color)
 		status_block(out, t, color);
 	}
 	status_alerts(out, jget(result, "alerts"), color);
+	status_journal(out, jget(result, "journal"), color);
 }
 
 /* Date of a {date, kind} member, or NULL. */

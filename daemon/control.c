@@ -322,8 +322,8 @@ cmd_status(struct client *c, json_t *req)
 	for (i = 0; i < rd->ntreaties; i++)
 		if (t == NULL || t == rd->treaties[i])
 			json_array_append_new(list, status_treaty(rd->treaties[i], as_of));
-	reply = json_pack("{s:b, s:{s:o, s:o}}", "ok", 1, "result", "treaties", list, "alerts",
-	    alerts_status(rd->alerts));
+	reply = json_pack("{s:b, s:{s:o, s:o, s:o}}", "ok", 1, "result", "treaties", list,
+	    "alerts", alerts_status(rd->alerts), "journal", journal_status(&rd->journal));
 	text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
 	json_decref(reply);
 	if (text == NULL) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "log.h"
 
 static const char *const event_types[] = {
 	EV_NEW_PARTY, EV_NEW_SIGNATORY, EV_THRESHOLD_REACHED, EV_APPROACHING,
@@ -23,21 +24,112 @@ event_type_known(const char *type)
 	return false;
 }
 
+/* The longest summary kept: one line for a log, a mail subject, a terminal. */
+#define EVENT_SUMMARY_MAX 1024
+/* Bytes of participant names a threshold-reached summary spells out; data has them all. */
+#define EVENT_NAMES_MAX 300
+#define EVENT_TAIL_ROOM 20              /* " and 9999 others" */
+
+/* Length of the longest prefix of s[0..len) that ends on a character boundary: a cut
+ * there never splits a multibyte UTF-8 sequence. */
+static size_t
+event_char_floor(const char *s, size_t len)
+{
+	while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
+		len--;
+	return len;
+}
+
+/* The formatted summary, at most EVENT_SUMMARY_MAX bytes and cut only between characters
+ * ("…" marks a cut). NULL on out-of-memory. */
+static char *
+event_vsummary(const char *fmt, va_list ap)
+{
+	static const char ellipsis[] = "\xe2\x80\xa6";   /* U+2026 */
+	va_list aq;
+	char *s;
+	int n;
+	size_t keep;
+
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n < 0 || (s = malloc((size_t)n + 1)) == NULL)
+		return NULL;
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	if ((size_t)n > EVENT_SUMMARY_MAX) {
+		keep = event_char_floor(s, EVENT_SUMMARY_MAX - (sizeof(ellipsis) - 1));
+		memcpy(s + keep, ellipsis, sizeof(ellipsis));
+	}
+	return s;
+}
+
+/* A copy of s with every byte that is not part of valid UTF-8 replaced by '?': what is
+ * left of a text jansson refused. NULL on out-of-memory. */
+static json_t *
+event_text_json(const char *s)
+{
+	json_t *v;
+	char *c;
+	size_t i;
+
+	if (s == NULL)
+		s = "";
+	if ((v = json_string(s)) != NULL || (c = strdup(s)) == NULL)
+		return v;
+	for (i = 0; c[i] != '\0'; i++)
+		if ((unsigned char)c[i] >= 0x80)
+			c[i] = '?';
+	v = json_string(c);
+	free(c);
+	return v;
+}
+
+/* The event when its full form cannot be built: every member of the schema present and
+ * valid, the reason logged. Raising less is better than raising nothing. */
+static json_t *
+event_minimal(const char *when, const char *type, const char *treaty, const char *summary,
+    json_t *data)
+{
+	json_t *ev;
+
+	const char *why = summary == NULL ? "its summary (out of memory)" :
+	    data == NULL ? "its data (a value could not be encoded)" :
+	    "its summary or data (not valid UTF-8)";
+
+	log_err("event %s of %s: cannot build %s; raising it with %s", type,
+	    treaty ? treaty : "?", why, data == NULL ? "empty data" : "a repaired summary");
+	ev = json_pack("{s:I, s:s, s:s, s:o, s:o, s:o}", "id", (json_int_t)0, "time", when,
+	    "type", type, "treaty", event_text_json(treaty), "summary",
+	    event_text_json(summary ? summary : type), "data", data ? data : json_object());
+	if (ev == NULL)
+		log_err("event %s of %s: out of memory; the event is lost", type,
+		    treaty ? treaty : "?");
+	return ev;
+}
+
 int
 event_add(struct event_list *l, time_t now, const char *type, const char *treaty,
     json_t *data, const char *fmt, ...)
 {
-	char summary[512], when[DATE_TIME_LEN];
-	json_t **v, *ev;
+	char when[DATE_TIME_LEN], *summary;
+	json_t **v, *ev = NULL;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(summary, sizeof(summary), fmt, ap);
+	summary = event_vsummary(fmt, ap);
 	va_end(ap);
-	ev = json_pack("{s:I, s:s, s:s, s:s, s:s, s:o}", "id", (json_int_t)0,
-	    "time", date_format_time(now, when), "type", type, "treaty", treaty,
-	    "summary", summary, "data", data ? data : json_object());
+	date_format_time(now, when);
+	if (summary != NULL && data != NULL)
+		ev = json_pack("{s:I, s:s, s:s, s:s, s:s, s:O}", "id", (json_int_t)0,
+		    "time", when, "type", type, "treaty", treaty, "summary", summary, "data", data);
+	if (ev == NULL)
+		ev = event_minimal(when, type, treaty, summary, json_incref(data));
+	json_decref(data);
+	free(summary);
 	if (ev == NULL || (v = realloc(l->v, (l->n + 1) * sizeof(*v))) == NULL) {
+		if (ev != NULL)
+			log_err("event %s of %s: out of memory; the event is lost", type, treaty);
 		json_decref(ev);
 		return -1;
 	}
@@ -196,33 +288,69 @@ event_row_diff(struct event_list *l, const struct conf_treaty *ct, const struct 
 	return rc;
 }
 
+/* "A, B, C and 12 others": whole names while they fit in EVENT_NAMES_MAX bytes, then a
+ * count of the rest. Cut only between names, never inside one. NULL on out-of-memory. */
+static char *
+event_names(const struct snapshot *after, const struct rule_result *ra)
+{
+	char *out = NULL, tail[64];
+	size_t len = 0, i, nl;
+	FILE *f;
+
+	if ((f = open_memstream(&out, &len)) == NULL)
+		return NULL;
+	for (i = 0; i < ra->nthreshold; i++) {
+		const char *name = after->v[ra->threshold_idx[i]].name;
+
+		nl = strlen(name) + (i ? 2 : 0);
+		/* The last name may take the room the count would have needed. */
+		if (i > 0 && (size_t)ftell(f) + nl + (i + 1 < ra->nthreshold ? EVENT_TAIL_ROOM : 0) >
+		    EVENT_NAMES_MAX)
+			break;
+		fprintf(f, "%s%s", i ? ", " : "", name);
+	}
+	if (i < ra->nthreshold) {
+		snprintf(tail, sizeof(tail), " and %zu other%s", ra->nthreshold - i,
+		    ra->nthreshold - i == 1 ? "" : "s");
+		fputs(tail, f);
+	}
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
 static int
 event_threshold(struct event_list *l, const struct conf_treaty *ct, const struct snapshot *after,
     const struct rule_result *rb, const struct rule_result *ra, time_t now)
 {
-	char d1[DATE_ISO_LEN], d2[DATE_ISO_LEN], names[400] = "";
+	char d1[DATE_ISO_LEN], d2[DATE_ISO_LEN], *names;
 	json_t *who;
 	size_t i;
+	int rc;
 
 	if (!rb->threshold_reached && ra->threshold_reached) {
 		who = json_array();
-		for (i = 0; i < ra->nthreshold; i++) {
-			const char *name = after->v[ra->threshold_idx[i]].name;
-
-			json_array_append_new(who, json_string(name));
-			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
-			    i ? ", " : "", name);
-		}
-		return event_add(l, now, EV_THRESHOLD_REACHED, ct->id,
+		for (i = 0; i < ra->nthreshold; i++)
+			if (json_array_append_new(who,
+			    json_string(after->v[ra->threshold_idx[i]].name)) < 0)
+				log_err("%s: threshold-reached: cannot list participant %zu in its "
+				    "data", ct->id, i + 1);
+		names = event_names(after, ra);
+		rc = event_add(l, now, EV_THRESHOLD_REACHED, ct->id,
 		    json_pack("{s:i, s:i, s:o, s:o, s:o}", "parties", ra->parties,
 		    "threshold", ct->rule.threshold, "threshold_date", date_json(ra->threshold_date),
 		    "threshold_participants", who, "entry_into_force",
 		    date_json(ra->entry_into_force)),
 		    "%s: threshold of %d instruments reached on %s (%s); enters into force %s%s",
-		    ct->id, ct->rule.threshold, date_format_iso(ra->threshold_date, d1), names,
+		    ct->id, ct->rule.threshold, date_format_iso(ra->threshold_date, d1),
+		    names ? names : "names not shown: out of memory",
 		    ra->entry_into_force == DAY_NONE ? "with " : "on ",
 		    ra->entry_into_force == DAY_NONE ? (ct->rule.after_treaty ?
 		    ct->rule.after_treaty : "-") : date_format_iso(ra->entry_into_force, d2));
+		free(names);
+		return rc;
 	}
 	if (ct->approaching > 0 && ra->remaining > 0 && ra->remaining < rb->remaining &&
 	    ra->remaining <= ct->approaching)

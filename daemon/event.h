@@ -30,7 +30,11 @@ struct event_list {
 	size_t n;
 };
 
-/* Appends a new event without an id (event_list_number gives ids). data is taken over. */
+/* Appends a new event without an id (event_list_number gives ids). data is taken over;
+ * NULL means building it failed. The summary is cut at 1024 bytes, between characters.
+ * An event that cannot be encoded whole (data NULL, text not UTF-8) is logged as an
+ * error and raised anyway with the schema's members, a repaired summary and what data
+ * could be kept: never dropped. -1 only on out-of-memory. */
 int event_add(struct event_list *l, time_t now, const char *type, const char *treaty,
     json_t *data, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 /* Gives the events ids *next, *next + 1, ... and advances *next. */

@@ -207,6 +207,7 @@ journal_close(struct journal *j)
 		json_decref(j->v[i]);
 	free(j->v);
 	json_decref(j->backlog);
+	free(j->error);
 	free(j->dir);
 	memset(j, 0, sizeof(*j));
 	j->fd = -1;
@@ -234,6 +235,20 @@ journal_after(const struct journal *j, uint64_t since)
 	return lo;
 }
 
+/* Remembers why the backlog could not be written, for status. */
+static void
+journal_failed(struct journal *j, const char *why)
+{
+	char *copy = strdup(why);
+
+	if (copy != NULL) {
+		free(j->error);
+		j->error = copy;
+	}
+	if (j->failing_since == 0)
+		j->failing_since = time(NULL);
+}
+
 /* Writes the backlog, then fsyncs. A failure leaves the file as it was: a half-written
  * line would later glue itself to the retried one and lose both. */
 static int
@@ -245,10 +260,13 @@ journal_flush(struct journal *j, char *err, size_t errlen)
 	char *line;
 	int rc = 0;
 
-	if (j->fd < 0 && journal_reopen(j, err, errlen) < 0)
+	if (j->fd < 0 && journal_reopen(j, err, errlen) < 0) {
+		journal_failed(j, err);
 		return -1;
+	}
 	if ((end = lseek(j->fd, 0, SEEK_END)) < 0) {
 		snprintf(err, errlen, "journal: lseek: %s", strerror(errno));
+		journal_failed(j, err);
 		return -1;
 	}
 	json_array_foreach(j->backlog, i, ev) {
@@ -272,12 +290,16 @@ journal_flush(struct journal *j, char *err, size_t errlen)
 		    strerror(errno));
 		if (ftruncate(j->fd, end) < 0)
 			log_err("journal: cannot cut back a failed write: %s", strerror(errno));
+		journal_failed(j, err);
 		return -1;
 	}
 	if (written > 0)
 		j->synced_id = event_id(json_array_get(j->backlog, written - 1));
 	json_array_clear(j->backlog);
 	j->file_lines += written;
+	free(j->error);
+	j->error = NULL;
+	j->failing_since = 0;
 	return 0;
 }
 
@@ -298,13 +320,50 @@ journal_append(struct journal *j, const struct event_list *l, char *err, size_t 
 	return 0;
 }
 
+int
+journal_retry(struct journal *j, char *err, size_t errlen)
+{
+	struct event_list none = { 0 };
+
+	return journal_append(j, &none, err, errlen);
+}
+
+size_t
+journal_pending(const struct journal *j)
+{
+	return json_array_size(j->backlog);
+}
+
+int
+journal_unsynced(const struct journal *j, const char *treaty, json_t *out)
+{
+	json_t *ev;
+	size_t i;
+
+	json_array_foreach(j->backlog, i, ev)
+		if (strcmp(event_treaty(ev), treaty) == 0 && json_array_append(out, ev) < 0)
+			return -1;
+	return 0;
+}
+
+json_t *
+journal_status(const struct journal *j)
+{
+	bool failing = journal_pending(j) > 0;
+
+	return json_pack("{s:s, s:I, s:o, s:o}", "state", failing ? "failing" : "ok",
+	    "pending", (json_int_t)journal_pending(j),
+	    "error", failing ? text_json(j->error) : json_null(),
+	    "since", time_json(failing ? j->failing_since : 0));
+}
+
 bool
 journal_in_memory(const struct journal *j, uint64_t since)
 {
 	/* Memory holds a suffix of the file: it covers since when it starts at or before
 	 * the first id after it (or when nothing after since was ever journaled). */
 	return since >= j->synced_id || (j->n > 0 && event_id(j->v[0]) <= since + 1) ||
-	    j->file_lines <= j->n;
+	    j->file_lines <= journal_after(j, j->synced_id);
 }
 
 int

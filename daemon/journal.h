@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "event.h"
 
@@ -26,6 +27,8 @@ struct journal {
 	uint64_t synced_id;     /* highest id on disk (fsynced): what may be delivered */
 	size_t file_lines;      /* lines in the file, to know when to compact */
 	json_t *backlog;        /* events not yet written because the disk refused */
+	char *error;            /* why the last write failed; NULL once the backlog is written */
+	time_t failing_since;   /* first failed write of the current run, 0 when none */
 };
 
 /* Loads dir/journal.jsonl (salvaging what it can of a damaged one, with log lines)
@@ -39,6 +42,18 @@ void journal_bump(struct journal *j, uint64_t id);
  * The events stay in memory even when the disk refuses (they are retried with the next
  * append); -1 then, with err set. */
 int journal_append(struct journal *j, const struct event_list *l, char *err, size_t errlen);
+/* Writes what the disk refused before (the backlog), fsynced: what a retry does.
+ * 0 when nothing is left waiting, -1 with err set. */
+int journal_retry(struct journal *j, char *err, size_t errlen);
+/* Events not yet on disk (the backlog). */
+size_t journal_pending(const struct journal *j);
+/* Appends to out the events of that treaty not yet on disk, oldest first: a state file
+ * saves them in its outbox so that a restart finds them again. 0, or -1 on
+ * out-of-memory. */
+int journal_unsynced(const struct journal *j, const char *treaty, json_t *out);
+/* {"state": "ok"|"failing", "pending": N, "error": text|null, "since": time|null}, as a
+ * status reply shows it; NULL on out-of-memory. */
+json_t *journal_status(const struct journal *j);
 /* Index of the first event in memory with id > since (j->n when none). */
 size_t journal_after(const struct journal *j, uint64_t since);
 /* True when every event with id > since that is on disk is also in memory. */

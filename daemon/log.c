@@ -36,6 +36,23 @@ log_set_level(enum log_level max)
 	log_max = max;
 }
 
+/* A message cut at len bytes loses the character the cut fell in, never half of it. */
+static void
+log_cut(char *line, size_t len)
+{
+	size_t lead = len, need;
+	unsigned char b;
+
+	while (lead > 0 && ((unsigned char)line[lead - 1] & 0xC0) == 0x80)
+		lead--;
+	if (lead == 0)
+		return;
+	b = (unsigned char)line[--lead];
+	need = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+	if (lead + need > len)
+		line[lead] = '\0';
+}
+
 static void
 log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 {
@@ -44,7 +61,8 @@ log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 
 	if (lvl > log_max)
 		return;
-	vsnprintf(line, sizeof(line), fmt, ap);
+	if (vsnprintf(line, sizeof(line), fmt, ap) >= (int)sizeof(line))
+		log_cut(line, sizeof(line) - 1);
 	/* One message, one line: a newline inside would forge a second log entry. */
 	for (n = 0; line[n] != '\0'; n++)
 		if (line[n] == '\n' || line[n] == '\r')

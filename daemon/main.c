@@ -144,6 +144,9 @@ run_once(struct ratd *rd)
 	render_status(stdout, result, isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL);
 	json_decref(result);
 	fflush(stdout);
+	/* Events the journal refused wait in the state files: not a success. */
+	if (journal_pending(&rd->journal) > 0)
+		rd->once_failed = true;
 	return rd->once_failed ? 1 : 0;
 }
 
@@ -200,6 +203,9 @@ main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* A file size limit (LimitFSIZE=) must fail a write with EFBIG, which the journal
+	 * and the state files handle, not kill the daemon. */
+	signal(SIGXFSZ, SIG_IGN);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatal("curl_global_init failed");
 	xmlInitParser();

@@ -139,6 +139,9 @@ metrics_daemon(FILE *f, struct ratd *rd)
 	fprintf(f, "ratd_parse_seconds_total %.6f\n", rd->metrics.parse_seconds);
 	metrics_head(f, "ratd_start_time_seconds", "gauge", "Unix time ratd started.");
 	fprintf(f, "ratd_start_time_seconds %lld\n", (long long)rd->metrics.started);
+	metrics_head(f, "ratd_journal_pending", "gauge",
+	    "Events raised but not yet in the journal: above 0 while the disk refuses it.");
+	fprintf(f, "ratd_journal_pending %zu\n", journal_pending(&rd->journal));
 }
 
 char *

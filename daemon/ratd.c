@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <math.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -114,10 +115,73 @@ ratd_number_events(struct ratd *rd, struct event_list *evs)
 	journal_bump(&rd->journal, next - 1);
 }
 
+#define RATD_JOURNAL_RETRY_MIN 1.
+#define RATD_JOURNAL_RETRY_MAX 60.
+
+/* The journal's backlog then evs, in order: what a successful write puts on disk and the
+ * watchers must hear of. Empty on out-of-memory. */
+static void
+ratd_to_write(struct ratd *rd, const struct event_list *evs, struct event_list *out)
+{
+	size_t n = journal_pending(&rd->journal), i;
+	json_t *ev;
+
+	out->n = 0;
+	if ((out->v = calloc(n + evs->n + 1, sizeof(*out->v))) == NULL)
+		return;
+	json_array_foreach(rd->journal.backlog, i, ev)
+		out->v[out->n++] = json_incref(ev);
+	for (i = 0; i < evs->n; i++)
+		out->v[out->n++] = json_incref(evs->v[i]);
+}
+
+static void ratd_journal_write(struct ratd *rd, const struct event_list *evs);
+
+static void
+ratd_journal_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct event_list none = { 0 };
+
+	ratd_journal_write(w->data, &none);
+}
+
+/* Journals evs after the backlog. On success every event that reached the disk goes to
+ * the sinks and the watchers; on failure the retry timer is armed. */
+static void
+ratd_journal_write(struct ratd *rd, const struct event_list *evs)
+{
+	struct event_list out = { 0 };
+	bool was_failing = journal_pending(&rd->journal) > 0;
+	char err[1024];
+
+	ratd_to_write(rd, evs, &out);
+	ev_timer_stop(rd->loop, &rd->journal_timer);
+	if (journal_append(&rd->journal, evs, err, sizeof(err)) < 0)
+		log_err("%s", err);
+	ratd_touch(rd);
+	if (journal_pending(&rd->journal) > 0) {
+		log_err("journal: %zu events are not on disk yet; they wait in memory and in their "
+		    "treaties' state files; retrying in %.0f s (check the free space of %s)",
+		    journal_pending(&rd->journal), rd->journal_backoff, rd->conf->state_dir);
+		if (!rd->once) {
+			ev_timer_set(&rd->journal_timer, rd->journal_backoff, 0.);
+			ev_timer_start(rd->loop, &rd->journal_timer);
+		}
+		rd->journal_backoff = fmin(rd->journal_backoff * 2, RATD_JOURNAL_RETRY_MAX);
+		event_list_clear(&out);
+		return;
+	}
+	if (was_failing)
+		log_notice("journal: writable again; every waiting event is on disk");
+	rd->journal_backoff = RATD_JOURNAL_RETRY_MIN;
+	alerts_kick(rd->alerts);
+	control_broadcast(rd->control, out.n > 0 ? &out : evs);
+	event_list_clear(&out);
+}
+
 void
 ratd_publish(struct ratd *rd, const struct event_list *evs)
 {
-	char err[1024];
 	size_t i;
 
 	if (evs->n == 0)
@@ -127,14 +191,8 @@ ratd_publish(struct ratd *rd, const struct event_list *evs)
 		    event_type(evs->v[i]),
 		    json_string_value(json_object_get(evs->v[i], "summary")));
 	/* Journal first: nothing goes out that a crash could take back. Sinks only take
-	 * what is on disk; the next append retries what the disk refused. */
-	if (journal_append(&rd->journal, evs, err, sizeof(err)) < 0) {
-		log_err("%s; the events wait in their treaty's state file", err);
-		return;
-	}
-	ratd_touch(rd);
-	alerts_kick(rd->alerts);
-	control_broadcast(rd->control, evs);
+	 * what is on disk. */
+	ratd_journal_write(rd, evs);
 }
 
 static int
@@ -153,7 +211,6 @@ ratd_recover_outboxes(struct ratd *rd)
 	uint64_t journaled = rd->journal.last_id;
 	json_t *ev, **v;
 	size_t i, k;
-	char err[1024];
 
 	for (i = 0; i < rd->ntreaties; i++) {
 		journal_bump(&rd->journal, rd->treaties[i]->meta.last_event_id);
@@ -173,8 +230,7 @@ ratd_recover_outboxes(struct ratd *rd)
 		return;
 	qsort(lost.v, lost.n, sizeof(*lost.v), ratd_outbox_cmp);
 	log_warn("journal: recovering %zu events committed before an interruption", lost.n);
-	if (journal_append(&rd->journal, &lost, err, sizeof(err)) < 0)
-		log_err("%s", err);
+	ratd_journal_write(rd, &lost);
 	event_list_clear(&lost);
 }
 
@@ -238,6 +294,9 @@ ratd_init(struct ratd *rd, struct ev_loop *loop, struct conf *conf, bool once)
 	rd->journal.fd = -1;
 	rd->lock_fd = -1;
 	rd->metrics.started = time(NULL);
+	ev_init(&rd->journal_timer, ratd_journal_timer_cb);
+	rd->journal_timer.data = rd;
+	rd->journal_backoff = RATD_JOURNAL_RETRY_MIN;
 	if (ratd_state_dir(conf) < 0 || ratd_lock(rd) < 0)
 		return -1;
 	if (journal_open(&rd->journal, conf->state_dir, err, sizeof(err)) < 0) {
@@ -286,8 +345,10 @@ ratd_finish(struct ratd *rd)
 	/* Clients first: a refresh they wait on must not answer into a freed client. */
 	control_free(rd->control);
 	rd->control = NULL;
-	if (rd->loop != NULL)
+	if (rd->loop != NULL) {
 		ev_periodic_stop(rd->loop, &rd->midnight);
+		ev_timer_stop(rd->loop, &rd->journal_timer);
+	}
 	alerts_free(rd->alerts);
 	rd->alerts = NULL;
 	for (i = 0; i < rd->ntreaties; i++)

@@ -28,6 +28,8 @@ struct ratd {
 	struct journal journal;
 	struct alerts *alerts;
 	ev_periodic midnight;         /* entered-into-force is checked at 00:00 in day_zone */
+	ev_timer journal_timer;       /* retries a journal the disk refused */
+	double journal_backoff;       /* its next delay: 1 s doubling to 1 min */
 	struct metrics metrics;
 	uint64_t generation;          /* bumped by anything a status reply shows */
 	uint64_t rng;                 /* xorshift state for jitter */
@@ -54,8 +56,10 @@ int ratd_reload(struct ratd *rd, struct conf *conf);
 struct treaty *ratd_treaty(struct ratd *rd, const char *id);
 /* Gives evs the next event ids; they are never given again, even if unused. */
 void ratd_number_events(struct ratd *rd, struct event_list *evs);
-/* Logs evs and journals them (fsync); once they are on disk, hands them to the sinks
- * and the watchers. */
+/* Logs evs and journals them (fsync) after any the disk refused before; once they are
+ * on disk, hands them to the sinks and the watchers. When the disk refuses, they wait
+ * in the journal's backlog (and their treaties' outboxes) and the write is retried on a
+ * timer, 1 s doubling to 1 min, until it succeeds. */
 void ratd_publish(struct ratd *rd, const struct event_list *evs);
 /* Keeps systemd's STATUS= current: each treaty's count and the next fetch. */
 void ratd_notify_status(struct ratd *rd);

@@ -259,8 +259,10 @@ treaty_committed(const struct treaty *t)
 	return t->from_seed ? NULL : t->snap;
 }
 
-/* Numbers the events and saves the state with them as the outbox. -1 when the state
- * could not be written (err says why): then the events are dropped. */
+/* Numbers the events and saves the state with them as the outbox, after this treaty's
+ * events the journal could not write yet: a commit never drops an event that is not on
+ * disk. -1 when the state could not be written (err says why): then the new events are
+ * dropped. */
 static int
 treaty_save(struct treaty *t, const struct snapshot *snap, const struct source_meta *m,
     struct event_list *evs, char *err, size_t errlen)
@@ -271,6 +273,12 @@ treaty_save(struct treaty *t, const struct snapshot *snap, const struct source_m
 	int rc;
 
 	ratd_number_events(t->rd, evs);
+	if (outbox == NULL || journal_unsynced(&t->rd->journal, t->conf->id, outbox) < 0) {
+		json_decref(outbox);
+		event_list_clear(evs);
+		snprintf(err, errlen, "out of memory saving the state");
+		return -1;
+	}
 	for (i = 0; i < evs->n; i++)
 		json_array_append(outbox, evs->v[i]);
 	/* Every state file remembers how far ids went: losing the journal must not make

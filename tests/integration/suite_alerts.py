@@ -9,10 +9,12 @@ Loopback only; every wait is bounded; the whole suite ends within 75 s.
 """
 import datetime
 import email
+import errno
 import email.policy
 import json
 import os
 import re
+import resource
 import selectors
 import shutil
 import signal
@@ -30,7 +32,7 @@ sys.path.insert(0, os.path.join(run.HERE, "alerts"))
 from smtp_sink import SmtpSink  # noqa: E402
 
 ALERTS_DIR = os.path.join(run.HERE, "alerts")
-BUDGET = 75
+BUDGET = 85
 OTHER = "IV-13-copy"
 
 
@@ -871,6 +873,180 @@ def test_new_sink_starts_now(ctx):
        "events delivered to sink a (never twice across reloads)")
 
 
+# --- 10. a journal the disk refuses --------------------------------------------------
+
+class FullJournal:
+    """Makes journal.jsonl's writes fail while the state files can still be written.
+    With mount rights: journal.jsonl is a bind mount of a file on a 256 KiB tmpfs of its
+    own, filled up, so appends fail with ENOSPC. Without: the journal is padded first
+    and ratd's RLIMIT_FSIZE is set to its size, so appends fail with EFBIG."""
+
+    PAD = 600       # events written ahead in the fallback: the journal outgrows state files
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.path = os.path.join(ctx.state, "journal.jsonl")
+        self.small = os.path.join(ctx.dir, "small")
+        self.mounts = []
+        self.filler = None
+        os.makedirs(self.small)
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "ratd-test",
+                            self.small], capture_output=True)
+        self.tmpfs = p.returncode == 0
+        if self.tmpfs:
+            self.mounts.append(self.small)
+            inner = os.path.join(self.small, "journal.jsonl")
+            for f in (inner, self.path):
+                open(f, "ab").close()
+            subprocess.run(["mount", "--bind", inner, self.path], check=True,
+                           capture_output=True)
+            self.mounts.insert(0, self.path)
+            self.how = "ENOSPC on a full 256 KiB tmpfs"
+            return
+        with open(self.path, "w") as f:
+            for i in range(1, self.PAD + 1):
+                f.write(json.dumps({"id": i, "time": "2024-01-01T00:00:00Z",
+                                    "type": "source-anomaly", "treaty": OTHER,
+                                    "summary": "padding %d %s" % (i, "." * 150),
+                                    "data": {"reason": "padding"}}) + "\n")
+        self.limit = os.path.getsize(self.path)
+        self.how = "EFBIG from RLIMIT_FSIZE (%d bytes); mount said %r" % (
+            self.limit, p.stderr.decode(errors="replace").strip())
+
+    def fill(self, d=None):
+        if self.tmpfs:
+            self.filler = os.path.join(self.small, "filler")
+            with open(self.filler, "wb", buffering=0) as f:
+                try:
+                    while True:
+                        f.write(b"\0" * 4096)
+                except OSError as e:
+                    check(e.errno == errno.ENOSPC, "filling the tmpfs: %s" % e)
+        else:
+            resource.prlimit(d.proc.pid, resource.RLIMIT_FSIZE, (self.limit, self.limit))
+
+    def start(self, conf):
+        """A ratd that inherits the fallback's limit from its first instruction on."""
+        if self.tmpfs:
+            return self.ctx.daemon(conf)
+        old = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (self.limit, old[1]))
+        try:
+            return self.ctx.daemon(conf)
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, old)
+
+    def free(self, d):
+        if self.tmpfs:
+            os.unlink(self.filler)
+        else:
+            inf = resource.RLIM_INFINITY
+            resource.prlimit(d.proc.pid, resource.RLIMIT_FSIZE, (inf, inf))
+
+    def cleanup(self):
+        for m in self.mounts:
+            subprocess.run(["umount", "-l", m], capture_output=True)
+
+
+def journal_state(d):
+    j = result_of(d.request({"cmd": "status"}), "status").get("journal")
+    check(isinstance(j, dict), "status has no journal object: %r" % (j,))
+    return j
+
+
+def outbox(ctx):
+    with open(os.path.join(ctx.state, TREATY + ".json")) as f:
+        return json.load(f)["outbox"]
+
+
+ID_SINK_SH = """#!/bin/sh
+# Exec sink: one line per delivery, its event id (one builtin: cheap on a loaded machine).
+echo "$RATD_EVENT_ID" >> %s
+"""
+
+
+def id_sink(ctx, name):
+    """A sink script appending each delivered event id to DIR/name.ids; (script, file)."""
+    out = os.path.join(ctx.dir, name + ".ids")
+    sh = os.path.join(ctx.dir, name + ".sh")
+    with open(sh, "w") as f:
+        f.write(ID_SINK_SH % out)
+    os.chmod(sh, 0o755)
+    return sh, out
+
+
+def ids_delivered(out):
+    try:
+        with open(out) as f:
+            return [int(l) for l in f if l.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def test_journal_full(ctx):
+    sh, out = id_sink(ctx, "all")
+    full = FullJournal(ctx)
+    try:
+        return journal_full(ctx, full, sh, out)
+    finally:
+        for dm in ctx.daemons:
+            dm.stop()
+        full.cleanup()
+
+
+def journal_full(ctx, full, sh, out):
+    url = ctx.serve(file="IV-13.2003-03-13.html")
+    conf = ctx.write_conf(url, extra="\n[alert all]\nexec = %s\ntimeout = 5s\n" % sh)
+    d = full.start(conf)
+    d.wait_state("ok")
+    eq(journal_state(d), {"state": "ok", "pending": 0, "error": None, "since": None},
+       "status journal after the baseline")
+    mark = len(ctx.log_text())
+    full.fill(d)
+    # Events while the journal is refused, then commits that raise nothing.
+    for page, want in (("IV-13.2003-03-14.html", "changed"), (None, "unchanged"),
+                       ("IV-13.html", "changed"), (None, "unchanged")):
+        if page:
+            ctx.serve(file=page)
+        r = d.refresh()
+        check(r.get("result") in (want, "not-modified"), "refresh (%s): %r" % (want, r))
+        pending = outbox(ctx)
+        check(pending, "the state file's outbox is empty after a commit (%s) while the "
+              "journal fails" % r.get("result"))
+    ids = [e["id"] for e in pending]
+    check(len(ids) >= 20 and ids == sorted(set(ids)), "outbox ids: %r" % ids)
+    j = journal_state(d)
+    eq((j.get("state"), j.get("pending")), ("failing", len(ids)), "status journal state, pending")
+    check(re.search("No space left|too large", j.get("error") or ""),
+          "status journal error: %r" % j.get("error"))
+    rc, text, err, _ = ctx.ratctl("check")
+    eq(rc, 2, "ratctl check exit status while the journal fails (out %r)" % text)
+    check(text.startswith("RATD CRITICAL - journal failing, %d events not on disk" % len(ids)),
+          "ratctl check: %r" % text)
+    check("retrying in" in log_since(ctx, mark), "no log line about the retry")
+    eq(ids_delivered(out), [], "deliveries of events not on disk")
+
+    # A restart while the disk is still full: the events come back from the outbox.
+    eq(d.stop(), 0, "exit status on SIGTERM while the journal fails")
+    d = full.start(conf)
+    j = journal_state(d)
+    eq((j.get("state"), j.get("pending")), ("failing", len(ids)),
+       "status journal after a restart on a full disk")
+    eq([e["id"] for e in outbox(ctx)], ids, "outbox ids after a restart")
+    full.free(d)
+    wait_for(lambda: journal_state(d).get("state") == "ok", 10,
+             "the journal retry to write the waiting events")
+    wait_for(lambda: len(ids_delivered(out)) >= len(ids), 30, "the exec sink to get %d events"
+             % len(ids))
+    time.sleep(0.3)
+    on_disk = [e for e in journal(ctx) if e["treaty"] == TREATY]
+    eq(on_disk, pending, "journal.jsonl's events (each once, in order, unchanged)")
+    eq(ids_delivered(out), ids, "ids delivered (each once, in order)")
+    eq(history(d, limit=1000), pending, "history after the journal recovered")
+    eq(sink(d, "all").get("pending"), 0, "sink pending at the end")
+    return "%d events kept across a restart; %s" % (len(ids), full.how)
+
+
 TESTS = [
     ("webhook_three_failures", test_webhook_three_failures),
     ("hook_timeout", test_hook_timeout),
@@ -883,6 +1059,7 @@ TESTS = [
     ("new_sink_starts_now", test_new_sink_starts_now),
     ("metrics_textfile", test_metrics_textfile),
     ("mail_conventions", test_mail_conventions),
+    ("journal_full", test_journal_full),
 ]
 
 if __name__ == "__main__":

@@ -578,8 +578,8 @@ test_numbering_gives_consecutive_ids(void **state)
 	uint64_t next = 7;
 	time_t now = at("2024-09-30");
 
-	assert_int_equal(event_add(&l, now, EV_SOURCE_FAILING, "IV-13", NULL, "down %d", 1), 0);
-	assert_int_equal(event_add(&l, now, EV_SOURCE_RECOVERED, "IV-13", NULL, "up"), 0);
+	assert_int_equal(event_add(&l, now, EV_SOURCE_FAILING, "IV-13", json_object(), "down %d", 1), 0);
+	assert_int_equal(event_add(&l, now, EV_SOURCE_RECOVERED, "IV-13", json_object(), "up"), 0);
 	assert_int_equal(event_add(&l, now, EV_SOURCE_ANOMALY, "IV-13",
 	    json_pack("{s:s}", "reason", "participants table is empty"), "odd"), 0);
 	assert_int_equal(l.n, 3);
@@ -596,7 +596,7 @@ test_numbering_gives_consecutive_ids(void **state)
 	assert_int_equal(l.n, 0);
 	assert_null(l.v);
 
-	assert_int_equal(event_add(&l, now, EV_SOURCE_RECOVERED, "IV-13", NULL, "up"), 0);
+	assert_int_equal(event_add(&l, now, EV_SOURCE_RECOVERED, "IV-13", json_object(), "up"), 0);
 	event_list_number(&l, &next);
 	assert_int_equal(event_id(l.v[0]), 10);
 	assert_int_equal(next, 11);
@@ -670,6 +670,177 @@ test_type_names(void **state)
 	assert_false(event_type_known("*"));
 }
 
+/* 39 instruments deposited on the threshold day, as the UNTC spells their names: their
+ * list passes 400 bytes, and the 400-byte buffer that once held it cut "Príncipe" in two,
+ * so the event could not be encoded and the alert was lost. */
+static const char *const day_of_39[] = {
+	"Afghanistan",
+	"Albania",
+	"Austria",
+	"Azerbaijan",
+	"Belgium",
+	"Bolivia (Plurinational State of)",
+	"Bulgaria",
+	"Burundi",
+	"Cabo Verde",
+	"Cameroon",
+	"Canada",
+	"Chile",
+	"Czechia",
+	"C\xc3\xb4te d'Ivoire",
+	"El Salvador",
+	"Georgia",
+	"India",
+	"Jamaica",
+	"Kenya",
+	"Kuwait",
+	"Kyrgyzstan",
+	"Lebanon",
+	"Liberia",
+	"Maldives",
+	"Mali",
+	"Mongolia",
+	"Nepal",
+	"Netherlands",
+	"New Zealand",
+	"Niger",
+	"Oman",
+	"Pakistan",
+	"Portugal",
+	"Rwanda",
+	"Samoa",
+	"Slovenia",
+	"South Africa",
+	"S\xc3\xa3o Tom\xc3\xa9 and Pr\xc3\xadncipe",
+	"T\xc3\xbcrkiye",
+};
+
+static bool
+valid_utf8(const char *s)
+{
+	json_t *v = json_string(s);   /* jansson refuses invalid UTF-8 */
+
+	json_decref(v);
+	return v != NULL;
+}
+
+static void
+test_threshold_day_of_39_names(void **state)
+{
+	enum { N = sizeof(day_of_39) / sizeof(day_of_39[0]) };
+	struct row r1[N], r2[N];
+	struct conf_treaty ct = five(0);
+	struct snapshot *before, *after;
+	struct event_list l = { 0 };
+	const json_t *ev, *who;
+	char joined[2048] = "", tail[64];
+	const char *summary, *end;
+	size_t i, shown;
+
+	for (i = 0; i < N; i++) {
+		r1[i] = (struct row){ day_of_39[i], false, "2020-01-10", NULL, KIND_NONE };
+		r2[i] = (struct row){ day_of_39[i], false, "2020-01-10", "2024-05-02",
+		    KIND_RATIFICATION };
+		strcat(joined, i ? ", " : "");
+		strcat(joined, day_of_39[i]);
+	}
+	/* The case itself: byte 399 of the joined names is inside a character. */
+	assert_true(strlen(joined) > 400);
+	assert_true(((unsigned char)joined[399] & 0xC0) == 0x80);
+	ct.rule.threshold = N;
+	before = table(r1, N);
+	after = table(r2, N);
+	diff(&l, &ct, before, after, "2024-05-02");
+	assert_int_equal(count(&l, EV_THRESHOLD_REACHED), 1);
+	ev = nth(&l, EV_THRESHOLD_REACHED, 0);
+	summary = str(ev, "summary");
+	assert_true(valid_utf8(summary));
+	assert_true(strlen(summary) <= 1024);
+
+	/* Whole names, then "and N others" for the rest: never half a name. */
+	assert_non_null(end = strstr(summary, " others); enters into force on 2024-"));
+	for (shown = 0; shown < N; shown++) {
+		char piece[256];
+
+		snprintf(piece, sizeof(piece), "%s%s", shown ? ", " : "(", day_of_39[shown]);
+		if (strstr(summary, piece) == NULL)
+			break;
+	}
+	assert_true(shown > 0 && shown < N);
+	snprintf(tail, sizeof(tail), "%s and %zu others); enters", day_of_39[shown - 1],
+	    (size_t)N - shown);
+	assert_non_null(strstr(summary, tail));
+
+	/* data keeps every name, in table order. */
+	who = json_object_get(data(ev), "threshold_participants");
+	assert_int_equal(json_array_size(who), N);
+	for (i = 0; i < N; i++)
+		assert_string_equal(json_string_value(json_array_get(who, i)), day_of_39[i]);
+	assert_int_equal(num(data(ev), "parties"), N);
+	event_list_clear(&l);
+	snapshot_free(before);
+	snapshot_free(after);
+}
+
+/* A short list is shown whole, with no count. */
+static void
+test_threshold_few_names_all_shown(void **state)
+{
+	static const struct row r1[] = {
+		{ "S\xc3\xa3o Tom\xc3\xa9 and Pr\xc3\xadncipe", false, NULL, NULL, KIND_NONE },
+		{ "T\xc3\xbcrkiye", false, NULL, NULL, KIND_NONE },
+	};
+	static const struct row r2[] = {
+		{ "S\xc3\xa3o Tom\xc3\xa9 and Pr\xc3\xadncipe", false, NULL, "2024-05-02",
+		    KIND_RATIFICATION },
+		{ "T\xc3\xbcrkiye", false, NULL, "2024-05-02", KIND_ACCESSION },
+	};
+	struct conf_treaty ct = five(0);
+	struct snapshot *before = TABLE(r1), *after = TABLE(r2);
+	struct event_list l = { 0 };
+
+	ct.rule.threshold = 2;
+	diff(&l, &ct, before, after, "2024-05-02");
+	assert_non_null(strstr(str(nth(&l, EV_THRESHOLD_REACHED, 0), "summary"),
+	    "(S\xc3\xa3o Tom\xc3\xa9 and Pr\xc3\xadncipe, T\xc3\xbcrkiye); enters"));
+	event_list_clear(&l);
+	snapshot_free(before);
+	snapshot_free(after);
+}
+
+/* Any summary is bounded, cut between characters; an event whose text cannot be encoded
+ * is still raised, in a minimal valid form. */
+static void
+test_event_add_never_drops(void **state)
+{
+	struct event_list l = { 0 };
+	char big[3000];
+	const char *s;
+	size_t i;
+
+	for (i = 0; i + 2 < sizeof(big); i += 2)
+		memcpy(big + i, "\xc3\xa9", 2);   /* é, 2 bytes each */
+	big[i] = '\0';
+	assert_int_equal(event_add(&l, at("2024-05-02"), EV_SOURCE_ANOMALY, "IV-13",
+	    json_pack("{s:s}", "reason", "x"), "IV-13: x%s", big), 0);
+	s = str(l.v[0], "summary");
+	assert_true(strlen(s) <= 1024);
+	assert_true(valid_utf8(s));
+	assert_non_null(strstr(s, "\xe2\x80\xa6"));
+
+	/* Invalid UTF-8 in the text, and data that failed to build. */
+	assert_int_equal(event_add(&l, at("2024-05-02"), EV_SOURCE_FAILING, "IV-13",
+	    json_pack("{s:s}", "error", "\xff"), "IV-13: bad \xff\xfe byte"), 0);
+	assert_int_equal(l.n, 2);
+	s = str(l.v[1], "summary");
+	assert_true(valid_utf8(s));
+	assert_non_null(strstr(s, "IV-13: bad "));
+	assert_true(json_is_object(data(l.v[1])));
+	assert_string_equal(event_type(l.v[1]), EV_SOURCE_FAILING);
+	assert_string_equal(event_treaty(l.v[1]), "IV-13");
+	event_list_clear(&l);
+}
+
 int
 main(void)
 {
@@ -686,6 +857,9 @@ main(void)
 		cmocka_unit_test(test_numbering_gives_consecutive_ids),
 		cmocka_unit_test(test_event_check),
 		cmocka_unit_test(test_type_names),
+		cmocka_unit_test(test_threshold_day_of_39_names),
+		cmocka_unit_test(test_threshold_few_names_all_shown),
+		cmocka_unit_test(test_event_add_never_drops),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

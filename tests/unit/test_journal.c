@@ -1,6 +1,7 @@
 /* The event journal: durable lines, ids that never go back, what survives a damaged file,
  * and the bounds on memory and file size. Each test works in its own mkdtemp directory. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <cmocka.h>
 
 #include "journal.h"
+#include "state.h"
 
 static char err[1024];
 
@@ -446,6 +448,131 @@ test_compaction(void **state)
 	assert_int_equal(entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), 0);
 }
 
+/* Events of treaty numbered from first, one journal_append; its result. */
+static int
+append_of(struct journal *j, const char *treaty, uint64_t first, size_t n)
+{
+	struct event_list l = { 0 };
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		assert_int_equal(event_add(&l, 1727686800, EV_SOURCE_ANOMALY, treaty,
+		    json_pack("{s:s}", "reason", "test"), "event %zu", (size_t)first + i), 0);
+		json_object_set_new(l.v[i], "id", json_integer((json_int_t)(first + i)));
+	}
+	rc = journal_append(j, &l, err, sizeof(err));
+	event_list_clear(&l);
+	return rc;
+}
+
+/* The outbox a commit of IV-13 with no new event saves, read back from its state file. */
+static json_t *
+unchanged_commit(const struct fx *fx, const struct journal *j)
+{
+	struct source_meta m = { 0 }, back;
+	struct snapshot *snap;
+	json_t *outbox = json_array(), *loaded = NULL;
+
+	assert_int_equal(journal_unsynced(j, "IV-13", outbox), 0);
+	if (state_save(fx->dir, "IV-13", NULL, &m, outbox, err, sizeof(err)) != 0)
+		fail_msg("state_save: %s", err);
+	json_decref(outbox);
+	assert_int_equal(state_load(fx->dir, "IV-13", &snap, &back, &loaded, err, sizeof(err)),
+	    1);
+	assert_null(snap);
+	source_meta_clear(&back);
+	return loaded;
+}
+
+/* A full disk: the events stay pending (in memory, in the state file's outbox across
+ * commits that raise nothing), status says so, and a retry writes each once, in order. */
+static void
+test_disk_full_keeps_events_pending(void **state)
+{
+	struct fx *fx = *state;
+	struct journal j;
+	json_t *outbox, *st;
+	size_t i;
+
+	open_ok(&j, fx);
+	assert_int_equal(append_of(&j, "IV-13", 1, 2), 0);
+	st = journal_status(&j);
+	assert_string_equal(json_string_value(json_object_get(st, "state")), "ok");
+	assert_true(json_is_null(json_object_get(st, "error")));
+	json_decref(st);
+
+	/* Every write now fails with ENOSPC. */
+	close(j.fd);
+	assert_true((j.fd = open("/dev/full", O_WRONLY | O_CLOEXEC)) >= 0);
+	assert_int_equal(append_of(&j, "IV-13", 3, 1), -1);
+	assert_non_null(strstr(err, "No space left on device"));
+	assert_int_equal(append_of(&j, "XXI-10", 4, 1), -1);
+	assert_int_equal(append_of(&j, "IV-13", 5, 1), -1);
+	assert_int_equal(journal_pending(&j), 3);
+	assert_int_equal(j.synced_id, 2);
+	assert_int_equal(j.last_id, 5);
+	st = journal_status(&j);
+	assert_string_equal(json_string_value(json_object_get(st, "state")), "failing");
+	assert_int_equal(json_integer_value(json_object_get(st, "pending")), 3);
+	assert_non_null(strstr(json_string_value(json_object_get(st, "error")),
+	    "No space left on device"));
+	assert_true(json_is_string(json_object_get(st, "since")));
+	json_decref(st);
+
+	/* Two commits that raise nothing keep IV-13's pending events, in order. */
+	for (i = 0; i < 2; i++) {
+		outbox = unchanged_commit(fx, &j);
+		assert_int_equal(json_array_size(outbox), 2);
+		assert_int_equal(event_id(json_array_get(outbox, 0)), 3);
+		assert_int_equal(event_id(json_array_get(outbox, 1)), 5);
+		json_decref(outbox);
+	}
+	assert_int_equal(journal_retry(&j, err, sizeof(err)), -1);
+	assert_int_equal(lines_in(fx->path), 2);
+
+	/* Space is back: one retry writes all three, once each, in order. */
+	close(j.fd);
+	j.fd = -1;
+	if (journal_retry(&j, err, sizeof(err)) != 0)
+		fail_msg("journal_retry: %s", err);
+	assert_int_equal(journal_pending(&j), 0);
+	assert_int_equal(j.synced_id, 5);
+	st = journal_status(&j);
+	assert_string_equal(json_string_value(json_object_get(st, "state")), "ok");
+	assert_int_equal(json_integer_value(json_object_get(st, "pending")), 0);
+	json_decref(st);
+	outbox = unchanged_commit(fx, &j);
+	assert_int_equal(json_array_size(outbox), 0);
+	json_decref(outbox);
+	journal_close(&j);
+	assert_int_equal(lines_in(fx->path), 5);
+	open_ok(&j, fx);
+	assert_ids(&j, 1, 5);
+	assert_string_equal(event_treaty(j.v[3]), "XXI-10");
+	journal_close(&j);
+}
+
+/* Memory also holds events not yet on disk: it covers a reader only as far as the file
+ * goes, so a reader behind the file's start reads the file, never skips. */
+static void
+test_memory_with_pending_events(void **state)
+{
+	struct fx *fx = *state;
+	struct journal j;
+
+	open_ok(&j, fx);
+	assert_int_equal(append_of(&j, "IV-13", 1, 10), 0);
+	close(j.fd);
+	assert_true((j.fd = open("/dev/full", O_WRONLY | O_CLOEXEC)) >= 0);
+	assert_int_equal(append_of(&j, "IV-13", 11, JOURNAL_MEM), -1);
+	/* Memory now holds only pending events: ids 1-10 are in the file alone. */
+	assert_int_equal(event_id(j.v[0]), 11);
+	assert_false(journal_in_memory(&j, 5));
+	assert_true(journal_in_memory(&j, 10));
+	journal_close(&j);
+}
+
 int
 main(void)
 {
@@ -460,6 +587,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_memory_keeps_the_latest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disk_full_keeps_events_pending, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_memory_with_pending_events, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
