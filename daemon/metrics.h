@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <time.h>
 
+struct conf;
 struct ratd;
 
 /* What the daemon counts since it started. */
@@ -20,5 +21,9 @@ struct metrics {
 char *metrics_text(struct ratd *rd);
 /* Writes metrics_text to the configured textfile, atomically; nothing when unset. */
 void metrics_write_textfile(struct ratd *rd);
+/* At start: removes the temporaries of the textfile a crash left beside it, and warns
+ * when everyone may write its directory (the write itself stays safe: a new file
+ * renamed over the old, never through a link). */
+void metrics_clean_textfile(const struct conf *conf);
 
 #endif
