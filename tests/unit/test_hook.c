@@ -107,6 +107,7 @@ test_clean(void **state)
 struct run {
 	bool called, ok;
 	char error[256];
+	double last_tick, max_gap;   /* the loop's longest pause while the hook ran */
 };
 
 static void
@@ -126,6 +127,17 @@ give_up_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+static void
+tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct run *r = w->data;
+	double now = ev_time();
+
+	if (now - r->last_tick > r->max_gap)
+		r->max_gap = now - r->last_tick;
+	r->last_tick = now;
+}
+
 /* Runs script as the sink "noisy" with stderr (the log) in a file as the journal sees
  * it ("<N>" prefixes); returns the log's text. */
 static char *
@@ -134,7 +146,7 @@ run_hook(const char *script, struct run *r, double *took)
 	char dir[] = "/tmp/ratd-test-hook-XXXXXX", prog[128], logp[128], env[64], err[256];
 	char *envp[] = { NULL }, *text;
 	struct stat st;
-	ev_timer give_up;
+	ev_timer give_up, tick;
 	struct hook *h;
 	int saved, fd;
 	FILE *f;
@@ -164,8 +176,13 @@ run_hook(const char *script, struct run *r, double *took)
 	    sizeof(err));
 	ev_timer_init(&give_up, give_up_cb, 25., 0.);
 	ev_timer_start(EV_DEFAULT, &give_up);
+	ev_timer_init(&tick, tick_cb, 0.005, 0.005);
+	tick.data = r;
+	r->last_tick = ev_time();
+	ev_timer_start(EV_DEFAULT, &tick);
 	if (h != NULL)
 		ev_run(EV_DEFAULT, 0);
+	ev_timer_stop(EV_DEFAULT, &tick);
 	ev_timer_stop(EV_DEFAULT, &give_up);
 	*took = ev_time() - *took;
 
@@ -272,6 +289,33 @@ test_last_line_and_failure(void **state)
 	free(text);
 }
 
+/* 65 MB of output, a 48 MB line and a million short ones: read as it comes, 64 KiB
+ * per wake-up, so the loop keeps turning and the program is not held up by a full pipe. */
+static void
+test_flood_keeps_loop_turning(void **state)
+{
+	static const char script[] =
+	    "#!/bin/sh\n"
+	    "head -c 48000000 /dev/zero | tr '\\000' y\n"
+	    "echo\n"
+	    "yes 'a line of output' | head -n 1000000\n"
+	    "exit 0\n";
+	struct run r = { 0 };
+	double took;
+	char *text = run_hook(script, &r, &took);
+
+	if (!r.called || !r.ok)
+		fail_msg("the hook was not delivered (%s)", r.error);
+	print_message("65 MB of hook output: delivered in %.2f s, the loop's longest pause "
+	    "%.1f ms\n", took, r.max_gap * 1000);
+	assert_non_null(strstr(text, "<5>alert noisy: hook: yyyy"));
+	assert_non_null(strstr(text, "<5>alert noisy: hook: 999981 more lines suppressed\n"));
+	assert_int_equal(count(text, "\n"), HOOK_LINES_MAX + 1);
+	/* Generous for a loaded machine: one wake-up reads at most 64 KiB. */
+	assert_true(r.max_gap < 0.5);
+	free(text);
+}
+
 int
 main(void)
 {
@@ -279,6 +323,7 @@ main(void)
 		cmocka_unit_test(test_clean),
 		cmocka_unit_test(test_hostile_output),
 		cmocka_unit_test(test_last_line_and_failure),
+		cmocka_unit_test(test_flood_keeps_loop_turning),
 	};
 
 	/* cmocka's output must not land in the captured log. */
