@@ -275,8 +275,8 @@ sink_exec(struct sink *s, const json_t *ev, const char *json)
 		sink_done(s, false, "out of memory");
 		return;
 	}
-	s->hook = hook_run(s->a->rd->loop, s->conf->target, env, json, strlen(json),
-	    s->conf->timeout, sink_hook_done, s, err, sizeof(err));
+	s->hook = hook_run(s->a->rd->loop, s->conf->name, s->conf->target, env, json,
+	    strlen(json), s->conf->timeout, sink_hook_done, s, err, sizeof(err));
 	sink_env_free(env);
 	if (s->hook == NULL)
 		sink_done(s, false, err);

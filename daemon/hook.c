@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,11 +11,14 @@
 #include <unistd.h>
 
 #include "hook.h"
+#include "log.h"
 
 struct hook {
 	struct ev_loop *loop;
+	char *name;             /* the sink's, for the log */
 	pid_t pid;
 	int in;                 /* write end of the child's stdin, -1 once closed */
+	int out;                /* read end of its stdout and stderr, -1 once closed */
 	char *input;
 	size_t len, off;
 	bool timed_out;
@@ -22,8 +26,13 @@ struct hook {
 	ev_child child;
 	ev_timer timer;
 	ev_io writer;
+	ev_io reader;
 	hook_done_fn *done;
 	void *arg;
+	char line[HOOK_LINE_MAX];   /* the output line being read, its first bytes */
+	size_t line_len;
+	bool line_cut;              /* longer than line: the rest is dropped */
+	unsigned logged, suppressed;
 };
 
 static void
@@ -36,13 +45,190 @@ hook_close_input(struct hook *h)
 }
 
 static void
+hook_close_output(struct hook *h)
+{
+	ev_io_stop(h->loop, &h->reader);
+	if (h->out >= 0)
+		close(h->out);
+	h->out = -1;
+}
+
+static void
 hook_destroy(struct hook *h)
 {
 	hook_close_input(h);
+	hook_close_output(h);
 	ev_child_stop(h->loop, &h->child);
 	ev_timer_stop(h->loop, &h->timer);
 	free(h->input);
+	free(h->name);
 	free(h);
+}
+
+/* The next code point of s (len > 0): its length, or 0 when s does not start with a
+ * valid UTF-8 sequence (overlong forms, surrogates and values past U+10FFFF included),
+ * -1 when it is the valid start of a sequence cut by the end of s. */
+static int
+hook_utf8(const unsigned char *s, size_t len, uint32_t *cp)
+{
+	int n, i;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+		n = 2, *cp = s[0] & 0x1F;
+	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+		n = 3, *cp = s[0] & 0x0F;
+	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+		n = 4, *cp = s[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((size_t)i >= len)
+			return -1;
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		*cp = *cp << 6 | (s[i] & 0x3F);
+	}
+	if ((n == 3 && *cp < 0x800) || (n == 4 && (*cp < 0x10000 || *cp > 0x10FFFF)) ||
+	    (*cp >= 0xD800 && *cp <= 0xDFFF))
+		return 0;
+	return n;
+}
+
+/* What a terminal or log reader could be fooled by: controls (C0, DEL, C1), line and
+ * paragraph separators, bidirectional embeddings, overrides and isolates. */
+static bool
+hook_unsafe(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 ||
+	    (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+size_t
+hook_clean(const char *in, size_t len, bool cut, char *out, size_t cap)
+{
+	static const char repl[] = "\xEF\xBF\xBD", ell[] = "\xE2\x80\xA6";
+	const unsigned char *s = (const unsigned char *)in;
+	const char *sub;
+	size_t i = 0, o = 0, sublen;
+	uint32_t cp = 0;
+	int n;
+
+	while (i < len) {
+		n = hook_utf8(s + i, len - i, &cp);
+		if (n < 0 && cut)
+			break;   /* the caller's cut fell inside this character: drop its start */
+		if (n > 0 && cp == '\t')
+			sub = " ", sublen = 1;
+		else if (n <= 0 || hook_unsafe(cp))
+			sub = repl, sublen = 3;
+		else
+			sub = in + i, sublen = (size_t)n;
+		/* Room is kept for the ellipsis that marks a cut, and the NUL. */
+		if (o + sublen > cap - 4) {
+			cut = true;
+			break;
+		}
+		memcpy(out + o, sub, sublen);
+		o += sublen;
+		i += n > 0 ? (size_t)n : 1;
+	}
+	if (cut) {
+		memcpy(out + o, ell, 3);
+		o += 3;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+/* One line of the program's output to the log, prefixed and cleaned, while the run's
+ * allowance lasts; blank lines are skipped. */
+static void
+hook_emit(struct hook *h)
+{
+	char clean[HOOK_LINE_MAX + 1];   /* the bound, ellipsis included */
+	size_t len = h->line_len;
+
+	if (len > 0 && h->line[len - 1] == '\r' && !h->line_cut)
+		len--;
+	if (len > 0) {
+		if (h->logged < HOOK_LINES_MAX) {
+			hook_clean(h->line, len, h->line_cut, clean, sizeof(clean));
+			log_notice("alert %s: hook: %s", h->name, clean);
+			h->logged++;
+		} else
+			h->suppressed++;
+	}
+	h->line_len = 0;
+	h->line_cut = false;
+}
+
+static void
+hook_take(struct hook *h, const char *p, size_t n)
+{
+	const char *nl;
+	size_t part, room;
+
+	while (n > 0) {
+		nl = memchr(p, '\n', n);
+		part = nl ? (size_t)(nl - p) : n;
+		room = sizeof(h->line) - h->line_len;
+		memcpy(h->line + h->line_len, p, part < room ? part : room);
+		h->line_len += part < room ? part : room;
+		if (part > room)
+			h->line_cut = true;
+		if (nl == NULL)
+			return;
+		hook_emit(h);
+		p = nl + 1;
+		n -= part + 1;
+	}
+}
+
+/* Reads what is there, at most max bytes: a chatty program must neither block on a
+ * full pipe nor hold the loop. At the end of the output, the last line goes out. */
+static void
+hook_read(struct hook *h, size_t max)
+{
+	char buf[4096];
+	size_t total = 0;
+	ssize_t n;
+
+	while (h->out >= 0 && total < max) {
+		n = read(h->out, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			hook_close_output(h);
+			break;
+		}
+		hook_take(h, buf, (size_t)n);
+		total += (size_t)n;
+	}
+}
+
+static void
+hook_reader_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	hook_read(w->data, HOOK_READ_MAX);
+}
+
+/* The program has exited: what it wrote is in the pipe already, so what is there now
+ * (bounded: what is left of its group could go on writing) is the rest. */
+static void
+hook_finish_output(struct hook *h)
+{
+	hook_read(h, HOOK_READ_MAX);
+	if (h->line_len > 0 || h->line_cut)
+		hook_emit(h);
+	if (h->suppressed > 0)
+		log_notice("alert %s: hook: %u more lines suppressed", h->name, h->suppressed);
+	hook_close_output(h);
 }
 
 /* Feeds stdin without blocking; a program that does not read it is its own business. */
@@ -103,13 +289,14 @@ hook_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 		snprintf(why, sizeof(why), "killed by signal %d", WTERMSIG(st));
 	/* Whatever it left running in its group must not outlive the delivery. */
 	kill(-h->pid, SIGKILL);
+	hook_finish_output(h);
 	h->done(h->arg, ok, ok ? NULL : why);
 	hook_destroy(h);
 }
 
 static int
-hook_spawn(struct hook *h, const char *program, char *const envp[], int fd0, char *err,
-    size_t errlen)
+hook_spawn(struct hook *h, const char *program, char *const envp[], int fd0, int fd1,
+    char *err, size_t errlen)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -121,9 +308,11 @@ hook_spawn(struct hook *h, const char *program, char *const envp[], int fd0, cha
 	sigfillset(&all);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&attr);
-	/* stdin: the event; stdout joins stderr, so a hook's words reach the daemon's log. */
+	/* stdin: the event; stdout and stderr: one pipe back, read line by line into the
+	 * log (never the daemon's own stderr: a program could forge "<0>" lines there). */
 	posix_spawn_file_actions_adddup2(&fa, fd0, STDIN_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, fd1, STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, fd1, STDERR_FILENO);
 	/* curl's sockets and wake-up pipe are not all close-on-exec: the hook gets 0-2 only. */
 	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	/* A clean slate: no blocked signals, default dispositions (ratd ignores SIGPIPE),
@@ -141,14 +330,75 @@ hook_spawn(struct hook *h, const char *program, char *const envp[], int fd0, cha
 	return rc == 0 ? 0 : -1;
 }
 
+/* A close-on-exec pipe, both ends above 2: a dup2 onto 0-2 must not hit the other end
+ * (ratd started with a standard descriptor closed gets those numbers back). */
+static int
+hook_pipe(int fds[2])
+{
+	int i, fd;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -1;
+	for (i = 0; i < 2; i++) {
+		if (fds[i] > STDERR_FILENO)
+			continue;
+		fd = fcntl(fds[i], F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+		close(fds[i]);
+		fds[i] = fd;
+	}
+	if (fds[0] < 0 || fds[1] < 0) {
+		if (fds[0] >= 0)
+			close(fds[0]);
+		if (fds[1] >= 0)
+			close(fds[1]);
+		return -1;
+	}
+	return 0;
+}
+
+/* Starts the child with both pipes; the parent keeps their other ends, non-blocking. */
+static int
+hook_start(struct hook *h, const char *program, char *const envp[], char *err, size_t errlen)
+{
+	int in[2], out[2];
+
+	if (hook_pipe(in) < 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	if (hook_pipe(out) < 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		close(in[0]);
+		close(in[1]);
+		return -1;
+	}
+	if (hook_spawn(h, program, envp, in[0], out[1], err, errlen) < 0) {
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		return -1;
+	}
+	close(in[0]);
+	close(out[1]);
+	h->in = in[1];
+	h->out = out[0];
+	fcntl(h->in, F_SETFL, fcntl(h->in, F_GETFL) | O_NONBLOCK);
+	fcntl(h->out, F_SETFL, fcntl(h->out, F_GETFL) | O_NONBLOCK);
+	return 0;
+}
+
 struct hook *
-hook_run(struct ev_loop *loop, const char *program, char *const envp[], const char *input,
-    size_t len, double timeout, hook_done_fn *done, void *arg, char *err, size_t errlen)
+hook_run(struct ev_loop *loop, const char *name, const char *program, char *const envp[],
+    const char *input, size_t len, double timeout, hook_done_fn *done, void *arg,
+    char *err, size_t errlen)
 {
 	struct hook *h;
-	int fds[2];
 
-	if ((h = calloc(1, sizeof(*h))) == NULL || (h->input = malloc(len + 1)) == NULL) {
+	if ((h = calloc(1, sizeof(*h))) == NULL || (h->input = malloc(len + 1)) == NULL ||
+	    (h->name = strdup(name)) == NULL) {
+		if (h != NULL)
+			free(h->input);
 		free(h);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -159,29 +409,21 @@ hook_run(struct ev_loop *loop, const char *program, char *const envp[], const ch
 	h->timeout = timeout;
 	h->done = done;
 	h->arg = arg;
-	h->in = -1;
-	if (pipe2(fds, O_CLOEXEC) < 0) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
+	h->in = h->out = -1;
+	if (hook_start(h, program, envp, err, errlen) < 0) {
+		free(h->name);
 		free(h->input);
 		free(h);
 		return NULL;
 	}
-	if (hook_spawn(h, program, envp, fds[0], err, errlen) < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		free(h->input);
-		free(h);
-		return NULL;
-	}
-	close(fds[0]);
-	h->in = fds[1];
-	fcntl(h->in, F_SETFL, fcntl(h->in, F_GETFL) | O_NONBLOCK);
 	ev_child_init(&h->child, hook_child_cb, h->pid, 0);
 	ev_timer_init(&h->timer, hook_timer_cb, timeout, 0.);
 	ev_io_init(&h->writer, hook_writer_cb, h->in, EV_WRITE);
-	h->child.data = h->timer.data = h->writer.data = h;
+	ev_io_init(&h->reader, hook_reader_cb, h->out, EV_READ);
+	h->child.data = h->timer.data = h->writer.data = h->reader.data = h;
 	ev_child_start(loop, &h->child);
 	ev_timer_start(loop, &h->timer);
+	ev_io_start(loop, &h->reader);
 	hook_write(h);
 	return h;
 }

@@ -139,10 +139,8 @@ journal_reopen(struct journal *j, char *err, size_t errlen)
 	if (j->fd >= 0)
 		close(j->fd);
 	snprintf(path, sizeof(path), "%s/%s", j->dir, JOURNAL_NAME);
-	if ((j->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0) {
-		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+	if ((j->fd = state_open(path, O_WRONLY | O_APPEND | O_CREAT, 0640, err, errlen)) < 0)
 		return -1;
-	}
 	return 0;
 }
 
@@ -369,16 +367,21 @@ journal_in_memory(const struct journal *j, uint64_t since)
 int
 journal_scan(struct journal *j, uint64_t since, bool (*fn)(void *arg, json_t *ev), void *arg)
 {
-	char path[4096], *line = NULL;
+	char path[4096], why[512], *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
 	json_t *ev;
 	FILE *f;
 	bool more = true;
+	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", j->dir, JOURNAL_NAME);
-	if ((f = fopen(path, "re")) == NULL)
+	if ((fd = state_open(path, O_RDONLY, 0, why, sizeof(why))) < 0 ||
+	    (f = fdopen(fd, "r")) == NULL) {
+		if (fd >= 0)
+			close(fd);
 		return -1;
+	}
 	while (more && (n = getline(&line, &cap, f)) > 0) {
 		if (line[n - 1] != '\n')
 			break;   /* a line still being written */

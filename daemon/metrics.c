@@ -4,11 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "alert.h"
 #include "log.h"
 #include "metrics.h"
 #include "ratd.h"
+#include "state.h"
 #include "status.h"
 #include "treaty.h"
 
@@ -215,4 +217,29 @@ metrics_flush(struct ratd *rd)
 		return;
 	ev_timer_stop(rd->loop, &rd->metrics.textfile_timer);
 	metrics_write_textfile(rd);
+}
+
+void
+metrics_clean_textfile(const struct conf *conf)
+{
+	char *d, *b, *dir;
+	struct stat st;
+	int n;
+
+	if (conf->metrics_textfile == NULL)
+		return;
+	d = strdup(conf->metrics_textfile);
+	b = strdup(conf->metrics_textfile);
+	if (d != NULL && b != NULL) {
+		dir = dirname(d);
+		if ((n = state_clean_temps(dir, basename(b))) > 0)
+			log_info("metrics: removed %d temporary files an interrupted write left "
+			    "in %s", n, dir);
+		if (stat(dir, &st) == 0 && (st.st_mode & S_IWOTH))
+			log_warn("metrics: anyone may write %s (mode %04o), so anyone may replace "
+			    "%s; run chmod o-w %s", dir, (unsigned)(st.st_mode & 07777),
+			    conf->metrics_textfile, dir);
+	}
+	free(d);
+	free(b);
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <time.h>
 
+struct conf;
 struct ratd;
 
 /* What the daemon counts since it started. */
@@ -30,5 +31,9 @@ void metrics_write_textfile(struct ratd *rd);
 void metrics_schedule(struct ratd *rd);
 /* Writes a textfile write still due and stops its timer (before the figures go). */
 void metrics_flush(struct ratd *rd);
+/* At start: removes the temporaries of the textfile a crash left beside it, and warns
+ * when everyone may write its directory (the write itself stays safe: a new file
+ * renamed over the old, never through a link). */
+void metrics_clean_textfile(const struct conf *conf);
 
 #endif

@@ -93,6 +93,7 @@ ratd_mkdirs(const char *path, mode_t mode)
 static int
 ratd_state_dir(const struct conf *conf)
 {
+	char why[1024];
 	struct stat st;
 
 	if (ratd_mkdirs(conf->state_dir, 0750) < 0) {
@@ -101,6 +102,10 @@ ratd_state_dir(const struct conf *conf)
 	}
 	if (stat(conf->state_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		log_err("state_dir %s is not a directory", conf->state_dir);
+		return -1;
+	}
+	if (state_check_dir(conf->state_dir, why, sizeof(why)) < 0) {
+		log_err("unsafe state_dir: %s", why);
 		return -1;
 	}
 	return 0;
@@ -265,11 +270,12 @@ ratd_midnight_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 static int
 ratd_lock(struct ratd *rd)
 {
-	char path[4096];
+	char path[4096], why[4200];
+	int n;
 
 	snprintf(path, sizeof(path), "%s/ratd.lock", rd->conf->state_dir);
-	if ((rd->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
-		log_err("cannot open %s: %s", path, strerror(errno));
+	if ((rd->lock_fd = state_open(path, O_RDWR | O_CREAT, 0600, why, sizeof(why))) < 0) {
+		log_err("%s", why);
 		return -1;
 	}
 	if (flock(rd->lock_fd, LOCK_EX | LOCK_NB) < 0) {
@@ -277,6 +283,11 @@ ratd_lock(struct ratd *rd)
 		    "this one its own state_dir", rd->conf->state_dir, path);
 		return -1;
 	}
+	/* Under the lock no other writer is mid-write: any temporary is a crash's. */
+	if ((n = state_clean_temps(rd->conf->state_dir, NULL)) > 0)
+		log_info("removed %d temporary files an interrupted write left in %s", n,
+		    rd->conf->state_dir);
+	metrics_clean_textfile(rd->conf);
 	return 0;
 }
 

@@ -56,7 +56,7 @@ treaty_load_seed(struct treaty *t)
 
 	for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s.%s", t->rd->conf->seed_dir, t->conf->id, exts[i]);
-		if (state_read_file(path, SEED_MAX_FILE, &text, &len, why, sizeof(why)) < 0) {
+		if (state_read_linked(path, SEED_MAX_FILE, &text, &len, why, sizeof(why)) < 0) {
 			if (errno != ENOENT)
 				log_warn("%s: seed: %s", t->conf->id, why);
 			continue;

@@ -38,7 +38,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-mkdir -p "$tmp/www" "$tmp/state" "$tmp/seed" "$tmp/hook" || exit 1
+mkdir -p "$tmp/www" "$tmp/seed" "$tmp/hook" && mkdir -m 0750 "$tmp/state" || exit 1
 cp tests/fixtures/IV-13.2003-03-13.html "$tmp/www/page.html"
 cp tests/fixtures/IV-13.xml "$tmp/www/IV-13.xml"
 cp data/IV-13.xml "$tmp/seed/IV-13-hole.xml"

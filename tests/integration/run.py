@@ -304,7 +304,7 @@ class Ctx:
         self.state = os.path.join(self.dir, "state")
         self.seed = os.path.join(self.dir, "seed")
         self.log = os.path.join(self.dir, "ratd.log")
-        os.makedirs(self.state)
+        os.makedirs(self.state, 0o750)    # ratd refuses a state_dir its group may write
         os.makedirs(self.seed)
         self.env = {k: v for k, v in os.environ.items()
                     if k not in ("RATD_SOCKET", "STATE_DIRECTORY", "JOURNAL_STREAM")}
@@ -749,7 +749,7 @@ def test_once(ctx):
 
     # Down: a fresh state dir, nobody listening.
     state2 = os.path.join(ctx.dir, "state2")
-    os.makedirs(state2)
+    os.makedirs(state2, 0o750)
     conf2 = ctx.write_conf("http://127.0.0.1:%d/page" % closed_port(), name="down.conf",
                            ratd={"state_dir": state2})
     p = ctx.run([RATD, "-c", conf2, "--once"], FETCH_TIMEOUT + 10)

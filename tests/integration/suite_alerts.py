@@ -1045,6 +1045,53 @@ def journal_full(ctx, full, sh, out):
     eq(history(d, limit=1000), pending, "history after the journal recovered")
     eq(sink(d, "all").get("pending"), 0, "sink pending at the end")
     return "%d events kept across a restart; %s" % (len(ids), full.how)
+# --- 10. what a hook prints ----------------------------------------------------------
+
+NOISY_SH = r"""#!/bin/sh
+# Test exec sink: hostile output on stdout and stderr, then a clean delivery.
+cat > %s
+printf '<0>forged\n'
+printf '<0>forged on stderr\n' >&2
+printf 'esc \033[2J\033]0;title\007 rlo \342\200\256evil\342\200\254 nel \302\205 end\n'
+i=0
+while [ $i -lt 10000 ]; do echo "<0>line $i"; i=$((i+1)); done
+exit 0
+"""
+
+
+def test_hook_output(ctx):
+    got = os.path.join(ctx.dir, "noisy.json")
+    hook = os.path.join(ctx.dir, "noisy.sh")
+    with open(hook, "w") as f:
+        f.write(NOISY_SH % got)
+    os.chmod(hook, 0o755)
+    d, conf, url = start(ctx, extra="\n[alert noisy]\nexec = %s\nevents = threshold-reached\n"
+                         "timeout = 20s\n" % hook)
+    mark = len(ctx.log_text())
+    evs, thr = reach_threshold(ctx, d)
+    s = wait_for(lambda: (lambda x: x if x.get("pending") == 0 else None)(sink(d, "noisy")),
+                 20, "the noisy hook's delivery")
+    eq(s.get("last_error"), None, "the noisy sink's last_error")
+    with open(got) as f:
+        eq(json.loads(f.read()), thr, "the event the noisy hook got on stdin")
+    done = "alert noisy: delivered event %d" % thr["id"]
+    text = wait_for(lambda: (lambda t: t if done in t else None)(log_since(ctx, mark)), 5,
+                    "the log line saying the event was delivered")
+    lines = text.splitlines()
+    forged = [l for l in lines if l.startswith("<")]
+    check(not forged, "%d log lines begin with a priority the hook wrote, the first %r"
+          % (len(forged), forged[:3]))
+    mine = [l for l in lines if "alert noisy: hook: " in l]
+    eq(len(mine), 21, "log lines of the hook's output (20 and the count):\n%s"
+       % "\n".join(mine[:25]))
+    for want in ("ratd: notice: alert noisy: hook: <0>forged",
+                 "ratd: notice: alert noisy: hook: <0>forged on stderr",
+                 "ratd: notice: alert noisy: hook: esc \ufffd[2J\ufffd]0;title\ufffd "
+                 "rlo \ufffdevil\ufffd nel \ufffd end",
+                 "ratd: notice: alert noisy: hook: 9983 more lines suppressed"):
+        check(want in lines, "no log line %r among:\n%s" % (want, "\n".join(mine)))
+    for bad in ("\x1b", "\x07", "\u202e", "\u202c", "\x85"):
+        check(bad not in text, "the log holds %r from the hook" % bad)
 
 
 TESTS = [
@@ -1060,6 +1107,7 @@ TESTS = [
     ("metrics_textfile", test_metrics_textfile),
     ("mail_conventions", test_mail_conventions),
     ("journal_full", test_journal_full),
+    ("hook_output", test_hook_output),
 ]
 
 if __name__ == "__main__":

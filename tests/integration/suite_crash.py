@@ -12,6 +12,7 @@ history, by a watcher, or by a delivery) is missing, journal.jsonl holds valid l
 the end every journaled event has been delivered at least once, in order; a duplicate is
 allowed only for a delivery a kill interrupted (at most one per kill).
 corrupt_files: a garbage or truncated state file, a journal cut mid-line.
+state_dir_safety: a state_dir others can write, a link at ratd.lock, temporaries left.
 """
 import glob
 import json
@@ -476,9 +477,80 @@ def test_corrupt_files(ctx):
         evs = now
 
 
+def refused_start(ctx, conf, what):
+    """Runs ratd, which must exit 1 at once; returns what it logged."""
+    proc = start_ratd(ctx, conf)
+    try:
+        rc = proc.wait(run.bounded(5))
+    except subprocess.TimeoutExpired:
+        stop(proc)
+        raise Fail("ratd kept running with %s" % what)
+    with open(ctx.log, "rb") as f:
+        f.seek(proc.log_from)
+        said = f.read().decode("utf-8", "replace")
+    eq(rc, 1, "exit status with %s (log: %s)" % (what, short(said, 800)))
+    return said
+
+
+def test_state_dir_safety(ctx):
+    """A state_dir others can write is refused; links are never followed; what a crash
+    left behind is removed at start."""
+    conf, out = setup(ctx)
+    victim_dir = os.path.join(ctx.dir, "victim")
+    os.makedirs(victim_dir)
+    victim = os.path.join(victim_dir, "nologin")
+    for mode in (0o777, 0o775, 0o1777):
+        os.chmod(ctx.state, mode)
+        said = refused_start(ctx, conf, "state_dir mode %04o" % mode)
+        check(re.search(r"error: unsafe state_dir: %s is writable by .*chmod go-w %s"
+                        % (re.escape(ctx.state), re.escape(ctx.state)), said),
+              "no log line refusing state_dir mode %04o and saying what to do:\n%s"
+              % (mode, said))
+        eq(os.listdir(ctx.state), [], "state_dir after a refused start (mode %04o)" % mode)
+    os.chmod(ctx.state, 0o750)
+
+    # A link at the lock file: refused, and its target is not created.
+    lock = os.path.join(ctx.state, "ratd.lock")
+    os.symlink(victim, lock)
+    said = refused_start(ctx, conf, "a symbolic link at ratd.lock")
+    check(re.search(r"error: cannot open %s: .*symbolic link" % re.escape(lock), said),
+          "no log line refusing the link at ratd.lock:\n%s" % said)
+    check(not os.path.lexists(victim), "ratd created the lock link's target")
+    os.unlink(lock)
+
+    # Temporaries a crash left (of today's and of older versions' names) go at start;
+    # a link among them is removed, not followed.
+    with open(victim, "w") as f:
+        f.write("precious\n")
+    os.chmod(victim, 0o600)
+    stale = [".%s.json.tmp-Ab3dEf9Z" % TREATY, ".journal.jsonl.tmp",
+             ".alerts.json.tmp-00000000"]
+    for name in stale[:2]:
+        with open(os.path.join(ctx.state, name), "w") as f:
+            f.write("{")
+    os.symlink(victim, os.path.join(ctx.state, stale[2]))
+    proc = start_ratd(ctx, conf)
+    try:
+        wait_ping(ctx, proc)
+        wait_for(lambda: result_of(request(ctx.sock, {"cmd": "status"}), "status")
+                 ["treaties"][0]["source"]["state"] == "ok", 5, "the baseline commit")
+    finally:
+        rc = stop(proc)
+    eq(rc, 0, "exit status after a start over stale temporaries")
+    left = [n for n in os.listdir(ctx.state) if n.startswith(".")]
+    eq(left, [], "temporaries in state_dir after a start and a commit")
+    with open(victim) as f:
+        eq(f.read(), "precious\n", "the stale link's target")
+    eq(os.stat(victim).st_mode & 0o7777, 0o600, "the stale link's target's mode")
+    check(re.search(r"removed 3 temporary files an interrupted write left in %s"
+                    % re.escape(ctx.state), ctx.log_text()),
+          "no log line about the removed temporaries")
+
+
 TESTS = [
     ("kill_loop", test_kill_loop),
     ("corrupt_files", test_corrupt_files),
+    ("state_dir_safety", test_state_dir_safety),
 ]
 
 if __name__ == "__main__":

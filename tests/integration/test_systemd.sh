@@ -109,7 +109,7 @@ if ! command -v systemd-socket-activate >/dev/null 2>&1 ||
     ! command -v python3 >/dev/null 2>&1; then
 	skip "systemd-socket-activate or python3 missing: activation not exercised"
 else
-	mkdir -p "$tmp/state"
+	mkdir -p -m 0750 "$tmp/state"
 	cat >"$tmp/ratd.conf" <<EOF
 [ratd]
 socket = $tmp/ratd.sock

@@ -3,19 +3,23 @@
  * mkdtemp directory. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "event.h"
 #include "fetch.h"
+#include "journal.h"
 #include "state.h"
 #include "untc.h"
 
@@ -537,6 +541,243 @@ test_stored_validators_not_ascii_are_forgotten(void **state)
 	free(etag);
 }
 
+/* A file outside the state directory that a planted link points at. */
+struct victim {
+	char dir[64];
+	char path[128];
+};
+
+static void
+victim_make(struct victim *v, bool exists)
+{
+	strcpy(v->dir, "/tmp/ratd-test-victim-XXXXXX");
+	assert_non_null(mkdtemp(v->dir));
+	snprintf(v->path, sizeof(v->path), "%s/victim", v->dir);
+	if (exists) {
+		put(v->path, "precious\n", 9);
+		assert_int_equal(chmod(v->path, 0600), 0);
+	}
+}
+
+/* The victim as it was: same bytes, same mode (or still absent). */
+static void
+victim_check(struct victim *v, bool exists, const char *what)
+{
+	struct stat st;
+	char *text;
+	size_t len;
+
+	if (!exists) {
+		if (lstat(v->path, &st) == 0)
+			fail_msg("%s: the link's target was created", what);
+	} else {
+		assert_int_equal(lstat(v->path, &st), 0);
+		if ((st.st_mode & 07777) != 0600)
+			fail_msg("%s: the victim's mode became %04o", what, st.st_mode & 07777);
+		text = slurp(v->path, &len);
+		if (len != 9 || memcmp(text, "precious\n", 9) != 0)
+			fail_msg("%s: the victim was written: %.*s", what, (int)len, text);
+		free(text);
+	}
+	unlink(v->path);
+	rmdir(v->dir);
+}
+
+/* Older versions wrote through a fixed ".NAME.tmp" and fchmod-ed it: a link planted
+ * there made ratd overwrite and chmod any file. */
+static void
+test_links_at_temp_and_final_names(void **state)
+{
+	static const char *const names[] = { "IV-13.json", "alerts.json", "journal.jsonl",
+	    "ratd.prom" };
+	struct fx *fx = *state;
+	char link_path[512], final[512];
+	struct victim v;
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		victim_make(&v, true);
+		snprintf(link_path, sizeof(link_path), "%s/.%s.tmp", fx->dir, names[i]);
+		assert_int_equal(symlink(v.path, link_path), 0);
+		if (state_write_atomic_mode(fx->dir, names[i], "new\n", 4, 0644, err,
+		    sizeof(err)) < 0)
+			fail_msg("%s: %s", names[i], err);
+		victim_check(&v, true, "a link at the old temporary name");
+		unlink(link_path);
+
+		/* A link at the final name is replaced by the file, not written through. */
+		victim_make(&v, true);
+		snprintf(final, sizeof(final), "%s/%s", fx->dir, names[i]);
+		unlink(final);
+		assert_int_equal(symlink(v.path, final), 0);
+		if (state_write_atomic_mode(fx->dir, names[i], "new\n", 4, 0644, err,
+		    sizeof(err)) < 0)
+			fail_msg("%s: %s", names[i], err);
+		victim_check(&v, true, "a link at the final name");
+		assert_int_equal(lstat(final, &st), 0);
+		assert_true(S_ISREG(st.st_mode));
+		assert_int_equal(st.st_mode & 07777, 0644);
+		unlink(final);
+	}
+	assert_int_equal(entries(fx->dir, NULL, 0), 0);
+}
+
+/* The journal is appended to in place: a link there is refused, never followed, and a
+ * link to a file that does not exist does not create it. */
+static void
+test_link_at_journal(void **state)
+{
+	struct fx *fx = *state;
+	struct journal j;
+	struct victim v;
+	char path[512];
+	bool exists;
+
+	for (exists = false; ; exists = true) {
+		victim_make(&v, exists);
+		snprintf(path, sizeof(path), "%s/%s", fx->dir, JOURNAL_NAME);
+		assert_int_equal(symlink(v.path, path), 0);
+		err[0] = '\0';
+		assert_int_equal(journal_open(&j, fx->dir, err, sizeof(err)), -1);
+		journal_close(&j);
+		if (strstr(err, path) == NULL || strstr(err, "symbolic link") == NULL)
+			fail_msg("the refusal does not name the link: %s", err);
+		victim_check(&v, exists, "a link at the journal");
+		unlink(path);
+		if (exists)
+			break;
+	}
+}
+
+/* The lock file and any file ratd opens in place go through state_open. */
+static void
+test_state_open_refuses_links(void **state)
+{
+	struct fx *fx = *state;
+	struct victim v;
+	char path[512];
+	int fd;
+
+	victim_make(&v, false);
+	snprintf(path, sizeof(path), "%s/ratd.lock", fx->dir);
+	assert_int_equal(symlink(v.path, path), 0);
+	errno = 0;
+	assert_int_equal(state_open(path, O_RDWR | O_CREAT, 0600, err, sizeof(err)), -1);
+	assert_int_equal(errno, ELOOP);
+	assert_non_null(strstr(err, "symbolic link"));
+	victim_check(&v, false, "a dangling link at the lock file");
+	unlink(path);
+
+	/* A FIFO there neither blocks the open nor passes for a file. */
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(state_open(path, O_WRONLY | O_APPEND | O_CREAT, 0640, err,
+	    sizeof(err)), -1);
+	unlink(path);
+
+	assert_true((fd = state_open(path, O_RDWR | O_CREAT, 0600, err, sizeof(err))) >= 0);
+	assert_int_equal(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	close(fd);
+}
+
+static void
+test_read_file_refuses_links(void **state)
+{
+	struct fx *fx = *state;
+	char path[512], *text;
+	struct victim v;
+	size_t len;
+
+	victim_make(&v, true);
+	snprintf(path, sizeof(path), "%s/alerts.json", fx->dir);
+	assert_int_equal(symlink(v.path, path), 0);
+	errno = 0;
+	assert_int_equal(state_read_file(path, 1 << 20, &text, &len, err, sizeof(err)), -1);
+	assert_int_equal(errno, ELOOP);
+	/* Seeds are the administrator's: a packaged link to one is followed. */
+	assert_int_equal(state_read_linked(path, 1 << 20, &text, &len, err, sizeof(err)), 0);
+	assert_string_equal(text, "precious\n");
+	free(text);
+	unlink(path);
+	victim_check(&v, true, "a link read as a state file");
+
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(state_read_file(path, 1 << 20, &text, &len, err, sizeof(err)), -1);
+	unlink(path);
+}
+
+static void
+test_unsafe_directories_refused(void **state)
+{
+	static const struct { mode_t mode; bool ok; } cases[] = {
+		{ 0700, true }, { 0750, true }, { 0755, true },
+		{ 0775, false }, { 0770, false }, { 0777, false }, { 0757, false },
+		{ 01777, false },
+	};
+	struct fx *fx = *state;
+	char sub[512], link_path[512];
+	size_t i;
+
+	snprintf(sub, sizeof(sub), "%s/state", fx->dir);
+	snprintf(link_path, sizeof(link_path), "%s/link", fx->dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(symlink(sub, link_path), 0);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(chmod(sub, cases[i].mode), 0);
+		err[0] = '\0';
+		if ((state_check_dir(sub, err, sizeof(err)) == 0) != cases[i].ok)
+			fail_msg("mode %04o: %s", cases[i].mode, cases[i].ok ? err : "accepted");
+		/* A link to the directory is judged by the directory. */
+		if ((state_check_dir(link_path, err, sizeof(err)) == 0) != cases[i].ok)
+			fail_msg("a link to mode %04o: %s", cases[i].mode, err);
+		if (!cases[i].ok && (strstr(err, "chmod go-w") == NULL ||
+		    strstr(err, link_path) == NULL))
+			fail_msg("mode %04o: the refusal says neither what nor where: %s",
+			    cases[i].mode, err);
+	}
+	assert_int_equal(state_check_dir(fx->path, err, sizeof(err)), -1);
+	unlink(link_path);
+	rmdir(sub);
+}
+
+/* What a crash left: removed at start, and nothing else. */
+static void
+test_stale_temporaries_removed(void **state)
+{
+	static const char *const stale[] = { ".IV-13.json.tmp-Ab3dEf9Z", ".journal.jsonl.tmp",
+	    ".alerts.json.tmp-00000000" };
+	static const char *const kept[] = { "IV-13.json", ".hidden", ".x.tmp-short",
+	    ".x.tmp-toolong12", "x.json.tmp-Ab3dEf9Z", ".tmp", ".x.tmp-Ab3d.f9Z" };
+	struct fx *fx = *state;
+	char path[512], link_path[512];
+	struct victim v;
+	size_t i;
+
+	victim_make(&v, true);
+	for (i = 0; i < sizeof(stale) / sizeof(stale[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", fx->dir, stale[i]);
+		put(path, "x", 1);
+	}
+	for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", fx->dir, kept[i]);
+		put(path, "x", 1);
+	}
+	snprintf(link_path, sizeof(link_path), "%s/.ratd.prom.tmp-ZZZZZZZZ", fx->dir);
+	assert_int_equal(symlink(v.path, link_path), 0);
+	/* Only the textfile's own temporaries when a name is given. */
+	assert_int_equal(state_clean_temps(fx->dir, "ratd.prom"), 1);
+	assert_int_equal(state_clean_temps(fx->dir, "ratd.prom"), 0);
+	assert_int_equal(entries(fx->dir, NULL, 0), 10);
+	assert_int_equal(state_clean_temps(fx->dir, NULL), 3);
+	assert_int_equal(entries(fx->dir, NULL, 0), 7);
+	for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", fx->dir, kept[i]);
+		assert_int_equal(access(path, F_OK), 0);
+	}
+	victim_check(&v, true, "a link among the temporaries");
+}
+
 int
 main(void)
 {
@@ -551,6 +792,14 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_stored_validators_not_ascii_are_forgotten,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_links_at_temp_and_final_names, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_link_at_journal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_state_open_refuses_links, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_file_refuses_links, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unsafe_directories_refused, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_stale_temporaries_removed, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
