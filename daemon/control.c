@@ -1387,6 +1387,16 @@ control_limits(struct control *ctl)
 	    ctl->max_clients, ctl->reserved, ctl->per_uid, CONTROL_MAX_WATCH_PER_UID);
 }
 
+/* What serving clients needs besides the socket: the limits and the shared watchers. */
+static void
+control_setup(struct control *ctl)
+{
+	control_limits(ctl);
+	ev_timer_init(&ctl->budget_kick, control_budget_cb, 0., 0.);
+	ev_idle_init(&ctl->hist_idle, history_idle_cb);
+	ctl->budget_kick.data = ctl->hist_idle.data = ctl;
+}
+
 struct control *
 control_new(struct ratd *rd)
 {
@@ -1400,13 +1410,10 @@ control_new(struct ratd *rd)
 		control_free(ctl);
 		return NULL;
 	}
-	control_limits(ctl);
+	control_setup(ctl);
 	ev_io_init(&ctl->accept_io, control_accept_cb, ctl->fd, EV_READ);
 	ev_init(&ctl->accept_pause, control_resume_cb);
-	ev_timer_init(&ctl->budget_kick, control_budget_cb, 0., 0.);
-	ev_idle_init(&ctl->hist_idle, history_idle_cb);
-	ctl->accept_io.data = ctl->accept_pause.data = ctl->budget_kick.data = ctl;
-	ctl->hist_idle.data = ctl;
+	ctl->accept_io.data = ctl->accept_pause.data = ctl;
 	ev_io_start(rd->loop, &ctl->accept_io);
 	if (ctl->path != NULL)
 		log_info("control: listening on %s", ctl->path);
