@@ -537,7 +537,7 @@ reply_parse(const struct ctl *ctl, const char *line, size_t len, json_t **result
 		*result = json_incref(res);
 		rc = 0;
 	} else if (json_is_false(json_object_get(root, "ok")) &&
-	    streq(jstr(err, "code"), "busy"))
+	    streq(jstr(err, "code"), RATD_ERR_BUSY))
 		rc = fail(ctl, EXIT_DAEMON_ERROR, "ratd on %s is busy and refused this request: "
 		    "%s", ctl->socket, jstr(err, "message") ? jstr(err, "message") : "(no reason)");
 	else if (json_is_false(json_object_get(root, "ok")))

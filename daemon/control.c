@@ -37,7 +37,7 @@ struct control {
 	ev_timer accept_pause;    /* out of file descriptors: try again shortly */
 	struct client *clients;
 	size_t nclients;
-	size_t max_clients;       /* control_limits: from RLIMIT_NOFILE, at most CONTROL_MAX_CLIENTS */
+	size_t max_clients;       /* from RLIMIT_NOFILE (control_limits), at most 64 */
 	size_t reserved;          /* slots only privileged peers take */
 	size_t per_uid;           /* connections of one unprivileged user */
 	size_t unsent;            /* reply bytes queued over all clients */

@@ -7,7 +7,7 @@ struct control;
 struct event_list;
 
 #define CONTROL_MAX_CLIENTS 64         /* fewer when RLIMIT_NOFILE is low (see below) */
-#define CONTROL_RESERVED 8             /* of them, only root, ratd's user and admin_group take */
+#define CONTROL_RESERVED 8             /* of them, for root, ratd's user, admin_group only */
 #define CONTROL_MAX_PER_UID 16         /* connections of one other user */
 #define CONTROL_MAX_WATCH_PER_UID 8    /* watchers of one other user */
 #define CONTROL_OUTPUT_BUDGET (32 << 20)    /* reply bytes queued over all clients */
@@ -31,7 +31,8 @@ struct event_list;
 struct control *control_new(struct ratd *rd);
 /* Sizes the client limits to RLIMIT_NOFILE (raising the soft limit toward the hard one
  * when it is short) and the configuration's treaties and sinks, and logs them; at start
- * and after each reload. Clients already connected stay. */
+ * and after each reload. Clients already connected stay. ctl may be NULL
+ * (--once). */
 void control_limits(struct control *ctl);
 /* Sends each event to the watchers that want it. ctl may be NULL (--once). */
 void control_broadcast(struct control *ctl, const struct event_list *evs);
