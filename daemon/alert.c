@@ -23,6 +23,7 @@ struct sink {
 	uint64_t delivered;      /* the last event id delivered (or skipped by the filters) */
 	uint64_t trying;         /* the event being delivered or waiting to be retried */
 	int attempts;
+	unsigned int started;    /* the loop's iteration when the last delivery started */
 	uint64_t delivered_count;    /* since start, for metrics */
 	size_t pending;          /* wanted events after `delivered`, up to alerts.counted */
 	char *last_error;
@@ -176,12 +177,15 @@ sink_done(struct sink *s, bool ok, const char *error)
 		free(s->last_error);
 		s->last_error = NULL;
 		alerts_save(s->a);
-		/* The next delivery starts from the loop, not from here: a hook that ends at
-		 * once would otherwise chain deliveries inside libev's child handling, and the
-		 * loop would not poll (the socket unanswered) until the backlog was gone. */
-		ev_timer_init(&s->retry, sink_retry_cb, 0., 0.);
-		s->retry.data = s;
-		ev_timer_start(rd->loop, &s->retry);
+		/* One delivery per sink per turn of the loop: a hook that ends at once would
+		 * otherwise chain deliveries inside libev's child handling, and the loop
+		 * would not poll (the socket unanswered) until the backlog was gone. */
+		if (s->started == ev_iteration(rd->loop)) {
+			ev_timer_init(&s->retry, sink_retry_cb, 0., 0.);
+			s->retry.data = s;
+			ev_timer_start(rd->loop, &s->retry);
+		} else
+			sink_next(s);
 		return;
 	}
 	s->attempts++;
@@ -469,6 +473,7 @@ sink_deliver(struct sink *s, const json_t *ev)
 	char *json;
 
 	s->trying = event_id(ev);
+	s->started = ev_iteration(s->a->rd->loop);
 	ratd_touch(s->a->rd);
 	if ((json = json_dumps(ev, JSON_COMPACT)) == NULL) {
 		sink_done(s, false, "out of memory");
