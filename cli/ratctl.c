@@ -457,6 +457,10 @@ conn_close(struct conn *c)
 	free(c->buf);
 }
 
+/* conn_send: the daemon hung up before taking the whole request (errno says how). */
+#define CONN_HUNG_UP (-1)
+
+/* 0, CONN_HUNG_UP, or the exit code after saying why. */
 static int
 conn_send(const struct ctl *ctl, struct conn *c, const char *buf, size_t len, int64_t deadline)
 {
@@ -479,6 +483,8 @@ conn_send(const struct ctl *ctl, struct conn *c, const char *buf, size_t len, in
 				return fail(ctl, EXIT_UNREACHABLE, "ratd on %s takes no request",
 				    ctl->socket);
 		}
+		if (n == -1 && (errno == EPIPE || errno == ECONNRESET))
+			return CONN_HUNG_UP;
 		return fail(ctl, EXIT_UNREACHABLE, "cannot send to %s: %s", ctl->socket,
 		    strerror(errno));
 	}
@@ -586,7 +592,11 @@ reply_parse(const struct ctl *ctl, const char *line, size_t len, json_t **result
 	if (json_is_true(json_object_get(root, "ok")) && json_is_object(res)) {
 		*result = json_incref(res);
 		rc = 0;
-	} else if (json_is_false(json_object_get(root, "ok")))
+	} else if (json_is_false(json_object_get(root, "ok")) &&
+	    streq(jstr(err, "code"), RATD_ERR_BUSY))
+		rc = fail(ctl, EXIT_DAEMON_ERROR, "ratd on %s is busy and refused this request: "
+		    "%s", ctl->socket, jstr(err, "message") ? jstr(err, "message") : "(no reason)");
+	else if (json_is_false(json_object_get(root, "ok")))
 		rc = fail(ctl, EXIT_DAEMON_ERROR, "%s: %s",
 		    jstr(err, "code") ? jstr(err, "code") : "error",
 		    jstr(err, "message") ? jstr(err, "message") : "(no message)");
@@ -627,14 +637,23 @@ ctl_request(const struct ctl *ctl, struct conn *c, const char *cmd, json_t **res
 	int64_t deadline = now_ms() + timeout * 1000;
 	char *req, *line;
 	size_t len;
-	int rc;
+	int rc, why;
 
 	if ((rc = conn_open(ctl, c)) != 0)
 		return rc;
 	if ((req = request_line(ctl, cmd)) == NULL)
 		return fail(ctl, EXIT_DAEMON_ERROR, "out of memory");
 	rc = conn_send(ctl, c, req, strlen(req), deadline);
+	why = errno;
 	free(req);
+	if (rc == CONN_HUNG_UP) {
+		/* A daemon that refuses a client (busy) writes why before it hangs up, maybe
+		 * before the request went out: that reply is still there to read. */
+		if (conn_line(c, deadline, &line, &len) == LINE_OK)
+			return reply_parse(ctl, line, len, result);
+		return fail(ctl, EXIT_UNREACHABLE, "cannot send to %s: %s", ctl->socket,
+		    strerror(why));
+	}
 	if (rc == 0)
 		rc = read_line(ctl, c, deadline, timeout, &line, &len);
 	if (rc == 0)

@@ -24,7 +24,9 @@ struct sink {
 	uint64_t delivered;      /* the last event id delivered (or skipped by the filters) */
 	uint64_t trying;         /* the event being delivered or waiting to be retried */
 	int attempts;
+	unsigned int started;    /* the loop's iteration when the last delivery started */
 	uint64_t delivered_count;    /* since start, for metrics */
+	size_t pending;          /* wanted events after `delivered`, up to alerts.counted */
 	char *last_error;
 	time_t last_delivery;
 	time_t next_try;
@@ -33,14 +35,21 @@ struct sink {
 	struct hook *hook;
 };
 
+/* Each sink's pending count is kept, not recounted per status or metrics request: it
+ * goes up as events reach the disk (alerts_catch_up) and down as they are delivered,
+ * and is counted from the journal once at start and at each reload. */
 struct alerts {
 	struct ratd *rd;
 	struct sink **v;
 	size_t n;
 	char host[256];          /* for EHLO and Message-ID: the FQDN, else the host name */
+	uint64_t counted;        /* the events up to this id are in the pending counts */
+	size_t lines;            /* the journal's lines then: fewer means it was compacted */
 };
 
 static void sink_next(struct sink *s);
+static void alerts_recount(struct alerts *a);
+static void alerts_catch_up(struct alerts *a);
 
 static bool
 sink_listed(char **list, size_t n, const char *item)
@@ -160,6 +169,8 @@ sink_done(struct sink *s, bool ok, const char *error)
 	if (ok) {
 		log_info("alert %s: delivered event %llu", s->conf->name,
 		    (unsigned long long)s->trying);
+		if (s->trying <= s->a->counted && s->pending > 0)
+			s->pending--;
 		s->delivered = s->trying;
 		s->delivered_count++;
 		s->trying = 0;
@@ -168,7 +179,15 @@ sink_done(struct sink *s, bool ok, const char *error)
 		free(s->last_error);
 		s->last_error = NULL;
 		alerts_save(s->a);
-		sink_next(s);
+		/* One delivery per sink per turn of the loop: a hook that ends at once would
+		 * otherwise chain deliveries inside libev's child handling, and the loop
+		 * would not poll (the socket unanswered) until the backlog was gone. */
+		if (s->started == ev_iteration(rd->loop)) {
+			ev_timer_init(&s->retry, sink_retry_cb, 0., 0.);
+			s->retry.data = s;
+			ev_timer_start(rd->loop, &s->retry);
+		} else
+			sink_next(s);
 		return;
 	}
 	s->attempts++;
@@ -578,6 +597,7 @@ sink_deliver(struct sink *s, const json_t *ev)
 	char *json;
 
 	s->trying = event_id(ev);
+	s->started = ev_iteration(s->a->rd->loop);
 	ratd_touch(s->a->rd);
 	if ((json = json_dumps(ev, JSON_COMPACT)) == NULL) {
 		sink_done(s, false, "out of memory");
@@ -770,6 +790,7 @@ alerts_reconfigure(struct alerts *a)
 	json_decref(saved);
 	ratd_touch(a->rd);
 	alerts_save(a);
+	alerts_recount(a);
 	alerts_kick(a);
 	return 0;
 }
@@ -803,41 +824,77 @@ alerts_kick(struct alerts *a)
 {
 	size_t i;
 
+	if (a != NULL)
+		alerts_catch_up(a);
 	for (i = 0; a != NULL && i < a->n; i++)
 		sink_next(a->v[i]);
 }
 
-struct sink_count {
-	struct sink *s;
-	size_t n;
-};
+/* One more event on disk: counted for each sink that wants it and has not had it. */
+static void
+alerts_count_event(struct alerts *a, const json_t *ev)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		if (event_id(ev) > a->v[i]->delivered && sink_wants(a->v[i], ev))
+			a->v[i]->pending++;
+}
 
 static bool
-sink_count_one(void *arg, json_t *ev)
+alerts_count_one(void *arg, json_t *ev)
 {
-	struct sink_count *sc = arg;
-
-	sc->n += sink_wants(sc->s, ev);
+	alerts_count_event(arg, ev);
 	return true;
 }
 
-/* Events waiting for the sink: from memory, or from the journal when it is far behind. */
-static size_t
-sink_pending(struct sink *s)
+/* Every sink's pending count from scratch, in one pass over the journal (from memory
+ * when it reaches back far enough): at start, after a reload (filters may have changed)
+ * and after a compaction dropped old lines. */
+static void
+alerts_recount(struct alerts *a)
 {
-	const struct journal *j = &s->a->rd->journal;
-	size_t k, n = 0;
+	struct journal *j = &a->rd->journal;
+	uint64_t from = UINT64_MAX;
+	size_t i;
 
-	if (!journal_in_memory(j, s->delivered)) {
-		struct sink_count sc = { .s = s };
-
-		if (journal_scan(&s->a->rd->journal, s->delivered, sink_count_one, &sc) == 0)
-			return sc.n;
+	for (i = 0; i < a->n; i++) {
+		a->v[i]->pending = 0;
+		if (a->v[i]->delivered < from)
+			from = a->v[i]->delivered;
 	}
-	for (k = journal_after(j, s->delivered); k < j->n; k++)
-		if (event_id(j->v[k]) <= j->synced_id && sink_wants(s, j->v[k]))
-			n++;
-	return n;
+	a->counted = j->synced_id;
+	a->lines = j->file_lines;
+	if (a->n == 0)
+		return;
+	if (!journal_in_memory(j, from)) {
+		if (journal_scan(j, from, alerts_count_one, a) == 0)
+			return;
+		log_err("alerts: cannot read the journal; pending counts cover only the latest "
+		    "events");
+		for (i = 0; i < a->n; i++)
+			a->v[i]->pending = 0;
+	}
+	for (i = journal_after(j, from); i < j->n && event_id(j->v[i]) <= j->synced_id; i++)
+		alerts_count_event(a, j->v[i]);
+}
+
+/* Counts the events that reached the disk since the last call. */
+static void
+alerts_catch_up(struct alerts *a)
+{
+	const struct journal *j = &a->rd->journal;
+	size_t i;
+
+	if (j->file_lines < a->lines || !journal_in_memory(j, a->counted)) {
+		alerts_recount(a);
+		return;
+	}
+	a->lines = j->file_lines;
+	for (i = journal_after(j, a->counted); i < j->n && event_id(j->v[i]) <= j->synced_id; i++)
+		alerts_count_event(a, j->v[i]);
+	if (j->synced_id > a->counted)
+		a->counted = j->synced_id;
 }
 
 json_t *
@@ -846,20 +903,20 @@ alerts_status(struct alerts *a)
 	static const char *const kinds[] = { [ALERT_EXEC] = "exec", [ALERT_WEBHOOK] = "webhook",
 	    [ALERT_MAILTO] = "mailto" };
 	json_t *list = json_array();
-	size_t i, pending;
+	size_t i;
 	char *to;
 
+	alerts_catch_up(a);
 	for (i = 0; i < a->n; i++) {
 		struct sink *s = a->v[i];
 
-		pending = sink_pending(s);
 		/* A mailto sink's target is every recipient, comma-separated. */
 		to = s->conf->kind == ALERT_MAILTO ? sink_recipients(s) : NULL;
 		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:o}",
 		    "name", s->conf->name, "kind", kinds[s->conf->kind],
 		    "target", to != NULL ? to : s->conf->kind == ALERT_MAILTO ? s->conf->mailto[0] :
 		    s->conf->target,
-		    "delivered", (json_int_t)s->delivered, "pending", (json_int_t)pending,
+		    "delivered", (json_int_t)s->delivered, "pending", (json_int_t)s->pending,
 		    "delivered_since_start", (json_int_t)s->delivered_count,
 		    "last_error", s->last_error ? json_string(s->last_error) : json_null(),
 		    "last_delivery", time_json(s->last_delivery),

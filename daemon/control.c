@@ -4,9 +4,11 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -35,6 +37,14 @@ struct control {
 	ev_timer accept_pause;    /* out of file descriptors: try again shortly */
 	struct client *clients;
 	size_t nclients;
+	size_t max_clients;       /* from RLIMIT_NOFILE (control_limits), at most 64 */
+	size_t reserved;          /* slots only privileged peers take */
+	size_t per_uid;           /* connections of one unprivileged user */
+	size_t unsent;            /* reply bytes queued over all clients */
+	bool waiting;             /* some client waits for the output budget */
+	ev_idle hist_idle;        /* one long history's step per turn, in rotation */
+	uint64_t hist_turns;
+	ev_timer budget_kick;     /* runs the clients that waited for it, from the loop */
 	char *status_text;        /* the last whole status reply, and what it was for */
 	size_t status_len;
 	uint64_t status_gen;
@@ -65,10 +75,55 @@ struct client {
 	bool watching;            /* gets every new event (of watch_treaty, when set) */
 	char *watch_treaty;
 	struct ucred cred;
+	bool privileged;          /* root, ratd's user or admin_group when it connected */
+	bool budget_wait;         /* stopped until the output budget has room */
+	struct history *hist;     /* a long history being written: stop reading until done */
+	bool hist_ready;          /* its next step may run */
+	uint64_t hist_turn;       /* when its last step ran: the longest waiting goes next */
 	struct client *next, *prev;
 };
 
+/* A history longer than memory holds, read from the journal CONTROL_HISTORY_STEP lines
+ * per turn of the loop (from an idle watcher, so that other clients' requests go first)
+ * and written only as fast as the client reads: its cost is bounded whatever the limit
+ * and however slow the reader. */
+struct history {
+	FILE *f;                  /* the journal as it was: a compaction does not disturb it */
+	char *treaty;             /* NULL: every treaty */
+	uint64_t since, upto;     /* ids in (since, upto]: upto was on disk at the request */
+	size_t limit;
+	off_t *ring;              /* offsets of the latest `limit` matching lines */
+	size_t ringcap, matched;
+	bool emitting;            /* counted; now writing `left` events from f */
+	size_t left, written;
+	char *line;
+	size_t linecap;
+};
+
 static void client_process(struct client *c);
+static void history_end(struct client *c);
+
+static size_t
+client_unsent(const struct client *c)
+{
+	return c->outlen - c->outoff;
+}
+
+/* Room for one more paused-size reply within the budget shared by every client. */
+static bool
+control_has_budget(const struct control *ctl)
+{
+	return ctl->unsent + CONTROL_PAUSE_OUTPUT <= CONTROL_OUTPUT_BUDGET;
+}
+
+/* n bytes were written or dropped: clients that waited for room may go on. */
+static void
+control_sent(struct control *ctl, size_t n)
+{
+	ctl->unsent -= n;
+	if (ctl->waiting && control_has_budget(ctl) && !ev_is_active(&ctl->budget_kick))
+		ev_timer_start(ctl->rd->loop, &ctl->budget_kick);
+}
 
 static void
 client_free(struct client *c)
@@ -77,6 +132,8 @@ client_free(struct client *c)
 
 	if (c->refresh != NULL)
 		c->refresh->client = NULL;
+	history_end(c);
+	control_sent(ctl, client_unsent(c));
 	ev_io_stop(ctl->rd->loop, &c->rio);
 	ev_io_stop(ctl->rd->loop, &c->wio);
 	ev_timer_stop(ctl->rd->loop, &c->idle);
@@ -108,7 +165,7 @@ client_settle(struct client *c)
 static bool
 client_finished(const struct client *c)
 {
-	return c->eof && c->outlen == 0 && c->refresh == NULL &&
+	return c->eof && c->outlen == 0 && c->refresh == NULL && c->hist == NULL &&
 	    (c->watching || memchr(c->in, '\n', c->inlen) == NULL);
 }
 
@@ -132,6 +189,7 @@ client_flush(struct client *c)
 			return;
 		}
 		c->outoff += (size_t)n;
+		control_sent(c->ctl, (size_t)n);
 		/* A client slowly reading a long reply is busy, not idle. */
 		if (!c->watching)
 			ev_timer_again(loop, &c->idle);
@@ -142,10 +200,10 @@ client_flush(struct client *c)
 		c->dead = true;
 }
 
-/* Queues one line of len bytes (its newline added here). A client that lets too much
- * pile up is dropped. */
+/* Queues len bytes, and a newline when nl. A client that lets too much pile up is
+ * dropped. */
 static void
-client_send_text(struct client *c, const char *text, size_t len)
+client_queue(struct client *c, const char *text, size_t len, bool nl)
 {
 	size_t need;
 	char *nb;
@@ -160,7 +218,7 @@ client_send_text(struct client *c, const char *text, size_t len)
 		c->outlen -= c->outoff;
 		c->outoff = 0;
 	}
-	need = c->outlen + len + 1;
+	need = c->outlen + len + nl;
 	if (need > CONTROL_MAX_OUTPUT || (nb = realloc(c->out, need)) == NULL) {
 		log_warn("control: dropping a client that does not read its replies");
 		c->dead = true;
@@ -168,9 +226,18 @@ client_send_text(struct client *c, const char *text, size_t len)
 	}
 	c->out = nb;
 	memcpy(c->out + c->outlen, text, len);
-	c->out[c->outlen + len] = '\n';
+	if (nl)
+		c->out[c->outlen + len] = '\n';
 	c->outlen = need;
+	c->ctl->unsent += len + nl;
 	client_flush(c);
+}
+
+/* Queues one line of len bytes (its newline added here). */
+static void
+client_send_text(struct client *c, const char *text, size_t len)
+{
+	client_queue(c, text, len, true);
 }
 
 static void
@@ -193,6 +260,32 @@ client_reply(struct client *c, json_t *result)
 		client_send(c, json_pack("{s:b, s:o}", "ok", 1, "result", result));
 }
 
+/* Drops the bytes of incomplete or invalid UTF-8 sequences in place: a %.64s of a
+ * client's text can end inside a character, and a reply must stay valid JSON text. */
+static void
+control_utf8_clean(char *s)
+{
+	unsigned char *r = (unsigned char *)s, *w = r;
+	size_t n, k;
+
+	while (*r != '\0') {
+		n = *r < 0x80 ? 1 : *r >= 0xc2 && *r <= 0xdf ? 2 : *r >= 0xe0 && *r <= 0xef ? 3 :
+		    *r >= 0xf0 && *r <= 0xf4 ? 4 : 0;
+		for (k = 1; k < n && (r[k] & 0xc0) == 0x80; k++)
+			;
+		/* No overlong forms, surrogates or code points past U+10FFFF either. */
+		if (n == 0 || k < n || (*r == 0xe0 && r[1] < 0xa0) || (*r == 0xed && r[1] >= 0xa0) ||
+		    (*r == 0xf0 && r[1] < 0x90) || (*r == 0xf4 && r[1] >= 0x90)) {
+			r++;
+			continue;
+		}
+		memmove(w, r, n);
+		w += n;
+		r += n;
+	}
+	*w = '\0';
+}
+
 static void
 client_error(struct client *c, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -206,6 +299,7 @@ client_error(struct client *c, const char *code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	control_utf8_clean(msg);
 	client_send(c, json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error",
 	    "code", code, "message", msg));
 }
@@ -359,23 +453,222 @@ client_int_arg(struct client *c, json_t *req, const char *key, json_int_t lo, js
 	return 0;
 }
 
-struct history_scan {
-	const char *treaty;      /* NULL: every treaty */
-	size_t limit;
-	json_t *list;            /* the latest `limit` seen so far, oldest first */
-};
-
-static bool
-history_add(void *arg, json_t *ev)
+/* The event on a journal line when it is one the history asks for, else NULL. */
+static json_t *
+history_match(const struct history *h, ssize_t n)
 {
-	struct history_scan *hs = arg;
+	json_t *ev;
 
-	if (hs->treaty != NULL && strcmp(event_treaty(ev), hs->treaty) != 0)
-		return true;
-	if (json_array_size(hs->list) == hs->limit)
-		json_array_remove(hs->list, 0);
-	json_array_append(hs->list, ev);
-	return true;
+	if (n <= 0 || h->line[n - 1] != '\n')
+		return NULL;
+	ev = json_loadb(h->line, (size_t)n - 1, JSON_REJECT_DUPLICATES, NULL);
+	if (ev != NULL && event_check(ev) == 0 && event_id(ev) > h->since &&
+	    event_id(ev) <= h->upto &&
+	    (h->treaty == NULL || strcmp(event_treaty(ev), h->treaty) == 0))
+		return ev;
+	json_decref(ev);
+	return NULL;
+}
+
+static void
+history_end(struct client *c)
+{
+	struct history *h = c->hist;
+
+	if (h == NULL)
+		return;
+	c->hist_ready = false;
+	if (h->f != NULL)
+		fclose(h->f);
+	free(h->treaty);
+	free(h->ring);
+	free(h->line);
+	free(h);
+	c->hist = NULL;
+}
+
+/* First pass: the offsets of the latest `limit` matching lines, in a ring. 1 when the
+ * pass is over, 0 to go on at the next turn, -1 when the journal cannot be read. */
+static int
+history_count(struct history *h)
+{
+	size_t i, slot;
+	ssize_t n;
+	off_t off;
+	json_t *ev;
+	off_t *nr;
+
+	for (i = 0; i < CONTROL_HISTORY_STEP; i++) {
+		off = ftello(h->f);
+		if ((n = getline(&h->line, &h->linecap, h->f)) <= 0 || h->line[n - 1] != '\n')
+			return ferror(h->f) ? -1 : 1;   /* the end, or a line still being written */
+		if ((ev = history_match(h, n)) == NULL)
+			continue;
+		json_decref(ev);
+		if ((slot = h->matched % h->limit) == h->ringcap) {
+			h->ringcap = h->ringcap ? h->ringcap * 2 : 64;
+			if (h->ringcap > h->limit)
+				h->ringcap = h->limit;
+			if ((nr = realloc(h->ring, h->ringcap * sizeof(*nr))) == NULL)
+				return -1;
+			h->ring = nr;
+		}
+		h->ring[slot] = off;
+		h->matched++;
+	}
+	return 0;
+}
+
+/* Second pass: from the oldest line kept, events while the client has room for them. */
+static void
+history_emit(struct client *c)
+{
+	struct history *h = c->hist;
+	bool end = false;
+	ssize_t n;
+	size_t i;
+	json_t *ev;
+	char *text;
+
+	for (i = 0; i < CONTROL_HISTORY_STEP && h->left > 0 && !c->dead &&
+	    client_unsent(c) < CONTROL_PAUSE_OUTPUT; i++) {
+		if ((n = getline(&h->line, &h->linecap, h->f)) <= 0 || h->line[n - 1] != '\n') {
+			end = true;
+			break;
+		}
+		if ((ev = history_match(h, n)) == NULL)
+			continue;
+		text = json_dumps(ev, JSON_COMPACT);
+		json_decref(ev);
+		if (text == NULL) {
+			c->dead = true;
+			return;
+		}
+		if (h->written++ > 0)
+			client_queue(c, ",", 1, false);
+		client_queue(c, text, strlen(text), false);
+		free(text);
+		h->left--;
+	}
+	if (c->dead)
+		return;
+	if (h->left == 0 || end) {
+		/* Done (a journal cut short by a crash ends it early: the reply stays whole). */
+		history_end(c);
+		client_queue(c, "]}}", 3, true);
+	}
+}
+
+/* Runs a turn of the history while it may: counting always, writing while the client
+ * and the shared budget have room (client_write_cb and the budget kick call again). */
+static void
+history_schedule(struct client *c)
+{
+	struct control *ctl = c->ctl;
+	bool go = !c->dead && c->hist != NULL && (!c->hist->emitting ||
+	    (client_unsent(c) < CONTROL_PAUSE_OUTPUT && control_has_budget(ctl)));
+
+	if (!c->dead && c->hist != NULL && c->hist->emitting && !control_has_budget(ctl))
+		c->budget_wait = ctl->waiting = true;
+	c->hist_ready = go;
+	if (go)
+		ev_idle_start(ctl->rd->loop, &ctl->hist_idle);
+}
+
+/* The first pass is over: seek to the oldest event to send and open the reply. */
+static void
+history_counted(struct client *c)
+{
+	static const char head[] = "{\"ok\":true,\"result\":{\"events\":[";
+	struct history *h = c->hist;
+	off_t start = 0;
+
+	if (h->matched > 0)
+		start = h->ring[h->matched > h->limit ? h->matched % h->limit : 0];
+	h->left = h->matched < h->limit ? h->matched : h->limit;
+	free(h->ring);
+	h->ring = NULL;
+	if (h->left > 0 && fseeko(h->f, start, SEEK_SET) < 0) {
+		history_end(c);
+		client_error(c, RATD_ERR_INTERNAL, "cannot read the journal: %s", strerror(errno));
+		return;
+	}
+	h->emitting = true;
+	client_queue(c, head, sizeof(head) - 1, false);
+}
+
+/* One step of one history (the one that waited longest) per turn of the loop, and only
+ * when nothing else is pending: a request of another client waits one step at most. */
+static void
+history_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct control *ctl = w->data;
+	struct client *c = NULL, *o;
+	struct pollfd pfd;
+	int rc;
+
+	for (o = ctl->clients; o != NULL; o = o->next)
+		if (o->hist_ready && (c == NULL || o->hist_turn < c->hist_turn))
+			c = o;
+	if (c == NULL) {
+		ev_idle_stop(loop, w);
+		return;
+	}
+	c->hist_turn = ++ctl->hist_turns;
+	/* Its requests are not read meanwhile: a client that hung up is seen here, before
+	 * the journal is read for nobody. */
+	pfd.fd = c->fd;
+	pfd.events = 0;
+	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR)) != 0) {
+		c->dead = true;
+		client_settle(c);
+		return;
+	}
+
+	if (!c->hist->emitting) {
+		if ((rc = history_count(c->hist)) < 0) {
+			history_end(c);
+			client_error(c, RATD_ERR_INTERNAL, "cannot read the journal");
+		} else if (rc > 0)
+			history_counted(c);
+	} else
+		history_emit(c);
+	if (c->hist != NULL)
+		history_schedule(c);
+	else if (!c->dead) {
+		/* Answered: the requests that waited behind it. */
+		client_process(c);
+		if (!c->dead && client_finished(c))
+			c->dead = true;
+	}
+	client_settle(c);
+}
+
+static void
+history_start(struct client *c, const struct treaty *t, size_t limit, uint64_t since)
+{
+	const struct journal *j = &c->ctl->rd->journal;
+	char path[4096];
+	struct history *h;
+
+	snprintf(path, sizeof(path), "%s/%s", j->dir, JOURNAL_NAME);
+	if ((h = calloc(1, sizeof(*h))) == NULL ||
+	    (t != NULL && (h->treaty = strdup(t->conf->id)) == NULL)) {
+		free(h);
+		client_reply(c, NULL);
+		return;
+	}
+	h->limit = limit;
+	h->since = since;
+	h->upto = j->synced_id;
+	c->hist = h;
+	if ((h->f = fopen(path, "re")) == NULL) {
+		history_end(c);
+		client_error(c, RATD_ERR_INTERNAL, "cannot read the journal: %s", strerror(errno));
+		return;
+	}
+	ev_io_stop(c->ctl->rd->loop, &c->rio);
+	history_schedule(c);
 }
 
 static void
@@ -398,16 +691,8 @@ cmd_history(struct client *c, json_t *req)
 		if (t == NULL || strcmp(event_treaty(j->v[i - 1]), t->conf->id) == 0)
 			n++;
 	if (n < (size_t)limit && !journal_in_memory(j, (uint64_t)since)) {
-		/* Further back than memory reaches: read the journal itself. */
-		struct history_scan hs = { .treaty = t ? t->conf->id : NULL, .limit = (size_t)limit,
-		    .list = json_array() };
-
-		if (journal_scan(&c->ctl->rd->journal, (uint64_t)since, history_add, &hs) < 0) {
-			json_decref(hs.list);
-			client_error(c, RATD_ERR_INTERNAL, "cannot read the journal");
-			return;
-		}
-		client_reply(c, json_pack("{s:o}", "events", hs.list));
+		/* Further back than memory reaches: read the journal itself, a little at a time. */
+		history_start(c, t, (size_t)limit, (uint64_t)since);
 		return;
 	}
 	list = json_array();
@@ -423,8 +708,19 @@ cmd_watch(struct client *c, json_t *req)
 	static const char *const args[] = { "treaty", NULL };
 	struct treaty *t;
 
+	struct client *o;
+	size_t n = 0;
+
 	if (client_check_args(c, req, args) < 0 || client_target(c, req, false, &t, NULL) < 0)
 		return;
+	for (o = c->ctl->clients; o != NULL && !c->privileged; o = o->next)
+		n += o->watching && o->cred.uid == c->cred.uid;
+	if (n >= CONTROL_MAX_WATCH_PER_UID) {
+		client_error(c, RATD_ERR_BUSY, "ratd is busy: user %u already has %zu watchers, "
+		    "the most another user than root, ratd's or admin_group may have",
+		    (unsigned)c->cred.uid, n);
+		return;
+	}
 	if (t != NULL && (c->watch_treaty = strdup(t->conf->id)) == NULL) {
 		client_reply(c, NULL);
 		return;
@@ -451,8 +747,10 @@ control_broadcast(struct control *ctl, const struct event_list *evs)
 			if (c->watch_treaty != NULL &&
 			    strcmp(c->watch_treaty, event_treaty(evs->v[i])) != 0)
 				continue;
-			/* A watcher that stopped reading is dropped before it costs memory. */
-			if (c->outlen - c->outoff > CONTROL_MAX_WATCH_OUTPUT) {
+			/* A watcher that stopped reading is dropped before it costs memory, and
+			 * sooner when every client's replies together fill the budget. */
+			if (client_unsent(c) > CONTROL_MAX_WATCH_OUTPUT ||
+			    (client_unsent(c) > CONTROL_PAUSE_OUTPUT && !control_has_budget(ctl))) {
 				log_warn("control: dropping a watcher that does not read");
 				c->dead = true;
 				break;
@@ -658,15 +956,16 @@ client_want_read(struct client *c)
 {
 	struct ev_loop *loop = c->ctl->rd->loop;
 
-	if (!c->dead && !c->eof && !c->closing && c->refresh == NULL &&
-	    c->inlen < RATD_MAX_LINE &&
+	if (!c->dead && !c->eof && !c->closing && c->refresh == NULL && c->hist == NULL &&
+	    !c->budget_wait && c->inlen < RATD_MAX_LINE &&
 	    (c->watching || c->outlen - c->outoff < CONTROL_PAUSE_OUTPUT))
 		ev_io_start(loop, &c->rio);
 	else
 		ev_io_stop(loop, &c->rio);
 }
 
-/* Handles complete request lines, one at a time: a refresh pauses them, unsent replies
+/* Handles complete request lines, one at a time: a refresh or a long history pauses
+ * them, unsent replies (the client's own, or all clients' over CONTROL_OUTPUT_BUDGET)
  * pause them, and after CONTROL_BURST the other clients get their turn first. */
 static void
 client_process(struct client *c)
@@ -680,9 +979,14 @@ client_process(struct client *c)
 		client_want_read(c);
 		return;
 	}
-	while (!c->dead && !c->closing && c->refresh == NULL && !c->watching &&
-	    c->outlen - c->outoff < CONTROL_PAUSE_OUTPUT &&
+	while (!c->dead && !c->closing && c->refresh == NULL && c->hist == NULL &&
+	    !c->watching && client_unsent(c) < CONTROL_PAUSE_OUTPUT &&
 	    (nl = memchr(c->in + off, '\n', c->inlen - off)) != NULL) {
+		if (!control_has_budget(c->ctl)) {
+			/* control_sent runs this client again once there is room. */
+			c->budget_wait = c->ctl->waiting = true;
+			break;
+		}
 		if (done++ == CONTROL_BURST) {
 			ev_timer_start(c->ctl->rd->loop, &c->resume);
 			break;
@@ -701,7 +1005,7 @@ client_process(struct client *c)
 		memmove(c->in, c->in + off, c->inlen - off);
 		c->inlen -= off;
 	}
-	if (!c->dead && c->refresh == NULL && c->inlen == RATD_MAX_LINE &&
+	if (!c->dead && c->refresh == NULL && c->hist == NULL && c->inlen == RATD_MAX_LINE &&
 	    memchr(c->in, '\n', c->inlen) == NULL) {
 		client_error(c, RATD_ERR_BAD_REQUEST, "request line longer than %d bytes",
 		    RATD_MAX_LINE);
@@ -741,7 +1045,7 @@ client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		/* Half-closed: answer what was asked, then hang up. */
 		c->eof = true;
 		ev_io_stop(loop, &c->rio);
-		if (n < 0 || (c->outlen == 0 && c->refresh == NULL &&
+		if (n < 0 || (c->outlen == 0 && c->refresh == NULL && c->hist == NULL &&
 		    memchr(c->in, '\n', c->inlen) == NULL))
 			c->dead = true;
 	} else
@@ -758,7 +1062,9 @@ client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct client *c = w->data;
 
 	client_flush(c);
-	if (!c->dead && c->outlen - c->outoff < CONTROL_PAUSE_OUTPUT)
+	if (c->hist != NULL)
+		history_schedule(c);
+	else if (!c->dead && client_unsent(c) < CONTROL_PAUSE_OUTPUT)
 		client_process(c);
 	client_settle(c);
 }
@@ -780,21 +1086,85 @@ client_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct client *c = w->data;
 
-	/* A refresh in progress is not idleness. */
-	if (c->refresh == NULL)
+	/* A refresh in progress, or a history being counted, is not idleness. */
+	if (c->refresh == NULL && (c->hist == NULL || c->hist->emitting))
 		c->dead = true;
 	client_settle(c);
 }
 
-/* Tells a client over the limit why, without waiting for it. */
+/* The clients that waited for the output budget, now that it has room. */
 static void
-control_refuse(int fd)
+control_budget_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	static const char busy[] = "{\"ok\":false,\"error\":{\"code\":\"" RATD_ERR_BUSY
-	    "\",\"message\":\"too many clients; try again\"}}\n";
+	struct control *ctl = w->data;
+	struct client *c, *next;
 
-	(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	ctl->waiting = false;
+	for (c = ctl->clients; c != NULL; c = next) {
+		next = c->next;
+		if (!c->budget_wait)
+			continue;
+		c->budget_wait = false;
+		if (c->hist != NULL)
+			history_schedule(c);
+		else {
+			client_process(c);
+			if (!c->dead && client_finished(c))
+				c->dead = true;
+		}
+		client_settle(c);
+	}
+}
+
+/* Tells a client over the limit why, without waiting for it: the reply is in its
+ * socket before the close, so a client that writes first still reads it. */
+static void
+control_refuse(int fd, const char *why)
+{
+	json_t *msg = json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", RATD_ERR_BUSY,
+	    "message", why);
+	char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+
+	json_decref(msg);
+	if (text != NULL) {
+		(void)!send(fd, text, strlen(text), MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void)!send(fd, "\n", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	free(text);
 	close(fd);
+}
+
+/* Whether c may take a slot: NULL, or why not (into buf). Like unbound's limits, a few
+ * slots stay for privileged peers and no other user takes more than its share, so that
+ * readers cannot lock root out of refresh and reload. */
+static const char *
+control_admit(const struct control *ctl, const struct client *c, char *buf, size_t len)
+{
+	const struct client *o;
+	size_t same = 0;
+
+	if (ctl->nclients >= ctl->max_clients) {
+		snprintf(buf, len, "ratd is busy: all %zu client connections are taken; try "
+		    "again later", ctl->max_clients);
+		return buf;
+	}
+	if (c->privileged)
+		return NULL;
+	if (ctl->nclients >= ctl->max_clients - ctl->reserved) {
+		snprintf(buf, len, "ratd is busy: the %zu connections open to other users are "
+		    "taken (%zu more are kept for root, ratd's user and admin_group); try again "
+		    "later", ctl->max_clients - ctl->reserved, ctl->reserved);
+		return buf;
+	}
+	for (o = ctl->clients; o != NULL; o = o->next)
+		same += !o->privileged && o->cred.uid == c->cred.uid;
+	if (same >= ctl->per_uid) {
+		snprintf(buf, len, "ratd is busy: user %u already has %zu connections, the most "
+		    "one user other than root, ratd's or admin_group may have; close some",
+		    (unsigned)c->cred.uid, same);
+		return buf;
+	}
+	return NULL;
 }
 
 static void
@@ -802,6 +1172,7 @@ control_add_client(struct control *ctl, int fd)
 {
 	struct client *c;
 	socklen_t len = sizeof(c->cred);
+	char why[256];
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		close(fd);
@@ -814,6 +1185,12 @@ control_add_client(struct control *ctl, int fd)
 		c->cred.uid = (uid_t)-1;
 		c->cred.gid = (gid_t)-1;
 		c->cred.pid = 0;
+	} else
+		c->privileged = client_is_admin(c);
+	if (control_admit(ctl, c, why, sizeof(why)) != NULL) {
+		control_refuse(fd, why);
+		free(c);
+		return;
 	}
 	ev_io_init(&c->rio, client_read_cb, fd, EV_READ);
 	ev_io_init(&c->wio, client_write_cb, fd, EV_WRITE);
@@ -849,10 +1226,7 @@ control_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			}
 			return;
 		}
-		if (ctl->nclients >= CONTROL_MAX_CLIENTS)
-			control_refuse(fd);
-		else
-			control_add_client(ctl, fd);
+		control_add_client(ctl, fd);
 	}
 }
 
@@ -969,6 +1343,60 @@ control_bind(struct control *ctl, const struct conf *conf)
 	return 0;
 }
 
+void
+control_limits(struct control *ctl)
+{
+	const struct conf *conf;
+	rlim_t need, want, have;
+	struct rlimit rl;
+	size_t max;
+
+	if (ctl == NULL)
+		return;
+	conf = ctl->rd->conf;
+	need = CONTROL_FD_BASE + CONTROL_FD_PER_TREATY * (rlim_t)conf->ntreaties +
+	    CONTROL_FD_PER_SINK * (rlim_t)conf->nalerts;
+	want = need + CONTROL_MAX_CLIENTS * CONTROL_FD_PER_CLIENT;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		rl.rlim_cur = rl.rlim_max = want;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want && rl.rlim_max > rl.rlim_cur) {
+		struct rlimit up = { rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ?
+		    rl.rlim_max : want, rl.rlim_max };
+
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl = up;
+	}
+	have = rl.rlim_cur == RLIM_INFINITY ? want : rl.rlim_cur;
+	max = have > need ? (size_t)((have - need) / CONTROL_FD_PER_CLIENT) : 0;
+	if (max > CONTROL_MAX_CLIENTS)
+		max = CONTROL_MAX_CLIENTS;
+	if (max < CONTROL_MAX_CLIENTS)
+		log_warn("control: RLIMIT_NOFILE is %llu and ratd keeps %llu descriptors for its "
+		    "own work: %zu clients at most (raise LimitNOFILE= or ulimit -n to %llu for %d)",
+		    (unsigned long long)have, (unsigned long long)need, max < 2 ? 2 : max,
+		    (unsigned long long)want, CONTROL_MAX_CLIENTS);
+	/* One slot for root and one for the rest even when descriptors are short. */
+	ctl->max_clients = max < 2 ? 2 : max;
+	ctl->reserved = ctl->max_clients >= 4 * CONTROL_RESERVED ? CONTROL_RESERVED :
+	    (ctl->max_clients + 3) / 4;
+	ctl->per_uid = ctl->max_clients - ctl->reserved;
+	if (ctl->per_uid > CONTROL_MAX_PER_UID)
+		ctl->per_uid = CONTROL_MAX_PER_UID;
+	log_info("control: up to %zu clients, %zu of them kept for root, ratd's user and "
+	    "admin_group; at most %zu per other user, %d of them watching",
+	    ctl->max_clients, ctl->reserved, ctl->per_uid, CONTROL_MAX_WATCH_PER_UID);
+}
+
+/* What serving clients needs besides the socket: the limits and the shared watchers. */
+static void
+control_setup(struct control *ctl)
+{
+	control_limits(ctl);
+	ev_timer_init(&ctl->budget_kick, control_budget_cb, 0., 0.);
+	ev_idle_init(&ctl->hist_idle, history_idle_cb);
+	ctl->budget_kick.data = ctl->hist_idle.data = ctl;
+}
+
 struct control *
 control_new(struct ratd *rd)
 {
@@ -982,6 +1410,7 @@ control_new(struct ratd *rd)
 		control_free(ctl);
 		return NULL;
 	}
+	control_setup(ctl);
 	ev_io_init(&ctl->accept_io, control_accept_cb, ctl->fd, EV_READ);
 	ev_init(&ctl->accept_pause, control_resume_cb);
 	ctl->accept_io.data = ctl->accept_pause.data = ctl;
@@ -1000,6 +1429,8 @@ control_free(struct control *ctl)
 		client_free(ctl->clients);
 	ev_io_stop(ctl->rd->loop, &ctl->accept_io);
 	ev_timer_stop(ctl->rd->loop, &ctl->accept_pause);
+	ev_timer_stop(ctl->rd->loop, &ctl->budget_kick);
+	ev_idle_stop(ctl->rd->loop, &ctl->hist_idle);
 	if (ctl->fd >= 0)
 		close(ctl->fd);
 	if (ctl->path != NULL)

@@ -434,6 +434,7 @@ ratd_reload(struct ratd *rd, struct conf *conf)
 	if (alerts_reconfigure(rd->alerts) < 0)
 		log_err("reload: out of memory setting up alerts; delivery stops until the next "
 		    "reload");
+	control_limits(rd->control);
 	for (j = 0; j < ngone; j++) {
 		for (i = 0; i < rd->ntreaties && rd->treaties[i] != gone[j]; i++)
 			;

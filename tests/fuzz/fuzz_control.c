@@ -70,6 +70,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		fuzz_fail("alerts_new");
 	fuzz_ctl.rd = &fuzz_rd;
 	fuzz_ctl.fd = -1;
+	control_setup(&fuzz_ctl);
 	return 0;
 }
 
@@ -155,6 +156,7 @@ fuzz_session(const uint8_t *data, size_t size, bool admin)
 		fuzz_ctl.clients->cred.uid = (uid_t)-1;
 		fuzz_ctl.clients->cred.gid = (gid_t)-1;
 		fuzz_ctl.clients->cred.pid = 0;
+		fuzz_ctl.clients->privileged = false;
 	}
 	for (round = 0; fuzz_ctl.nclients > 0; round++) {
 		if (round == FUZZ_MAX_ROUNDS)

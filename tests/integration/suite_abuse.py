@@ -13,6 +13,7 @@ import os
 import re
 import resource
 import selectors
+import shutil
 import socket
 import subprocess
 import sys
@@ -576,6 +577,368 @@ def test_watcher_never_reads(ctx):
         w.end("a watcher that never reads"), flips, last)
 
 
+# --- slots, budgets and limits ---------------------------------------------------------
+
+HOLDER = r"""
+import json, socket, sys, time
+path, n, req = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode() + b"\n"
+end = time.monotonic() + 10
+conns, tally = [], {}
+for i in range(n):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    try:
+        s.connect(path)
+        s.sendall(req)
+    except (BrokenPipeError, ConnectionResetError):
+        pass                        # refused: the reason waits in the socket
+    except OSError as e:
+        tally["connect: " + type(e).__name__] = tally.get("connect: " + type(e).__name__, 0) + 1
+        continue
+    conns.append(s)
+for s in conns:
+    s.settimeout(max(0.05, end - time.monotonic()))
+    try:
+        r = json.loads(s.makefile("rb").readline())
+        k = "ok" if r.get("ok") is True else (r.get("error") or {}).get("code", "?")
+    except Exception as e:
+        k = "no answer (%s)" % type(e).__name__
+    tally[k] = tally.get(k, 0) + 1
+print(json.dumps(tally), flush=True)
+sys.stdin.read()
+"""
+
+NOBODY = 65534
+# An interpreter user nobody may run (sys.executable may live under /root).
+PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
+
+
+def hold_as_nobody(ctx, n, req):
+    """A process of user nobody holding n connections, each of which sent req; returns
+    (the process, a tally of their first replies: "ok", an error code or "no answer")."""
+    p = subprocess.Popen([PYTHON, "-c", HOLDER, ctx.sock, str(n), json.dumps(req)],
+                         user=NOBODY, group=NOBODY, extra_groups=[], cwd="/",
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    line = p.stdout.readline()
+    check(line, "the connections held as nobody reported nothing")
+    return p, json.loads(line)
+
+
+def release(holders):
+    for p in holders:
+        p.stdin.close()
+        p.wait(run.bounded(5))
+
+
+def ratctl_as_nobody(ctx, *args):
+    ctl = os.path.join(ctx.dir, "ratctl")
+    if not os.path.exists(ctl):
+        shutil.copy(run.RATCTL, ctl)
+        os.chmod(ctl, 0o755)
+    p = ctx.run([ctl, "-s", ctx.sock] + list(args), 10, user=NOBODY, group=NOBODY,
+                extra_groups=[])
+    return p.returncode, (p.stdout + p.stderr).decode("utf-8", "replace")
+
+
+def open_to_all(ctx):
+    """Configuration keywords for a socket any user may connect to."""
+    os.chmod(ctx.dir, 0o755)
+    return {"ratd": {"socket_mode": "0666"}}
+
+
+def test_reserved_slots(ctx):
+    if os.geteuid() != 0:
+        return "skipped: needs root to connect as another user"
+    d, st = start_ok(ctx, conf_kw=open_to_all(ctx))
+    holders = []
+    try:
+        p, tally = hold_as_nobody(ctx, 64, {"cmd": "watch"})
+        holders.append(p)
+        # Root is never locked out by them.
+        eq(d.status().get("parties"), 59, "root's status beside nobody's watchers")
+        t = d.refresh()
+        check(t.get("result") in ("changed", "unchanged"), "root's refresh: %r" % t)
+        eq(result_of(d.request({"cmd": "reload"}), "reload").get("reloaded"), True,
+           "root's reload beside nobody's watchers")
+        rc, out, err, _ = ctx.ratctl("status")
+        eq(rc, 0, "ratctl status by root beside nobody's watchers (%r)" % err)
+        eq(sum(tally.get(k, 0) for k in ("ok", "busy")), 64,
+           "watch connections of nobody answered watching or busy (%r)" % tally)
+        check(0 < tally.get("ok", 0) <= 16 and tally.get("busy", 0) > 0,
+              "one user's 64 watchers: %r (at most 16 connections per user)" % tally)
+        # One more from nobody is refused, and told why.
+        p, more = hold_as_nobody(ctx, 1, {"cmd": "ping"})
+        holders.append(p)
+        eq(more, {"busy": 1}, "one more connection of nobody")
+        rc, out = ratctl_as_nobody(ctx, "status")
+        eq(rc, 1, "exit status of ratctl status refused as busy (%r)" % out)
+        check("busy" in out and "Broken pipe" not in out,
+              "ratctl refused as busy does not say so: %r" % out)
+    finally:
+        release(holders)
+    return "nobody's 64 watch connections: %r; root's status, refresh and reload served" \
+        % tally
+
+
+def journal_events(n, treaties=(run.TREATY,)):
+    """n events as journal.jsonl holds them (ids 1..n, treaties in turn, new-party and
+    source-anomaly), each about 450 bytes like real new-party events."""
+    evs = []
+    for i in range(1, n + 1):
+        tid = treaties[i % len(treaties)]
+        kind = "new-party" if i % 3 else "source-anomaly"
+        name = "Participant %05d" % i
+        row = {"name": name, "signature": {"date": "2000-01-01", "kind": "signature"},
+               "instrument": {"date": "2003-03-14", "kind": "ratification"},
+               "withdrawn": False}
+        evs.append({"id": i, "time": "2026-01-01T00:00:00Z", "type": kind, "treaty": tid,
+                    "summary": "%s: %s deposited its instrument of ratification on "
+                    "2003-03-14" % (tid, name),
+                    "data": {"participant": name, "before": None, "after": row,
+                             "parties": 20 + i % 40, "threshold": 20, "remaining": 0}})
+    return evs
+
+
+def write_journal(ctx, evs):
+    with open(os.path.join(ctx.state, "journal.jsonl"), "w") as f:
+        for ev in evs:
+            f.write(json.dumps(ev, separators=(",", ":")) + "\n")
+
+
+# What the daemon may hold for the 63 requests: each writes at most CONTROL_PAUSE_OUTPUT
+# (64 KiB) ahead of its reader and keeps a ring of up to 10,000 offsets (80 KB) and a
+# line buffer while it counts: some 10 MB in all, well below the 0.5 GB of whole replies.
+# (AddressSanitizer's quarantine keeps what each step's parsing freed: only a runaway
+# counts there.)
+HISTORY_GROWTH_LIMIT_KB = (1024 if SANITIZED else 16) * 1024
+HISTORY_RSS_LIMIT_KB = (1024 if SANITIZED else 64) * 1024
+
+
+def test_history_flood(ctx):
+    # Fewer under a sanitizer, where reading them at start alone takes many seconds.
+    n = 4000 if SANITIZED else 10000
+    evs = journal_events(n, (run.TREATY, "XXVI-9"))
+    write_journal(ctx, evs)
+    # Reading 10,000 events at start takes a while under a sanitizer.
+    d = ctx.daemon(ctx.write_conf(ctx.serve(file="IV-13.html")), wait=False)
+    d.wait_ready(30)
+    d.wait_state("ok")
+    base = proc_status(d.proc.pid)["VmRSS"]
+    w = Watch(d)
+    conns = []
+    try:
+        for i in range(63):
+            s = sock()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(ctx.sock)
+            s.sendall(b'{"cmd": "history", "limit": 10000}\n')
+            conns.append(s)
+        time.sleep(run.bounded(3))
+        note, problems = w.finish("63 clients asking for 10,000 events and never reading")
+    finally:
+        for s in conns:
+            s.close()
+    check(not problems, "; ".join(problems))
+    # Within the budget: the daemon holds a little per client, not whole replies.
+    check(w.peak_rss < HISTORY_RSS_LIMIT_KB and w.peak_rss - base < HISTORY_GROWTH_LIMIT_KB,
+          "ratd's RSS reached %d kB (%d kB before the 63 history requests; limits %d kB, "
+          "%d kB more): %s" % (w.peak_rss, base, HISTORY_RSS_LIMIT_KB,
+                               HISTORY_GROWTH_LIMIT_KB, note))
+    # Written a little at a time, the reply is still whole and in order (once the
+    # daemon has seen the 63 go: until then it may answer busy).
+    def served(req):
+        r = d.request(req, timeout=10)
+        return None if r.get("ok") is False and error_code(r) == "busy" else r
+    want = [e for e in evs if e["treaty"] == run.TREATY][-1500:]
+    got = result_of(wait_for(lambda: served({"cmd": "history", "treaty": run.TREATY,
+                                             "limit": 1500}), 10,
+                             "a slot after the 63 clients hung up"), "history")["events"]
+    eq([e["id"] for e in got], [e["id"] for e in want], "ids of history -n 1500 for %s"
+       % run.TREATY)
+    eq(got, want, "events of history -n 1500")
+    got = result_of(d.request({"cmd": "history", "limit": 10000, "since": n - 1000},
+                              timeout=10), "history").get("events")
+    eq([e["id"] for e in got], list(range(n - 999, n + 1)), "ids of history since %d"
+       % (n - 1000))
+    return "%s (RSS %d kB before)" % (note, base)
+
+
+GATE_SH = """#!/bin/sh
+# Delivers (exit 0) once the gate file exists; until then each delivery waits.
+while [ ! -e "%s" ]; do sleep 0.05; done
+exit 0
+"""
+
+SINKS_BEHIND = {"a": {}, "b": {"treaties": [run.TREATY]}, "c": {"events": ["new-party"]}}
+
+
+def sink_conf(script, sinks):
+    out = ""
+    for name, f in sinks.items():
+        out += "\n[alert %s]\nexec = %s\ntimeout = 30s\n" % (name, script)
+        for k, v in f.items():
+            out += "%s = %s\n" % (k, " ".join(v))
+    return out
+
+
+def check_pending(ctx, d, sinks, what):
+    """Each sink's pending count is what the journal holds for it after its cursor."""
+    with open(os.path.join(ctx.state, "journal.jsonl")) as f:
+        evs = [json.loads(l) for l in f]
+    got = result_of(d.request({"cmd": "status"}), "status")["alerts"]
+    eq(sorted(s["name"] for s in got), sorted(sinks), "sinks in status %s" % what)
+    for s in got:
+        f = sinks[s["name"]]
+        want = sum(1 for e in evs if e["id"] > s["delivered"] and
+                   e["type"] in f.get("events", [e["type"]]) and
+                   e["treaty"] in f.get("treaties", [e["treaty"]]))
+        eq(s["pending"], want, "sink %s's pending count %s (delivered %d)"
+           % (s["name"], what, s["delivered"]))
+    return {s["name"]: s["pending"] for s in got}
+
+
+def timed(d, req, n):
+    lat = []
+    for _ in range(n):
+        t0 = time.monotonic()
+        result_of(d.request(req), req["cmd"])
+        lat.append(time.monotonic() - t0)
+    return sorted(lat)[n // 2], max(lat)
+
+
+def test_sinks_behind(ctx):
+    gate = os.path.join(ctx.dir, "gate")
+    script = os.path.join(ctx.dir, "gate.sh")
+    with open(script, "w") as f:
+        f.write(GATE_SH % gate)
+    os.chmod(script, 0o755)
+    write_journal(ctx, journal_events(2400, (run.TREATY, "XXVI-9")))
+    with open(os.path.join(ctx.state, "alerts.json"), "w") as f:
+        json.dump({"version": 1, "sinks": {"a": {"delivered": 0}, "b": {"delivered": 0},
+                                           "c": {"delivered": 500}}}, f)
+    url = ctx.serve(file="IV-13.2003-03-13.html")
+    conf = ctx.write_conf(url, extra=sink_conf(script, SINKS_BEHIND))
+    d = ctx.daemon(conf)
+    d.wait_state("ok")
+    first = check_pending(ctx, d, SINKS_BEHIND, "at start")
+    check(min(first.values()) >= 1000, "sinks behind by %r" % first)
+    # One treaty's status is never answered from the cached whole reply.
+    st_med, st_max = timed(d, {"cmd": "status", "treaty": run.TREATY}, 20)
+    me_med, me_max = timed(d, {"cmd": "metrics"}, 20)
+    limit = 0.250 if SANITIZED else 0.050
+    check(st_med < limit and me_med < limit, "with three sinks behind: status %.0f ms, "
+          "metrics %.0f ms (median; limit %.0f ms)" % (st_med * 1000, me_med * 1000,
+                                                       limit * 1000))
+    # Publish: new events count for the sinks that want them.
+    ctx.serve(file="IV-13.2003-03-14.html")
+    eq(d.refresh().get("result"), "changed", "refresh to 2003-03-14's page")
+    check_pending(ctx, d, SINKS_BEHIND, "after new events")
+    # Delivery: each one takes one off, whatever the moment of the snapshot.
+    open(gate, "w").close()
+    for i in range(5):
+        time.sleep(0.2)
+        check_pending(ctx, d, SINKS_BEHIND, "during deliveries (#%d)" % (i + 1))
+    os.unlink(gate)
+    time.sleep(0.3)
+    moved = check_pending(ctx, d, SINKS_BEHIND, "after some deliveries")
+    check(moved["a"] < first["a"], "nothing delivered to sink a: %r" % moved)
+    # Restart: counted again from the saved cursors.
+    eq(d.stop(), 0, "exit status on SIGTERM")
+    d = ctx.daemon(conf)
+    check_pending(ctx, d, SINKS_BEHIND, "after a restart")
+    # Reload with other filters: counted again for them.
+    after = dict(SINKS_BEHIND, b={"events": ["source-anomaly"]},
+                 c={"events": ["new-party", "source-anomaly"], "treaties": [run.TREATY]})
+    ctx.write_conf(url, extra=sink_conf(script, after))
+    eq(result_of(d.request({"cmd": "reload"}), "reload").get("reloaded"), True, "reload")
+    check_pending(ctx, d, after, "after a reload that changed the filters")
+    return ("with three sinks behind by %s events: status %.1f ms (max %.1f), metrics %.1f "
+            "ms (max %.1f)" % ("/".join(str(first[k]) for k in sorted(first)),
+                               st_med * 1000, st_max * 1000, me_med * 1000, me_max * 1000))
+
+
+def test_long_treaty_id(ctx):
+    d, st = start_ok(ctx)
+    cases = [
+        ({"cmd": "status", "treaty": "x" + "é" * 40}, "unknown-treaty"),
+        ({"cmd": "parties", "treaty": "—" * 30}, "unknown-treaty"),
+        ({"cmd": "history", "treaty": "x" + "\U0001F600" * 20}, "unknown-treaty"),
+        ({"cmd": "watch", "treaty": "xy" + "\U0001F600" * 20}, "unknown-treaty"),
+        ({"cmd": "refresh", "treaty": "xyz" + "\U0001F600" * 20}, "unknown-treaty"),
+        ({"cmd": "x" + "é" * 40}, "unknown-command"),
+        ({"cmd": "status", "x" + "é" * 40: 1}, "bad-request"),
+        ({"cmd": "status", "as_of": "x" + "é" * 20}, "bad-date"),
+    ]
+    s = sock()
+    try:
+        s.connect(ctx.sock)
+        f = s.makefile("rb")
+        for req, code in cases:
+            s.sendall(json.dumps(req, ensure_ascii=False).encode() + b"\n")
+            line = f.readline()
+            check(line, "no reply to %s: the connection was dropped" % short(json.dumps(req)))
+            eq(error_code(json.loads(line)), code, "error for %s" % short(json.dumps(req)))
+        s.sendall(b'{"cmd": "ping"}\n')
+        result_of(json.loads(f.readline()), "ping after the long ids")
+    finally:
+        s.close()
+
+
+class LimitedDaemon(run.Daemon):
+    """ratd started with RLIMIT_NOFILE set to nofile (soft and hard)."""
+
+    def __init__(self, ctx, conf, nofile):
+        super().__init__(ctx, conf)
+        self.nofile = nofile
+
+    def start(self, wait=True):
+        n = self.nofile
+        log = open(self.ctx.log, "ab")
+        try:
+            self.proc = subprocess.Popen(
+                [run.RATD, "-c", self.conf], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                cwd=self.ctx.dir, env=self.ctx.env,
+                preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (n, n)))
+        finally:
+            log.close()
+        if wait:
+            self.wait_ready()
+        return self
+
+
+def test_low_nofile(ctx):
+    if os.geteuid() != 0:
+        return "skipped: needs root to connect as another user"
+    url = ctx.serve(file="IV-13.2003-03-13.html")
+    conf = ctx.write_conf(url, **open_to_all(ctx))
+    d = LimitedDaemon(ctx, conf, 64)
+    ctx.daemons.append(d)
+    d.start()
+    d.wait_state("ok")
+    state = os.path.join(ctx.state, run.TREATY + ".json")
+    before = os.stat(state).st_mtime_ns
+    holders = []
+    try:
+        p, tally = hold_as_nobody(ctx, 100, {"cmd": "ping"})
+        holders.append(p)
+        eq(tally.get("ok", 0) + tally.get("busy", 0), 100,
+           "100 connections of nobody answered or refused as busy (%r)" % tally)
+        ctx.serve(file="IV-13.2003-03-14.html")
+        t = d.refresh()
+        eq((t.get("result"), t.get("error")), ("changed", None),
+           "root's refresh with 64 descriptors and a crowd")
+        check(os.stat(state).st_mtime_ns != before, "the state file was not written")
+        with open(state) as f:
+            json.load(f)
+        eq(d.status().get("parties"), 21, "parties after the refresh")
+    finally:
+        release(holders)
+    m = re.search(r"up to (\d+) clients", ctx.log_text())
+    check(m and int(m.group(1)) < 64, "the daemon did not log a client limit below 64 "
+          "with 64 descriptors: %r" % (m and m.group(0)))
+    return "with RLIMIT_NOFILE 64: %s; nobody's 100 connections: %r" % (m.group(0), tally)
+
+
 TESTS = [
     ("crowd_1000", test_crowd_1000),
     ("long_line_10mb", test_long_line_10mb),
@@ -583,7 +946,12 @@ TESTS = [
     ("half_closed", test_half_closed),
     ("never_reading", test_never_reading),
     ("watcher_never_reads", test_watcher_never_reads),
+    ("reserved_slots", test_reserved_slots),
+    ("history_flood", test_history_flood),
+    ("sinks_behind", test_sinks_behind),
+    ("long_treaty_id", test_long_treaty_id),
+    ("low_nofile", test_low_nofile),
 ]
 
 if __name__ == "__main__":
-    sys.exit(run.main(TESTS, budget=60, label="abuse"))
+    sys.exit(run.main(TESTS, budget=120, label="abuse"))
