@@ -938,15 +938,18 @@ untc_detect(const char *buf, size_t len)
 static int
 meta_charset(const char *tag, size_t n, char *out, size_t outlen)
 {
-	long at = find_ci(tag, n, "charset");
-	size_t i, k;
+	size_t i = 0, k;
+	long at;
 
-	if (at < 0)
-		return -1;
-	for (i = (size_t)at + 7; i < n && tag[i] == ' '; i++)
-		;
-	if (i >= n || tag[i] != '=')
-		return -1;
+	/* The first "charset" followed by '=': name="charset" is not one. */
+	for (;;) {
+		if ((at = find_ci(tag + i, n - i, "charset")) < 0)
+			return -1;
+		for (i += (size_t)at + 7; i < n && tag[i] == ' '; i++)
+			;
+		if (i < n && tag[i] == '=')
+			break;
+	}
 	for (i++; i < n && (tag[i] == ' ' || tag[i] == '"' || tag[i] == '\''); i++)
 		;
 	for (k = 0; i < n && k + 1 < outlen && (tag[i] == '-' || tag[i] == '_' || tag[i] == '.' ||
@@ -963,18 +966,23 @@ static void
 html_charset(const char *buf, size_t len, char *out, size_t outlen)
 {
 	xmlCharEncodingHandlerPtr h;
-	size_t n = len < UNTC_SNIFF ? len : UNTC_SNIFF, i = 0;
+	size_t n = len < UNTC_SNIFF ? len : UNTC_SNIFF, i = 0, tag;
 	const char *gt;
 	char name[40];
 	long at;
 
 	snprintf(out, outlen, "UTF-8");
-	while ((at = find_ci(buf + i, n - i, "<meta")) >= 0) {
+	/* One pass: each tag is read up to its '>' and the search goes on after it, so no
+	 * byte is looked at twice (a page of "<meta <meta ..." with no '>' once cost
+	 * seconds). A "<meta" inside another tag's attributes is no tag of its own. */
+	while (i < n && (at = find_ci(buf + i, n - i, "<meta")) >= 0) {
 		i += (size_t)at + 5;
 		gt = memchr(buf + i, '>', n - i);
-		if (meta_charset(buf + i, gt != NULL ? (size_t)(gt - (buf + i)) : n - i,
-		    name, sizeof(name)) == -1)
+		tag = gt != NULL ? (size_t)(gt - (buf + i)) : n - i;
+		if (meta_charset(buf + i, tag, name, sizeof(name)) == -1) {
+			i += tag;
 			continue;
+		}
 		if ((h = xmlFindCharEncodingHandler(name)) != NULL) {
 			xmlCharEncCloseFunc(h);
 			snprintf(out, outlen, "%s", name);

@@ -441,6 +441,48 @@ test_charsets(void **state)
 	snapshot_free(s);
 }
 
+/* The name of a Latin-1 page's first participant as read with the <meta> of head. */
+static void
+assert_sniffed(const char *head, const char *name)
+{
+	char page[8192];
+	struct snapshot *s;
+
+	snprintf(page, sizeof(page), "<html><head>%s</head><body><table id=\"" GRID_ID "\">"
+	    HEAD3 "<tr><td>C\xf4te d'Ivoire</td><td></td><td>26 Sep 2023 a</td></tr></table>"
+	    "</body></html>", head);
+	s = parse_str(page, UNTC_HTML);
+	if (s == NULL)
+		fail_msg("%s: %s", head, err);
+	assert_string_equal(s->v[0].name, name);
+	snapshot_free(s);
+}
+
+/* The <meta> charset is found in one pass over the page's head: each tag is read to
+ * its '>', then the search goes on after it. */
+static void
+test_charset_sniffing(void **state)
+{
+	static const char latin1[] = "C\xc3\xb4te d'Ivoire", utf8[] = "C\xef\xbf\xbdte d'Ivoire";
+	char many[4096];
+	size_t i;
+
+	assert_sniffed("<META CHARSET=\"ISO-8859-1\">", latin1);
+	/* A "charset" that is not followed by '=' is not the attribute. */
+	assert_sniffed("<meta name=\"charset\" charset=iso-8859-1>", latin1);
+	assert_sniffed("<meta name=\"x\"><meta content=\"text/html; charset = 'iso-8859-1'\">",
+	    latin1);
+	/* Only the first <meta> that names a charset counts, known or not. */
+	assert_sniffed("<meta charset=\"utf-8\"><meta charset=\"iso-8859-1\">", utf8);
+	assert_sniffed("<meta charset=\"no-such-charset\"><meta charset=\"iso-8859-1\">", utf8);
+	/* Thousands of unclosed "<meta" run to the end of the page: no charset in them. */
+	for (i = 0; i + 6 < sizeof(many); i += 6)
+		memcpy(many + i, "<meta ", 6);
+	many[i] = '\0';
+	assert_sniffed(many, utf8);
+	assert_sniffed("<meta charset=iso-8859-1", latin1);
+}
+
 static void
 test_error_page(void **state)
 {
@@ -762,6 +804,7 @@ main(void)
 		cmocka_unit_test(test_nbsp_tabs_and_footnotes),
 		cmocka_unit_test(test_header_block_variants),
 		cmocka_unit_test(test_charsets),
+		cmocka_unit_test(test_charset_sniffing),
 		cmocka_unit_test(test_error_page),
 		cmocka_unit_test(test_bad_cells_fail_the_page),
 		cmocka_unit_test(test_table_defects),
