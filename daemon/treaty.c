@@ -313,13 +313,14 @@ treaty_fail(struct treaty *t, enum treaty_outcome o, const char *why, long retry
 		m->failing_since = now;
 	state_set_str(&m->error, why);
 	if (o == TREATY_REFUSED && (anomaly = treaty_new_anomaly(t, why)))
-		event_add(&evs, now, EV_SOURCE_ANOMALY, t->conf->id, json_pack("{s:s}", "reason", why),
+		event_add(&evs, now, EV_SOURCE_ANOMALY, t->conf->id,
+		    json_pack("{s:o}", "reason", text_json(why)),
 		    "%s: page refused: %s", t->conf->id, why);
 	if (m->consecutive_failures >= t->rd->conf->failures_before_alert && !m->failing_alerted) {
 		m->failing_alerted = true;
 		event_add(&evs, now, EV_SOURCE_FAILING, t->conf->id,
-		    json_pack("{s:i, s:s, s:s}", "consecutive_failures", m->consecutive_failures,
-		    "error", why, "since", date_format_time(m->failing_since, since)),
+		    json_pack("{s:i, s:o, s:s}", "consecutive_failures", m->consecutive_failures,
+		    "error", text_json(why), "since", date_format_time(m->failing_since, since)),
 		    "%s: source failing since %s (%d failures in a row): %s", t->conf->id, since,
 		    m->consecutive_failures, why);
 	}

@@ -17,6 +17,7 @@
 #include "date.h"
 #include "snapshot.h"
 #include "untc.h"
+#include "utf8.h"
 
 #define UNTC_MAX_BODY ((size_t)64 << 20)  /* max_page_size goes no higher; this guards others */
 #define UNTC_SNIFF ((size_t)256 << 10)    /* how far into a page a <meta charset> is looked for */
@@ -24,7 +25,7 @@
 #define UNTC_MAX_MARKER 3                 /* "a", "AA", ...: longer parentheses are not markers */
 #define UNTC_MAX_TERMS 8                  /* comma-separated terms read from one column label */
 #define UNTC_MAX_COLUMNS 64               /* header cells read from one row */
-#define UNTC_SHOWN 60                     /* bytes of a page's text quoted in an error */
+#define UNTC_SHOWN 60                     /* bytes of a page's text quoted in an error, at most */
 #define UNTC_MAX_COUNT 9999999            /* a stated count above this is not a count */
 #define UNTC_MAX_NODES 1000               /* nodes read below one cell: real cells hold a few */
 #define UNTC_MAX_TABLES 100               /* tables tried without a tblgrid id */
@@ -117,8 +118,9 @@ static int fail(struct parse *p, const char *fmt, ...)
 static void
 vset_err(char *err, size_t errlen, const char *fmt, va_list ap)
 {
-	if (err != NULL && errlen > 0)
-		vsnprintf(err, errlen, fmt, ap);
+	/* A reason longer than err must not end in half a character. */
+	if (err != NULL && errlen > 0 && vsnprintf(err, errlen, fmt, ap) >= (int)errlen)
+		utf8_trim_partial(err);
 }
 
 static void
@@ -234,37 +236,6 @@ text_put(struct text *t, char c)
 	t->cut = true;
 }
 
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, surrogates
- * or code points past U+10FFFF), or 0. */
-static size_t
-utf8_len(const unsigned char *s, const unsigned char *end)
-{
-	size_t n, i;
-	unsigned long cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if ((size_t)(end - s) < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
-}
-
 /* Appends n bytes of NUL-terminated s, folding blanks. A page that lies about its
  * encoding must not smuggle bytes that are not UTF-8 into names: each becomes U+FFFD. */
 static void
@@ -293,7 +264,7 @@ text_addn(struct text *t, const char *s, size_t n)
 			t->blank = false;
 			text_put(t, ' ');
 		}
-		if ((u = utf8_len((const unsigned char *)s, (const unsigned char *)end)) == 0) {
+		if ((u = utf8_seq_len((const unsigned char *)s, (const unsigned char *)end)) == 0) {
 			text_put(t, '\xef');
 			text_put(t, '\xbf');
 			text_put(t, '\xbd');
@@ -700,7 +671,8 @@ cell_read(struct parse *p, const char *name, const struct column *c, const char 
 	if (c->col < 0)
 		return 0;
 	if (t->cut || untc_parse_cell(t->s, m, c->deflt, out) == -1)
-		return fail(p, "%s: %s cell '%.*s' is not a date", name, what, UNTC_SHOWN, t->s);
+		return fail(p, "%s: %s cell '%.*s' is not a date", name, what,
+		    (int)utf8_cut(t->s, UNTC_SHOWN), t->s);
 	return 0;
 }
 
@@ -724,7 +696,7 @@ row_add(struct parse *p, const struct text *name, const struct text *sig,
 		return 0;
 	if (name->cut || nm->len > SNAPSHOT_MAX_NAME)
 		return fail(p, "participant name longer than %d bytes: '%.*s...'",
-		    SNAPSHOT_MAX_NAME, UNTC_SHOWN, nm->s);
+		    SNAPSHOT_MAX_NAME, (int)utf8_cut(nm->s, UNTC_SHOWN), nm->s);
 	if (snapshot_find(p->s, nm->s) >= 0)
 		return fail(p, "participant '%s' appears twice", nm->s);
 	if (p->s->n >= SNAPSHOT_MAX_PARTICIPANTS)
@@ -1070,7 +1042,8 @@ html_fallback(struct parse *p, xmlNode *top, const struct html_marks *m)
 	if (seen)
 		fail(p, "participants table has no instrument column");
 	else if (m->title != NULL && node_text(m->title, &title) == 0 && title.len > 0)
-		fail(p, "no participants table (page title '%.*s')", UNTC_SHOWN, title.s);
+		fail(p, "no participants table (page title '%.*s')",
+		    (int)utf8_cut(title.s, UNTC_SHOWN), title.s);
 	else
 		fail(p, "no participants table");
 	return NULL;
@@ -1234,7 +1207,7 @@ xml_error(xmlParserCtxtPtr ctxt, char *err, size_t errlen)
 		text_addn(&t, e->message, strlen(e->message));
 	if (t.len > 0)
 		set_err(err, errlen, "XML is not well-formed (line %d: %.*s)", e->line,
-		    UNTC_SHOWN, t.s);
+		    (int)utf8_cut(t.s, UNTC_SHOWN), t.s);
 	else
 		set_err(err, errlen, "XML is not well-formed");
 }

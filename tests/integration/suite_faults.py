@@ -469,6 +469,24 @@ def test_reduced_page_confirmation(ctx):
           "of the 39 rows gone" % len(gone))
 
 
+
+def test_french_error_page(ctx):
+    d, before = start(ctx)
+    title = "Collection des traités des Nations Unies — erreur d’exécution"
+    check(len(title.encode()) > 60 and title.encode()[60] & 0xc0 == 0x80,
+          "test setup: the title's 60th byte falls inside a character")
+    body = ASPNET_ERROR_PAGE.replace(b"<title>Runtime Error</title>",
+                                     b"<title>" + title.encode() + b"</title>")
+    ctx.serve(body=body)
+    results, evs = fault(ctx, d, before, "refused", r"no participants table", fetches=2)
+    shown = re.search(r"page title '(.*)'", results[0]["error"])
+    check(shown and title.startswith(shown.group(1)) and shown.group(1),
+          "the reason should quote the title's beginning: %r" % results[0]["error"])
+    with open(os.path.join(ctx.state, TREATY + ".json"), encoding="utf-8") as f:
+        eq(json.load(f)["source"]["error"], results[1]["error"], "source.error in the state file")
+    recover(ctx, d, before, evs)
+
+
 TESTS = [
     ("http_404", http_status_case(404)),
     ("http_500", http_status_case(500)),
@@ -489,6 +507,7 @@ TESTS = [
     ("latin1_page", test_latin1_page),
     ("flip_flop", test_flip_flop),
     ("reduced_page_confirmation", test_reduced_page_confirmation),
+    ("french_error_page", test_french_error_page),
 ]
 
 if __name__ == "__main__":

@@ -771,6 +771,31 @@ test_invalid_utf8_is_replaced(void **state)
 	snapshot_free(s);
 }
 
+/* A refusal quotes at most 60 bytes of the page and never half a character: the
+ * title of a French error page has its 60th byte inside "é". */
+static void
+test_reason_cut_between_characters(void **state)
+{
+	assert_null(parse_str("<html><head><title>Collection des trait\xc3\xa9s des Nations "
+	    "Unies \xe2\x80\x94 erreur d\xe2\x80\x99\x65x\xc3\xa9\x63ution</title></head>"
+	    "<body>Erreur</body></html>", UNTC_AUTO));
+	assert_string_equal(err, "no participants table (page title 'Collection des "
+	    "trait\xc3\xa9s des Nations Unies \xe2\x80\x94 erreur d\xe2\x80\x99\x65x')");
+	/* A cell that is not a date, quoted up to a cut inside "—". */
+	assert_null(parse_str("<table id=\"" GRID_ID "\">" HEAD3 "<tr><td>Chad</td><td></td>"
+	    "<td>Ratifi\xc3\xa9 par le Tchad le vingt-deux f\xc3\xa9vrier deux mille v "
+	    "\xe2\x80\x94 deux</td></tr></table>", UNTC_HTML));
+	assert_string_equal(err, "Chad: instrument cell 'Ratifi\xc3\xa9 par le Tchad le "
+	    "vingt-deux f\xc3\xa9vrier deux mille v ' is not a date");
+	/* A reason longer than err itself ends on a whole character too. */
+	char small[18];
+	const char *p = "<html><head><title>\xc3\xa9\xc3\xa9</title></head></html>";
+	assert_null(untc_parse(p, strlen(p), UNTC_HTML, small, sizeof(small)));
+	assert_string_equal(small, "no participants t");
+	assert_null(untc_parse(p, strlen(p), UNTC_HTML, small, 3));
+	assert_string_equal(small, "no");
+}
+
 static void
 test_format_names(void **state)
 {
@@ -821,6 +846,7 @@ main(void)
 		cmocka_unit_test(test_detect),
 		cmocka_unit_test(test_invalid_utf8_is_replaced),
 		cmocka_unit_test(test_format_names),
+		cmocka_unit_test(test_reason_cut_between_characters),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
