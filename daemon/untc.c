@@ -178,7 +178,8 @@ find_ci(const char *hay, size_t n, const char *needle)
 	return -1;
 }
 
-/* Bytes of the blank at p (ASCII controls, NBSP, the Unicode spaces, a BOM), 0 if none. */
+/* Bytes of the blank at p (ASCII controls, NBSP, NEL, the Unicode spaces, the line and
+ * paragraph separators, a BOM), 0 if none. */
 static size_t
 blank_len(const unsigned char *p)
 {
@@ -186,11 +187,26 @@ blank_len(const unsigned char *p)
 		return 1;
 	if (p[0] == 0xc2 && (p[1] == 0xa0 || p[1] == 0x85))
 		return 2;
-	if (p[0] == 0xe2 && p[1] == 0x80 && ((p[2] >= 0x80 && p[2] <= 0x8b) || p[2] == 0xaf))
+	if (p[0] == 0xe2 && p[1] == 0x80 && ((p[2] >= 0x80 && p[2] <= 0x8b) || p[2] == 0xa8 ||
+	    p[2] == 0xa9 || p[2] == 0xaf))
 		return 3;
 	if ((p[0] == 0xe2 && p[1] == 0x81 && p[2] == 0x9f) ||
 	    (p[0] == 0xe3 && p[1] == 0x80 && p[2] == 0x80) ||
 	    (p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf))
+		return 3;
+	return 0;
+}
+
+/* Bytes of a control at p that would make a reader misread the text, 0 if none: a C1
+ * control (a terminal acts on some) or a bidi embedding, override or isolate (it shows
+ * a name reversed or moves the text after it). */
+static size_t
+deceptive_len(const unsigned char *p)
+{
+	if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+		return 2;
+	if (p[0] == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
+	    (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)))
 		return 3;
 	return 0;
 }
@@ -236,8 +252,11 @@ text_put(struct text *t, char c)
 	t->cut = true;
 }
 
-/* Appends n bytes of NUL-terminated s, folding blanks. A page that lies about its
- * encoding must not smuggle bytes that are not UTF-8 into names: each becomes U+FFFD. */
+/* Appends n bytes of NUL-terminated s, folding blanks (ASCII controls among them). A
+ * page that lies about its encoding must not smuggle bytes that are not UTF-8 into
+ * names, nor a page controls that fool whoever reads them in a log, a mail or a
+ * terminal: each becomes U+FFFD, which shows that something was there (dropped, a
+ * forged name would read as the real one). */
 static void
 text_addn(struct text *t, const char *s, size_t n)
 {
@@ -264,11 +283,12 @@ text_addn(struct text *t, const char *s, size_t n)
 			t->blank = false;
 			text_put(t, ' ');
 		}
-		if ((u = utf8_seq_len((const unsigned char *)s, (const unsigned char *)end)) == 0) {
+		if ((u = utf8_seq_len((const unsigned char *)s, (const unsigned char *)end)) == 0 ||
+		    deceptive_len((const unsigned char *)s) > 0) {
 			text_put(t, '\xef');
 			text_put(t, '\xbf');
 			text_put(t, '\xbd');
-			s++;
+			s += u > 0 ? u : 1;
 			continue;
 		}
 		while (u-- > 0)

@@ -796,6 +796,68 @@ test_reason_cut_between_characters(void **state)
 	assert_string_equal(small, "no");
 }
 
+#define C1_CSI "\xc2\x9b"       /* U+009B: a terminal's control sequence introducer */
+#define RLO "\xe2\x80\xae"      /* U+202E RIGHT-TO-LEFT OVERRIDE */
+#define LRE "\xe2\x80\xaa"      /* U+202A LEFT-TO-RIGHT EMBEDDING */
+#define RLI "\xe2\x81\xa7"      /* U+2067 RIGHT-TO-LEFT ISOLATE */
+#define PDI "\xe2\x81\xa9"      /* U+2069 POP DIRECTIONAL ISOLATE */
+#define LSEP "\xe2\x80\xa8"     /* U+2028 LINE SEPARATOR */
+#define PSEP "\xe2\x80\xa9"     /* U+2029 PARAGRAPH SEPARATOR */
+#define FFFD "\xef\xbf\xbd"
+
+/* What the reader of a log, a mail or a terminal would be fooled by: C1 controls and
+ * bidi controls become U+FFFD (visible, and the name no longer reads as another); line
+ * and paragraph separators and ASCII controls are blanks, folded like any other. */
+static void
+assert_deceptive_replaced(const struct snapshot *s)
+{
+	assert_int_equal(s->n, 3);
+	assert_string_equal(s->v[0].name, "Chad" FFFD "2J" FFFD);
+	assert_string_equal(s->v[1].name, FFFD "aidnI" FFFD "Mali" FFFD);
+	assert_string_equal(s->v[2].name, "Peru Fiji Togo");
+	assert_string_equal(s->stated_eif, FFFD "1 July 2003, in accordance with article 87(1).");
+	assert_int_equal(s->stated_eif_date, DAY_NONE);
+}
+
+static void
+test_deceptive_controls_html(void **state)
+{
+	struct snapshot *s = parse_str("<html><body><span id=\"x_rptEIF_ctl00_tcText\">" RLO
+	    "1 July 2003, in accordance with article 87(1).</span><table id=\"" GRID_ID "\">"
+	    HEAD3 "<tr><td>Chad" C1_CSI "2J\xc2\x80</td><td></td><td>22 Feb 2022</td></tr>"
+	    "<tr><td>" RLO "aidnI" LRE "Mali" PDI "</td><td></td><td>5 Jun 2003 a</td></tr>"
+	    "<tr><td>Peru" LSEP "Fiji" PSEP "\x1b\x7f" "Togo</td><td></td><td>14 Sep 2005</td>"
+	    "</tr></table></body></html>", UNTC_HTML);
+
+	assert_non_null(s);
+	assert_deceptive_replaced(s);
+	snapshot_free(s);
+	/* A refused page's title is quoted the same way. */
+	assert_null(parse_str("<title>Error " RLI "rorrE" PDI "</title>", UNTC_HTML));
+	assert_string_equal(err, "no participants table (page title 'Error " FFFD "rorrE"
+	    FFFD "')");
+}
+
+static void
+test_deceptive_controls_xml(void **state)
+{
+	struct snapshot *s = parse_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?><MTDSG><Treaty>"
+	    "<Header><ExternalData><EIF><Labeltext>" RLO "1 July 2003, in accordance with "
+	    "article 87(1).</Labeltext></EIF></ExternalData></Header><Participants><Table>"
+	    "<TGroup><Thead><Row><Entry>Participant</Entry><Entry>Signature</Entry>"
+	    "<Entry>Ratification, Accession(a)</Entry></Row></Thead><Tbody><Rows>"
+	    "<Row><Entry>Chad" C1_CSI "2J\xc2\x80</Entry><Entry></Entry><Entry>22 Feb 2022"
+	    "</Entry></Row><Row><Entry>" RLO "aidnI" LRE "Mali" PDI "</Entry><Entry></Entry>"
+	    "<Entry>5 Jun 2003 a</Entry></Row><Row><Entry>Peru" LSEP "Fiji" PSEP "&#x9;Togo"
+	    "</Entry><Entry></Entry><Entry>14 Sep 2005</Entry></Row></Rows></Tbody></TGroup>"
+	    "</Table></Participants></Treaty></MTDSG>", UNTC_XML);
+
+	if (s == NULL)
+		fail_msg("%s", err);
+	assert_deceptive_replaced(s);
+	snapshot_free(s);
+}
+
 static void
 test_format_names(void **state)
 {
@@ -847,6 +909,8 @@ main(void)
 		cmocka_unit_test(test_invalid_utf8_is_replaced),
 		cmocka_unit_test(test_format_names),
 		cmocka_unit_test(test_reason_cut_between_characters),
+		cmocka_unit_test(test_deceptive_controls_html),
+		cmocka_unit_test(test_deceptive_controls_xml),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
