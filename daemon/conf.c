@@ -15,6 +15,7 @@
 
 #include "ratd/proto.h"
 #include "conf.h"
+#include "utf8.h"
 
 #define CONF_MAX_FILE (1024 * 1024)
 #define CONF_MAX_ERRORS 100
@@ -1467,8 +1468,8 @@ conf_section(struct conf_parser *p, char *s)
 	if (*name != '\0')
 		*name++ = '\0';
 	name = conf_trim(name);
-	snprintf(p->secname, sizeof(p->secname), "[%.8s%s%.*s]", type,
-	    *name == '\0' ? "" : " ", CONF_MAX_ID, name);
+	snprintf(p->secname, sizeof(p->secname), "[%.*s%s%.*s]", (int)utf8_cut(type, 8), type,
+	    *name == '\0' ? "" : " ", (int)utf8_cut(name, CONF_MAX_ID), name);
 	if (strcmp(type, "ratd") == 0 && *name == '\0') {
 		if (p->ratd_at.line != 0) {
 			conf_error(p, "duplicate [ratd] (first at %s): merge the two sections",

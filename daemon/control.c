@@ -26,6 +26,7 @@
 #include "ratd.h"
 #include "status.h"
 #include "treaty.h"
+#include "utf8.h"
 
 struct client;
 
@@ -350,7 +351,8 @@ client_check_args(struct client *c, json_t *req, const char *const *allowed)
 		for (i = 0; allowed[i] != NULL && strcmp(allowed[i], key) != 0; i++)
 			;
 		if (allowed[i] == NULL) {
-			client_error(c, RATD_ERR_BAD_REQUEST, "unexpected argument \"%.64s\"", key);
+			client_error(c, RATD_ERR_BAD_REQUEST, "unexpected argument \"%.*s\"",
+			    (int)utf8_cut(key, 64), key);
 			return -1;
 		}
 	}
@@ -374,14 +376,16 @@ client_target(struct client *c, json_t *req, bool need_treaty, struct treaty **t
 		return -1;
 	}
 	if (id != NULL && (*t = ratd_treaty(c->ctl->rd, id)) == NULL) {
-		client_error(c, RATD_ERR_UNKNOWN_TREATY, "no treaty \"%.64s\" is configured", id);
+		client_error(c, RATD_ERR_UNKNOWN_TREATY, "no treaty \"%.*s\" is configured",
+		    (int)utf8_cut(id, 64), id);
 		return -1;
 	}
 	if (as_of == NULL)
 		return 0;
 	*as_of = ratd_today(c->ctl->rd, time(NULL));
 	if (d != NULL && date_parse_iso(d, as_of) < 0) {
-		client_error(c, RATD_ERR_BAD_DATE, "as_of \"%.32s\" is not a YYYY-MM-DD date", d);
+		client_error(c, RATD_ERR_BAD_DATE, "as_of \"%.*s\" is not a YYYY-MM-DD date",
+		    (int)utf8_cut(d, 32), d);
 		return -1;
 	}
 	return 0;
@@ -413,9 +417,16 @@ cmd_status(struct client *c, json_t *req)
 		return;
 	}
 	list = json_array();
+	/* A treaty left out would read as no treaty at all: an entry that cannot be built
+	 * fails the whole reply, naming the treaty. */
 	for (i = 0; i < rd->ntreaties; i++)
-		if (t == NULL || t == rd->treaties[i])
-			json_array_append_new(list, status_treaty(rd->treaties[i], as_of));
+		if ((t == NULL || t == rd->treaties[i]) &&
+		    json_array_append_new(list, status_treaty(rd->treaties[i], as_of)) == -1) {
+			json_decref(list);
+			client_error(c, RATD_ERR_INTERNAL, "cannot build the status of treaty %s",
+			    rd->treaties[i]->conf->id);
+			return;
+		}
 	reply = json_pack("{s:b, s:{s:o, s:o, s:o}}", "ok", 1, "result", "treaties", list,
 	    "alerts", alerts_status(rd->alerts), "journal", journal_status(&rd->journal));
 	text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
@@ -942,8 +953,8 @@ client_request(struct client *c, const char *line, size_t len)
 		if (strcmp(commands[i].name, json_string_value(cmd)) == 0)
 			break;
 	if (i == sizeof(commands) / sizeof(commands[0]))
-		client_error(c, RATD_ERR_UNKNOWN_COMMAND, "unknown command \"%.64s\"",
-		    json_string_value(cmd));
+		client_error(c, RATD_ERR_UNKNOWN_COMMAND, "unknown command \"%.*s\"",
+		    (int)utf8_cut(json_string_value(cmd), 64), json_string_value(cmd));
 	else
 		commands[i].fn(c, req);
 	json_decref(req);

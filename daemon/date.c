@@ -1,10 +1,12 @@
 /* Calendar dates as day numbers: integer civil-date arithmetic, no time zones. */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <jansson.h>
 
 #include "date.h"
+#include "utf8.h"
 
 #define DATE_SECS_PER_DAY 86400
 
@@ -252,7 +254,19 @@ time_json(time_t t)
 json_t *
 text_json(const char *s)
 {
-	return s ? json_string(s) : json_null();
+	json_t *v;
+	char *fixed;
+
+	if (s == NULL)
+		return json_null();
+	if ((v = json_string(s)) != NULL)
+		return v;
+	/* Not UTF-8: one bad string must not make a whole state file or reply impossible. */
+	if ((fixed = utf8_repair(s, strlen(s))) == NULL)
+		return NULL;
+	v = json_string(fixed);
+	free(fixed);
+	return v;
 }
 
 json_t *

@@ -40,7 +40,8 @@ char *date_format_time(time_t t, char *buf);
 int date_parse_time(const char *s, time_t *out);
 
 /* JSON values of a date ("YYYY-MM-DD", null for DAY_NONE), a time (RFC 3339, null for
- * 0), an optional string and an optional count (null when negative). */
+ * 0), an optional string (bytes that are not UTF-8 become U+FFFD) and an optional count
+ * (null when negative). NULL only on out-of-memory. */
 struct json_t *date_json(day_t day);
 struct json_t *time_json(time_t t);
 struct json_t *text_json(const char *s);

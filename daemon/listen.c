@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "listen.h"
+#include "utf8.h"
 
 #define LISTEN_MAX_FDS 65536       /* more is not a count systemd would pass */
 
@@ -95,7 +96,8 @@ listen_take(int *fd, char *err, size_t errlen)
 		return listen_fail(err, errlen, "LISTEN_FDS is set without LISTEN_PID: a socket "
 		    "activator must set both, or neither");
 	if (listen_parse(pid_env, INT32_MAX, &pid) < 0)
-		return listen_fail(err, errlen, "LISTEN_PID='%.32s' is not a process id", pid_env);
+		return listen_fail(err, errlen, "LISTEN_PID='%.*s' is not a process id",
+		    (int)utf8_cut(pid_env, 32), pid_env);
 	/* Inherited from a parent the sockets were meant for: not ours. */
 	if (pid != (long)getpid())
 		return 0;
@@ -103,8 +105,8 @@ listen_take(int *fd, char *err, size_t errlen)
 		return listen_fail(err, errlen, "LISTEN_PID is set without LISTEN_FDS: a socket "
 		    "activator must set both, or neither");
 	if (listen_parse(fds_env, LISTEN_MAX_FDS, &nfds) < 0)
-		return listen_fail(err, errlen, "LISTEN_FDS='%.32s' is not a number of sockets",
-		    fds_env);
+		return listen_fail(err, errlen, "LISTEN_FDS='%.*s' is not a number of sockets",
+		    (int)utf8_cut(fds_env, 32), fds_env);
 	if (nfds == 0)
 		return 0;
 	if (nfds > 1)

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "notify.h"
+#include "utf8.h"
 
 #define NOTIFY_MIN_PING 0.001      /* seconds: a tiny WATCHDOG_USEC must not spin the loop */
 
@@ -59,13 +60,13 @@ notify_watchdog_env(struct notify *n, const char *usec, const char *pid)
 	if (usec == NULL)
 		return;
 	if (notify_parse_u64(usec, UINT64_MAX, &u) < 0 || u == 0) {
-		log_warn("notify: ignoring WATCHDOG_USEC=%.32s: not a positive number of "
-		    "microseconds", usec);
+		log_warn("notify: ignoring WATCHDOG_USEC=%.*s: not a positive number of "
+		    "microseconds", (int)utf8_cut(usec, 32), usec);
 		return;
 	}
 	if (pid != NULL && notify_parse_u64(pid, INT32_MAX, &p) < 0) {
-		log_warn("notify: ignoring the watchdog: WATCHDOG_PID=%.32s is not a process id",
-		    pid);
+		log_warn("notify: ignoring the watchdog: WATCHDOG_PID=%.*s is not a process id",
+		    (int)utf8_cut(pid, 32), pid);
 		return;
 	}
 	if (pid != NULL && p != (uint64_t)getpid())
@@ -82,8 +83,9 @@ notify_init(struct notify *n)
 	memset(n, 0, sizeof(*n));
 	n->fd = -1;
 	if (env != NULL && notify_address(n, env) < 0) {
-		log_err("notify: NOTIFY_SOCKET=%.120s is neither an absolute path nor an "
-		    "@abstract name that fits a socket address; not notifying systemd", env);
+		log_err("notify: NOTIFY_SOCKET=%.*s is neither an absolute path nor an "
+		    "@abstract name that fits a socket address; not notifying systemd",
+		    (int)utf8_cut(env, 120), env);
 		rc = -1;
 	} else if (env != NULL &&
 	    (n->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0) {
@@ -107,8 +109,8 @@ notify_failed(struct notify *n, const char *what, const char *why)
 	if (n->failed)
 		return;
 	n->failed = true;
-	log_warn("notify: cannot send %.40s to systemd: %s (later failures are not logged)",
-	    what, why);
+	log_warn("notify: cannot send %.*s to systemd: %s (later failures are not logged)",
+	    (int)utf8_cut(what, 40), what, why);
 }
 
 static void

@@ -16,6 +16,7 @@
 #include "control.h"
 #include "fetch.h"
 #include "log.h"
+#include "parser.h"
 #include "ratd.h"
 #include "rule.h"
 #include "treaty.h"
@@ -316,6 +317,10 @@ ratd_init(struct ratd *rd, struct ev_loop *loop, struct conf *conf, bool once)
 	}
 	if ((rd->fetcher = fetcher_new(loop)) == NULL)
 		return -1;
+	if ((rd->parser = parser_new(loop)) == NULL) {
+		log_err("out of memory");
+		return -1;
+	}
 	ratd_apply_globals(rd);
 	if ((rd->treaties = calloc(conf->ntreaties, sizeof(*rd->treaties))) == NULL) {
 		log_err("out of memory");
@@ -369,6 +374,8 @@ ratd_finish(struct ratd *rd)
 	rd->ntreaties = 0;
 	fetcher_free(rd->fetcher);
 	rd->fetcher = NULL;
+	parser_free(rd->parser);
+	rd->parser = NULL;
 	journal_close(&rd->journal);
 	if (rd->lock_fd >= 0)
 		close(rd->lock_fd);

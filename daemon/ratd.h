@@ -14,6 +14,7 @@
 #include "metrics.h"
 
 struct fetcher;
+struct parser;
 struct treaty;
 struct control;
 struct alerts;
@@ -22,6 +23,7 @@ struct ratd {
 	struct ev_loop *loop;
 	struct conf *conf;            /* the configuration in force */
 	struct fetcher *fetcher;
+	struct parser *parser;        /* pages are parsed in its child */
 	struct treaty **treaties;     /* one per [treaty] section, in config order */
 	size_t ntreaties;
 	struct control *control;      /* NULL with --once */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "snapshot.h"
+#include "utf8.h"
 
 static const char *const kind_names[KIND_COUNT_] = {
 	[KIND_NONE] = "none", [KIND_SIGNATURE] = "signature",
@@ -363,7 +364,8 @@ snapshot_only_keys(const json_t *o, const char *const keys[], const char *where,
 			if (strcmp(key, keys[i]) == 0)
 				break;
 		if (keys[i] == NULL)
-			return snapshot_err(err, errlen, where, "unknown key \"%.40s\"", key);
+			return snapshot_err(err, errlen, where, "unknown key \"%.*s\"",
+			    (int)utf8_cut(key, 40), key);
 	}
 	return 0;
 }
@@ -406,8 +408,8 @@ snapshot_action_from_json(const json_t *v, unsigned kinds, struct action *out,
 		return snapshot_err(err, errlen, at, "not a string");
 	k = kind_from_name(json_string_value(kv));
 	if (k == KIND_NONE || (kinds & (1u << k)) == 0)
-		return snapshot_err(err, errlen, at, "\"%.40s\" is not a kind this cell records",
-		    json_string_value(kv));
+		return snapshot_err(err, errlen, at, "\"%.*s\" is not a kind this cell records",
+		    (int)utf8_cut(json_string_value(kv), 40), json_string_value(kv));
 	out->kind = k;
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include "event.h"
 #include "fetch.h"
 #include "log.h"
+#include "parser.h"
 #include "ratd.h"
 #include "treaty.h"
 #include "untc.h"
@@ -22,6 +23,7 @@ static void treaty_check_dates(const struct treaty *t, const struct snapshot *s)
 
 static void treaty_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void treaty_begin_fetch(struct treaty *t);
+static void treaty_parse_stop(struct treaty *t);
 
 const char *
 treaty_outcome_name(enum treaty_outcome o)
@@ -174,6 +176,7 @@ treaty_free(struct treaty *t)
 	ev_timer_stop(t->rd->loop, &t->timer);
 	fetch_cancel(t->inflight);
 	t->inflight = NULL;
+	treaty_parse_stop(t);
 	treaty_notify(t, TREATY_ERROR, "treaty removed from the configuration");
 	snapshot_free(t->snap);
 	source_meta_clear(&t->meta);
@@ -240,15 +243,16 @@ treaty_reconfigure(struct treaty *t, const struct conf_treaty *ct)
 	t->conf = ct;
 	/* A fetch of the old page must not be committed as the new one's: start again,
 	 * keeping whoever waits for it. */
-	if (moved && t->inflight != NULL) {
+	if (moved && (t->inflight != NULL || t->parsing != NULL)) {
 		fetch_cancel(t->inflight);
 		t->inflight = NULL;
+		treaty_parse_stop(t);
 		if (t->rd->once)
 			t->rd->once_pending--;
 		treaty_begin_fetch(t);
 		return;
 	}
-	if (resched && t->inflight == NULL)
+	if (resched && t->inflight == NULL && t->parsing == NULL)
 		treaty_start(t);
 }
 
@@ -377,13 +381,14 @@ treaty_fail(struct treaty *t, enum treaty_outcome o, const char *why, long retry
 		m->failing_since = now;
 	state_set_str(&m->error, why);
 	if (o == TREATY_REFUSED && (anomaly = treaty_new_anomaly(t, why)))
-		event_add(&evs, now, EV_SOURCE_ANOMALY, t->conf->id, json_pack("{s:s}", "reason", why),
+		event_add(&evs, now, EV_SOURCE_ANOMALY, t->conf->id,
+		    json_pack("{s:o}", "reason", text_json(why)),
 		    "%s: page refused: %s", t->conf->id, why);
 	if (m->consecutive_failures >= t->rd->conf->failures_before_alert && !m->failing_alerted) {
 		m->failing_alerted = true;
 		event_add(&evs, now, EV_SOURCE_FAILING, t->conf->id,
-		    json_pack("{s:i, s:s, s:s}", "consecutive_failures", m->consecutive_failures,
-		    "error", why, "since", date_format_time(m->failing_since, since)),
+		    json_pack("{s:i, s:o, s:s}", "consecutive_failures", m->consecutive_failures,
+		    "error", text_json(why), "since", date_format_time(m->failing_since, since)),
 		    "%s: source failing since %s (%d failures in a row): %s", t->conf->id, since,
 		    m->consecutive_failures, why);
 	}
@@ -542,50 +547,12 @@ treaty_commit(struct treaty *t, struct snapshot *fresh, const struct fetch_resul
 	return o;
 }
 
-static double
-treaty_cpu_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static struct snapshot *
-treaty_parse(struct treaty *t, const struct fetch_result *r, char *why, size_t len)
-{
-	double start = treaty_cpu_seconds();
-	struct snapshot *s = untc_parse(r->body, r->len, t->conf->format, why, len);
-
-	t->rd->metrics.parse_seconds += treaty_cpu_seconds() - start;
-	return s;
-}
-
+/* The end of a fetch, whatever became of it: counted, waiters told. */
 static void
-treaty_fetch_done(void *arg, struct fetch_result *r)
+treaty_finish(struct treaty *t, enum treaty_outcome o, size_t bytes)
 {
-	struct treaty *t = arg;
-	struct snapshot *fresh = NULL;
-	enum treaty_outcome o;
-	char why[512];
-
-	t->inflight = NULL;
-	t->meta.last_attempt = time(NULL);
-	if (!r->ok)
-		o = treaty_fail(t, TREATY_ERROR, r->error, r->retry_after);
-	else if (r->not_modified && treaty_committed(t) != NULL)
-		o = treaty_commit(t, NULL, r);
-	else if (r->not_modified)
-		o = treaty_fail(t, TREATY_ERROR, "HTTP 304 without a committed page", -1);
-	else if ((fresh = treaty_parse(t, r, why, sizeof(why))) == NULL)
-		o = treaty_fail(t, TREATY_REFUSED, why, -1);
-	else if (!check_snapshot(treaty_committed(t), fresh, &t->meta, why, sizeof(why))) {
-		snapshot_free(fresh);
-		o = treaty_fail(t, TREATY_REFUSED, why, -1);
-	} else
-		o = treaty_commit(t, fresh, r);
 	t->rd->metrics.fetches[o]++;
-	t->rd->metrics.bytes += r->len;
+	t->rd->metrics.bytes += bytes;
 	if (t->rd->once) {
 		if (o == TREATY_ERROR || o == TREATY_REFUSED)
 			t->rd->once_failed = true;
@@ -595,6 +562,101 @@ treaty_fetch_done(void *arg, struct fetch_result *r)
 	ratd_touch(t->rd);
 	ratd_notify_status(t->rd);
 	treaty_notify(t, o, t->meta.consecutive_failures ? t->meta.error : NULL);
+}
+
+static void
+treaty_fetched_free(struct treaty *t)
+{
+	if (t->fetched != NULL) {
+		free(t->fetched->etag);
+		free(t->fetched->last_modified);
+		free(t->fetched);
+		t->fetched = NULL;
+	}
+}
+
+/* Ends a parse in progress without a word: its page is dropped. */
+static void
+treaty_parse_stop(struct treaty *t)
+{
+	parser_cancel(t->parsing);
+	t->parsing = NULL;
+	treaty_fetched_free(t);
+}
+
+/* The parse of a fetched page is over: check it and commit it, or refuse it. */
+static void
+treaty_parsed(void *arg, struct snapshot *fresh, const char *error, double cpu)
+{
+	struct treaty *t = arg;
+	const struct fetch_result *r = t->fetched;
+	enum treaty_outcome o;
+	size_t bytes = r->len;
+	char why[512];
+
+	t->parsing = NULL;
+	t->rd->metrics.parse_seconds += cpu;
+	if (fresh == NULL)
+		o = treaty_fail(t, TREATY_REFUSED, error, -1);
+	else if (!check_snapshot(treaty_committed(t), fresh, &t->meta, why, sizeof(why))) {
+		snapshot_free(fresh);
+		o = treaty_fail(t, TREATY_REFUSED, why, -1);
+	} else
+		o = treaty_commit(t, fresh, r);
+	treaty_fetched_free(t);
+	treaty_finish(t, o, bytes);
+}
+
+/* Hands the page to the parser's child; the loop goes on until treaty_parsed.
+ * TREATY_ERROR (with the fetch failed) when the page cannot be queued, else -1. */
+static int
+treaty_parse_start(struct treaty *t, struct fetch_result *r)
+{
+	struct fetch_result *kept;
+	char err[512];
+
+	if ((kept = calloc(1, sizeof(*kept))) == NULL ||
+	    state_set_str(&kept->etag, r->etag) < 0 ||
+	    state_set_str(&kept->last_modified, r->last_modified) < 0) {
+		if (kept != NULL) {
+			free(kept->etag);
+			free(kept);
+		}
+		return treaty_fail(t, TREATY_ERROR, "out of memory keeping a fetched page", -1);
+	}
+	kept->ok = true;
+	kept->http_status = r->http_status;
+	kept->len = r->len;
+	kept->seconds = r->seconds;
+	t->fetched = kept;
+	t->parsing = parser_start(t->rd->parser, r->body, r->len, t->conf->format,
+	    treaty_parsed, t, err, sizeof(err));
+	if (t->parsing == NULL) {
+		treaty_fetched_free(t);
+		log_err("%s: %s", t->conf->id, err);
+		return treaty_fail(t, TREATY_ERROR, err, -1);
+	}
+	r->body = NULL;   /* the parser's now: no copy of the page */
+	return -1;
+}
+
+static void
+treaty_fetch_done(void *arg, struct fetch_result *r)
+{
+	struct treaty *t = arg;
+	int o;
+
+	t->inflight = NULL;
+	t->meta.last_attempt = time(NULL);
+	if (!r->ok)
+		o = treaty_fail(t, TREATY_ERROR, r->error, r->retry_after);
+	else if (r->not_modified && treaty_committed(t) != NULL)
+		o = treaty_commit(t, NULL, r);
+	else if (r->not_modified)
+		o = treaty_fail(t, TREATY_ERROR, "HTTP 304 without a committed page", -1);
+	else if ((o = treaty_parse_start(t, r)) < 0)
+		return;
+	treaty_finish(t, (enum treaty_outcome)o, r->len);
 }
 
 static void
@@ -624,7 +686,7 @@ treaty_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct treaty *t = w->data;
 
-	if (t->inflight == NULL)
+	if (t->inflight == NULL && t->parsing == NULL)
 		treaty_begin_fetch(t);
 }
 
@@ -643,6 +705,7 @@ treaty_fetch_now(struct treaty *t, treaty_done_fn *fn, void *arg)
 		w->next = t->waiters;
 		t->waiters = w;
 	}
-	if (t->inflight == NULL)
+	/* A page being parsed is the fetch this one joins. */
+	if (t->inflight == NULL && t->parsing == NULL)
 		treaty_begin_fetch(t);
 }

@@ -12,6 +12,8 @@
 
 struct ratd;
 struct fetch;
+struct fetch_result;
+struct parser_job;
 
 enum treaty_outcome {
 	TREATY_CHANGED,
@@ -40,6 +42,8 @@ struct treaty {
 	time_t next_fetch;            /* 0 when none is scheduled */
 	ev_timer timer;
 	struct fetch *inflight;
+	struct parser_job *parsing;   /* the fetched page being parsed, or NULL */
+	struct fetch_result *fetched; /* that fetch's validators, size and time (no body) */
 	struct treaty_waiter *waiters;
 	json_t *outbox;               /* events of the last save, as loaded at start-up */
 };

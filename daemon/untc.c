@@ -17,6 +17,7 @@
 #include "date.h"
 #include "snapshot.h"
 #include "untc.h"
+#include "utf8.h"
 
 #define UNTC_MAX_BODY ((size_t)64 << 20)  /* max_page_size goes no higher; this guards others */
 #define UNTC_SNIFF ((size_t)256 << 10)    /* how far into a page a <meta charset> is looked for */
@@ -24,7 +25,7 @@
 #define UNTC_MAX_MARKER 3                 /* "a", "AA", ...: longer parentheses are not markers */
 #define UNTC_MAX_TERMS 8                  /* comma-separated terms read from one column label */
 #define UNTC_MAX_COLUMNS 64               /* header cells read from one row */
-#define UNTC_SHOWN 60                     /* bytes of a page's text quoted in an error */
+#define UNTC_SHOWN 60                     /* bytes of a page's text quoted in an error, at most */
 #define UNTC_MAX_COUNT 9999999            /* a stated count above this is not a count */
 #define UNTC_MAX_NODES 1000               /* nodes read below one cell: real cells hold a few */
 #define UNTC_MAX_TABLES 100               /* tables tried without a tblgrid id */
@@ -129,8 +130,9 @@ static int refs_keep(struct parse *p, xmlNode *row);
 static void
 vset_err(char *err, size_t errlen, const char *fmt, va_list ap)
 {
-	if (err != NULL && errlen > 0)
-		vsnprintf(err, errlen, fmt, ap);
+	/* A reason longer than err must not end in half a character. */
+	if (err != NULL && errlen > 0 && vsnprintf(err, errlen, fmt, ap) >= (int)errlen)
+		utf8_trim_partial(err);
 }
 
 static void
@@ -188,7 +190,8 @@ find_ci(const char *hay, size_t n, const char *needle)
 	return -1;
 }
 
-/* Bytes of the blank at p (ASCII controls, NBSP, the Unicode spaces, a BOM), 0 if none. */
+/* Bytes of the blank at p (ASCII controls, NBSP, NEL, the Unicode spaces, the line and
+ * paragraph separators, a BOM), 0 if none. */
 static size_t
 blank_len(const unsigned char *p)
 {
@@ -196,11 +199,26 @@ blank_len(const unsigned char *p)
 		return 1;
 	if (p[0] == 0xc2 && (p[1] == 0xa0 || p[1] == 0x85))
 		return 2;
-	if (p[0] == 0xe2 && p[1] == 0x80 && ((p[2] >= 0x80 && p[2] <= 0x8b) || p[2] == 0xaf))
+	if (p[0] == 0xe2 && p[1] == 0x80 && ((p[2] >= 0x80 && p[2] <= 0x8b) || p[2] == 0xa8 ||
+	    p[2] == 0xa9 || p[2] == 0xaf))
 		return 3;
 	if ((p[0] == 0xe2 && p[1] == 0x81 && p[2] == 0x9f) ||
 	    (p[0] == 0xe3 && p[1] == 0x80 && p[2] == 0x80) ||
 	    (p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf))
+		return 3;
+	return 0;
+}
+
+/* Bytes of a control at p that would make a reader misread the text, 0 if none: a C1
+ * control (a terminal acts on some) or a bidi embedding, override or isolate (it shows
+ * a name reversed or moves the text after it). */
+static size_t
+deceptive_len(const unsigned char *p)
+{
+	if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+		return 2;
+	if (p[0] == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
+	    (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)))
 		return 3;
 	return 0;
 }
@@ -246,39 +264,11 @@ text_put(struct text *t, char c)
 	t->cut = true;
 }
 
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, surrogates
- * or code points past U+10FFFF), or 0. */
-static size_t
-utf8_len(const unsigned char *s, const unsigned char *end)
-{
-	size_t n, i;
-	unsigned long cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if ((size_t)(end - s) < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
-}
-
-/* Appends n bytes of NUL-terminated s, folding blanks. A page that lies about its
- * encoding must not smuggle bytes that are not UTF-8 into names: each becomes U+FFFD. */
+/* Appends n bytes of NUL-terminated s, folding blanks (ASCII controls among them). A
+ * page that lies about its encoding must not smuggle bytes that are not UTF-8 into
+ * names, nor a page controls that fool whoever reads them in a log, a mail or a
+ * terminal: each becomes U+FFFD, which shows that something was there (dropped, a
+ * forged name would read as the real one). */
 static void
 text_addn(struct text *t, const char *s, size_t n)
 {
@@ -305,11 +295,12 @@ text_addn(struct text *t, const char *s, size_t n)
 			t->blank = false;
 			text_put(t, ' ');
 		}
-		if ((u = utf8_len((const unsigned char *)s, (const unsigned char *)end)) == 0) {
+		if ((u = utf8_seq_len((const unsigned char *)s, (const unsigned char *)end)) == 0 ||
+		    deceptive_len((const unsigned char *)s) > 0) {
 			text_put(t, '\xef');
 			text_put(t, '\xbf');
 			text_put(t, '\xbd');
-			s++;
+			s += u > 0 ? u : 1;
 			continue;
 		}
 		while (u-- > 0)
@@ -712,7 +703,8 @@ cell_read(struct parse *p, const char *name, const struct column *c, const char 
 	if (c->col < 0)
 		return 0;
 	if (t->cut || untc_parse_cell(t->s, m, c->deflt, out) == -1)
-		return fail(p, "%s: %s cell '%.*s' is not a date", name, what, UNTC_SHOWN, t->s);
+		return fail(p, "%s: %s cell '%.*s' is not a date", name, what,
+		    (int)utf8_cut(t->s, UNTC_SHOWN), t->s);
 	return 0;
 }
 
@@ -736,7 +728,7 @@ row_add(struct parse *p, const struct text *name, const struct text *sig,
 		return 0;
 	if (name->cut || nm->len > SNAPSHOT_MAX_NAME)
 		return fail(p, "participant name longer than %d bytes: '%.*s...'",
-		    SNAPSHOT_MAX_NAME, UNTC_SHOWN, nm->s);
+		    SNAPSHOT_MAX_NAME, (int)utf8_cut(nm->s, UNTC_SHOWN), nm->s);
 	if (snapshot_find(p->s, nm->s) >= 0)
 		return fail(p, "participant '%s' appears twice", nm->s);
 	if (p->s->n >= SNAPSHOT_MAX_PARTICIPANTS)
@@ -956,15 +948,18 @@ untc_detect(const char *buf, size_t len)
 static int
 meta_charset(const char *tag, size_t n, char *out, size_t outlen)
 {
-	long at = find_ci(tag, n, "charset");
-	size_t i, k;
+	size_t i = 0, k;
+	long at;
 
-	if (at < 0)
-		return -1;
-	for (i = (size_t)at + 7; i < n && tag[i] == ' '; i++)
-		;
-	if (i >= n || tag[i] != '=')
-		return -1;
+	/* The first "charset" followed by '=': name="charset" is not one. */
+	for (;;) {
+		if ((at = find_ci(tag + i, n - i, "charset")) < 0)
+			return -1;
+		for (i += (size_t)at + 7; i < n && tag[i] == ' '; i++)
+			;
+		if (i < n && tag[i] == '=')
+			break;
+	}
 	for (i++; i < n && (tag[i] == ' ' || tag[i] == '"' || tag[i] == '\''); i++)
 		;
 	for (k = 0; i < n && k + 1 < outlen && (tag[i] == '-' || tag[i] == '_' || tag[i] == '.' ||
@@ -981,18 +976,23 @@ static void
 html_charset(const char *buf, size_t len, char *out, size_t outlen)
 {
 	xmlCharEncodingHandlerPtr h;
-	size_t n = len < UNTC_SNIFF ? len : UNTC_SNIFF, i = 0;
+	size_t n = len < UNTC_SNIFF ? len : UNTC_SNIFF, i = 0, tag;
 	const char *gt;
 	char name[40];
 	long at;
 
 	snprintf(out, outlen, "UTF-8");
-	while ((at = find_ci(buf + i, n - i, "<meta")) >= 0) {
+	/* One pass: each tag is read up to its '>' and the search goes on after it, so no
+	 * byte is looked at twice (a page of "<meta <meta ..." with no '>' once cost
+	 * seconds). A "<meta" inside another tag's attributes is no tag of its own. */
+	while (i < n && (at = find_ci(buf + i, n - i, "<meta")) >= 0) {
 		i += (size_t)at + 5;
 		gt = memchr(buf + i, '>', n - i);
-		if (meta_charset(buf + i, gt != NULL ? (size_t)(gt - (buf + i)) : n - i,
-		    name, sizeof(name)) == -1)
+		tag = gt != NULL ? (size_t)(gt - (buf + i)) : n - i;
+		if (meta_charset(buf + i, tag, name, sizeof(name)) == -1) {
+			i += tag;
 			continue;
+		}
 		if ((h = xmlFindCharEncodingHandler(name)) != NULL) {
 			xmlCharEncCloseFunc(h);
 			snprintf(out, outlen, "%s", name);
@@ -1385,7 +1385,8 @@ html_fallback(struct parse *p, xmlNode *top, const struct html_marks *m)
 	if (seen)
 		fail(p, "participants table has no instrument column");
 	else if (m->title != NULL && node_text(m->title, &title) == 0 && title.len > 0)
-		fail(p, "no participants table (page title '%.*s')", UNTC_SHOWN, title.s);
+		fail(p, "no participants table (page title '%.*s')",
+		    (int)utf8_cut(title.s, UNTC_SHOWN), title.s);
 	else
 		fail(p, "no participants table");
 	return NULL;
@@ -1554,7 +1555,7 @@ xml_error(xmlParserCtxtPtr ctxt, char *err, size_t errlen)
 		text_addn(&t, e->message, strlen(e->message));
 	if (t.len > 0)
 		set_err(err, errlen, "XML is not well-formed (line %d: %.*s)", e->line,
-		    UNTC_SHOWN, t.s);
+		    (int)utf8_cut(t.s, UNTC_SHOWN), t.s);
 	else
 		set_err(err, errlen, "XML is not well-formed");
 }

@@ -230,15 +230,29 @@ class Daemon:
 
     def cpu_ns(self):
         """CPU time of every thread: schedstat (ns) while ratd has one thread, else the
-        process's ticks (which also hold threads that have ended)."""
+        process's ticks (which also hold threads that have ended); plus the page parser's,
+        ratd's child, alive (schedstat) or reaped (ticks)."""
         tasks = os.listdir("/proc/%d/task" % self.pid)
         with open("/proc/%d/stat" % self.pid) as f:
             fields = f.read().rsplit(")", 1)[1].split()
         ticks = int(fields[11]) + int(fields[12])
+        reaped = (int(fields[13]) + int(fields[14])) * 1e9 / TICK
         if len(tasks) == 1:
             with open("/proc/%d/schedstat" % self.pid) as f:
-                return int(f.read().split()[0]), ticks, 1
-        return ticks * 1e9 / TICK, ticks, len(tasks)
+                return int(f.read().split()[0]) + reaped + self.children_ns(), ticks, 1
+        return (ticks * 1e9 / TICK + reaped + self.children_ns(), ticks, len(tasks))
+
+    def children_ns(self):
+        total = 0
+        try:
+            with open("/proc/%d/task/%d/children" % (self.pid, self.pid)) as f:
+                kids = f.read().split()
+            for k in kids:
+                with open("/proc/%s/schedstat" % k) as f:
+                    total += int(f.read().split()[0])
+        except OSError:
+            pass
+        return total
 
     def smaps(self):
         out = {}

@@ -16,6 +16,7 @@ import email.utils
 import json
 import os
 import re
+import signal
 import socket
 import struct
 import sys
@@ -567,6 +568,138 @@ def test_reduced_page_confirmation(ctx):
           "of the 39 rows gone" % len(gone))
 
 
+# --- pages that cost the parser, and error pages that are not ASCII ----------------------
+
+# Every ping during a parse must be answered within this, sanitized builds included
+# (the parse runs in a child: the daemon's loop has nothing slow to do meanwhile).
+PING_LIMIT = 0.100
+
+
+def attribute_bomb(n=60000):
+    """One <div> with n attributes: libxml2's HTML tree builder takes time quadratic in
+    them (60,000 kept a parse busy for half a minute)."""
+    attrs = " ".join('a%d="x"' % i for i in range(n))
+    return ("<html><head><title>t</title></head><body><div %s>x</div></body></html>"
+            % attrs).encode()
+
+
+def children_of(pid):
+    """Process ids of pid's children (a parse runs in one)."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def cpu_seconds(pid):
+    """CPU time of a process so far, 0 once it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
+
+
+def refresh_later(d):
+    """Sends a refresh and returns its socket without waiting: read it with recv_line."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(run.bounded(5))
+    s.connect(d.sock)
+    s.sendall(b'{"cmd": "refresh", "treaty": "%s"}\n' % TREATY.encode())
+    return s
+
+
+def ping_while(d, busy, seconds=1.5):
+    """Pings for `seconds` while busy() holds; returns the latencies, in seconds."""
+    lat = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and busy():
+        t0 = time.monotonic()
+        r = d.request({"cmd": "ping"}, timeout=5)
+        lat.append(time.monotonic() - t0)
+        check(r.get("ok") is True, "ping during the parse: %r" % (r,))
+        time.sleep(0.01)
+    return lat
+
+
+def test_parse_over_cpu_budget(ctx):
+    d, before = start(ctx)
+    pid = d.proc.pid
+    ctx.serve(body=attribute_bomb())
+    s = refresh_later(d)
+    try:
+        kids = run.wait_for(lambda: children_of(pid), 10, "the parse to start in a child")
+        lat = ping_while(d, lambda: kids[0] in children_of(pid))
+        check(len(lat) >= 5, "only %d pings were answered during the parse" % len(lat))
+        check(max(lat) < PING_LIMIT, "slowest of %d pings during the parse: %.0f ms (limit "
+              "%.0f ms)" % (len(lat), max(lat) * 1000, PING_LIMIT * 1000))
+        line = run.recv_line(s, 40)
+    finally:
+        s.close()
+    r = run.find_treaty(result_of(json.loads(line), "refresh"))
+    eq(r.get("result"), "refused", "refresh of a page over the parse budget (%r)" % (r,))
+    eq(r.get("error"), "page parse exceeded its CPU budget (2 s)", "reason")
+    src = d.status()["source"]
+    eq((src.get("error"), src.get("consecutive_failures")), (r["error"], 1),
+       "source.error, consecutive_failures")
+    same_snapshot(before, capture(ctx, d), "after the page over the parse budget")
+    evs = history(d)
+    eq([(e["type"], e["data"].get("reason")) for e in evs],
+       [("source-anomaly", r["error"])], "events after the page over the parse budget")
+    run.wait_for(lambda: not children_of(pid), 5, "the parse child to be reaped")
+
+    # A reload that points the treaty elsewhere in the middle of a parse: that parse is
+    # killed and reaped at once, and the new page fetched and parsed by a new child.
+    good = ctx.serve(path="/good", file="IV-13.html")
+    s = refresh_later(d)
+    try:
+        kids = run.wait_for(lambda: children_of(pid), 10, "the second parse to start")
+        ctx.write_conf(good, ratd={"failures_before_alert": str(FBA)})
+        d.signal(signal.SIGHUP)
+        line = run.recv_line(s, 20)
+    finally:
+        s.close()
+    r = run.find_treaty(result_of(json.loads(line), "refresh"))
+    eq(r.get("result"), "unchanged", "refresh across a reload to another page (%r)" % (r,))
+    check(not os.path.exists("/proc/%d" % kids[0]),
+          "the parse child %d killed by the reload was not reaped" % kids[0])
+
+    # SIGTERM in the middle of a parse: handled at once, the child killed and reaped.
+    worker = run.wait_for(lambda: children_of(pid), 5, "the parse child kept for the next page")
+    ctx.serve(path="/good", body=attribute_bomb())
+    busy0 = cpu_seconds(worker[0])
+    s = refresh_later(d)
+    try:
+        run.wait_for(lambda: cpu_seconds(worker[0]) > busy0 + 0.2, 10, "the third parse to start")
+        d.signal(signal.SIGTERM)
+        rc = d.proc.wait(run.bounded(10))
+    finally:
+        s.close()
+    eq(rc, 0, "exit status after SIGTERM during a parse")
+    check(not os.path.exists("/proc/%d" % worker[0]),
+          "the parse child %d outlived the daemon" % worker[0])
+    check("stopping" in ctx.log_text(), "the log should say the daemon was stopping")
+
+
+def test_french_error_page(ctx):
+    d, before = start(ctx)
+    title = "Collection des traités des Nations Unies — erreur d’exécution"
+    check(len(title.encode()) > 60 and title.encode()[60] & 0xc0 == 0x80,
+          "test setup: the title's 60th byte falls inside a character")
+    body = ASPNET_ERROR_PAGE.replace(b"<title>Runtime Error</title>",
+                                     b"<title>" + title.encode() + b"</title>")
+    ctx.serve(body=body)
+    results, evs = fault(ctx, d, before, "refused", r"no participants table", fetches=2)
+    shown = re.search(r"page title '(.*)'", results[0]["error"])
+    check(shown and title.startswith(shown.group(1)) and shown.group(1),
+          "the reason should quote the title's beginning: %r" % results[0]["error"])
+    with open(os.path.join(ctx.state, TREATY + ".json"), encoding="utf-8") as f:
+        eq(json.load(f)["source"]["error"], results[1]["error"], "source.error in the state file")
+    recover(ctx, d, before, evs)
+
+
 TESTS = [
     ("http_404", http_status_case(404)),
     ("http_500", http_status_case(500)),
@@ -590,6 +723,8 @@ TESTS = [
     ("latin1_page", test_latin1_page),
     ("flip_flop", test_flip_flop),
     ("reduced_page_confirmation", test_reduced_page_confirmation),
+    ("parse_over_cpu_budget", test_parse_over_cpu_budget),
+    ("french_error_page", test_french_error_page),
 ]
 
 if __name__ == "__main__":

@@ -441,6 +441,48 @@ test_charsets(void **state)
 	snapshot_free(s);
 }
 
+/* The name of a Latin-1 page's first participant as read with the <meta> of head. */
+static void
+assert_sniffed(const char *head, const char *name)
+{
+	char page[8192];
+	struct snapshot *s;
+
+	snprintf(page, sizeof(page), "<html><head>%s</head><body><table id=\"" GRID_ID "\">"
+	    HEAD3 "<tr><td>C\xf4te d'Ivoire</td><td></td><td>26 Sep 2023 a</td></tr></table>"
+	    "</body></html>", head);
+	s = parse_str(page, UNTC_HTML);
+	if (s == NULL)
+		fail_msg("%s: %s", head, err);
+	assert_string_equal(s->v[0].name, name);
+	snapshot_free(s);
+}
+
+/* The <meta> charset is found in one pass over the page's head: each tag is read to
+ * its '>', then the search goes on after it. */
+static void
+test_charset_sniffing(void **state)
+{
+	static const char latin1[] = "C\xc3\xb4te d'Ivoire", utf8[] = "C\xef\xbf\xbdte d'Ivoire";
+	char many[4096];
+	size_t i;
+
+	assert_sniffed("<META CHARSET=\"ISO-8859-1\">", latin1);
+	/* A "charset" that is not followed by '=' is not the attribute. */
+	assert_sniffed("<meta name=\"charset\" charset=iso-8859-1>", latin1);
+	assert_sniffed("<meta name=\"x\"><meta content=\"text/html; charset = 'iso-8859-1'\">",
+	    latin1);
+	/* Only the first <meta> that names a charset counts, known or not. */
+	assert_sniffed("<meta charset=\"utf-8\"><meta charset=\"iso-8859-1\">", utf8);
+	assert_sniffed("<meta charset=\"no-such-charset\"><meta charset=\"iso-8859-1\">", utf8);
+	/* Thousands of unclosed "<meta" run to the end of the page: no charset in them. */
+	for (i = 0; i + 6 < sizeof(many); i += 6)
+		memcpy(many + i, "<meta ", 6);
+	many[i] = '\0';
+	assert_sniffed(many, utf8);
+	assert_sniffed("<meta charset=iso-8859-1", latin1);
+}
+
 static void
 test_error_page(void **state)
 {
@@ -729,6 +771,93 @@ test_invalid_utf8_is_replaced(void **state)
 	snapshot_free(s);
 }
 
+/* A refusal quotes at most 60 bytes of the page and never half a character: the
+ * title of a French error page has its 60th byte inside "é". */
+static void
+test_reason_cut_between_characters(void **state)
+{
+	assert_null(parse_str("<html><head><title>Collection des trait\xc3\xa9s des Nations "
+	    "Unies \xe2\x80\x94 erreur d\xe2\x80\x99\x65x\xc3\xa9\x63ution</title></head>"
+	    "<body>Erreur</body></html>", UNTC_AUTO));
+	assert_string_equal(err, "no participants table (page title 'Collection des "
+	    "trait\xc3\xa9s des Nations Unies \xe2\x80\x94 erreur d\xe2\x80\x99\x65x')");
+	/* A cell that is not a date, quoted up to a cut inside "—". */
+	assert_null(parse_str("<table id=\"" GRID_ID "\">" HEAD3 "<tr><td>Chad</td><td></td>"
+	    "<td>Ratifi\xc3\xa9 par le Tchad le vingt-deux f\xc3\xa9vrier deux mille v "
+	    "\xe2\x80\x94 deux</td></tr></table>", UNTC_HTML));
+	assert_string_equal(err, "Chad: instrument cell 'Ratifi\xc3\xa9 par le Tchad le "
+	    "vingt-deux f\xc3\xa9vrier deux mille v ' is not a date");
+	/* A reason longer than err itself ends on a whole character too. */
+	char small[18];
+	const char *p = "<html><head><title>\xc3\xa9\xc3\xa9</title></head></html>";
+	assert_null(untc_parse(p, strlen(p), UNTC_HTML, small, sizeof(small)));
+	assert_string_equal(small, "no participants t");
+	assert_null(untc_parse(p, strlen(p), UNTC_HTML, small, 3));
+	assert_string_equal(small, "no");
+}
+
+#define C1_CSI "\xc2\x9b"       /* U+009B: a terminal's control sequence introducer */
+#define RLO "\xe2\x80\xae"      /* U+202E RIGHT-TO-LEFT OVERRIDE */
+#define LRE "\xe2\x80\xaa"      /* U+202A LEFT-TO-RIGHT EMBEDDING */
+#define RLI "\xe2\x81\xa7"      /* U+2067 RIGHT-TO-LEFT ISOLATE */
+#define PDI "\xe2\x81\xa9"      /* U+2069 POP DIRECTIONAL ISOLATE */
+#define LSEP "\xe2\x80\xa8"     /* U+2028 LINE SEPARATOR */
+#define PSEP "\xe2\x80\xa9"     /* U+2029 PARAGRAPH SEPARATOR */
+#define FFFD "\xef\xbf\xbd"
+
+/* What the reader of a log, a mail or a terminal would be fooled by: C1 controls and
+ * bidi controls become U+FFFD (visible, and the name no longer reads as another); line
+ * and paragraph separators and ASCII controls are blanks, folded like any other. */
+static void
+assert_deceptive_replaced(const struct snapshot *s)
+{
+	assert_int_equal(s->n, 3);
+	assert_string_equal(s->v[0].name, "Chad" FFFD "2J" FFFD);
+	assert_string_equal(s->v[1].name, FFFD "aidnI" FFFD "Mali" FFFD);
+	assert_string_equal(s->v[2].name, "Peru Fiji Togo");
+	assert_string_equal(s->stated_eif, FFFD "1 July 2003, in accordance with article 87(1).");
+	assert_int_equal(s->stated_eif_date, DAY_NONE);
+}
+
+static void
+test_deceptive_controls_html(void **state)
+{
+	struct snapshot *s = parse_str("<html><body><span id=\"x_rptEIF_ctl00_tcText\">" RLO
+	    "1 July 2003, in accordance with article 87(1).</span><table id=\"" GRID_ID "\">"
+	    HEAD3 "<tr><td>Chad" C1_CSI "2J\xc2\x80</td><td></td><td>22 Feb 2022</td></tr>"
+	    "<tr><td>" RLO "aidnI" LRE "Mali" PDI "</td><td></td><td>5 Jun 2003 a</td></tr>"
+	    "<tr><td>Peru" LSEP "Fiji" PSEP "\x1b\x7f" "Togo</td><td></td><td>14 Sep 2005</td>"
+	    "</tr></table></body></html>", UNTC_HTML);
+
+	assert_non_null(s);
+	assert_deceptive_replaced(s);
+	snapshot_free(s);
+	/* A refused page's title is quoted the same way. */
+	assert_null(parse_str("<title>Error " RLI "rorrE" PDI "</title>", UNTC_HTML));
+	assert_string_equal(err, "no participants table (page title 'Error " FFFD "rorrE"
+	    FFFD "')");
+}
+
+static void
+test_deceptive_controls_xml(void **state)
+{
+	struct snapshot *s = parse_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?><MTDSG><Treaty>"
+	    "<Header><ExternalData><EIF><Labeltext>" RLO "1 July 2003, in accordance with "
+	    "article 87(1).</Labeltext></EIF></ExternalData></Header><Participants><Table>"
+	    "<TGroup><Thead><Row><Entry>Participant</Entry><Entry>Signature</Entry>"
+	    "<Entry>Ratification, Accession(a)</Entry></Row></Thead><Tbody><Rows>"
+	    "<Row><Entry>Chad" C1_CSI "2J\xc2\x80</Entry><Entry></Entry><Entry>22 Feb 2022"
+	    "</Entry></Row><Row><Entry>" RLO "aidnI" LRE "Mali" PDI "</Entry><Entry></Entry>"
+	    "<Entry>5 Jun 2003 a</Entry></Row><Row><Entry>Peru" LSEP "Fiji" PSEP "&#x9;Togo"
+	    "</Entry><Entry></Entry><Entry>14 Sep 2005</Entry></Row></Rows></Tbody></TGroup>"
+	    "</Table></Participants></Treaty></MTDSG>", UNTC_XML);
+
+	if (s == NULL)
+		fail_msg("%s", err);
+	assert_deceptive_replaced(s);
+	snapshot_free(s);
+}
+
 static void
 test_format_names(void **state)
 {
@@ -905,6 +1034,7 @@ main(void)
 		cmocka_unit_test(test_nbsp_tabs_and_footnotes),
 		cmocka_unit_test(test_header_block_variants),
 		cmocka_unit_test(test_charsets),
+		cmocka_unit_test(test_charset_sniffing),
 		cmocka_unit_test(test_error_page),
 		cmocka_unit_test(test_bad_cells_fail_the_page),
 		cmocka_unit_test(test_table_defects),
@@ -921,6 +1051,9 @@ main(void)
 		cmocka_unit_test(test_detect),
 		cmocka_unit_test(test_invalid_utf8_is_replaced),
 		cmocka_unit_test(test_format_names),
+		cmocka_unit_test(test_reason_cut_between_characters),
+		cmocka_unit_test(test_deceptive_controls_html),
+		cmocka_unit_test(test_deceptive_controls_xml),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,180 @@
+/* The page parser's child: pages in order, refusals with their reason, a budget that
+ * ends a child and a cancelled parse, on the loop the daemon uses. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+
+#include <cmocka.h>
+#include <ev.h>
+
+#include "parser.h"
+#include "snapshot.h"
+
+struct outcome {
+	int calls;
+	size_t n;              /* participants, when a snapshot came */
+	char why[512];         /* the reason, when none did */
+};
+
+static void
+done(void *arg, struct snapshot *s, const char *why, double cpu)
+{
+	struct outcome *o = arg;
+
+	o->calls++;
+	o->n = s != NULL ? s->n : 0;
+	snprintf(o->why, sizeof(o->why), "%s", s != NULL ? "" : why);
+	snapshot_free(s);
+	assert_true(cpu >= 0);
+}
+
+static char *
+slurp(const char *name, size_t *len)
+{
+	char path[512];
+	FILE *f;
+	char *buf;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/%s", FIXTURES, name);
+	assert_non_null(f = fopen(path, "rb"));
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	assert_non_null(buf = malloc((size_t)n + 1));
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+static char *
+copy(const char *s)
+{
+	char *d = strdup(s);
+
+	assert_non_null(d);
+	return d;
+}
+
+/* Runs the loop until every outcome has its one call. */
+static void
+wait_all(struct outcome *o, size_t n)
+{
+	size_t i;
+	int spins;
+
+	for (spins = 0; spins < 100000; spins++) {
+		for (i = 0; i < n && o[i].calls > 0; i++)
+			;
+		if (i == n)
+			return;
+		ev_run(EV_DEFAULT, EVRUN_ONCE);
+	}
+	fail_msg("the parser never answered");
+}
+
+static void
+test_pages_in_order(void **state)
+{
+	struct parser *p = parser_new(EV_DEFAULT);
+	struct outcome o[3] = { 0 };
+	char err[256], *page;
+	size_t len;
+
+	page = slurp("IV-13.html", &len);
+	assert_non_null(parser_start(p, page, len, UNTC_AUTO, done, &o[0], err, sizeof(err)));
+	page = copy("<html><head><title>Runtime Error</title></head></html>");
+	assert_non_null(parser_start(p, page, strlen(page), UNTC_HTML, done, &o[1], err,
+	    sizeof(err)));
+	page = slurp("IV-13.xml", &len);
+	assert_non_null(parser_start(p, page, len, UNTC_XML, done, &o[2], err, sizeof(err)));
+	wait_all(o, 3);
+	assert_int_equal(o[0].calls, 1);
+	assert_int_equal(o[0].n, 70);
+	assert_string_equal(o[1].why, "no participants table (page title 'Runtime Error')");
+	assert_int_equal(o[2].n, 70);
+	parser_free(p);
+}
+
+/* 60,000 attributes on one element: libxml2 would take half a minute of CPU. */
+static char *
+attribute_bomb(size_t *len)
+{
+	size_t cap = 60000 * 16 + 256, at;
+	char *page = malloc(cap);
+	int i;
+
+	assert_non_null(page);
+	at = (size_t)snprintf(page, cap, "<html><body><div");
+	for (i = 0; i < 60000; i++)
+		at += (size_t)snprintf(page + at, cap - at, " a%d=\"x\"", i);
+	at += (size_t)snprintf(page + at, cap - at, ">x</div></body></html>");
+	*len = at;
+	return page;
+}
+
+static void
+test_cpu_budget_ends_the_child(void **state)
+{
+	struct parser *p = parser_new(EV_DEFAULT);
+	struct outcome o[2] = { 0 };
+	char err[256], *page;
+	size_t len;
+
+	page = attribute_bomb(&len);
+	assert_non_null(parser_start(p, page, len, UNTC_HTML, done, &o[0], err, sizeof(err)));
+	/* The page after it gets a new child. */
+	page = slurp("IV-13.html", &len);
+	assert_non_null(parser_start(p, page, len, UNTC_HTML, done, &o[1], err, sizeof(err)));
+	wait_all(o, 2);
+	assert_string_equal(o[0].why, "page parse exceeded its CPU budget (2 s)");
+	assert_int_equal(o[1].n, 70);
+	parser_free(p);
+}
+
+static void
+test_cancel(void **state)
+{
+	struct parser *p = parser_new(EV_DEFAULT);
+	struct outcome o[3] = { 0 };
+	struct parser_job *busy, *queued;
+	char err[256], *page;
+	size_t len;
+
+	page = attribute_bomb(&len);
+	assert_non_null(busy = parser_start(p, page, len, UNTC_HTML, done, &o[0], err,
+	    sizeof(err)));
+	page = slurp("IV-13.html", &len);
+	assert_non_null(queued = parser_start(p, page, len, UNTC_HTML, done, &o[1], err,
+	    sizeof(err)));
+	page = slurp("IV-13.xml", &len);
+	assert_non_null(parser_start(p, page, len, UNTC_XML, done, &o[2], err, sizeof(err)));
+	ev_run(EV_DEFAULT, EVRUN_NOWAIT);
+	/* Cancelling the page in the child kills it; the queued ones go on without it. */
+	parser_cancel(queued);
+	parser_cancel(busy);
+	wait_all(&o[2], 1);
+	assert_int_equal(o[0].calls, 0);
+	assert_int_equal(o[1].calls, 0);
+	assert_int_equal(o[2].n, 70);
+	parser_free(p);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pages_in_order),
+		cmocka_unit_test(test_cpu_budget_ends_the_child),
+		cmocka_unit_test(test_cancel),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
