@@ -43,8 +43,9 @@ LIB_SRC    := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_SRC    := $(wildcard cli/*.c)
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/%.o)
-# cli/render.c formats status tables for both ratctl and `ratd --once`.
-SHARED_OBJ := $(BUILD)/cli/render.o
+# cli/render.c formats status tables for both ratctl and `ratd --once`; cli/svg.c draws
+# the timeline chart for `ratctl timeline --svg` and the published files.
+SHARED_OBJ := $(BUILD)/cli/render.o $(BUILD)/cli/svg.o
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 

@@ -21,6 +21,7 @@
 #include "date.h"
 #include "ratd/proto.h"
 #include "ratd/render.h"
+#include "ratd/svg.h"
 
 /* A status of many treaties is far longer than a request may be. */
 #define CTL_MAX_REPLY (16 * 1024 * 1024)
@@ -36,7 +37,7 @@
 #define EXIT_USAGE 2
 #define EXIT_UNREACHABLE 3
 
-enum { OPT_AS_OF = 256, OPT_PENDING };
+enum { OPT_AS_OF = 256, OPT_PENDING, OPT_SVG };
 
 enum cmd { CMD_STATUS, CMD_PARTIES, CMD_HISTORY, CMD_REFRESH, CMD_WATCH, CMD_RELOAD,
 	CMD_CHECK, CMD_VERSION, CMD_TIMELINE, CMD_METRICS, CMD_COUNT_ };
@@ -67,6 +68,7 @@ struct ctl {
 	bool json;
 	bool color;
 	bool pending;              /* parties: only signatories not yet parties */
+	bool svg;                  /* timeline: an SVG image instead of the text chart */
 };
 
 /* A connection and its read buffer: lines may arrive split or several at once. */
@@ -109,6 +111,7 @@ static const struct option long_opts[] = {
 	{ "timeout", required_argument, NULL, 't' },
 	{ "as-of", required_argument, NULL, OPT_AS_OF },
 	{ "pending", no_argument, NULL, OPT_PENDING },
+	{ "svg", no_argument, NULL, OPT_SVG },
 	{ "limit", required_argument, NULL, 'n' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -122,7 +125,8 @@ static const char usage_text[] =
 	"  history [TREATY] [-n N]             refresh [TREATY]\n"
 	"  watch [TREATY]                      reload\n"
 	"  check [TREATY]                      version\n"
-	"  timeline TREATY [--as-of DATE]      metrics\n";
+	"  timeline TREATY [--as-of DATE] [--svg]\n"
+	"  metrics\n";
 
 static const char help_text[] =
 	"\n"
@@ -143,6 +147,7 @@ static const char help_text[] =
 	"                     time (by year, or by month over a short span), the threshold\n"
 	"                     a line, its date and entry into force marked; the width of\n"
 	"                     the terminal ($COLUMNS), else 80 columns; --json: the series\n"
+	"                     --svg: a standalone SVG image of the same chart\n"
 	"  metrics            ratd's counters and gauges in the Prometheus text format\n"
 	"\n"
 	"Options:\n"
@@ -284,6 +289,9 @@ parse_option(int ch, char **argv, struct ctl *ctl)
 	case OPT_PENDING:
 		ctl->pending = true;
 		return -1;
+	case OPT_SVG:
+		ctl->svg = true;
+		return -1;
 	case 'h':
 		printf("%s%s", usage_text, help_text);
 		return 0;
@@ -329,6 +337,8 @@ parse_command(int argc, char **argv, struct ctl *ctl)
 		return usage_error("--as-of applies to status, parties and timeline only");
 	if (ctl->pending && ctl->cmd != CMD_PARTIES)
 		return usage_error("--pending applies to parties only");
+	if (ctl->svg && (ctl->cmd != CMD_TIMELINE || ctl->json))
+		return usage_error("--svg applies to timeline only, without --json");
 	if (ctl->limit != 0 && !c->limit)
 		return usage_error("-n applies to history only");
 	return -1;
@@ -924,6 +934,8 @@ ctl_timeline(const struct ctl *ctl)
 		    "date) or out of memory");
 	if (tl != NULL && ctl->json)
 		rc = print_json(tl, JSON_INDENT(2));
+	else if (tl != NULL && ctl->svg)
+		svg_timeline(stdout, tl, true);
 	else if (tl != NULL)
 		render_timeline(stdout, tl, term_width(), locale_utf8());
 	json_decref(tl);
