@@ -74,6 +74,8 @@ struct conf {
 	char *user_agent;
 	int failures_before_alert;
 	char *metrics_textfile;  /* node-exporter textfile to keep current, NULL when not set */
+	char *publish_dir;       /* [publish] dir, NULL without [publish] */
+	char *publish_base_url;  /* [publish] base_url, ending with '/' */
 	struct conf_treaty *treaties;
 	size_t ntreaties;
 	struct conf_alert *alerts;
