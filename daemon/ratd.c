@@ -15,6 +15,7 @@
 #include "control.h"
 #include "fetch.h"
 #include "log.h"
+#include "publish.h"
 #include "ratd.h"
 #include "rule.h"
 #include "treaty.h"
@@ -246,6 +247,8 @@ ratd_init(struct ratd *rd, struct ev_loop *loop, struct conf *conf, bool once)
 		log_err("alerts: out of memory");
 		return -1;
 	}
+	if ((rd->publish = publish_new(rd)) == NULL)
+		return -1;
 	if (!once && (rd->control = control_new(rd)) == NULL)
 		return -1;
 	ev_periodic_init(&rd->midnight, ratd_midnight_cb, 0., 86400., NULL);
@@ -268,6 +271,8 @@ ratd_finish(struct ratd *rd)
 	/* Clients first: a refresh they wait on must not answer into a freed client. */
 	control_free(rd->control);
 	rd->control = NULL;
+	publish_free(rd->publish);
+	rd->publish = NULL;
 	if (rd->loop != NULL)
 		ev_periodic_stop(rd->loop, &rd->midnight);
 	alerts_free(rd->alerts);

@@ -17,6 +17,7 @@ struct fetcher;
 struct treaty;
 struct control;
 struct alerts;
+struct publish;
 
 struct ratd {
 	struct ev_loop *loop;
@@ -27,6 +28,7 @@ struct ratd {
 	struct control *control;      /* NULL with --once */
 	struct journal journal;
 	struct alerts *alerts;
+	struct publish *publish;      /* the [publish] files, kept current */
 	ev_periodic midnight;         /* entered-into-force is checked at 00:00 UTC */
 	struct metrics metrics;
 	uint64_t generation;          /* bumped by anything a status reply shows */
