@@ -38,6 +38,9 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 DEB_PKGS = libcurl4-openssl-dev libxml2-dev libev-dev libcmocka-dev libjansson-dev pkg-config python3
+# The published files' validators (tests/integration/suite_publish.py), for Debian's python3.
+DEB_PKGS += python3-feedparser python3-icalendar python3-html5lib libxml2-utils chromium
+DEB_PYTHON ?= /usr/bin/python3
 
 LIB_SRC    := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -96,6 +99,7 @@ integration: all
 	python3 tests/integration/suite_faults.py --build $(BUILD)
 	python3 tests/integration/suite_abuse.py --build $(BUILD)
 	python3 tests/integration/suite_crash.py --build $(BUILD)
+	$(DEB_PYTHON) tests/integration/suite_publish.py --build $(BUILD)
 
 check: deps
 	$(MAKE) --no-print-directory unit
