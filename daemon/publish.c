@@ -31,6 +31,7 @@ struct publish {
 	bool failing;            /* the last write failed and was logged */
 	ev_tstamp retry_at;      /* while failing: no new try before this */
 	int written;             /* files replaced by the current write */
+	bool logged;             /* a write was logged at info: later ones at debug */
 };
 
 /* Keeps the newest FEED_MAX_ENTRIES. */
@@ -389,8 +390,10 @@ publish_now(struct publish *p)
 	else if (rc == 0 && p->failing)
 		log_notice("publish: writing to %s again", dir);
 	else if (rc == 0 && p->written > 0)
-		log_debug("publish: %d files replaced in %s in %.1f ms", p->written, dir,
-		    (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+		log_msg(p->logged ? LOG_LVL_DEBUG : LOG_LVL_INFO, "publish: %d files replaced "
+		    "in %s in %.1f ms", p->written, dir, (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	p->logged |= rc == 0 && p->written > 0;
 	p->failing = rc < 0;
 	p->dirty = rc < 0;
 	p->retry_at = ev_now(p->rd->loop) + PUBLISH_RETRY;
