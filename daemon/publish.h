@@ -8,7 +8,7 @@
 
 struct ratd;
 
-#define PUBLISH_MAX_FILE (8 << 20)   /* a rendered file above this is refused, not written */
+#define PUBLISH_MAX_FILE (64 << 20)  /* a rendered file above this is refused, not written */
 #define PUBLISH_RETRY 30.            /* seconds between tries while writing fails */
 
 /* Watches rd->generation from a prepare watcher: once per loop turn in which something

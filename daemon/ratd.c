@@ -186,6 +186,8 @@ ratd_midnight_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 
 	for (i = 0; i < rd->ntreaties; i++)
 		treaty_check_in_force(rd->treaties[i]);
+	/* Figures "as of today" (remaining, the earliest possible date) have a new today. */
+	ratd_touch(rd);
 }
 
 /* One ratd per state_dir: two would number events from the same counter and commit
