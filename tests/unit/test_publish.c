@@ -148,7 +148,7 @@ test_feed_escapes_and_orders(void **state)
 	    "treaty", "X-1", "summary", "X-1: <b>&\"'",
 	    "id", (json_int_t)3, "time", "2023-01-02T03:04:05Z", "type", "new-signatory",
 	    "treaty", "X-1", "summary", "older");
-	json_t *titles = json_pack("{s:s}", "X-1", "T <x>");
+	json_t *titles = json_pack("{s:s}", "X-1", "T <x>"), *none = json_array();
 	char *out = NULL;
 
 	CAPTURE(out, feed_write(f, evs, titles, "https://ex.org/t/", "2000-01-01T00:00:00Z"));
@@ -161,12 +161,13 @@ test_feed_escapes_and_orders(void **state)
 	assert_non_null(strstr(out, "href=\"https://ex.org/t/index.html#X-1\""));
 	free(out);
 	/* No event: the fallback time. */
-	CAPTURE(out, feed_write(f, json_array(), titles, "https://ex.org/t/",
+	CAPTURE(out, feed_write(f, none, titles, "https://ex.org/t/",
 	    "2000-01-01T00:00:00Z"));
 	assert_non_null(strstr(out, "<updated>2000-01-01T00:00:00Z</updated>"));
 	free(out);
 	json_decref(evs);
 	json_decref(titles);
+	json_decref(none);
 }
 
 static void
