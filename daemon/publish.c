@@ -333,12 +333,13 @@ publish_all(struct publish *p, day_t today, char *err, size_t errlen)
 		    errlen) < 0)
 			rc = -1;
 	}
+	if (publish_feed(p, titles, changed, rc < 0 ? e2 : err, rc < 0 ? sizeof(e2) :
+	    errlen) < 0)
+		rc = -1;
+	/* The page last: what it links to is already there when it shows the news. */
 	if (publish_open(&b) != NULL)
 		page_write(b.f, views, date_format_iso(today, iso));
 	if (publish_close(p, &b, "index.html", rc < 0 ? e2 : err, rc < 0 ? sizeof(e2) :
-	    errlen) < 0)
-		rc = -1;
-	if (publish_feed(p, titles, changed, rc < 0 ? e2 : err, rc < 0 ? sizeof(e2) :
 	    errlen) < 0)
 		rc = -1;
 	json_decref(views);

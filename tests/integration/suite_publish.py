@@ -346,6 +346,7 @@ def test_new_party_updates_files(ctx):
     ctx.serve(file="IV-13.2003-03-14.html")
     eq(d.refresh().get("result"), "changed", "refresh to 2003-03-14's page")
     wait_page_shows(ctx, "21</span> of 20", "index.html to show 21 of 20")
+    # index.html is written last: the others already show the new parties.
     after = snapshot(ctx)
     for n in FILES:
         check(after[n] != before[n], "%s unchanged after new parties" % n)
