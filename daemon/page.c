@@ -10,7 +10,7 @@ static const char page_css[] =
 	"background:#fff;margin:0 auto;max-width:62rem;padding:0 1rem 2rem}"
 	"h1{font-size:1.6rem;margin:1rem 0 .25rem}h2{font-size:1.3rem;margin:2rem 0 .5rem;"
 	"border-top:3px solid #1f5fa8;padding-top:.75rem}h3{font-size:1.05rem;margin:1.25rem 0 .25rem}"
-	".id{color:#555;font-weight:normal}.big{font-size:2.4rem;font-weight:bold;color:#1f5fa8}"
+	".id{color:#555;font-weight:normal;white-space:nowrap}.big{font-size:2.4rem;font-weight:bold;color:#1f5fa8}"
 	".headline{margin:.25rem 0}.note{color:#555;font-size:.9rem}"
 	".failing{color:#b03a2e;font-weight:bold}.ok{color:#1e7a44}"
 	"table{border-collapse:collapse;width:100%;margin:.25rem 0}"
