@@ -38,13 +38,17 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 DEB_PKGS = libcurl4-openssl-dev libxml2-dev libev-dev libcmocka-dev libjansson-dev pkg-config python3
+# The published files' validators (tests/integration/suite_publish.py), for Debian's python3.
+DEB_PKGS += python3-feedparser python3-icalendar python3-html5lib libxml2-utils chromium
+DEB_PYTHON ?= /usr/bin/python3
 
 LIB_SRC    := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_SRC    := $(wildcard cli/*.c)
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/%.o)
-# cli/render.c formats status tables for both ratctl and `ratd --once`.
-SHARED_OBJ := $(BUILD)/cli/render.o
+# cli/render.c formats status tables for both ratctl and `ratd --once`; cli/svg.c draws
+# the timeline chart for `ratctl timeline --svg` and the published files.
+SHARED_OBJ := $(BUILD)/cli/render.o $(BUILD)/cli/svg.o
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -96,6 +100,7 @@ integration: all
 	python3 tests/integration/suite_faults.py --build $(BUILD)
 	python3 tests/integration/suite_abuse.py --build $(BUILD)
 	python3 tests/integration/suite_crash.py --build $(BUILD)
+	$(DEB_PYTHON) tests/integration/suite_publish.py --build $(BUILD)
 
 check: deps
 	$(MAKE) --no-print-directory unit

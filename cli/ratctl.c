@@ -21,6 +21,7 @@
 #include "date.h"
 #include "ratd/proto.h"
 #include "ratd/render.h"
+#include "ratd/svg.h"
 
 /* A status of many treaties is far longer than a request may be. */
 #define CTL_MAX_REPLY (16 * 1024 * 1024)
@@ -36,7 +37,7 @@
 #define EXIT_USAGE 2
 #define EXIT_UNREACHABLE 3
 
-enum { OPT_AS_OF = 256, OPT_PENDING, OPT_NOTES };
+enum { OPT_AS_OF = 256, OPT_PENDING, OPT_NOTES, OPT_SVG };
 
 enum cmd { CMD_STATUS, CMD_PARTIES, CMD_HISTORY, CMD_REFRESH, CMD_WATCH, CMD_RELOAD,
 	CMD_CHECK, CMD_VERSION, CMD_TIMELINE, CMD_METRICS, CMD_COUNT_ };
@@ -69,6 +70,7 @@ struct ctl {
 	bool pending;              /* parties: only signatories not yet parties */
 	bool notes;                /* parties: the footnote texts after the table */
 	bool plugin;               /* the command word is check: errors are UNKNOWN lines */
+	bool svg;                  /* timeline: an SVG image instead of the text chart */
 };
 
 /* A connection and its read buffer: lines may arrive split or several at once. */
@@ -112,6 +114,7 @@ static const struct option long_opts[] = {
 	{ "as-of", required_argument, NULL, OPT_AS_OF },
 	{ "pending", no_argument, NULL, OPT_PENDING },
 	{ "notes", no_argument, NULL, OPT_NOTES },
+	{ "svg", no_argument, NULL, OPT_SVG },
 	{ "limit", required_argument, NULL, 'n' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -126,7 +129,8 @@ static const char usage_text[] =
 	"  history [TREATY] [-n N]             refresh [TREATY]\n"
 	"  watch [TREATY]                      reload\n"
 	"  check [TREATY]                      version\n"
-	"  timeline TREATY [--as-of DATE]      metrics\n";
+	"  timeline TREATY [--as-of DATE] [--svg]\n"
+	"  metrics\n";
 
 static const char help_text[] =
 	"\n"
@@ -149,6 +153,7 @@ static const char help_text[] =
 	"                     time (by year, or by month over a short span), the threshold\n"
 	"                     a line, its date and entry into force marked; the width of\n"
 	"                     the terminal ($COLUMNS), else 80 columns; --json: the series\n"
+	"                     --svg: a standalone SVG image of the same chart\n"
 	"  metrics            ratd's counters and gauges in the Prometheus text format\n"
 	"\n"
 	"Options:\n"
@@ -332,6 +337,9 @@ parse_option(int ch, char **argv, struct ctl *ctl)
 	case OPT_NOTES:
 		ctl->notes = true;
 		return -1;
+	case OPT_SVG:
+		ctl->svg = true;
+		return -1;
 	case 'h':
 		printf("%s%s", usage_text, help_text);
 		return 0;
@@ -379,6 +387,8 @@ parse_command(int argc, char **argv, struct ctl *ctl)
 		return usage_error(ctl, "--pending applies to parties only");
 	if (ctl->notes && (ctl->cmd != CMD_PARTIES || ctl->pending))
 		return usage_error(ctl, "--notes applies to parties only, without --pending");
+	if (ctl->svg && (ctl->cmd != CMD_TIMELINE || ctl->json))
+		return usage_error(ctl, "--svg applies to timeline only, without --json");
 	if (ctl->limit != 0 && !c->limit)
 		return usage_error(ctl, "-n applies to history only");
 	return -1;
@@ -1057,6 +1067,8 @@ ctl_timeline(const struct ctl *ctl)
 		    "date) or out of memory");
 	if (tl != NULL && ctl->json)
 		rc = print_json(tl, JSON_INDENT(2));
+	else if (tl != NULL && ctl->svg)
+		svg_timeline(stdout, tl, true);
 	else if (tl != NULL)
 		render_timeline(stdout, tl, term_width(), locale_utf8());
 	json_decref(tl);

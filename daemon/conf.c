@@ -31,7 +31,7 @@
 #define KEY_REPEAT   0x1          /* (+) in SPEC §4 */
 #define KEY_EMPTY_OK 0x2          /* "key =" means "not set" */
 
-enum conf_section { SEC_NONE, SEC_SKIP, SEC_RATD, SEC_TREATY, SEC_ALERT };
+enum conf_section { SEC_NONE, SEC_SKIP, SEC_RATD, SEC_TREATY, SEC_ALERT, SEC_PUBLISH };
 
 struct conf_parser;
 
@@ -67,6 +67,7 @@ struct conf_parser {
 	int seen[CONF_MAX_KEYS];           /* line of each key in this section, 0 = unset */
 	struct conf_at ratd_at;            /* the [ratd] section, line 0 = none yet */
 	int ratd_seen[CONF_MAX_KEYS];
+	struct conf_at publish_at;         /* the [publish] section, line 0 = none yet */
 	struct conf_at alert_treaties_at[CONF_MAX_ALERTS];
 	struct conf_at after_at[CONF_MAX_TREATIES];  /* each treaty's after_treaty line */
 	long long keys_at[CONF_MAX_ERRORS];  /* where each message points, to sort them */
@@ -739,6 +740,62 @@ static const struct conf_key conf_ratd_keys[] = {
 _Static_assert(sizeof(conf_ratd_keys) / sizeof(conf_ratd_keys[0]) <= CONF_MAX_KEYS + 1,
     "conf_parser.seen holds every [ratd] key");
 
+/* [publish] */
+
+static void
+set_publish_dir(struct conf_parser *p, const char *val)
+{
+	char buf[CONF_SHOWN + 4];
+
+	if (val[0] != '/') {
+		conf_error(p, "bad dir '%s': use an absolute directory such as /var/lib/ratd/www",
+		    conf_shown(val, buf));
+		return;
+	}
+	conf_set_str(p, &p->conf->publish_dir, val);
+}
+
+static void
+set_publish_base_url(struct conf_parser *p, const char *val)
+{
+	static const char *const schemes[] = { "http://", "https://", NULL };
+	char buf[CONF_SHOWN + 4], *url;
+	size_t n = strlen(val);
+
+	if (!conf_valid_url(val, schemes) || strpbrk(val, "\"<>") != NULL) {
+		conf_error(p, "bad base_url '%s': use the http:// or https:// URL dir is served "
+		    "at, such as https://example.org/treaties/", conf_shown(val, buf));
+		return;
+	}
+	/* Links are base_url + a file name: the directory's URL ends with '/'. */
+	if ((url = malloc(n + 2)) == NULL) {
+		conf_error(p, "out of memory");
+		return;
+	}
+	snprintf(url, n + 2, "%s%s", val, val[n - 1] == '/' ? "" : "/");
+	free(p->conf->publish_base_url);
+	p->conf->publish_base_url = url;
+}
+
+enum { PK_DIR, PK_BASE_URL };
+
+static const struct conf_key conf_publish_keys[] = {
+	[PK_DIR] = { "dir", set_publish_dir, 0 },
+	[PK_BASE_URL] = { "base_url", set_publish_base_url, 0 },
+	{ NULL, NULL, 0 },
+};
+
+static void
+conf_end_publish(struct conf_parser *p)
+{
+	if (p->seen[PK_DIR] == 0)
+		conf_error_at(p, p->secline, "[publish] needs dir: the directory to write "
+		    "index.html, feed.atom, ID.svg and ID.ics into");
+	if (p->seen[PK_BASE_URL] == 0)
+		conf_error_at(p, p->secline, "[publish] needs base_url: the URL dir is served at, "
+		    "for the feed's and the calendars' links");
+}
+
 /* [treaty ID] */
 
 static void
@@ -1328,6 +1385,8 @@ conf_end_section(struct conf_parser *p)
 		conf_end_treaty(p);
 	else if (p->sec == SEC_ALERT)
 		conf_end_alert(p);
+	else if (p->sec == SEC_PUBLISH)
+		conf_end_publish(p);
 	p->sec = SEC_NONE;
 	p->keys = NULL;
 	memset(p->seen, 0, sizeof(p->seen));
@@ -1447,6 +1506,22 @@ conf_begin_alert(struct conf_parser *p, const char *name)
 	p->keys = conf_alert_keys;
 }
 
+static void
+conf_begin_publish(struct conf_parser *p)
+{
+	char first[PATH_MAX + 32];
+
+	if (p->publish_at.line != 0) {
+		conf_error(p, "duplicate [publish] (first at %s): merge the two sections",
+		    conf_first_at(p, p->conf->files[p->publish_at.seq], p->publish_at.line,
+		    first, sizeof(first)));
+		return;
+	}
+	p->publish_at = (struct conf_at){ p->seq, p->line };
+	p->sec = SEC_PUBLISH;
+	p->keys = conf_publish_keys;
+}
+
 /* "[type name]": the section line, already trimmed, '[' and ']' included. */
 static void
 conf_section(struct conf_parser *p, char *s)
@@ -1480,12 +1555,14 @@ conf_section(struct conf_parser *p, char *s)
 		p->ratd_at = (struct conf_at){ p->seq, p->line };
 		p->sec = SEC_RATD;
 		p->keys = conf_ratd_keys;
-	} else if (strcmp(type, "treaty") == 0 && *name != '\0')
+	} else if (strcmp(type, "publish") == 0 && *name == '\0')
+		conf_begin_publish(p);
+	else if (strcmp(type, "treaty") == 0 && *name != '\0')
 		conf_begin_treaty(p, name);
 	else if (strcmp(type, "alert") == 0 && *name != '\0')
 		conf_begin_alert(p, name);
-	else if (strcmp(type, "ratd") == 0)
-		conf_error(p, "[ratd] takes no name: write [ratd]");
+	else if (strcmp(type, "ratd") == 0 || strcmp(type, "publish") == 0)
+		conf_error(p, "[%s] takes no name: write [%s]", type, type);
 	else if (strcmp(type, "treaty") == 0 || strcmp(type, "alert") == 0)
 		conf_error(p, "[%s] needs a name: [%s %s]", type, type,
 		    strcmp(type, "treaty") == 0 ? "ID" : "NAME");
@@ -2054,6 +2131,8 @@ conf_free(struct conf *conf)
 	free(conf->metrics_textfile);
 	conf_free_list(conf->redirect_hosts, conf->nredirect_hosts);
 	zone_free(&conf->day_zone);
+	free(conf->publish_dir);
+	free(conf->publish_base_url);
 	memset(conf, 0, sizeof(*conf));
 }
 

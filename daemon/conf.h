@@ -79,6 +79,8 @@ struct conf {
 	size_t nredirect_hosts;
 	struct zone day_zone;    /* where a day begins for entry into force and "today"; UTC */
 	mode_t metrics_textfile_mode;
+	char *publish_dir;       /* [publish] dir, NULL without [publish] */
+	char *publish_base_url;  /* [publish] base_url, ending with '/' */
 	struct conf_treaty *treaties;
 	size_t ntreaties;
 	struct conf_alert *alerts;

@@ -17,6 +17,7 @@
 #include "fetch.h"
 #include "log.h"
 #include "parser.h"
+#include "publish.h"
 #include "ratd.h"
 #include "rule.h"
 #include "treaty.h"
@@ -264,6 +265,8 @@ ratd_midnight_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 
 	for (i = 0; i < rd->ntreaties; i++)
 		treaty_check_in_force(rd->treaties[i]);
+	/* Figures "as of today" (remaining, the earliest possible date) have a new today. */
+	ratd_touch(rd);
 }
 
 /* One ratd per state_dir: two would number events from the same counter and commit
@@ -338,6 +341,8 @@ ratd_init(struct ratd *rd, struct ev_loop *loop, struct conf *conf, bool once)
 		log_err("alerts: out of memory");
 		return -1;
 	}
+	if ((rd->publish = publish_new(rd)) == NULL)
+		return -1;
 	if (!once && (rd->control = control_new(rd)) == NULL)
 		return -1;
 	ev_periodic_init(&rd->midnight, ratd_midnight_cb, 0., 0., ratd_midnight_next);
@@ -361,6 +366,8 @@ ratd_finish(struct ratd *rd)
 	/* Clients first: a refresh they wait on must not answer into a freed client. */
 	control_free(rd->control);
 	rd->control = NULL;
+	publish_free(rd->publish);
+	rd->publish = NULL;
 	if (rd->loop != NULL) {
 		ev_periodic_stop(rd->loop, &rd->midnight);
 		ev_timer_stop(rd->loop, &rd->journal_timer);

@@ -18,6 +18,7 @@ struct parser;
 struct treaty;
 struct control;
 struct alerts;
+struct publish;
 
 struct ratd {
 	struct ev_loop *loop;
@@ -29,6 +30,7 @@ struct ratd {
 	struct control *control;      /* NULL with --once */
 	struct journal journal;
 	struct alerts *alerts;
+	struct publish *publish;      /* the [publish] files, kept current */
 	ev_periodic midnight;         /* entered-into-force is checked at 00:00 in day_zone */
 	ev_timer journal_timer;       /* retries a journal the disk refused */
 	double journal_backoff;       /* its next delay: 1 s doubling to 1 min */

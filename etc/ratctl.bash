@@ -54,7 +54,8 @@ _ratctl()
 		return
 	fi
 	case $cmd in
-	status|timeline) extra='--as-of' ;;
+	status) extra='--as-of' ;;
+	timeline) extra='--as-of --svg' ;;
 	parties) extra='--as-of --pending' ;;
 	history) extra='-n --limit' ;;
 	esac

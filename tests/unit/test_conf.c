@@ -1214,6 +1214,40 @@ assert_preset(const char *id, int threshold, int months, int days, enum rule_ali
 	conf_free(&c);
 }
 
+/* [publish]: both keys required, the URL a directory's, the section once. */
+static void
+test_publish(void **state)
+{
+	struct conf c;
+
+	assert_loads(MINIMAL, &c);
+	assert_null(c.publish_dir);
+	assert_null(c.publish_base_url);
+	conf_free(&c);
+	assert_loads(MINIMAL "[publish]\ndir = /srv/www/ratd\nbase_url = https://example.org/t\n",
+	    &c);
+	assert_string_equal(c.publish_dir, "/srv/www/ratd");
+	assert_string_equal(c.publish_base_url, "https://example.org/t/");
+	conf_free(&c);
+	assert_loads("[publish]\ndir = /w\nbase_url = http://h/x/\n" MINIMAL, &c);
+	assert_string_equal(c.publish_base_url, "http://h/x/");
+	conf_free(&c);
+	assert_one_error(MINIMAL "[publish]\nbase_url = https://h/\n", 4,
+	    "[publish] needs dir: the directory to write index.html");
+	assert_one_error(MINIMAL "[publish]\ndir = /w\n", 4, "[publish] needs base_url");
+	assert_one_error(MINIMAL "[publish]\ndir = www\nbase_url = https://h/\n", 5,
+	    "bad dir 'www': use an absolute directory");
+	assert_one_error(MINIMAL "[publish]\ndir = /w\nbase_url = ftp://h/\n", 6,
+	    "bad base_url 'ftp://h/'");
+	assert_one_error(MINIMAL "[publish]\ndir = /w\nbase_url = https://h/\"x\n", 6,
+	    "bad base_url");
+	assert_one_error(MINIMAL "[publish]\ndir = /w\nbase_url = https://h/\n[publish]\n", 7,
+	    "duplicate [publish] (first at line 4): merge the two sections");
+	assert_one_error(MINIMAL "[publish x]\n", 4, "[publish] takes no name: write [publish]");
+	assert_one_error(MINIMAL "[publish]\ndir = /w\nbase_url = https://h/\nurl = x\n", 7,
+	    "unknown key 'url' in [publish] (known: dir, base_url)");
+}
+
 static void
 test_presets(void **state)
 {
@@ -1407,6 +1441,7 @@ main(void)
 		cmocka_unit_test(test_include_cycles_and_depth),
 		cmocka_unit_test(test_include_whole_config_checks),
 		cmocka_unit_test(test_presets),
+		cmocka_unit_test(test_publish),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
