@@ -595,6 +595,7 @@ treaty_parsed(void *arg, struct snapshot *fresh, const char *error, double cpu)
 	char why[512];
 
 	t->parsing = NULL;
+	t->meta.last_attempt = time(NULL);
 	t->rd->metrics.parse_seconds += cpu;
 	if (fresh == NULL)
 		o = treaty_fail(t, TREATY_REFUSED, error, -1);
@@ -608,12 +609,11 @@ treaty_parsed(void *arg, struct snapshot *fresh, const char *error, double cpu)
 }
 
 /* Hands the page to the parser's child; the loop goes on until treaty_parsed.
- * TREATY_ERROR (with the fetch failed) when the page cannot be queued, else -1. */
+ * 0, or -1 with err saying why the page could not be queued. */
 static int
-treaty_parse_start(struct treaty *t, struct fetch_result *r)
+treaty_parse_start(struct treaty *t, struct fetch_result *r, char *err, size_t errlen)
 {
 	struct fetch_result *kept;
-	char err[512];
 
 	if ((kept = calloc(1, sizeof(*kept))) == NULL ||
 	    state_set_str(&kept->etag, r->etag) < 0 ||
@@ -622,7 +622,8 @@ treaty_parse_start(struct treaty *t, struct fetch_result *r)
 			free(kept->etag);
 			free(kept);
 		}
-		return treaty_fail(t, TREATY_ERROR, "out of memory keeping a fetched page", -1);
+		snprintf(err, errlen, "out of memory keeping a fetched page");
+		return -1;
 	}
 	kept->ok = true;
 	kept->http_status = r->http_status;
@@ -630,33 +631,38 @@ treaty_parse_start(struct treaty *t, struct fetch_result *r)
 	kept->seconds = r->seconds;
 	t->fetched = kept;
 	t->parsing = parser_start(t->rd->parser, r->body, r->len, t->conf->format,
-	    treaty_parsed, t, err, sizeof(err));
+	    treaty_parsed, t, err, errlen);
 	if (t->parsing == NULL) {
 		treaty_fetched_free(t);
 		log_err("%s: %s", t->conf->id, err);
-		return treaty_fail(t, TREATY_ERROR, err, -1);
+		return -1;
 	}
 	r->body = NULL;   /* the parser's now: no copy of the page */
-	return -1;
+	return 0;
 }
 
 static void
 treaty_fetch_done(void *arg, struct fetch_result *r)
 {
 	struct treaty *t = arg;
-	int o;
+	enum treaty_outcome o;
+	char err[512];
 
 	t->inflight = NULL;
-	t->meta.last_attempt = time(NULL);
-	if (!r->ok)
-		o = treaty_fail(t, TREATY_ERROR, r->error, r->retry_after);
-	else if (r->not_modified && treaty_committed(t) != NULL)
-		o = treaty_commit(t, NULL, r);
-	else if (r->not_modified)
-		o = treaty_fail(t, TREATY_ERROR, "HTTP 304 without a committed page", -1);
-	else if ((o = treaty_parse_start(t, r)) < 0)
+	/* A page to parse ends its attempt in treaty_parsed: until then status shows the
+	 * attempt as not yet made, never as made with nothing committed. */
+	if (r->ok && !r->not_modified && treaty_parse_start(t, r, err, sizeof(err)) == 0)
 		return;
-	treaty_finish(t, (enum treaty_outcome)o, r->len);
+	t->meta.last_attempt = time(NULL);
+	if (r->ok && !r->not_modified)
+		o = treaty_fail(t, TREATY_ERROR, err, -1);
+	else if (!r->ok)
+		o = treaty_fail(t, TREATY_ERROR, r->error, r->retry_after);
+	else if (treaty_committed(t) != NULL)
+		o = treaty_commit(t, NULL, r);
+	else
+		o = treaty_fail(t, TREATY_ERROR, "HTTP 304 without a committed page", -1);
+	treaty_finish(t, o, r->len);
 }
 
 static void
