@@ -42,6 +42,9 @@ struct participant {
 #define SNAPSHOT_MAX_NAME 200
 #define SNAPSHOT_MAX_TEXT 1000
 #define SNAPSHOT_MAX_NOTES 8      /* footnote texts kept per participant */
+/* Footnote text kept per snapshot: a page whose notes repeat on every row cannot make
+ * the snapshot, its state file and its replies megabytes long. */
+#define SNAPSHOT_MAX_NOTE_BYTES (64 << 10)
 
 struct snapshot {
 	struct participant *v;   /* in page order */
@@ -51,6 +54,7 @@ struct snapshot {
 	char *stated_eif;        /* the page's entry-into-force text, NULL when absent */
 	day_t stated_eif_date;   /* its leading date ("1 July 2003, ..."), DAY_NONE when none */
 	char *status_as_at;      /* RFC 3339 UTC of the page's "STATUS AS AT" stamp, or NULL */
+	size_t note_bytes;       /* footnote text kept, at most SNAPSHOT_MAX_NOTE_BYTES */
 };
 
 /* "ratification", "accession", ...; "none" for KIND_NONE. */
@@ -64,8 +68,8 @@ struct snapshot *snapshot_new(void);
 int snapshot_add(struct snapshot *s, const char *name, bool withdrawn,
     struct action signature, struct action instrument);
 /* Appends a footnote text (at most SNAPSHOT_MAX_TEXT bytes, valid UTF-8) to participant
- * i; a note beyond SNAPSHOT_MAX_NOTES or one it already has is dropped. 0, or -1 on
- * out-of-memory. */
+ * i; a note beyond SNAPSHOT_MAX_NOTES, one it already has, or one past the snapshot's
+ * SNAPSHOT_MAX_NOTE_BYTES is dropped. 0, or -1 on out-of-memory. */
 int snapshot_add_note(struct snapshot *s, size_t i, const char *text);
 /* Gives each withdrawn participant of fresh whose page states no date the day ratd first
  * saw it withdrawn: old's date when old already showed it withdrawn, else today. */

@@ -935,6 +935,43 @@ test_notes_withdrawal_footnotes(void **state)
 	snapshot_free(s);
 }
 
+/* Notes that speak of a withdrawal which does not stand: notified and then rescinded
+ * (the Gambia and the Rome Statute, 2016-2017), or a denunciation followed by accession
+ * again on the day it took effect (the table shows the new instrument). Neither State
+ * is withdrawn; a note on a name in brackets still dates its withdrawal. */
+static void
+test_notes_withdrawal_undone(void **state)
+{
+	struct snapshot *s = parse_str("<table id=\"" GRID_ID "\">" HEAD3
+	    "<tr><td>Gambia<sup>2</sup></td><td></td><td>28 Jun\t 2002 </td></tr>"
+	    "<tr><td>Guyana<sup>3</sup></td><td></td><td> 5 Apr\t 1999 a</td></tr>"
+	    "<tr><td>Erewhon<sup>4</sup></td><td></td><td> 5 Apr\t 1999 a</td></tr>"
+	    "<tr><td>[Utopia<sup>4</sup>]</td><td></td><td> 5 Apr\t 1990 a</td></tr>"
+	    "</table>" NOTES_OPEN
+	    "<p><sup>2</sup> On 10 November 2016, the Government of the Gambia notified the "
+	    "Secretary-General of its decision to withdraw from the Statute, which would have "
+	    "taken effect on 10 November 2017. On 10 February 2017, the Government notified "
+	    "the Secretary-General that it had decided to rescind its notification of "
+	    "withdrawal.</p>"
+	    "<p><sup>3</sup> On 5 January 1999, the Government of Guyana notified the "
+	    "Secretary-General of its decision to denounce the Protocol with effect from "
+	    "5 April 1999. On the same day, it acceded again with a reservation.</p>"
+	    "<p><sup>4</sup> The Government notified its withdrawal from the Convention, "
+	    "effective on 1 January 1995.</p>"
+	    "</div>", UNTC_HTML);
+
+	assert_non_null(s);
+	assert_false(who(s, "Gambia")->withdrawn);
+	assert_int_equal(who(s, "Gambia")->withdrawal_date, DAY_NONE);
+	assert_int_equal(who(s, "Gambia")->nnotes, 1);
+	assert_false(who(s, "Guyana")->withdrawn);
+	assert_int_equal(who(s, "Guyana")->withdrawal_date, DAY_NONE);
+	assert_false(who(s, "Erewhon")->withdrawn);
+	assert_true(who(s, "Utopia")->withdrawn);
+	assert_int_equal(who(s, "Utopia")->withdrawal_date, ymd(1995, 1, 1));
+	snapshot_free(s);
+}
+
 /* A withdrawal table among the notes: the participant and the date of effect. */
 static void
 test_notes_withdrawal_table(void **state)
@@ -1025,6 +1062,7 @@ main(void)
 		cmocka_unit_test(test_withdrawn_in_brackets),
 		cmocka_unit_test(test_notes_of_the_fixture),
 		cmocka_unit_test(test_notes_withdrawal_footnotes),
+		cmocka_unit_test(test_notes_withdrawal_undone),
 		cmocka_unit_test(test_notes_withdrawal_table),
 		cmocka_unit_test(test_notes_xml),
 		cmocka_unit_test(test_notes_cut_at_a_character),
