@@ -688,23 +688,16 @@ alerts_host_valid(const char *h)
 
 /*
  * The fully qualified host name (the canonical name of gethostname()'s), else the host
- * name, else "localhost". getaddrinfo() may wait for DNS: it runs once, at start or at
- * the first reload that configures a mail sink, never for each mail.
+ * name, else "localhost". getaddrinfo() may wait for DNS: it runs once, at start, before
+ * the loop turns, never at a reload (a mail sink a reload adds uses this name too) nor
+ * for each mail.
  */
 static void
 alerts_resolve_host(struct alerts *a)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_flags = AI_CANONNAME }, *ai = NULL;
 	char name[256] = "";
-	size_t i;
 
-	if (a->host[0] != '\0')
-		return;
-	for (i = 0; i < a->rd->conf->nalerts; i++)
-		if (a->rd->conf->alerts[i].kind == ALERT_MAILTO)
-			break;
-	if (i == a->rd->conf->nalerts)
-		return;
 	snprintf(a->host, sizeof(a->host), "localhost");
 	if (gethostname(name, sizeof(name) - 1) != 0 || !alerts_host_valid(name))
 		return;
@@ -714,7 +707,7 @@ alerts_resolve_host(struct alerts *a)
 		snprintf(a->host, sizeof(a->host), "%s", ai->ai_canonname);
 	if (ai != NULL)
 		freeaddrinfo(ai);
-	log_info("alert: mail goes out as %s (EHLO, Message-ID)", a->host);
+	log_debug("alert: mail goes out as %s (EHLO, Message-ID)", a->host);
 }
 
 struct alerts *
@@ -725,6 +718,7 @@ alerts_new(struct ratd *rd)
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return NULL;
 	a->rd = rd;
+	alerts_resolve_host(a);
 	if (alerts_reconfigure(a) < 0) {
 		alerts_free(a);
 		return NULL;
@@ -740,7 +734,6 @@ alerts_reconfigure(struct alerts *a)
 	struct sink **v, *s;
 	size_t i, k;
 
-	alerts_resolve_host(a);
 	if ((v = calloc(conf->nalerts + 1, sizeof(*v))) == NULL) {
 		/* The sinks point into the configuration being replaced: they must go. */
 		for (k = 0; k < a->n; k++)
