@@ -33,6 +33,7 @@ struct sink {
 	ev_timer retry;
 	struct fetch *fetch;
 	struct hook *hook;
+	struct hook_log_budget hook_log;   /* the exec program's output lines, over its runs */
 };
 
 /* Each sink's pending count is kept, not recounted per status or metrics request: it
@@ -135,6 +136,8 @@ sink_new(struct alerts *a, const struct conf_alert *ca, const json_t *saved)
 	/* An id a sink has seen is never given again, even if the journal was lost. */
 	journal_bump(&a->rd->journal, s->delivered);
 	ev_init(&s->retry, NULL);
+	s->hook_log.tokens = HOOK_LOG_BURST;
+	s->hook_log.at = a->rd->loop != NULL ? ev_now(a->rd->loop) : 0.;
 	return s;
 }
 
@@ -295,7 +298,7 @@ sink_exec(struct sink *s, const json_t *ev, const char *json)
 		return;
 	}
 	s->hook = hook_run(s->a->rd->loop, s->conf->name, s->conf->target, env, json,
-	    strlen(json), s->conf->timeout, sink_hook_done, s, err, sizeof(err));
+	    strlen(json), s->conf->timeout, &s->hook_log, sink_hook_done, s, err, sizeof(err));
 	sink_env_free(env);
 	if (s->hook == NULL)
 		sink_done(s, false, err);

@@ -1,5 +1,6 @@
 /* Exec sinks: a child per delivery, never waited for synchronously. */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -33,6 +34,7 @@ struct hook {
 	size_t line_len;
 	bool line_cut;              /* longer than line: the rest is dropped */
 	unsigned logged, suppressed;
+	struct hook_log_budget *budget;   /* the caller's rate over runs, or NULL */
 };
 
 static void
@@ -144,8 +146,26 @@ hook_clean(const char *in, size_t len, bool cut, char *out, size_t cap)
 	return o;
 }
 
+/* Takes one line from the budget, refilled at HOOK_LOG_RATE up to HOOK_LOG_BURST; true
+ * when the line may be logged. */
+static bool
+hook_budget_take(struct hook *h)
+{
+	struct hook_log_budget *b = h->budget;
+	double now = ev_now(h->loop);
+
+	if (b == NULL)
+		return true;
+	b->tokens = fmin(HOOK_LOG_BURST, b->tokens + (now - b->at) * HOOK_LOG_RATE);
+	b->at = now;
+	if (b->tokens < 1.)
+		return false;
+	b->tokens -= 1.;
+	return true;
+}
+
 /* One line of the program's output to the log, prefixed and cleaned, while the run's
- * allowance lasts; blank lines are skipped. */
+ * allowance and the budget last; blank lines are skipped. */
 static void
 hook_emit(struct hook *h)
 {
@@ -155,7 +175,7 @@ hook_emit(struct hook *h)
 	if (len > 0 && h->line[len - 1] == '\r' && !h->line_cut)
 		len--;
 	if (len > 0) {
-		if (h->logged < HOOK_LINES_MAX) {
+		if (h->logged < HOOK_LINES_MAX && hook_budget_take(h)) {
 			hook_clean(h->line, len, h->line_cut, clean, sizeof(clean));
 			log_notice("alert %s: hook: %s", h->name, clean);
 			h->logged++;
@@ -218,6 +238,24 @@ hook_reader_cb(struct ev_loop *loop, ev_io *w, int revents)
 	hook_read(w->data, HOOK_READ_MAX);
 }
 
+/* How many lines went unlogged: this run's, with those an empty budget held back
+ * before, in one line when the budget allows, else added to what it holds back. */
+static void
+hook_report_suppressed(struct hook *h)
+{
+	unsigned long n = h->suppressed + (h->budget != NULL ? h->budget->dropped : 0);
+
+	if (n == 0)
+		return;
+	if (h->budget != NULL && !hook_budget_take(h)) {
+		h->budget->dropped = n;
+		return;
+	}
+	if (h->budget != NULL)
+		h->budget->dropped = 0;
+	log_notice("alert %s: hook: %lu more lines suppressed", h->name, n);
+}
+
 /* The program has exited: what it wrote is in the pipe already, so what is there now
  * (bounded: what is left of its group could go on writing) is the rest. */
 static void
@@ -226,8 +264,7 @@ hook_finish_output(struct hook *h)
 	hook_read(h, HOOK_READ_MAX);
 	if (h->line_len > 0 || h->line_cut)
 		hook_emit(h);
-	if (h->suppressed > 0)
-		log_notice("alert %s: hook: %u more lines suppressed", h->name, h->suppressed);
+	hook_report_suppressed(h);
 	hook_close_output(h);
 }
 
@@ -390,8 +427,8 @@ hook_start(struct hook *h, const char *program, char *const envp[], char *err, s
 
 struct hook *
 hook_run(struct ev_loop *loop, const char *name, const char *program, char *const envp[],
-    const char *input, size_t len, double timeout, hook_done_fn *done, void *arg,
-    char *err, size_t errlen)
+    const char *input, size_t len, double timeout, struct hook_log_budget *budget,
+    hook_done_fn *done, void *arg, char *err, size_t errlen)
 {
 	struct hook *h;
 
@@ -407,6 +444,7 @@ hook_run(struct ev_loop *loop, const char *name, const char *program, char *cons
 	h->len = len;
 	h->loop = loop;
 	h->timeout = timeout;
+	h->budget = budget;
 	h->done = done;
 	h->arg = arg;
 	h->in = h->out = -1;

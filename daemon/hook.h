@@ -19,14 +19,25 @@ typedef void hook_done_fn(void *arg, bool ok, const char *error);
 #define HOOK_LINES_MAX 20
 #define HOOK_READ_MAX (64 * 1024)
 
+/* A rate over many runs, kept by the caller (one per sink): HOOK_LOG_BURST lines, then
+ * HOOK_LOG_RATE lines a second, so a thousand events behind a chatty program cannot
+ * flood the log. Lines past it are counted and the count logged when it allows. */
+#define HOOK_LOG_BURST 60.
+#define HOOK_LOG_RATE 1.
+struct hook_log_budget {
+	double tokens;            /* lines that may be logged now; start at HOOK_LOG_BURST */
+	double at;                /* when tokens was last brought up to date (ev_now) */
+	unsigned long dropped;    /* lines not logged for lack of tokens, not yet reported */
+};
+
 /* Starts program with envp and input on its stdin; done is called once it has exited
  * (or was killed after timeout seconds). Its stdout and stderr come back through a
  * pipe, read without blocking and logged as "alert NAME: hook: LINE" (level notice)
- * within the bounds above, cleaned by hook_clean. NULL with err set when it cannot
- * start. */
+ * within the bounds above and budget's rate (NULL: the per-run bound alone; budget must
+ * outlive the run), cleaned by hook_clean. NULL with err set when it cannot start. */
 struct hook *hook_run(struct ev_loop *loop, const char *name, const char *program,
-    char *const envp[], const char *input, size_t len, double timeout, hook_done_fn *done,
-    void *arg, char *err, size_t errlen);
+    char *const envp[], const char *input, size_t len, double timeout,
+    struct hook_log_budget *budget, hook_done_fn *done, void *arg, char *err, size_t errlen);
 /* Copies len bytes of in to out (cap bytes, cap >= 8) as valid UTF-8 a reader cannot
  * be fooled by: invalid sequences, controls (C0 but tab, which becomes a space; DEL;
  * C1), U+2028, U+2029 and bidirectional controls (U+202A-U+202E, U+2066-U+2069)

@@ -141,7 +141,7 @@ tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 /* Runs script as the sink "noisy" with stderr (the log) in a file as the journal sees
  * it ("<N>" prefixes); returns the log's text. */
 static char *
-run_hook(const char *script, struct run *r, double *took)
+run_hook_budget(const char *script, struct run *r, double *took, struct hook_log_budget *b)
 {
 	char dir[] = "/tmp/ratd-test-hook-XXXXXX", prog[128], logp[128], env[64], err[256];
 	char *envp[] = { NULL }, *text;
@@ -172,7 +172,7 @@ run_hook(const char *script, struct run *r, double *took)
 	log_init();
 
 	*took = ev_time();
-	h = hook_run(EV_DEFAULT, "noisy", prog, envp, "{\"id\":1}", 8, 20., done_cb, r, err,
+	h = hook_run(EV_DEFAULT, "noisy", prog, envp, "{\"id\":1}", 8, 20., b, done_cb, r, err,
 	    sizeof(err));
 	ev_timer_init(&give_up, give_up_cb, 25., 0.);
 	ev_timer_start(EV_DEFAULT, &give_up);
@@ -205,6 +205,12 @@ run_hook(const char *script, struct run *r, double *took)
 	unlink(logp);
 	rmdir(dir);
 	return text;
+}
+
+static char *
+run_hook(const char *script, struct run *r, double *took)
+{
+	return run_hook_budget(script, r, took, NULL);
 }
 
 static int
@@ -316,6 +322,39 @@ test_flood_keeps_loop_turning(void **state)
 	free(text);
 }
 
+/* Many runs of a chatty program (a thousand events behind it) share one budget: past
+ * HOOK_LOG_BURST lines, the log gets HOOK_LOG_RATE a second, and the lines held back
+ * are counted in a later "suppressed" line rather than lost from sight. */
+static void
+test_rate_over_runs(void **state)
+{
+	static const char script[] =
+	    "#!/bin/sh\n"
+	    "cat >/dev/null\n"
+	    "i=0; while [ $i -lt 30 ]; do echo \"line $i\"; i=$((i+1)); done\n";
+	struct hook_log_budget b = { .tokens = HOOK_LOG_BURST, .at = ev_time() };
+	int logged = 0, last = 0, i;
+	struct run r;
+	double took, start = ev_time();
+	char *text;
+
+	ev_now_update(EV_DEFAULT);
+	b.at = ev_now(EV_DEFAULT);
+	for (i = 0; i < 5; i++) {
+		memset(&r, 0, sizeof(r));
+		text = run_hook_budget(script, &r, &took, &b);
+		assert_true(r.called && r.ok);
+		last = count(text, "hook:");
+		logged += last;
+		free(text);
+	}
+	/* 150 lines written; at most the burst and what the time taken refilled. */
+	assert_true(logged <= (int)(HOOK_LOG_BURST + (ev_time() - start) * HOOK_LOG_RATE) + 1);
+	assert_true(logged >= (int)HOOK_LOG_BURST);
+	assert_true(last <= 1 + (int)((ev_time() - start) * HOOK_LOG_RATE));
+	assert_true(b.dropped > 0 || last > 0);
+}
+
 int
 main(void)
 {
@@ -324,6 +363,7 @@ main(void)
 		cmocka_unit_test(test_hostile_output),
 		cmocka_unit_test(test_last_line_and_failure),
 		cmocka_unit_test(test_flood_keeps_loop_turning),
+		cmocka_unit_test(test_rate_over_runs),
 	};
 
 	/* cmocka's output must not land in the captured log. */
