@@ -22,6 +22,7 @@
 #include "ratd/proto.h"
 #include "ratd/render.h"
 #include "ratd/svg.h"
+#include "utf8.h"
 
 /* A status of many treaties is far longer than a request may be. */
 #define CTL_MAX_REPLY (16 * 1024 * 1024)
@@ -243,6 +244,7 @@ usage_error(const struct ctl *ctl, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	utf8_trim_partial(msg);   /* an argument cut at the bound ends between characters */
 	if (ctl->plugin) {
 		char line[1100];
 
@@ -267,6 +269,7 @@ fail(const struct ctl *ctl, int rc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	utf8_trim_partial(msg);
 	if (ctl->cmd == CMD_CHECK || ctl->plugin)
 		return plugin_line(CHECK_UNKNOWN, msg, NULL);
 	fputs("ratctl: ", stderr);

@@ -380,7 +380,7 @@ publish_now(struct publish *p)
 		snprintf(err, sizeof(err), "cannot create %s: %s", dir, strerror(errno));
 		rc = -1;
 	} else
-		rc = publish_all(p, date_of_time(time(NULL)), err, sizeof(err));
+		rc = publish_all(p, ratd_today(p->rd, time(NULL)), err, sizeof(err));
 	if (p->written > 0 && publish_sync_dir(dir, rc < 0 ? (char[512]){ 0 } : err,
 	    rc < 0 ? 512 : sizeof(err)) < 0)
 		rc = -1;
