@@ -56,6 +56,33 @@ load_conf(const char *path)
 	return NULL;
 }
 
+/* --check-config: the lines only a page can refute (a withdrawn = date not after the
+ * participant's instrument), against the committed page, else the seed; read only.
+ * Prints each as FILE:LINE: message to stderr and returns how many. */
+static size_t
+check_against_pages(const struct conf *conf)
+{
+	struct snapshot *s;
+	char path[4096], err[512];
+	size_t i, bad = 0;
+
+	xmlInitParser();
+	for (i = 0; i < conf->ntreaties; i++) {
+		const struct conf_treaty *ct = &conf->treaties[i];
+
+		if (ct->rule.nwithdrawn == 0)
+			continue;
+		if (state_peek(conf->state_dir, ct->id, &s, err, sizeof(err)) < 0)
+			log_warn("%s: withdrawn = dates not checked against the committed page: %s",
+			    ct->id, err);
+		if (s == NULL)
+			s = treaty_read_seed(conf->seed_dir, ct->id, path, sizeof(path));
+		bad += treaty_check_withdrawn(ct, s, stderr);
+		snapshot_free(s);
+	}
+	return bad;
+}
+
 static void
 on_stop(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -186,11 +213,14 @@ main(int argc, char **argv)
 	if ((conf = load_conf(path)) == NULL)
 		return 1;
 	if (check) {
-		printf("%s: no errors (%zu treaties, %zu alerts)\n", path, conf->ntreaties,
-		    conf->nalerts);
+		size_t bad = check_against_pages(conf);
+
+		if (bad == 0)
+			printf("%s: no errors (%zu treaties, %zu alerts)\n", path, conf->ntreaties,
+			    conf->nalerts);
 		conf_free(conf);
 		free(conf);
-		return 0;
+		return bad == 0 ? 0 : 1;
 	}
 	/* Before anything can start an alert program: it must inherit neither. */
 	notify_init(&rd.notify);

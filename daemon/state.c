@@ -583,6 +583,28 @@ state_aside_name(const char *path, char *out, size_t len)
 }
 
 int
+state_peek(const char *dir, const char *id, struct snapshot **snap, char *err, size_t errlen)
+{
+	struct source_meta m;
+	json_t *outbox = NULL;
+	char path[4096];
+	char *text;
+	size_t len;
+	int rc;
+
+	*snap = NULL;
+	snprintf(path, sizeof(path), "%s/%s.json", dir, id);
+	if (state_read_file(path, STATE_MAX_FILE, &text, &len, err, errlen) < 0)
+		return errno == ENOENT ? 0 : -1;
+	memset(&m, 0, sizeof(m));
+	rc = state_parse(text, len, id, snap, &m, &outbox, err, errlen);
+	free(text);
+	source_meta_clear(&m);
+	json_decref(outbox);
+	return rc == 0 ? 1 : -1;
+}
+
+int
 state_load(const char *dir, const char *id, struct snapshot **snap, struct source_meta *m,
     json_t **outbox, char *err, size_t errlen)
 {

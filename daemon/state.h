@@ -85,6 +85,10 @@ void state_aside_name(const char *path, char *out, size_t len);
  * crash are found here again. */
 int state_save(const char *dir, const char *id, const struct snapshot *snap,
     const struct source_meta *m, const json_t *outbox, char *err, size_t errlen);
+/* Reads the committed snapshot of dir/ID.json and changes nothing (for --check-config):
+ * 1 when read, 0 when there is none, -1 when it cannot be read (err says why). */
+int state_peek(const char *dir, const char *id, struct snapshot **snap, char *err,
+    size_t errlen);
 /* Loads dir/ID.json. 1 when loaded, 0 when there is none, -1 when it is unreadable or
  * invalid: then it has been moved aside to ID.json.corrupt-TIME and err says so. */
 int state_load(const char *dir, const char *id, struct snapshot **snap,

@@ -14,7 +14,6 @@
 #include "treaty.h"
 #include "untc.h"
 
-static void treaty_check_dates(const struct treaty *t, const struct snapshot *s);
 
 #define BACKOFF_BASE 60.0          /* first retry after a failure, seconds */
 #define RETRY_AFTER_MIN 60.0
@@ -47,33 +46,43 @@ treaty_source_state(const struct treaty *t)
 	return t->from_seed ? "seed" : "ok";
 }
 
-/* Loads seed_dir/ID.xml or ID.html: what users see before the first fetch succeeds. */
-static void
-treaty_load_seed(struct treaty *t)
+struct snapshot *
+treaty_read_seed(const char *seed_dir, const char *id, char *path, size_t pathlen)
 {
 	static const char *const exts[] = { "xml", "html" };
-	char path[4096], why[512];
+	struct snapshot *s;
+	char why[512];
 	char *text;
 	size_t i, len;
 
 	for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s.%s", t->rd->conf->seed_dir, t->conf->id, exts[i]);
+		snprintf(path, pathlen, "%s/%s.%s", seed_dir, id, exts[i]);
 		if (state_read_linked(path, SEED_MAX_FILE, &text, &len, why, sizeof(why)) < 0) {
 			if (errno != ENOENT)
-				log_warn("%s: seed: %s", t->conf->id, why);
+				log_warn("%s: seed: %s", id, why);
 			continue;
 		}
-		t->snap = untc_parse(text, len, UNTC_AUTO, why, sizeof(why));
+		s = untc_parse(text, len, UNTC_AUTO, why, sizeof(why));
 		free(text);
-		if (t->snap == NULL) {
-			log_warn("%s: seed %s not usable: %s", t->conf->id, path, why);
-			continue;
-		}
-		t->from_seed = true;
-		log_info("%s: serving bundled seed %s (%zu participants) until the first "
-		    "successful fetch", t->conf->id, path, t->snap->n);
-		return;
+		if (s != NULL)
+			return s;
+		log_warn("%s: seed %s not usable: %s", id, path, why);
 	}
+	return NULL;
+}
+
+/* Loads seed_dir/ID.xml or ID.html: what users see before the first fetch succeeds. */
+static void
+treaty_load_seed(struct treaty *t)
+{
+	char path[4096];
+
+	if ((t->snap = treaty_read_seed(t->rd->conf->seed_dir, t->conf->id, path,
+	    sizeof(path))) == NULL)
+		return;
+	t->from_seed = true;
+	log_info("%s: serving bundled seed %s (%zu participants) until the first "
+	    "successful fetch", t->conf->id, path, t->snap->n);
 }
 
 struct treaty *
@@ -97,7 +106,7 @@ treaty_new(struct ratd *rd, const struct conf_treaty *ct)
 		log_info("%s: loaded committed state: %zu participants", ct->id, t->snap->n);
 	if (t->snap == NULL)
 		treaty_load_seed(t);
-	treaty_check_dates(t, t->snap);
+	treaty_check_withdrawn(ct, t->snap, NULL);
 	return t;
 }
 
@@ -132,26 +141,30 @@ treaty_eval(const struct treaty *t, const struct snapshot *s, day_t as_of,
 	return rule_eval_after(&t->conf->rule, s, as_of, after, out);
 }
 
-/* A withdrawn = date the page contradicts: ratd ignores it (rule_withdrawal) and says
- * where, since --check-config cannot see the page. */
-static void
-treaty_check_dates(const struct treaty *t, const struct snapshot *s)
+size_t
+treaty_check_withdrawn(const struct conf_treaty *ct, const struct snapshot *s, FILE *out)
 {
-	const struct rule *r = &t->conf->rule;
-	char d1[DATE_ISO_LEN], d2[DATE_ISO_LEN];
-	size_t i;
+	const struct rule *r = &ct->rule;
+	char d1[DATE_ISO_LEN], d2[DATE_ISO_LEN], msg[1024];
+	size_t i, n = 0;
 	long k;
 
 	for (i = 0; s != NULL && i < r->nwithdrawn; i++) {
 		k = snapshot_find(s, r->withdrawn[i].name);
-		if (k >= 0 && s->v[k].instrument.date != DAY_NONE &&
-		    r->withdrawn[i].date <= s->v[k].instrument.date)
-			log_warn("%s:%d: withdrawn date %s for %s is not after its instrument "
-			    "(%s) on the page; ratd ignores it: correct or remove the line",
-			    t->conf->file, r->withdrawn[i].line,
-			    date_format_iso(r->withdrawn[i].date, d1), r->withdrawn[i].name,
-			    date_format_iso(s->v[k].instrument.date, d2));
+		if (k < 0 || s->v[k].instrument.date == DAY_NONE ||
+		    r->withdrawn[i].date > s->v[k].instrument.date)
+			continue;
+		snprintf(msg, sizeof(msg), "%s:%d: withdrawn date %s for %s is not after its "
+		    "instrument (%s) on the page; ratd ignores it: correct or remove the line",
+		    ct->file, r->withdrawn[i].line, date_format_iso(r->withdrawn[i].date, d1),
+		    r->withdrawn[i].name, date_format_iso(s->v[k].instrument.date, d2));
+		if (out != NULL)
+			fprintf(out, "%s\n", msg);
+		else
+			log_warn("%s", msg);
+		n++;
 	}
+	return n;
 }
 
 static void
@@ -494,7 +507,7 @@ treaty_commit(struct treaty *t, struct snapshot *fresh, const struct fetch_resul
 
 	if (fresh != NULL) {
 		snapshot_date_withdrawals(fresh, treaty_committed(t), ratd_today(t->rd, now));
-		treaty_check_dates(t, fresh);
+		treaty_check_withdrawn(t->conf, fresh, NULL);
 	}
 	o = fresh == NULL ? TREATY_NOT_MODIFIED :
 	    treaty_changed(t, fresh) ? TREATY_CHANGED : TREATY_UNCHANGED;

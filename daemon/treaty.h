@@ -4,6 +4,7 @@
 
 #include <ev.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "conf.h"
@@ -65,6 +66,15 @@ int treaty_eval(const struct treaty *t, const struct snapshot *s, day_t as_of,
     struct rule_result *out);
 /* Raises entered-into-force when today has reached the date (the daily check). */
 void treaty_check_in_force(struct treaty *t);
+/* Parses seed_dir/ID.xml, else ID.html (path: the one read); NULL when neither is there
+ * or usable (logged). */
+struct snapshot *treaty_read_seed(const char *seed_dir, const char *id, char *path,
+    size_t pathlen);
+/* Each withdrawn = line of ct whose date is not after the participant's instrument in s
+ * (which then ignores it): one FILE:LINE message each, to out, or logged as a warning
+ * when out is NULL. Returns how many. */
+size_t treaty_check_withdrawn(const struct conf_treaty *ct, const struct snapshot *s,
+    FILE *out);
 /* "ok", "seed", "failing" or "none" (SPEC §7). */
 const char *treaty_source_state(const struct treaty *t);
 /* "changed", "unchanged", "not-modified", "refused", "error". */

@@ -819,6 +819,21 @@ def test_check_config(ctx):
         check(re.search(r"^%s:%d: %s" % (re.escape(bad), n, re.escape(what)), out, re.M),
               "%s not reported at %s:%d: in:\n%s" % (key, bad, n, out))
 
+    # A withdrawn date not after the participant's instrument (Albania acceded on
+    # 2007-06-05) needs the page: --check-config reads the seed (or the committed state).
+    ctx.add_seed()
+    for date, rc_want in (("2007-06-05", 1), ("2020-01-01", 0)):
+        wd = ctx.write_conf(url, name="withdrawn-%s.conf" % date,
+                            extra="withdrawn = Albania: %s\n" % date)
+        n = line_of(wd, "withdrawn = ")
+        rc, out = check_config(ctx, wd)
+        eq(rc, rc_want, "--check-config exit status with withdrawn = Albania: %s (output %r)"
+           % (date, out))
+        if rc_want:
+            check(re.search(r"^%s:%d: withdrawn date 2007-06-05 for Albania is not after"
+                            % (re.escape(wd), n), out, re.M),
+                  "withdrawn date not reported at %s:%d: in:\n%s" % (wd, n, out))
+
     p = ctx.run([RATD, "-h"], 5)
     eq(p.returncode, 0, "ratd -h exit status")
     check(b"--once" in p.stdout + p.stderr, "ratd -h does not mention --once")
