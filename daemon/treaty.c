@@ -130,6 +130,29 @@ treaty_after_eif(const struct treaty *t, day_t as_of, day_t *out)
 	return 0;
 }
 
+day_t
+treaty_earliest(const struct treaty *t, day_t as_of)
+{
+	const struct rule *r = &t->conf->rule;
+	day_t e = rule_entry_into_force(r, as_of), after = DAY_NONE;
+	struct rule_result o;
+	struct treaty *u;
+
+	if (r->has_not_before && e < r->not_before)
+		e = r->not_before;
+	if (r->after_treaty == NULL || (u = ratd_treaty(t->rd, r->after_treaty)) == NULL ||
+	    u->snap == NULL || treaty_eval(u, u->snap, as_of, &o) < 0)
+		return e;
+	if (o.threshold_reached && o.entry_into_force != DAY_NONE)
+		after = o.entry_into_force;
+	rule_result_clear(&o);
+	/* The treaty waited for is not in force either: its own earliest date. The
+	 * configuration has no cycle (conf_load refuses one), so the recursion ends. */
+	if (after == DAY_NONE)
+		after = treaty_earliest(u, as_of);
+	return after > e ? after : e;
+}
+
 int
 treaty_eval(const struct treaty *t, const struct snapshot *s, day_t as_of,
     struct rule_result *out)

@@ -66,6 +66,10 @@ int treaty_eval(const struct treaty *t, const struct snapshot *s, day_t as_of,
     struct rule_result *out);
 /* Raises entered-into-force when today has reached the date (the daily check). */
 void treaty_check_in_force(struct treaty *t);
+/* The earliest day t could enter into force were every missing instrument deposited at
+ * as_of: the rule's date from as_of, never before not_before, nor before the treaty it
+ * waits for (after_treaty) is in force or could be. */
+day_t treaty_earliest(const struct treaty *t, day_t as_of);
 /* Parses seed_dir/ID.xml, else ID.html (path: the one read); NULL when neither is there
  * or usable (logged). */
 struct snapshot *treaty_read_seed(const char *seed_dir, const char *id, char *path,

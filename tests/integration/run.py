@@ -576,6 +576,29 @@ def test_not_modified_since(ctx):
     eq(d.status().get("parties"), 59, "parties after not-modified")
 
 
+def test_earliest_after_treaty(ctx):
+    # A protocol that "shall not enter into force before the Convention" (OP-CRPD art.
+    # 13(1)): on 2000-12-04 IV-13 stood at 15 of 20, so its earliest possible date was
+    # 2000-12-04 + 3 months -> 2001-04-01; the protocol's own rule (30 days) would give
+    # 2001-01-03, but it can be no earlier than the convention's.
+    url = ctx.serve(file="IV-13.html")
+    proto = ctx.serve("/protocol", file="IV-13.html")
+    conf = ctx.write_conf(url, extra="\n[treaty OP-13]\ntitle = Protocol\nurl = %s\n"
+                          "threshold = 100\neif_delay = 30 days\neif_align = none\n"
+                          "after_treaty = %s\n" % (proto, TREATY))
+    d = ctx.daemon(conf)
+    d.wait_state("ok")
+    wait_for(lambda: d.status("OP-13")["source"].get("state") == "ok", 5, "OP-13's fetch")
+    eq(d.status(TREATY, as_of="2000-12-04").get("earliest_entry_into_force"), "2001-04-01",
+       "IV-13's earliest possible entry into force on 2000-12-04")
+    eq(d.status("OP-13", as_of="2000-12-04").get("earliest_entry_into_force"), "2001-04-01",
+       "the protocol's earliest possible entry into force on 2000-12-04")
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    eq(d.status("OP-13").get("earliest_entry_into_force"),
+       (today + datetime.timedelta(days=30)).isoformat(),
+       "the protocol's earliest date today (IV-13 in force: its own 30 days)")
+
+
 def test_xml_source(ctx):
     d, st = start_ok(ctx, file="IV-13.xml", path="/page.xml")
     req = ctx.server.requests("/page.xml")
@@ -1817,6 +1840,7 @@ def test_events(ctx):
 
 
 TESTS = [
+    ("earliest_after_treaty", test_earliest_after_treaty),
     ("current_page", test_current_page),
     ("as_of", test_as_of),
     ("page_change_refresh", test_page_change_refresh),
