@@ -262,7 +262,8 @@ publish_treaty(struct publish *p, const struct treaty *t, const json_t *view, da
     char *err, size_t errlen)
 {
 	struct publish_buf b;
-	char name[CONF_MAX_ID + 8];
+	char name[CONF_MAX_ID + 8], iso[DATE_ISO_LEN];
+	json_t *one;
 	int rc = 0;
 
 	snprintf(name, sizeof(name), "%s.svg", t->conf->id);
@@ -273,6 +274,16 @@ publish_treaty(struct publish *p, const struct treaty *t, const json_t *view, da
 	if (publish_open(&b) != NULL)
 		ical_write(b.f, json_object_get(view, "status"), json_object_get(view, "parties"),
 		    p->rd->conf->publish_base_url, publish_stamp(t, today));
+	rc |= publish_close(p, &b, name, err, errlen);
+	/* The treaty's own page, whole: where a long index links to. */
+	snprintf(name, sizeof(name), "%s.html", t->conf->id);
+	if ((one = json_pack("[O]", view)) == NULL) {
+		snprintf(err, errlen, "%s/%s: out of memory", p->rd->conf->publish_dir, name);
+		return -1;
+	}
+	if (publish_open(&b) != NULL)
+		page_write(b.f, one, date_format_iso(today, iso), false);
+	json_decref(one);
 	rc |= publish_close(p, &b, name, err, errlen);
 	return rc;
 }
@@ -338,7 +349,8 @@ publish_all(struct publish *p, day_t today, char *err, size_t errlen)
 		rc = -1;
 	/* The page last: what it links to is already there when it shows the news. */
 	if (publish_open(&b) != NULL)
-		page_write(b.f, views, date_format_iso(today, iso));
+		page_write(b.f, views, date_format_iso(today, iso),
+		    json_array_size(views) > PAGE_FULL_MAX);
 	if (publish_close(p, &b, "index.html", rc < 0 ? e2 : err, rc < 0 ? sizeof(e2) :
 	    errlen) < 0)
 		rc = -1;
