@@ -17,11 +17,10 @@
 
 #include <jansson.h>
 
-#include "conf.h"
 #include "date.h"
-#include "ratd/proto.h"
-#include "ratd/render.h"
-#include "ratd/svg.h"
+#include "proto.h"
+#include "render.h"
+#include "svg.h"
 
 /* A status of many treaties is far longer than a request may be. */
 #define CTL_MAX_REPLY (16 * 1024 * 1024)
@@ -292,13 +291,13 @@ parse_count(const char *s, long max, long *out)
 	return true;
 }
 
-/* Treaty ids are what ratd.conf accepts: [A-Za-z0-9._-], at most CONF_MAX_ID bytes. */
+/* Treaty ids are what ratd.conf accepts: [A-Za-z0-9._-], at most RATD_MAX_ID bytes. */
 static bool
 treaty_valid(const char *s)
 {
 	size_t n = strlen(s);
 
-	return n > 0 && n <= CONF_MAX_ID && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	return n > 0 && n <= RATD_MAX_ID && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	    "abcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }
 

@@ -10,7 +10,7 @@
 
 #include "alert.h"
 #include "fetch.h"
-#include "hook.h"
+#include "exec_sink.h"
 #include "log.h"
 #include "ratd.h"
 #include "status.h"

@@ -13,7 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "ratd/proto.h"
+#include "proto.h"
 #include "conf.h"
 #include "utf8.h"
 

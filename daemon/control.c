@@ -15,11 +15,11 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <ratd/proto.h>
+#include "proto.h"
 
 #include "alert.h"
 #include "control.h"
-#include "listen.h"
+#include "sd_listen.h"
 #include "journal.h"
 #include "metrics.h"
 #include "log.h"

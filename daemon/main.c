@@ -8,12 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <ratd/proto.h>
-#include <ratd/render.h>
+#include "proto.h"
+#include "render.h"
 
 #include "alert.h"
 #include "conf.h"
-#include "listen.h"
+#include "sd_listen.h"
 #include "log.h"
 #include "ratd.h"
 #include "status.h"

@@ -15,8 +15,8 @@
 #include "page.h"
 #include "publish.h"
 #include "ratd.h"
-#include "ratd/render.h"
-#include "ratd/svg.h"
+#include "render.h"
+#include "svg.h"
 #include "status.h"
 #include "treaty.h"
 

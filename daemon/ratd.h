@@ -10,7 +10,7 @@
 #include "conf.h"
 #include "event.h"
 #include "journal.h"
-#include "notify.h"
+#include "sd_notify.h"
 #include "metrics.h"
 
 struct fetcher;

@@ -4,7 +4,7 @@
 
 #define STATUS_PACE_MONTHS 24
 
-#include "check.h"
+#include "plausible.h"
 #include "ratd.h"
 #include "rule.h"
 #include "status.h"

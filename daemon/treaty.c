@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "plausible.h"
 #include "event.h"
 #include "fetch.h"
 #include "log.h"

@@ -28,7 +28,7 @@ bench-tools:
 bench: bench-deps bench-tools
 	python3 tests/bench/run.py --build $(BENCH_BUILD) $(BENCH_ARGS)
 
-$(BUILD)/bench/parse_bench: tests/bench/parse_bench.c $(BUILD)/libratd.a
+$(BUILD)/bench/parse_bench: tests/bench/parse_bench.c $(BUILD)/libratd.a $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

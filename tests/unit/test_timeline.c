@@ -13,7 +13,7 @@
 
 #include "conf.h"
 #include "date.h"
-#include "ratd/render.h"
+#include "render.h"
 #include "rule.h"
 #include "snapshot.h"
 #include "untc.h"

@@ -1,7 +1,7 @@
 /* Plausibility: a page that suddenly loses participants is more likely broken than true. */
 #include <stdio.h>
 
-#include "check.h"
+#include "plausible.h"
 
 /* Participants of committed that fresh no longer lists. */
 static size_t

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "notify.h"
+#include "sd_notify.h"
 #include "utf8.h"
 
 #define NOTIFY_MIN_PING 0.001      /* seconds: a tiny WATCHDOG_USEC must not spin the loop */

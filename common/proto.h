@@ -9,6 +9,10 @@
 #define RATD_DEFAULT_SOCKET "/run/ratd/ratd.sock"
 #endif
 
+/* Longest treaty id (and alert name): ratd.conf refuses longer ones, ratctl does not
+ * send them. */
+#define RATD_MAX_ID 64
+
 /* Longest request line the daemon accepts, newline included (replies may be longer). */
 #define RATD_MAX_LINE (64 * 1024)
 

@@ -10,7 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "listen.h"
+#include "sd_listen.h"
 #include "utf8.h"
 
 #define LISTEN_MAX_FDS 65536       /* more is not a count systemd would pass */

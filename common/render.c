@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ratd/render.h"
+#include "render.h"
 
 #define KEY_WIDTH 18     /* "entry into force" and room to spare */
 #define ALL_KINDS 6      /* ratification accession acceptance approval succession confirmation */

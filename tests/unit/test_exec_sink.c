@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "hook.h"
+#include "exec_sink.h"
 #include "log.h"
 
 /* Whether s is valid UTF-8 free of controls other than the newline. */

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "listen.h"
+#include "sd_listen.h"
 
 struct fixture {
 	char dir[64];

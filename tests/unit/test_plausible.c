@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "check.h"
+#include "plausible.h"
 #include "untc.h"
 
 #define K(k) (1u << (k))

@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "hook.h"
+#include "exec_sink.h"
 #include "log.h"
 
 struct hook {

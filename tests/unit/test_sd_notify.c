@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "notify.h"
+#include "sd_notify.h"
 
 /* A stand-in for systemd's notification socket. */
 struct fixture {
