@@ -12,7 +12,7 @@
 #include "fetch.h"
 #include "exec_sink.h"
 #include "log.h"
-#include "ratd.h"
+#include "core.h"
 #include "status.h"
 #include "treaty.h"
 
@@ -39,7 +39,8 @@ struct sink {
  * goes up as events reach the disk (alerts_catch_up) and down as they are delivered,
  * and is counted from the journal once at start and at each reload. */
 struct alerts {
-	struct ratd *rd;
+	struct core *core;
+	bool single_attempt;     /* --once: one attempt per delivery, no retry timer */
 	struct sink **v;
 	size_t n;
 	char host[256];          /* for EHLO and Message-ID: the FQDN, else the host name */
@@ -87,7 +88,7 @@ alerts_save(struct alerts *a)
 	text = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
 	if (text == NULL ||
-	    state_write_atomic(a->rd->conf->state_dir, ALERT_CURSORS, text, strlen(text), err,
+	    state_write_atomic(a->core->conf->state_dir, ALERT_CURSORS, text, strlen(text), err,
 	    sizeof(err)) < 0)
 		log_err("alerts: cannot save delivery cursors: %s; a delivered event may be "
 		    "delivered again after a restart", text ? err : "out of memory");
@@ -102,7 +103,7 @@ alerts_load(struct alerts *a)
 	size_t len;
 	json_t *root;
 
-	snprintf(path, sizeof(path), "%s/%s", a->rd->conf->state_dir, ALERT_CURSORS);
+	snprintf(path, sizeof(path), "%s/%s", a->core->conf->state_dir, ALERT_CURSORS);
 	if (state_read_file(path, 1 << 20, &text, &len, why, sizeof(why)) < 0) {
 		if (errno != ENOENT)
 			log_err("alerts: %s", why);
@@ -131,9 +132,9 @@ sink_new(struct alerts *a, const struct conf_alert *ca, const json_t *saved)
 	s->conf = ca;
 	/* A new sink starts at the present: it is not sent the whole past. */
 	s->delivered = json_is_integer(d) && json_integer_value(d) >= 0 ?
-	    (uint64_t)json_integer_value(d) : a->rd->journal.last_id;
+	    (uint64_t)json_integer_value(d) : a->core->journal.last_id;
 	/* An id a sink has seen is never given again, even if the journal was lost. */
-	journal_bump(&a->rd->journal, s->delivered);
+	journal_bump(&a->core->journal, s->delivered);
 	ev_init(&s->retry, NULL);
 	return s;
 }
@@ -141,7 +142,7 @@ sink_new(struct alerts *a, const struct conf_alert *ca, const json_t *saved)
 static void
 sink_free(struct sink *s)
 {
-	ev_timer_stop(s->a->rd->loop, &s->retry);
+	ev_timer_stop(s->a->core->loop, &s->retry);
 	fetch_cancel(s->fetch);
 	hook_cancel(s->hook);
 	free(s->last_error);
@@ -160,12 +161,12 @@ sink_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 sink_done(struct sink *s, bool ok, const char *error)
 {
-	struct ratd *rd = s->a->rd;
+	struct core *core = s->a->core;
 	double cap, delay;
 
 	s->fetch = NULL;
 	s->hook = NULL;
-	ratd_touch(rd);
+	core_touch(core);
 	if (ok) {
 		log_info("alert %s: delivered event %llu", s->conf->name,
 		    (unsigned long long)s->trying);
@@ -182,17 +183,17 @@ sink_done(struct sink *s, bool ok, const char *error)
 		/* One delivery per sink per turn of the loop: a hook that ends at once would
 		 * otherwise chain deliveries inside libev's child handling, and the loop
 		 * would not poll (the socket unanswered) until the backlog was gone. */
-		if (s->started == ev_iteration(rd->loop)) {
+		if (s->started == ev_iteration(core->loop)) {
 			ev_timer_init(&s->retry, sink_retry_cb, 0., 0.);
 			s->retry.data = s;
-			ev_timer_start(rd->loop, &s->retry);
+			ev_timer_start(core->loop, &s->retry);
 		} else
 			sink_next(s);
 		return;
 	}
 	s->attempts++;
 	state_set_str(&s->last_error, error);
-	if (rd->once) {
+	if (s->a->single_attempt) {
 		/* --once does not wait for retries: the next run delivers it. */
 		log_warn("alert %s: event %llu not delivered: %s; it stays pending",
 		    s->conf->name, (unsigned long long)s->trying, error);
@@ -201,13 +202,13 @@ sink_done(struct sink *s, bool ok, const char *error)
 	/* 1 s, then up to 2, 4, ... 3600 s, uniformly below the cap (full jitter). */
 	cap = fmin(ALERT_RETRY_MAX, ALERT_RETRY_FIRST * pow(2, s->attempts - 1));
 	delay = s->attempts == 1 ? ALERT_RETRY_FIRST :
-	    ALERT_RETRY_FIRST + ratd_random(rd) * (cap - ALERT_RETRY_FIRST);
+	    ALERT_RETRY_FIRST + core_random(core) * (cap - ALERT_RETRY_FIRST);
 	log_warn("alert %s: event %llu not delivered (attempt %d): %s; retrying in %.0f s",
 	    s->conf->name, (unsigned long long)s->trying, s->attempts, error, delay);
 	s->next_try = time(NULL) + (time_t)ceil(delay);
 	ev_timer_init(&s->retry, sink_retry_cb, delay, 0.);
 	s->retry.data = s;
-	ev_timer_start(rd->loop, &s->retry);
+	ev_timer_start(core->loop, &s->retry);
 }
 
 static void
@@ -226,14 +227,14 @@ sink_hook_done(void *arg, bool ok, const char *error)
 static void
 sink_figures(struct sink *s, const json_t *ev, char fig[4][32])
 {
-	struct treaty *t = ratd_treaty(s->a->rd, event_treaty(ev));
+	struct treaty *t = treaty_find(s->a->core, event_treaty(ev));
 	static const char *const keys[4] = { "parties", "threshold", "remaining",
 	    "entry_into_force" };
 	json_t *st = NULL, *v;
 	int i;
 
 	if (t != NULL)
-		st = status_treaty(t, ratd_today(s->a->rd, time(NULL)));
+		st = status_treaty(t, core_today(s->a->core, time(NULL)));
 	for (i = 0; i < 4; i++) {
 		if ((v = json_object_get(json_object_get(ev, "data"), keys[i])) == NULL)
 			v = json_object_get(st, keys[i]);
@@ -294,7 +295,7 @@ sink_exec(struct sink *s, const json_t *ev, const char *json)
 		sink_done(s, false, "out of memory");
 		return;
 	}
-	s->hook = hook_run(s->a->rd->loop, s->conf->name, s->conf->target, env, json,
+	s->hook = hook_run(s->a->core->loop, s->conf->name, s->conf->target, env, json,
 	    strlen(json), s->conf->timeout, sink_hook_done, s, err, sizeof(err));
 	sink_env_free(env);
 	if (s->hook == NULL)
@@ -313,7 +314,7 @@ sink_webhook(struct sink *s, const json_t *ev, const char *json)
 
 	snprintf(h_event, sizeof(h_event), "X-Ratd-Event: %s", event_type(ev));
 	snprintf(h_id, sizeof(h_id), "X-Ratd-Event-Id: %llu", (unsigned long long)event_id(ev));
-	if ((s->fetch = fetch_start(s->a->rd->fetcher, &req, sink_fetch_done, s)) == NULL)
+	if ((s->fetch = fetch_start(s->a->core->fetcher, &req, sink_fetch_done, s)) == NULL)
 		sink_done(s, false, "cannot start the HTTP request");
 }
 
@@ -582,7 +583,7 @@ sink_mail(struct sink *s, const json_t *ev)
 	req.mail_rcpt = rcpt;
 	req.body = msg;
 	req.body_len = strlen(msg);
-	s->fetch = fetch_start(s->a->rd->fetcher, &req, sink_fetch_done, s);
+	s->fetch = fetch_start(s->a->core->fetcher, &req, sink_fetch_done, s);
 	free(rcpt);
 	free(msg);
 	free(url);
@@ -597,8 +598,8 @@ sink_deliver(struct sink *s, const json_t *ev)
 	char *json;
 
 	s->trying = event_id(ev);
-	s->started = ev_iteration(s->a->rd->loop);
-	ratd_touch(s->a->rd);
+	s->started = ev_iteration(s->a->core->loop);
+	core_touch(s->a->core);
 	if ((json = json_dumps(ev, JSON_COMPACT)) == NULL) {
 		sink_done(s, false, "out of memory");
 		return;
@@ -624,7 +625,7 @@ sink_scan_one(void *arg, json_t *ev)
 
 	if (!sink_wants(ss->s, ev)) {
 		ss->s->delivered = event_id(ev);
-		ratd_touch(ss->s->a->rd);
+		core_touch(ss->s->a->core);
 		return true;
 	}
 	ss->ev = json_incref(ev);
@@ -637,7 +638,7 @@ sink_next_from_file(struct sink *s)
 {
 	struct sink_scan ss = { .s = s };
 
-	if (journal_scan(&s->a->rd->journal, s->delivered, sink_scan_one, &ss) < 0)
+	if (journal_scan(&s->a->core->journal, s->delivered, sink_scan_one, &ss) < 0)
 		log_err("alert %s: cannot read the journal", s->conf->name);
 	return ss.ev;
 }
@@ -645,12 +646,12 @@ sink_next_from_file(struct sink *s)
 static void
 sink_next(struct sink *s)
 {
-	const struct journal *j = &s->a->rd->journal;
+	const struct journal *j = &s->a->core->journal;
 	const json_t *ev = NULL;
 	size_t i;
 
 	if (s->fetch != NULL || s->hook != NULL || ev_is_active(&s->retry) ||
-	    (s->a->rd->once && s->attempts > 0))
+	    (s->a->single_attempt && s->attempts > 0))
 		return;
 	if (!journal_in_memory(j, s->delivered)) {
 		json_t *old = sink_next_from_file(s);
@@ -670,7 +671,7 @@ sink_next(struct sink *s)
 			break;
 		}
 		s->delivered = event_id(j->v[i]);   /* filtered out: nothing to deliver */
-		ratd_touch(s->a->rd);
+		core_touch(s->a->core);
 	}
 	if (ev != NULL)
 		sink_deliver(s, ev);
@@ -700,10 +701,10 @@ alerts_resolve_host(struct alerts *a)
 
 	if (a->host[0] != '\0')
 		return;
-	for (i = 0; i < a->rd->conf->nalerts; i++)
-		if (a->rd->conf->alerts[i].kind == ALERT_MAILTO)
+	for (i = 0; i < a->core->conf->nalerts; i++)
+		if (a->core->conf->alerts[i].kind == ALERT_MAILTO)
 			break;
-	if (i == a->rd->conf->nalerts)
+	if (i == a->core->conf->nalerts)
 		return;
 	snprintf(a->host, sizeof(a->host), "localhost");
 	if (gethostname(name, sizeof(name) - 1) != 0 || !alerts_host_valid(name))
@@ -718,13 +719,14 @@ alerts_resolve_host(struct alerts *a)
 }
 
 struct alerts *
-alerts_new(struct ratd *rd)
+alerts_new(struct core *core, bool single_attempt)
 {
 	struct alerts *a;
 
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return NULL;
-	a->rd = rd;
+	a->core = core;
+	a->single_attempt = single_attempt;
 	if (alerts_reconfigure(a) < 0) {
 		alerts_free(a);
 		return NULL;
@@ -735,7 +737,7 @@ alerts_new(struct ratd *rd)
 int
 alerts_reconfigure(struct alerts *a)
 {
-	const struct conf *conf = a->rd->conf;
+	const struct conf *conf = a->core->conf;
 	json_t *saved = alerts_load(a);
 	struct sink **v, *s;
 	size_t i, k;
@@ -769,7 +771,7 @@ alerts_reconfigure(struct alerts *a)
 			hook_cancel(s->hook);
 			s->fetch = NULL;
 			s->hook = NULL;
-			ev_timer_stop(a->rd->loop, &s->retry);
+			ev_timer_stop(a->core->loop, &s->retry);
 			s->attempts = 0;
 			s->next_try = 0;
 		}
@@ -788,7 +790,7 @@ alerts_reconfigure(struct alerts *a)
 			v[k++] = v[i];
 	a->n = k;
 	json_decref(saved);
-	ratd_touch(a->rd);
+	core_touch(a->core);
 	alerts_save(a);
 	alerts_recount(a);
 	alerts_kick(a);
@@ -854,7 +856,7 @@ alerts_count_one(void *arg, json_t *ev)
 static void
 alerts_recount(struct alerts *a)
 {
-	struct journal *j = &a->rd->journal;
+	struct journal *j = &a->core->journal;
 	uint64_t from = UINT64_MAX;
 	size_t i;
 
@@ -883,7 +885,7 @@ alerts_recount(struct alerts *a)
 static void
 alerts_catch_up(struct alerts *a)
 {
-	const struct journal *j = &a->rd->journal;
+	const struct journal *j = &a->core->journal;
 	size_t i;
 
 	if (j->file_lines < a->lines || !journal_in_memory(j, a->counted)) {

@@ -14,16 +14,16 @@
 #include "log.h"
 #include "page.h"
 #include "publish.h"
-#include "ratd.h"
+#include "core.h"
 #include "render.h"
 #include "svg.h"
 #include "status.h"
 #include "treaty.h"
 
 struct publish {
-	struct ratd *rd;
+	struct core *core;
 	ev_prepare prepare;
-	uint64_t generation;     /* rd->generation at the last write */
+	uint64_t generation;     /* core->generation at the last write */
 	bool dirty;              /* nothing written yet, or a write failed: try again */
 	json_t *events;          /* the latest FEED_MAX_ENTRIES journaled events, oldest first */
 	uint64_t upto;           /* the highest event id taken into events */
@@ -56,7 +56,7 @@ publish_scan_fn(void *arg, json_t *ev)
 static void
 publish_load_events(struct publish *p)
 {
-	struct journal *j = &p->rd->journal;
+	struct journal *j = &p->core->journal;
 	uint64_t since = j->synced_id > 4 * FEED_MAX_ENTRIES ? j->synced_id -
 	    4 * FEED_MAX_ENTRIES : 0;
 
@@ -78,7 +78,7 @@ publish_load_events(struct publish *p)
 static void
 publish_take_events(struct publish *p)
 {
-	struct journal *j = &p->rd->journal;
+	struct journal *j = &p->core->journal;
 	size_t i;
 
 	if (!p->loaded || !journal_in_memory(j, p->upto)) {
@@ -120,7 +120,7 @@ publish_create_tmp(struct publish *p, const char *dir, const char *name, char *t
 
 	for (tries = 0; tries < 8; tries++) {
 		if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
-			r = (uint64_t)(ratd_random(p->rd) * 18446744073709551616.0);
+			r = (uint64_t)(core_random(p->core) * 18446744073709551616.0);
 		if ((size_t)snprintf(tmp, len, "%s/.%s.%016llx", dir, name,
 		    (unsigned long long)r) >= len) {
 			errno = ENAMETOOLONG;
@@ -191,7 +191,7 @@ static int
 publish_close(struct publish *p, struct publish_buf *b, const char *name, char *err,
     size_t errlen)
 {
-	const char *dir = p->rd->conf->publish_dir;
+	const char *dir = p->core->conf->publish_dir;
 	int rc = -1;
 
 	if (b->f == NULL)
@@ -272,7 +272,7 @@ publish_treaty(struct publish *p, const struct treaty *t, const json_t *view, da
 	snprintf(name, sizeof(name), "%s.ics", t->conf->id);
 	if (publish_open(&b) != NULL)
 		ical_write(b.f, json_object_get(view, "status"), json_object_get(view, "parties"),
-		    p->rd->conf->publish_base_url, publish_stamp(t, today));
+		    p->core->conf->publish_base_url, publish_stamp(t, today));
 	rc |= publish_close(p, &b, name, err, errlen);
 	return rc;
 }
@@ -295,7 +295,7 @@ publish_feed(struct publish *p, const json_t *titles, time_t changed, char *err,
 	}
 	date_format_time(changed, fallback);
 	if (publish_open(&b) != NULL)
-		feed_write(b.f, newest, titles, p->rd->conf->publish_base_url, fallback);
+		feed_write(b.f, newest, titles, p->core->conf->publish_base_url, fallback);
 	json_decref(newest);
 	return publish_close(p, &b, "feed.atom", err, errlen);
 }
@@ -317,8 +317,8 @@ publish_all(struct publish *p, day_t today, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	for (i = 0; i < p->rd->ntreaties; i++) {
-		const struct treaty *t = p->rd->treaties[i];
+	for (i = 0; i < p->core->ntreaties; i++) {
+		const struct treaty *t = p->core->treaties[i];
 
 		if ((v = publish_view(p, t, today)) == NULL ||
 		    json_array_append_new(views, v) != 0) {
@@ -366,7 +366,7 @@ publish_sync_dir(const char *dir, char *err, size_t errlen)
 int
 publish_now(struct publish *p)
 {
-	const char *dir = p->rd->conf->publish_dir;
+	const char *dir = p->core->conf->publish_dir;
 	struct timespec t0, t1;
 	char err[1024];
 	int rc;
@@ -397,7 +397,7 @@ publish_now(struct publish *p)
 	p->logged |= rc == 0 && p->written > 0;
 	p->failing = rc < 0;
 	p->dirty = rc < 0;
-	p->retry_at = ev_now(p->rd->loop) + PUBLISH_RETRY;
+	p->retry_at = ev_now(p->core->loop) + PUBLISH_RETRY;
 	return rc < 0 ? -1 : p->written;
 }
 
@@ -407,16 +407,16 @@ publish_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct publish *p = w->data;
 
-	if (p->generation == p->rd->generation && !p->dirty)
+	if (p->generation == p->core->generation && !p->dirty)
 		return;
 	if (p->failing && ev_now(loop) < p->retry_at)
 		return;
-	p->generation = p->rd->generation;
+	p->generation = p->core->generation;
 	publish_now(p);
 }
 
 struct publish *
-publish_new(struct ratd *rd)
+publish_new(struct core *core)
 {
 	struct publish *p = calloc(1, sizeof(*p));
 
@@ -425,14 +425,14 @@ publish_new(struct ratd *rd)
 		log_err("publish: out of memory");
 		return NULL;
 	}
-	p->rd = rd;
+	p->core = core;
 	p->dirty = true;
-	p->generation = rd->generation;
+	p->generation = core->generation;
 	ev_prepare_init(&p->prepare, publish_prepare_cb);
 	p->prepare.data = p;
-	ev_prepare_start(rd->loop, &p->prepare);
+	ev_prepare_start(core->loop, &p->prepare);
 	/* Watching must not keep the loop running: ratd --once ends when its fetches do. */
-	ev_unref(rd->loop);
+	ev_unref(core->loop);
 	return p;
 }
 
@@ -441,10 +441,10 @@ publish_free(struct publish *p)
 {
 	if (p == NULL)
 		return;
-	if (p->generation != p->rd->generation || p->dirty)
+	if (p->generation != p->core->generation || p->dirty)
 		publish_now(p);
-	ev_ref(p->rd->loop);
-	ev_prepare_stop(p->rd->loop, &p->prepare);
+	ev_ref(p->core->loop);
+	ev_prepare_stop(p->core->loop, &p->prepare);
 	json_decref(p->events);
 	free(p);
 }

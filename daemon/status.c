@@ -5,7 +5,7 @@
 #define STATUS_PACE_MONTHS 24
 
 #include "plausible.h"
-#include "ratd.h"
+#include "core.h"
 #include "rule.h"
 #include "status.h"
 
@@ -180,7 +180,7 @@ status_outlook(json_t *o, const struct treaty *t, day_t as_of)
 	json_object_set_new(o, "earliest_entry_into_force", res.threshold_reached ?
 	    json_null() : date_json(status_earliest(r, as_of)));
 	json_object_set_new(o, "projection", status_projection(r, t->snap, as_of, &res));
-	if (as_of == ratd_today(t->rd, time(NULL)))
+	if (as_of == core_today(t->core, time(NULL)))
 		check_discrepancies(t->snap, &res, disc);
 	json_object_set_new(o, "discrepancies", disc);
 	rule_result_clear(&res);
