@@ -26,6 +26,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CPPFLAGS += -D_GNU_SOURCE -Icommon -Idaemon \
 	-DRATD_SYSCONFDIR='"$(SYSCONFDIR)"' -DRATD_SEED_DIR='"$(SEEDDIR)"'
 CFLAGS   += -std=c11 $(OPT) -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 \
+	-Wmissing-prototypes -Wmissing-declarations \
 	-Wno-unused-parameter $(PKG_CFLAGS)
 LDFLAGS  += -Wl,--as-needed
 LDLIBS   += $(PKG_LIBS) -lev -lm

@@ -1,4 +1,5 @@
-/* ratctl: the command-line client of ratd's control socket (SPEC §7, §8). */
+/* ratctl: the command-line client of ratd's control socket (man/ratctl.1; the protocol:
+ * man/ratd.8, CONTROL SOCKET). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>

@@ -1,4 +1,5 @@
-/* Declarations shared by ratd and ratctl: the control socket protocol (SPEC §7). */
+/* Declarations shared by ratd and ratctl: the control socket protocol (man/ratd.8,
+ * CONTROL SOCKET). */
 #ifndef RATD_PROTO_H
 #define RATD_PROTO_H
 

@@ -663,7 +663,7 @@ sink_next(struct sink *s)
 		}
 	}
 	for (i = journal_after(j, s->delivered); i < j->n; i++) {
-		/* Nothing leaves before it is on disk (SPEC §6: journal, then deliver). */
+		/* Nothing leaves before it is on disk (man/ratd.8, ALERT DELIVERY). */
 		if (event_id(j->v[i]) > j->synced_id)
 			break;
 		if (sink_wants(s, j->v[i])) {

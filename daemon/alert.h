@@ -1,5 +1,5 @@
 /* Delivering journaled events to the [alert] sinks: exec, webhook and mail, each in
- * order, at least once, never again once delivered (SPEC §6). */
+ * order, at least once, never again once delivered (man/ratd.8, ALERT DELIVERY). */
 #ifndef RATD_ALERT_H
 #define RATD_ALERT_H
 

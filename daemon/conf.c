@@ -1,4 +1,4 @@
-/* ratd.conf: read, check and resolve the configuration (SPEC §4). */
+/* ratd.conf: read, check and resolve the configuration (man/ratd.conf.5). */
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -28,7 +28,7 @@
 #define CONF_MAX_REDIRECT_HOSTS 64
 #define CONF_SHOWN 64             /* bytes of a bad value quoted back in a message */
 
-#define KEY_REPEAT   0x1          /* (+) in SPEC §4 */
+#define KEY_REPEAT   0x1          /* (+) in man/ratd.conf.5 */
 #define KEY_EMPTY_OK 0x2          /* "key =" means "not set" */
 
 enum conf_section { SEC_NONE, SEC_SKIP, SEC_RATD, SEC_TREATY, SEC_ALERT, SEC_PUBLISH };
@@ -75,7 +75,7 @@ struct conf_parser {
 	bool full;                         /* CONF_MAX_ERRORS reached */
 };
 
-/* Event types of SPEC §6, for [alert] events lists. */
+/* Event types of man/ratd.8 EVENTS, for [alert] events lists. */
 static const char *const conf_event_types[] = {
 	"new-party", "new-signatory", "threshold-reached", "approaching-threshold",
 	"entered-into-force", "participant-changed", "participant-withdrawn",

@@ -1,4 +1,4 @@
-/* ratd.conf: the INI parser and the validated configuration (SPEC §4). */
+/* ratd.conf: the INI parser and the validated configuration (man/ratd.conf.5). */
 #ifndef RATD_CONF_H
 #define RATD_CONF_H
 

@@ -1,4 +1,4 @@
-/* The control socket: JSON lines for ratctl (SPEC §7). */
+/* The control socket: JSON lines for ratctl (man/ratd.8, CONTROL SOCKET). */
 #ifndef RATD_CONTROL_H
 #define RATD_CONTROL_H
 

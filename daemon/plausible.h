@@ -1,4 +1,5 @@
-/* The plausibility check between parsing and committing (SPEC §5). */
+/* The plausibility check between parsing and committing (man/ratd.8, DESCRIPTION,
+ * Check). */
 #ifndef RATD_CHECK_H
 #define RATD_CHECK_H
 

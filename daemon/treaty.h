@@ -81,7 +81,7 @@ int treaty_eval(const struct treaty *t, const struct snapshot *s, day_t as_of,
     struct rule_result *out);
 /* Raises entered-into-force when today has reached the date (the daily check). */
 void treaty_check_in_force(struct treaty *t);
-/* "ok", "seed", "failing" or "none" (SPEC §7). */
+/* "ok", "seed", "failing" or "none" (source.state in man/ratd.8, CONTROL SOCKET). */
 const char *treaty_source_state(const struct treaty *t);
 /* "changed", "unchanged", "not-modified", "refused", "error". */
 const char *treaty_outcome_name(enum treaty_outcome o);

@@ -1352,7 +1352,7 @@ def test_corrupt_state(ctx):
 
 
 def test_url_with_hash(ctx):
-    # The real UNTC URL has a query string; a value may contain '#' (SPEC section 4).
+    # The real UNTC URL has a query string; a value may contain '#' (man/ratd.conf.5, url).
     path = "/Pages/ViewDetails.aspx"
     query = "?src=TREATY&mtdsg_no=IV-13&chapter=4&clang=_en"
     ctx.serve(path, file="IV-13.html")

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Integration tests for "Alerts that can be trusted" (SPEC sections 6-8), stdlib only.
+"""Integration tests for "Alerts that can be trusted", stdlib only.
+The contract: man/ratd.8 (EVENTS, ALERT DELIVERY, EXEC ALERTS) and man/ratctl.1.
 
     python3 tests/integration/suite_alerts.py --build build [-k] [-v] [TEST...]
 

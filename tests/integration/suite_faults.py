@@ -289,7 +289,8 @@ def cut_in_table(body, where=0.5):
 
 def test_truncated_table(ctx):
     # An honest Content-Length, a page that is just short. The same short page three
-    # times in a row would be accepted (SPEC 5), so: twice, then cut elsewhere.
+    # times in a row would be accepted (man/ratd.8, DESCRIPTION, Check), so: twice, then
+    # cut elsewhere.
     d, before = start(ctx)
     body = page()
     ctx.serve(body=cut_in_table(body))

@@ -1,6 +1,6 @@
-/* Events (SPEC §6): what a commit of one snapshot over another raises, their ids and their
- * validation. The IV-13 threshold day is the real case: 14 March 2003, El Salvador and
- * Guatemala deposit the 20th and 21st instruments. */
+/* Events (man/ratd.8, EVENTS): what a commit of one snapshot over another raises, their
+ * ids and their validation. The IV-13 threshold day is the real case: 14 March 2003,
+ * El Salvador and Guatemala deposit the 20th and 21st instruments. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
-/* The plausibility check (SPEC §5): an empty table or one losing more than 10% of the
- * committed participants is refused, until the same reduced table has been seen 3 times
- * in a row; and the page's own statements compared with its table. */
+/* The plausibility check (man/ratd.8, DESCRIPTION, Check): an empty table or one losing
+ * more than 10% of the committed participants is refused, until the same reduced table
+ * has been seen 3 times in a row; and the page's own statements compared with its table. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
