@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "atomicfile.h"
 #include "fetch.h"
 #include "exec_sink.h"
 #include "log.h"
@@ -88,7 +89,7 @@ alerts_save(struct alerts *a)
 	text = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
 	if (text == NULL ||
-	    state_write_atomic(a->core->conf->state_dir, ALERT_CURSORS, text, strlen(text), err,
+	    atomicfile_write(a->core->conf->state_dir, ALERT_CURSORS, text, strlen(text), err,
 	    sizeof(err)) < 0)
 		log_err("alerts: cannot save delivery cursors: %s; a delivered event may be "
 		    "delivered again after a restart", text ? err : "out of memory");
@@ -104,7 +105,7 @@ alerts_load(struct alerts *a)
 	json_t *root;
 
 	snprintf(path, sizeof(path), "%s/%s", a->core->conf->state_dir, ALERT_CURSORS);
-	if (state_read_file(path, 1 << 20, &text, &len, why, sizeof(why)) < 0) {
+	if (atomicfile_read(path, 1 << 20, &text, &len, why, sizeof(why)) < 0) {
 		if (errno != ENOENT)
 			log_err("alerts: %s", why);
 		return NULL;

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "alert.h"
+#include "atomicfile.h"
 #include "log.h"
 #include "metrics.h"
 #include "core.h"
@@ -175,7 +176,7 @@ metrics_write_textfile(struct metrics *m)
 	d = strdup(path);
 	b = strdup(path);
 	if (d != NULL && b != NULL &&
-	    state_write_atomic_mode(dirname(d), basename(b), text, strlen(text),
+	    atomicfile_write_mode(dirname(d), basename(b), text, strlen(text),
 	    m->core->conf->metrics_textfile_mode, err, sizeof(err)) < 0)
 		log_warn("metrics: %s", err);
 	free(d);
@@ -231,7 +232,7 @@ metrics_clean_textfile(const struct conf *conf)
 	b = strdup(conf->metrics_textfile);
 	if (d != NULL && b != NULL) {
 		dir = dirname(d);
-		if ((n = state_clean_temps(dir, basename(b))) > 0)
+		if ((n = atomicfile_clean_temps(dir, basename(b))) > 0)
 			log_info("metrics: removed %d temporary files an interrupted write left "
 			    "in %s", n, dir);
 		if (stat(dir, &st) == 0 && (st.st_mode & S_IWOTH))

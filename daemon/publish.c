@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "feed.h"
 #include "ical.h"
 #include "log.h"
@@ -154,7 +155,7 @@ publish_put(struct publish *p, const char *dir, const char *name, const char *da
 		return -1;
 	}
 	/* Readable by the web server whatever ratd's umask. */
-	if (fchmod(fd, 0644) < 0 || state_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, 0644) < 0 || atomicfile_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		saved = errno;
 		close(fd);
 		unlink(tmp);

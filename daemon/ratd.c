@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "atomicfile.h"
 #include "control.h"
 #include "fetch.h"
 #include "log.h"
@@ -73,7 +74,7 @@ ratd_state_dir(const struct conf *conf)
 		log_err("state_dir %s is not a directory", conf->state_dir);
 		return -1;
 	}
-	if (state_check_dir(conf->state_dir, why, sizeof(why)) < 0) {
+	if (atomicfile_check_dir(conf->state_dir, why, sizeof(why)) < 0) {
 		log_err("unsafe state_dir: %s", why);
 		return -1;
 	}
@@ -234,7 +235,7 @@ ratd_lock(struct ratd *rd)
 	int n;
 
 	snprintf(path, sizeof(path), "%s/ratd.lock", rd->core.conf->state_dir);
-	if ((rd->lock_fd = state_open(path, O_RDWR | O_CREAT, 0600, why, sizeof(why))) < 0) {
+	if ((rd->lock_fd = atomicfile_open(path, O_RDWR | O_CREAT, 0600, why, sizeof(why))) < 0) {
 		log_err("%s", why);
 		return -1;
 	}
@@ -244,7 +245,7 @@ ratd_lock(struct ratd *rd)
 		return -1;
 	}
 	/* Under the lock no other writer is mid-write: any temporary is a crash's. */
-	if ((n = state_clean_temps(rd->core.conf->state_dir, NULL)) > 0)
+	if ((n = atomicfile_clean_temps(rd->core.conf->state_dir, NULL)) > 0)
 		log_info("removed %d temporary files an interrupted write left in %s", n,
 		    rd->core.conf->state_dir);
 	metrics_clean_textfile(rd->core.conf);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "atomicfile.h"
 #include "plausible.h"
 #include "event.h"
 #include "fetch.h"
@@ -58,7 +59,7 @@ treaty_load_seed(struct treaty *t)
 
 	for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s.%s", t->core->conf->seed_dir, t->conf->id, exts[i]);
-		if (state_read_linked(path, SEED_MAX_FILE, &text, &len, why, sizeof(why)) < 0) {
+		if (atomicfile_read_linked(path, SEED_MAX_FILE, &text, &len, why, sizeof(why)) < 0) {
 			if (errno != ENOENT)
 				log_warn("%s: seed: %s", t->conf->id, why);
 			continue;

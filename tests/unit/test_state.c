@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "atomicfile.h"
 #include "event.h"
 #include "fetch.h"
 #include "journal.h"
@@ -149,7 +150,7 @@ test_write_atomic(void **state)
 	size_t len;
 
 	snprintf(path, sizeof(path), "%s/blob", fx->dir);
-	assert_int_equal(state_write_atomic(fx->dir, "blob", data, sizeof(data), err,
+	assert_int_equal(atomicfile_write(fx->dir, "blob", data, sizeof(data), err,
 	    sizeof(err)), 0);
 	back = slurp(path, &len);
 	assert_int_equal(len, sizeof(data));
@@ -159,12 +160,12 @@ test_write_atomic(void **state)
 	assert_string_equal(found, path);
 
 	/* Replacing with less leaves nothing of the old content. */
-	assert_int_equal(state_write_atomic(fx->dir, "blob", "ok", 2, err, sizeof(err)), 0);
+	assert_int_equal(atomicfile_write(fx->dir, "blob", "ok", 2, err, sizeof(err)), 0);
 	back = slurp(path, &len);
 	assert_int_equal(len, 2);
 	assert_memory_equal(back, "ok", 2);
 	free(back);
-	assert_int_equal(state_write_atomic(fx->dir, "blob", "", 0, err, sizeof(err)), 0);
+	assert_int_equal(atomicfile_write(fx->dir, "blob", "", 0, err, sizeof(err)), 0);
 	back = slurp(path, &len);
 	assert_int_equal(len, 0);
 	free(back);
@@ -173,7 +174,7 @@ test_write_atomic(void **state)
 	/* A directory that does not exist: an error that names it, and no file. */
 	snprintf(path, sizeof(path), "%s/missing", fx->dir);
 	err[0] = '\0';
-	assert_int_equal(state_write_atomic(path, "blob", "x", 1, err, sizeof(err)), -1);
+	assert_int_equal(atomicfile_write(path, "blob", "x", 1, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, path));
 	assert_int_equal(entries(fx->dir, NULL, 0), 1);
 }
@@ -187,23 +188,23 @@ test_read_file_bounds(void **state)
 
 	snprintf(path, sizeof(path), "%s/ten", fx->dir);
 	put(path, "0123456789", 10);
-	assert_int_equal(state_read_file(path, 10, &text, &len, err, sizeof(err)), 0);
+	assert_int_equal(atomicfile_read(path, 10, &text, &len, err, sizeof(err)), 0);
 	assert_int_equal(len, 10);
 	assert_string_equal(text, "0123456789");
 	free(text);
 
 	errno = 0;
 	err[0] = '\0';
-	assert_int_equal(state_read_file(path, 9, &text, &len, err, sizeof(err)), -1);
+	assert_int_equal(atomicfile_read(path, 9, &text, &len, err, sizeof(err)), -1);
 	assert_int_equal(errno, EFBIG);
 	assert_non_null(strstr(err, path));
 
 	snprintf(path, sizeof(path), "%s/absent", fx->dir);
-	assert_int_equal(state_read_file(path, 10, &text, &len, err, sizeof(err)), -1);
+	assert_int_equal(atomicfile_read(path, 10, &text, &len, err, sizeof(err)), -1);
 	assert_int_equal(errno, ENOENT);
 
 	/* A directory is not a state file. */
-	assert_int_equal(state_read_file(fx->dir, 1 << 20, &text, &len, err, sizeof(err)), -1);
+	assert_int_equal(atomicfile_read(fx->dir, 1 << 20, &text, &len, err, sizeof(err)), -1);
 }
 
 static json_t *
@@ -600,7 +601,7 @@ test_links_at_temp_and_final_names(void **state)
 		victim_make(&v, true);
 		snprintf(link_path, sizeof(link_path), "%s/.%s.tmp", fx->dir, names[i]);
 		assert_int_equal(symlink(v.path, link_path), 0);
-		if (state_write_atomic_mode(fx->dir, names[i], "new\n", 4, 0644, err,
+		if (atomicfile_write_mode(fx->dir, names[i], "new\n", 4, 0644, err,
 		    sizeof(err)) < 0)
 			fail_msg("%s: %s", names[i], err);
 		victim_check(&v, true, "a link at the old temporary name");
@@ -611,7 +612,7 @@ test_links_at_temp_and_final_names(void **state)
 		snprintf(final, sizeof(final), "%s/%s", fx->dir, names[i]);
 		unlink(final);
 		assert_int_equal(symlink(v.path, final), 0);
-		if (state_write_atomic_mode(fx->dir, names[i], "new\n", 4, 0644, err,
+		if (atomicfile_write_mode(fx->dir, names[i], "new\n", 4, 0644, err,
 		    sizeof(err)) < 0)
 			fail_msg("%s: %s", names[i], err);
 		victim_check(&v, true, "a link at the final name");
@@ -650,7 +651,7 @@ test_link_at_journal(void **state)
 	}
 }
 
-/* The lock file and any file ratd opens in place go through state_open. */
+/* The lock file and any file ratd opens in place go through atomicfile_open. */
 static void
 test_state_open_refuses_links(void **state)
 {
@@ -663,7 +664,7 @@ test_state_open_refuses_links(void **state)
 	snprintf(path, sizeof(path), "%s/ratd.lock", fx->dir);
 	assert_int_equal(symlink(v.path, path), 0);
 	errno = 0;
-	assert_int_equal(state_open(path, O_RDWR | O_CREAT, 0600, err, sizeof(err)), -1);
+	assert_int_equal(atomicfile_open(path, O_RDWR | O_CREAT, 0600, err, sizeof(err)), -1);
 	assert_int_equal(errno, ELOOP);
 	assert_non_null(strstr(err, "symbolic link"));
 	victim_check(&v, false, "a dangling link at the lock file");
@@ -671,11 +672,11 @@ test_state_open_refuses_links(void **state)
 
 	/* A FIFO there neither blocks the open nor passes for a file. */
 	assert_int_equal(mkfifo(path, 0600), 0);
-	assert_int_equal(state_open(path, O_WRONLY | O_APPEND | O_CREAT, 0640, err,
+	assert_int_equal(atomicfile_open(path, O_WRONLY | O_APPEND | O_CREAT, 0640, err,
 	    sizeof(err)), -1);
 	unlink(path);
 
-	assert_true((fd = state_open(path, O_RDWR | O_CREAT, 0600, err, sizeof(err))) >= 0);
+	assert_true((fd = atomicfile_open(path, O_RDWR | O_CREAT, 0600, err, sizeof(err))) >= 0);
 	assert_int_equal(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
 	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
 	close(fd);
@@ -693,17 +694,17 @@ test_read_file_refuses_links(void **state)
 	snprintf(path, sizeof(path), "%s/alerts.json", fx->dir);
 	assert_int_equal(symlink(v.path, path), 0);
 	errno = 0;
-	assert_int_equal(state_read_file(path, 1 << 20, &text, &len, err, sizeof(err)), -1);
+	assert_int_equal(atomicfile_read(path, 1 << 20, &text, &len, err, sizeof(err)), -1);
 	assert_int_equal(errno, ELOOP);
 	/* Seeds are the administrator's: a packaged link to one is followed. */
-	assert_int_equal(state_read_linked(path, 1 << 20, &text, &len, err, sizeof(err)), 0);
+	assert_int_equal(atomicfile_read_linked(path, 1 << 20, &text, &len, err, sizeof(err)), 0);
 	assert_string_equal(text, "precious\n");
 	free(text);
 	unlink(path);
 	victim_check(&v, true, "a link read as a state file");
 
 	assert_int_equal(mkfifo(path, 0600), 0);
-	assert_int_equal(state_read_file(path, 1 << 20, &text, &len, err, sizeof(err)), -1);
+	assert_int_equal(atomicfile_read(path, 1 << 20, &text, &len, err, sizeof(err)), -1);
 	unlink(path);
 }
 
@@ -726,17 +727,17 @@ test_unsafe_directories_refused(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_int_equal(chmod(sub, cases[i].mode), 0);
 		err[0] = '\0';
-		if ((state_check_dir(sub, err, sizeof(err)) == 0) != cases[i].ok)
+		if ((atomicfile_check_dir(sub, err, sizeof(err)) == 0) != cases[i].ok)
 			fail_msg("mode %04o: %s", cases[i].mode, cases[i].ok ? err : "accepted");
 		/* A link to the directory is judged by the directory. */
-		if ((state_check_dir(link_path, err, sizeof(err)) == 0) != cases[i].ok)
+		if ((atomicfile_check_dir(link_path, err, sizeof(err)) == 0) != cases[i].ok)
 			fail_msg("a link to mode %04o: %s", cases[i].mode, err);
 		if (!cases[i].ok && (strstr(err, "chmod go-w") == NULL ||
 		    strstr(err, link_path) == NULL))
 			fail_msg("mode %04o: the refusal says neither what nor where: %s",
 			    cases[i].mode, err);
 	}
-	assert_int_equal(state_check_dir(fx->path, err, sizeof(err)), -1);
+	assert_int_equal(atomicfile_check_dir(fx->path, err, sizeof(err)), -1);
 	unlink(link_path);
 	rmdir(sub);
 }
@@ -766,10 +767,10 @@ test_stale_temporaries_removed(void **state)
 	snprintf(link_path, sizeof(link_path), "%s/.ratd.prom.tmp-ZZZZZZZZ", fx->dir);
 	assert_int_equal(symlink(v.path, link_path), 0);
 	/* Only the textfile's own temporaries when a name is given. */
-	assert_int_equal(state_clean_temps(fx->dir, "ratd.prom"), 1);
-	assert_int_equal(state_clean_temps(fx->dir, "ratd.prom"), 0);
+	assert_int_equal(atomicfile_clean_temps(fx->dir, "ratd.prom"), 1);
+	assert_int_equal(atomicfile_clean_temps(fx->dir, "ratd.prom"), 0);
 	assert_int_equal(entries(fx->dir, NULL, 0), 10);
-	assert_int_equal(state_clean_temps(fx->dir, NULL), 3);
+	assert_int_equal(atomicfile_clean_temps(fx->dir, NULL), 3);
 	assert_int_equal(entries(fx->dir, NULL, 0), 7);
 	for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", fx->dir, kept[i]);
