@@ -23,6 +23,11 @@
 #define EV_SOURCE_FAILING        "source-failing"
 #define EV_SOURCE_RECOVERED      "source-recovered"
 #define EV_SOURCE_ANOMALY        "source-anomaly"
+/* All of them, for messages that list them. */
+#define EV_TYPE_NAMES EV_NEW_PARTY ", " EV_NEW_SIGNATORY ", " EV_THRESHOLD_REACHED ", " \
+	EV_APPROACHING ", " EV_ENTERED_INTO_FORCE ", " EV_PARTICIPANT_CHANGED ", " \
+	EV_PARTICIPANT_WITHDRAWN ", " EV_SOURCE_FAILING ", " EV_SOURCE_RECOVERED ", " \
+	EV_SOURCE_ANOMALY
 
 /* An event is its JSON object {"id", "time", "type", "treaty", "summary", "data"}:
  * the form it is journaled, delivered and watched in, so it is built once. */
