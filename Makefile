@@ -80,17 +80,23 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libratd.a $(COMMON_OBJ)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -DFIXTURES='"tests/fixtures"' $(LDFLAGS) -o $@ $^ \
 		$(LDLIBS) -lcmocka
 
-deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+# $(call apt_install,WHO,PACKAGES): installs those of PACKAGES dpkg does not list as
+# installed, saying which first. NO_DEPS=1 skips it, for those who manage packages
+# themselves.
+apt_install = @if [ -n "$(NO_DEPS)" ]; then echo "$(1): NO_DEPS is set; not installing $(2)"; \
+	else missing=""; for p in $(2); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' \
 			|| missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
-		echo "make deps: installing$$missing"; \
+		echo "$(1): installing$$missing"; \
 		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 		$$SUDO apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
-	fi
+	else echo "$(1): installed already: $(strip $(2))"; fi; fi
+
+deps:
+	$(call apt_install,make deps,$(DEB_PKGS))
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
