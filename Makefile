@@ -75,7 +75,10 @@ $(BUILD)/ratd: $(BUILD)/daemon/main.o $(BUILD)/libratd.a $(COMMON_OBJ)
 $(BUILD)/ratctl: $(CLI_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libratd.a $(COMMON_OBJ)
+# tests/unit/helpers.c is linked into every unit test.
+$(BUILD)/tests/unit/helpers.o: CPPFLAGS += -DFIXTURES='"tests/fixtures"'
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/tests/unit/helpers.o $(BUILD)/libratd.a $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -DFIXTURES='"tests/fixtures"' $(LDFLAGS) -o $@ $^ \
 		$(LDLIBS) -lcmocka
@@ -161,7 +164,7 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(COMMON_OBJ:.o=.d) $(BUILD)/daemon/main.d
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(COMMON_OBJ:.o=.d) $(BUILD)/tests/unit/helpers.d $(BUILD)/daemon/main.d
 
 # Longer suites (fuzzing, benchmarks, ...) keep their targets in mk/*.mk.
 include $(wildcard mk/*.mk)
