@@ -104,7 +104,7 @@ metrics_treaties(FILE *f, struct metrics *m)
 static void
 metrics_sinks(FILE *f, struct metrics *m)
 {
-	json_t *sinks = alerts_status(m->alerts), *s;
+	json_t *sinks = m->alerts != NULL ? alerts_status(m->alerts) : json_array(), *s;
 	size_t i;
 
 	metrics_head(f, "ratd_sink_pending", "gauge", "Events waiting for delivery to the sink.");
