@@ -45,7 +45,7 @@ DEB_PYTHON ?= /usr/bin/python3
 
 # common/ is what both programs link: dates, UTF-8, the socket protocol, the status
 # tables (`ratd --once` prints one) and the timeline chart (ratctl and the published files).
-COMMON_SRC := common/date.c common/utf8.c common/render.c common/svg.c
+COMMON_SRC := common/date.c common/utf8.c common/render.c common/render_timeline.c common/svg.c
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 LIB_SRC    := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "date.h"
+#include "jfield.h"
 #include "proto.h"
 #include "render.h"
 #include "svg.h"
@@ -173,29 +174,6 @@ static const char help_text[] =
 	"Colour only when stdout is a terminal, NO_COLOR is unset and TERM is not dumb.\n"
 	"Exit status: 0 success; 1 ratd replied with an error (refresh: a fetch failed or its\n"
 	"page was refused); 2 usage error; 3 ratd not reachable or no reply in time.\n";
-
-static bool
-streq(const char *a, const char *b)
-{
-	return a != NULL && b != NULL && strcmp(a, b) == 0;
-}
-
-static const char *
-jstr(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
-static bool
-jint(const json_t *o, const char *key, long long *out)
-{
-	const json_t *v = json_object_get(o, key);
-
-	if (!json_is_integer(v))
-		return false;
-	*out = json_integer_value(v);
-	return true;
-}
 
 /*
  * One monitoring-plugin line, "RATD STATE - text[ | perfdata]"; returns the state as the
