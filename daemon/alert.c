@@ -33,7 +33,7 @@ struct sink {
 	time_t next_try;
 	ev_timer retry;
 	struct fetch *fetch;
-	struct hook *hook;
+	struct exec_sink *hook;
 };
 
 /* Each sink's pending count is kept, not recounted per status or metrics request: it
@@ -145,7 +145,7 @@ sink_free(struct sink *s)
 {
 	ev_timer_stop(s->a->core->loop, &s->retry);
 	fetch_cancel(s->fetch);
-	hook_cancel(s->hook);
+	exec_sink_cancel(s->hook);
 	free(s->last_error);
 	free(s);
 }
@@ -296,7 +296,7 @@ sink_exec(struct sink *s, const json_t *ev, const char *json)
 		sink_done(s, false, "out of memory");
 		return;
 	}
-	s->hook = hook_run(s->a->core->loop, s->conf->name, s->conf->target, env, json,
+	s->hook = exec_sink_run(s->a->core->loop, s->conf->name, s->conf->target, env, json,
 	    strlen(json), s->conf->timeout, sink_hook_done, s, err, sizeof(err));
 	sink_env_free(env);
 	if (s->hook == NULL)
@@ -769,7 +769,7 @@ alerts_reconfigure(struct alerts *a)
 			/* Same name, new destination: what was in progress or waiting went to the
 			 * old one; the new one is tried at once. */
 			fetch_cancel(s->fetch);
-			hook_cancel(s->hook);
+			exec_sink_cancel(s->hook);
 			s->fetch = NULL;
 			s->hook = NULL;
 			ev_timer_stop(a->core->loop, &s->retry);

@@ -1292,7 +1292,7 @@ control_adopt(struct control *ctl, const struct conf *conf)
 
 	ctl->fd = ctl->listen_fd;
 	ctl->listen_fd = -1;
-	if (listen_path(ctl->fd, path, sizeof(path)) < 0)
+	if (sd_listen_path(ctl->fd, path, sizeof(path)) < 0)
 		strcpy(path, "an unnamed socket");
 	if (strcmp(path, conf->socket) != 0)
 		log_notice("control: serving %s, passed by systemd; socket = %s is not used",

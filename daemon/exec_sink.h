@@ -1,31 +1,31 @@
 /* Running an exec sink's program: posix_spawn without a shell, the event on stdin,
  * watched with ev_child and killed at its timeout. */
-#ifndef RATD_HOOK_H
-#define RATD_HOOK_H
+#ifndef RATD_EXEC_SINK_H
+#define RATD_EXEC_SINK_H
 
 #include <ev.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-struct hook;
+struct exec_sink;
 
 /* ok: the program exited 0. error: why not, for the log and `ratctl status`. */
-typedef void hook_done_fn(void *arg, bool ok, const char *error);
+typedef void exec_sink_done_fn(void *arg, bool ok, const char *error);
 
-/* What of a program's output reaches the log: lines cut at HOOK_LINE_MAX bytes, at
- * most HOOK_LINES_MAX of them per run (then one line saying how many more were read
- * and dropped), HOOK_READ_MAX bytes read per wake-up of the loop. */
-#define HOOK_LINE_MAX 512
-#define HOOK_LINES_MAX 20
-#define HOOK_READ_MAX (64 * 1024)
+/* What of a program's output reaches the log: lines cut at EXEC_SINK_LINE_MAX bytes, at
+ * most EXEC_SINK_LINES_MAX of them per run (then one line saying how many more were read
+ * and dropped), EXEC_SINK_READ_MAX bytes read per wake-up of the loop. */
+#define EXEC_SINK_LINE_MAX 512
+#define EXEC_SINK_LINES_MAX 20
+#define EXEC_SINK_READ_MAX (64 * 1024)
 
 /* Starts program with envp and input on its stdin; done is called once it has exited
  * (or was killed after timeout seconds). Its stdout and stderr come back through a
  * pipe, read without blocking and logged as "alert NAME: hook: LINE" (level notice)
- * within the bounds above, cleaned by hook_clean. NULL with err set when it cannot
+ * within the bounds above, cleaned by exec_sink_clean. NULL with err set when it cannot
  * start. */
-struct hook *hook_run(struct ev_loop *loop, const char *name, const char *program,
-    char *const envp[], const char *input, size_t len, double timeout, hook_done_fn *done,
+struct exec_sink *exec_sink_run(struct ev_loop *loop, const char *name, const char *program,
+    char *const envp[], const char *input, size_t len, double timeout, exec_sink_done_fn *done,
     void *arg, char *err, size_t errlen);
 /* Copies len bytes of in to out (cap bytes, cap >= 8) as valid UTF-8 a reader cannot
  * be fooled by: invalid sequences, controls (C0 but tab, which becomes a space; DEL;
@@ -33,8 +33,8 @@ struct hook *hook_run(struct ev_loop *loop, const char *name, const char *progra
  * become U+FFFD. What does not fit is cut at a character boundary and marked with
  * U+2026, as is a line the caller cut (cut: in ends early, maybe inside a character).
  * Returns the length written, NUL excluded. */
-size_t hook_clean(const char *in, size_t len, bool cut, char *out, size_t cap);
+size_t exec_sink_clean(const char *in, size_t len, bool cut, char *out, size_t cap);
 /* Kills a running program; its callback is never called. */
-void hook_cancel(struct hook *h);
+void exec_sink_cancel(struct exec_sink *h);
 
 #endif

@@ -68,7 +68,7 @@ on_stop(struct ev_loop *loop, ev_signal *w, int revents)
 	struct ratd *rd = w->data;
 
 	log_info("signal %d: stopping", w->signum);
-	notify_stopping(&rd->notify);
+	sd_notify_stopping(&rd->notify);
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -178,7 +178,7 @@ main(int argc, char **argv)
 	struct ratd rd = { 0 };
 	struct signals sg;
 	struct conf *conf;
-	char err[LISTEN_MAX_ERROR];
+	char err[SD_LISTEN_MAX_ERROR];
 	int ch, rc = 0;
 
 	while ((ch = getopt_long(argc, argv, "c:nVh", opts, NULL)) != -1) {
@@ -207,11 +207,11 @@ main(int argc, char **argv)
 		return 0;
 	}
 	/* Before anything can start an alert program: it must inherit neither. */
-	notify_init(&rd.notify);
+	sd_notify_init(&rd.notify);
 	rd.listen_fd = -1;
-	if (listen_inherited(&rd.listen_fd, err, sizeof(err)) < 0) {
+	if (sd_listen_inherited(&rd.listen_fd, err, sizeof(err)) < 0) {
 		log_err("socket activation: %s", err);
-		notify_close(&rd.notify);
+		sd_notify_close(&rd.notify);
 		conf_free(conf);
 		free(conf);
 		return 1;
@@ -225,7 +225,7 @@ main(int argc, char **argv)
 	xmlInitParser();
 	if (ratd_init(&rd, EV_DEFAULT, conf, once) < 0) {
 		ratd_finish(&rd);
-		notify_close(&rd.notify);
+		sd_notify_close(&rd.notify);
 		return 1;
 	}
 	signals_start(&sg, &rd);
@@ -233,14 +233,14 @@ main(int argc, char **argv)
 		rc = run_once(&rd);
 	else {
 		log_info("ratd %s started: %zu treaties", RATD_VERSION, rd.core.ntreaties);
-		notify_watchdog_start(&rd.notify, rd.core.loop);
-		notify_ready(&rd.notify);
+		sd_notify_watchdog_start(&rd.notify, rd.core.loop);
+		sd_notify_ready(&rd.notify);
 		ratd_notify_status(&rd);
 		ev_run(rd.core.loop, 0);
 	}
 	signals_stop(&sg);
 	ratd_finish(&rd);
-	notify_close(&rd.notify);
+	sd_notify_close(&rd.notify);
 	xmlCleanupParser();
 	curl_global_cleanup();
 	return rc;

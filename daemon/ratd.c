@@ -310,7 +310,8 @@ ratd_init(struct ratd *rd, struct ev_loop *loop, struct conf *conf, bool once)
 	rd->core.loop = loop;
 	rd->core.conf = conf;
 	rd->core.once = once;
-	if (getrandom(&rd->core.rng, sizeof(rd->core.rng), GRND_NONBLOCK) != sizeof(rd->core.rng) || rd->core.rng == 0)
+	if (getrandom(&rd->core.rng, sizeof(rd->core.rng), GRND_NONBLOCK) != sizeof(rd->core.rng) ||
+	    rd->core.rng == 0)
 		rd->core.rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
 	rd->core.journal.fd = -1;
 	rd->lock_fd = -1;
@@ -340,7 +341,8 @@ ratd_init(struct ratd *rd, struct ev_loop *loop, struct conf *conf, bool once)
 		return -1;
 	}
 	for (i = 0; i < conf->ntreaties; i++) {
-		if ((rd->core.treaties[i] = treaty_new(&rd->core, &conf->treaties[i], ratd_fetch_report, rd)) == NULL) {
+		rd->core.treaties[i] = treaty_new(&rd->core, &conf->treaties[i], ratd_fetch_report, rd);
+		if (rd->core.treaties[i] == NULL) {
 			log_err("%s: out of memory", conf->treaties[i].id);
 			return -1;
 		}
@@ -412,7 +414,7 @@ ratd_reload(struct ratd *rd, struct conf *conf)
 	struct treaty **next, **gone, *t;
 	size_t i, j, ngone;
 
-	notify_reloading(&rd->notify);
+	sd_notify_reloading(&rd->notify);
 	if (strcmp(old->socket, conf->socket) != 0 || old->socket_mode != conf->socket_mode ||
 	    (old->socket_group == NULL) != (conf->socket_group == NULL) ||
 	    (old->socket_group && strcmp(old->socket_group, conf->socket_group) != 0))
@@ -424,7 +426,7 @@ ratd_reload(struct ratd *rd, struct conf *conf)
 		if (state_set_str(&conf->state_dir, old->state_dir) < 0) {
 			conf_free(conf);
 			free(conf);
-			notify_ready(&rd->notify);
+			sd_notify_ready(&rd->notify);
 			return -1;
 		}
 	}
@@ -432,7 +434,7 @@ ratd_reload(struct ratd *rd, struct conf *conf)
 	    (next = calloc(conf->ntreaties, sizeof(*next))) == NULL) {
 		conf_free(conf);
 		free(conf);
-		notify_ready(&rd->notify);
+		sd_notify_ready(&rd->notify);
 		return -1;
 	}
 	rd->core.conf = conf;
@@ -477,7 +479,7 @@ ratd_reload(struct ratd *rd, struct conf *conf)
 	core_touch(&rd->core);
 	log_info("reload: %s: %zu treaties, %zu alerts", conf->path, conf->ntreaties, conf->nalerts);
 	/* READY=1 ends systemd's "reloading" state. */
-	notify_ready(&rd->notify);
+	sd_notify_ready(&rd->notify);
 	ratd_notify_status(rd);
 	return 0;
 }
@@ -497,7 +499,7 @@ ratd_reload_file(struct ratd *rd, char *err, size_t errlen)
 		for (i = 0; i < conf->nerrors; i++)
 			log_err("reload: %s", conf->errors[i]);
 		log_err("reload: %s is invalid; the running configuration is kept", path);
-		notify_status(&rd->notify, "reload refused: the configuration is invalid (see the "
+		sd_notify_status(&rd->notify, "reload refused: the configuration is invalid (see the "
 		    "log); running the previous one");
 		snprintf(err, errlen, "%s (%zu problems in all); the running configuration is kept",
 		    conf->nerrors ? conf->errors[0] : path, conf->nerrors);
@@ -548,7 +550,8 @@ ratd_notify_status(struct ratd *rd)
 		if (i > 0)
 			fputs("; ", f);
 		ratd_status_part(f, rd->core.treaties[i], core_today(&rd->core, now));
-		if (rd->core.treaties[i]->next_fetch && (next == 0 || rd->core.treaties[i]->next_fetch < next))
+		if (rd->core.treaties[i]->next_fetch &&
+		    (next == 0 || rd->core.treaties[i]->next_fetch < next))
 			next = rd->core.treaties[i]->next_fetch;
 	}
 	if (next != 0) {
@@ -556,6 +559,6 @@ ratd_notify_status(struct ratd *rd)
 		fprintf(f, "; next fetch %s UTC", when);
 	}
 	if (fclose(f) == 0)
-		notify_status(&rd->notify, line);
+		sd_notify_status(&rd->notify, line);
 	free(line);
 }

@@ -30,7 +30,7 @@ struct ratd {
 	double journal_backoff;       /* its next delay: 1 s doubling to 1 min */
 	struct metrics metrics;
 	int lock_fd;                  /* flock on state_dir/ratd.lock */
-	struct notify notify;         /* systemd's NOTIFY_SOCKET; calls are no-ops without it */
+	struct sd_notify notify;         /* systemd's NOTIFY_SOCKET; calls are no-ops without it */
 	int listen_fd;                /* the control socket systemd passed, until control takes it; -1 */
 };
 

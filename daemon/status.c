@@ -181,7 +181,7 @@ status_outlook(json_t *o, const struct treaty *t, day_t as_of)
 	    json_null() : date_json(status_earliest(r, as_of)));
 	json_object_set_new(o, "projection", status_projection(r, t->snap, as_of, &res));
 	if (as_of == core_today(t->core, time(NULL)))
-		check_discrepancies(t->snap, &res, disc);
+		plausible_discrepancies(t->snap, &res, disc);
 	json_object_set_new(o, "discrepancies", disc);
 	rule_result_clear(&res);
 }

@@ -453,7 +453,7 @@ treaty_discrepancy_events(struct treaty *t, const struct snapshot *fresh,
 	bool seen;
 
 	if (treaty_eval(t, fresh, core_today(t->core, now), &res) == 0) {
-		check_discrepancies(fresh, &res, now_set);
+		plausible_discrepancies(fresh, &res, now_set);
 		rule_result_clear(&res);
 	}
 	json_array_foreach(now_set, i, v) {
@@ -605,7 +605,7 @@ treaty_parsed(void *arg, struct snapshot *fresh, const char *error, double cpu)
 	t->parsing = NULL;
 	if (fresh == NULL)
 		o = treaty_fail(t, TREATY_REFUSED, error, -1);
-	else if (!check_snapshot(treaty_committed(t), fresh, &t->meta, why, sizeof(why))) {
+	else if (!plausible_snapshot(treaty_committed(t), fresh, &t->meta, why, sizeof(why))) {
 		snapshot_free(fresh);
 		o = treaty_fail(t, TREATY_REFUSED, why, -1);
 	} else

@@ -54,12 +54,12 @@ clean_text(const char *s, size_t len)
 static void
 assert_clean(const char *in, size_t len, bool cut, const char *want)
 {
-	char out[HOOK_LINE_MAX + 1];
-	size_t n = hook_clean(in, len, cut, out, sizeof(out));
+	char out[EXEC_SINK_LINE_MAX + 1];
+	size_t n = exec_sink_clean(in, len, cut, out, sizeof(out));
 
 	assert_int_equal(n, strlen(out));
 	if (strcmp(out, want) != 0)
-		fail_msg("hook_clean(%.*s): \"%s\", want \"%s\"", (int)len, in, out, want);
+		fail_msg("exec_sink_clean(%.*s): \"%s\", want \"%s\"", (int)len, in, out, want);
 }
 
 /* in: a string literal, which may hold NUL-free bytes of any kind. */
@@ -70,7 +70,7 @@ assert_clean(const char *in, size_t len, bool cut, const char *want)
 static void
 test_clean(void **state)
 {
-	char in[2000], out[HOOK_LINE_MAX + 1];
+	char in[2000], out[EXEC_SINK_LINE_MAX + 1];
 	size_t i, n;
 
 	CLEAN("plain text", false, "plain text");
@@ -92,15 +92,15 @@ test_clean(void **state)
 	/* Too long: cut at a character boundary within the bound, marked. */
 	for (i = 0; i + 2 <= sizeof(in); i += 2)
 		memcpy(in + i, "\xC3\xA9", 2);
-	n = hook_clean(in, sizeof(in), false, out, sizeof(out));
-	assert_true(n <= HOOK_LINE_MAX);
-	assert_true(n >= HOOK_LINE_MAX - 4);
+	n = exec_sink_clean(in, sizeof(in), false, out, sizeof(out));
+	assert_true(n <= EXEC_SINK_LINE_MAX);
+	assert_true(n >= EXEC_SINK_LINE_MAX - 4);
 	assert_memory_equal(out + n - 3, ELL, 3);
 	assert_true(clean_text(out, n));
 	/* Replacements grow the text: the bound holds for them too. */
 	memset(in, 0x1b, sizeof(in));
-	n = hook_clean(in, sizeof(in), false, out, sizeof(out));
-	assert_true(n <= HOOK_LINE_MAX);
+	n = exec_sink_clean(in, sizeof(in), false, out, sizeof(out));
+	assert_true(n <= EXEC_SINK_LINE_MAX);
 	assert_true(clean_text(out, n));
 }
 
@@ -147,7 +147,7 @@ run_hook(const char *script, struct run *r, double *took)
 	char *envp[] = { NULL }, *text;
 	struct stat st;
 	ev_timer give_up, tick;
-	struct hook *h;
+	struct exec_sink *h;
 	int saved, fd;
 	FILE *f;
 	long n;
@@ -172,7 +172,7 @@ run_hook(const char *script, struct run *r, double *took)
 	log_init();
 
 	*took = ev_time();
-	h = hook_run(EV_DEFAULT, "noisy", prog, envp, "{\"id\":1}", 8, 20., done_cb, r, err,
+	h = exec_sink_run(EV_DEFAULT, "noisy", prog, envp, "{\"id\":1}", 8, 20., done_cb, r, err,
 	    sizeof(err));
 	ev_timer_init(&give_up, give_up_cb, 25., 0.);
 	ev_timer_start(EV_DEFAULT, &give_up);
@@ -192,7 +192,7 @@ run_hook(const char *script, struct run *r, double *took)
 	unsetenv("JOURNAL_STREAM");
 	log_init();
 	if (h == NULL)
-		fail_msg("hook_run: %s", err);
+		fail_msg("exec_sink_run: %s", err);
 	assert_non_null(f = fopen(logp, "rb"));
 	fseek(f, 0, SEEK_END);
 	n = ftell(f);
@@ -255,13 +255,13 @@ test_hostile_output(void **state)
 		if (strncmp(line, "<5>alert noisy: hook: ", 22) != 0)
 			continue;
 		prefixed++;
-		assert_true(strlen(line) - 22 <= HOOK_LINE_MAX);
+		assert_true(strlen(line) - 22 <= EXEC_SINK_LINE_MAX);
 		if ((x = strstr(line, "xxxx")) != NULL) {
-			assert_int_equal(strlen(x), HOOK_LINE_MAX - 3 + 3);
+			assert_int_equal(strlen(x), EXEC_SINK_LINE_MAX - 3 + 3);
 			assert_memory_equal(line + strlen(line) - 3, ELL, 3);
 		}
 	}
-	assert_int_equal(prefixed, HOOK_LINES_MAX + 1);
+	assert_int_equal(prefixed, EXEC_SINK_LINES_MAX + 1);
 	free(text);
 }
 
@@ -310,7 +310,7 @@ test_flood_keeps_loop_turning(void **state)
 	    "%.1f ms\n", took, r.max_gap * 1000);
 	assert_non_null(strstr(text, "<5>alert noisy: hook: yyyy"));
 	assert_non_null(strstr(text, "<5>alert noisy: hook: 999981 more lines suppressed\n"));
-	assert_int_equal(count(text, "\n"), HOOK_LINES_MAX + 1);
+	assert_int_equal(count(text, "\n"), EXEC_SINK_LINES_MAX + 1);
 	/* Generous for a loaded machine: one wake-up reads at most 64 KiB. */
 	assert_true(r.max_gap < 0.5);
 	free(text);

@@ -47,7 +47,7 @@ static bool
 check(const struct snapshot *committed, const struct snapshot *fresh, struct source_meta *m)
 {
 	reason[0] = '\0';
-	return check_snapshot(committed, fresh, m, reason, sizeof(reason));
+	return plausible_snapshot(committed, fresh, m, reason, sizeof(reason));
 }
 
 static void
@@ -165,14 +165,14 @@ test_another_reduced_table_restarts_the_count(void **state)
 	snapshot_free(whole);
 }
 
-/* check_discrepancies over the IV-13 rule evaluated at day. */
+/* plausible_discrepancies over the IV-13 rule evaluated at day. */
 static void
 discrepancies(const struct snapshot *s, day_t day, json_t *out)
 {
 	struct rule_result res;
 
 	assert_int_equal(rule_eval(&iv13, s, day, &res), 0);
-	check_discrepancies(s, &res, out);
+	plausible_discrepancies(s, &res, out);
 	rule_result_clear(&res);
 }
 
