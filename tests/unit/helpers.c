@@ -82,6 +82,16 @@ helpers_read_fixture(const char *name, size_t *len)
 	return helpers_read_file(path, len);
 }
 
+day_t
+helpers_day(const char *iso)
+{
+	day_t d;
+
+	if (date_parse_iso(iso, &d) == -1)
+		fail_msg("bad date in test: %s", iso);
+	return d;
+}
+
 struct snapshot *
 helpers_parse_fixture(const char *name, enum untc_format fmt)
 {

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "date.h"
 #include "untc.h"
 
 /* A scratch directory for one test and a file name in it. */
@@ -24,6 +25,9 @@ void helpers_dir_free(struct helpers_dir *d);
 char *helpers_read_file(const char *path, size_t *len);
 /* The same for the fixture tests/fixtures/NAME. */
 char *helpers_read_fixture(const char *name, size_t *len);
+/* The day of an ISO date written in a test ("2003-03-14"); fails the test when it is
+ * not one. */
+day_t helpers_day(const char *iso);
 /* The fixture page NAME parsed as fmt; fails the test with the parser's reason. */
 struct snapshot *helpers_parse_fixture(const char *name, enum untc_format fmt);
 

@@ -46,15 +46,8 @@ five(int approaching)
 	return ct;
 }
 
-static day_t
-D(const char *iso)
-{
-	day_t d;
-
-	if (date_parse_iso(iso, &d) == -1)
-		fail_msg("bad date in test: %s", iso);
-	return d;
-}
+/* Days read like the dates they are. */
+#define D(iso) helpers_day(iso)
 
 /* 09:00 UTC on that day. */
 static time_t
