@@ -163,6 +163,18 @@ run_once(struct ratd *rd)
 	return w.failed ? 1 : 0;
 }
 
+/* The daemon: serves until a signal stops it. */
+static int
+run_daemon(struct ratd *rd)
+{
+	log_info("ratd %s started: %zu treaties", RATD_VERSION, rd->core.ntreaties);
+	sd_notify_watchdog_start(&rd->notify, rd->core.loop);
+	sd_notify_ready(&rd->notify);
+	ratd_notify_status(rd);
+	ev_run(rd->core.loop, 0);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -229,15 +241,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	signals_start(&sg, &rd);
-	if (once)
-		rc = run_once(&rd);
-	else {
-		log_info("ratd %s started: %zu treaties", RATD_VERSION, rd.core.ntreaties);
-		sd_notify_watchdog_start(&rd.notify, rd.core.loop);
-		sd_notify_ready(&rd.notify);
-		ratd_notify_status(&rd);
-		ev_run(rd.core.loop, 0);
-	}
+	rc = once ? run_once(&rd) : run_daemon(&rd);
 	signals_stop(&sg);
 	ratd_finish(&rd);
 	sd_notify_close(&rd.notify);
