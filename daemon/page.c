@@ -2,8 +2,8 @@
 #include <string.h>
 
 #include "page.h"
-#include "ratd/proto.h"
-#include "ratd/svg.h"
+#include "proto.h"
+#include "svg.h"
 
 static const char page_css[] =
 	"body{font:1rem/1.5 system-ui,-apple-system,\"Segoe UI\",sans-serif;color:#1b1b1b;"

@@ -24,6 +24,7 @@
 #include <jansson.h>
 #include <libxml/xmlmemory.h>
 
+#include "atomicfile.h"
 #include "date.h"
 #include "parser.h"
 #include "state.h"
@@ -224,8 +225,8 @@ parser_one(int fd, const char *page, size_t len, enum untc_format fmt)
 		_exit(PARSER_EXIT_MEMORY);
 	json_decref(reply);
 	n = (uint32_t)strlen(text);
-	if (state_write_all(fd, (const char *)&n, sizeof(n)) < 0 ||
-	    state_write_all(fd, text, n) < 0)
+	if (atomicfile_write_all(fd, (const char *)&n, sizeof(n)) < 0 ||
+	    atomicfile_write_all(fd, text, n) < 0)
 		_exit(PARSER_EXIT_BROKEN);
 	free(text);
 }

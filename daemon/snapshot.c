@@ -15,7 +15,7 @@ static const char *const kind_names[KIND_COUNT_] = {
 	[KIND_APPROVAL] = "approval", [KIND_CONFIRMATION] = "confirmation",
 };
 
-/* The kinds each cell may record (SPEC §5). */
+/* The kinds each cell may record (man/ratd.8, DESCRIPTION, Parse). */
 #define SNAPSHOT_SIGNATURE_KINDS ((1u << KIND_SIGNATURE) | (1u << KIND_SUCCESSION))
 #define SNAPSHOT_INSTRUMENT_KINDS ((1u << KIND_RATIFICATION) | (1u << KIND_ACCESSION) | \
 	(1u << KIND_SUCCESSION) | (1u << KIND_ACCEPTANCE) | (1u << KIND_APPROVAL) | \

@@ -8,7 +8,8 @@
 
 #include "date.h"
 
-/* What a dated cell records (SPEC §5). KIND_NONE only with date == DAY_NONE. */
+/* What a dated cell records (man/ratd.8, DESCRIPTION, Parse). KIND_NONE only with
+ * date == DAY_NONE. */
 enum kind {
 	KIND_NONE = 0,
 	KIND_SIGNATURE,

@@ -4,8 +4,8 @@
 
 #define STATUS_PACE_MONTHS 24
 
-#include "check.h"
-#include "ratd.h"
+#include "plausible.h"
+#include "core.h"
 #include "rule.h"
 #include "status.h"
 
@@ -170,8 +170,8 @@ status_outlook(json_t *o, const struct treaty *t, day_t as_of)
 	json_object_set_new(o, "earliest_entry_into_force", res.threshold_reached ?
 	    json_null() : date_json(treaty_earliest(t, as_of)));
 	json_object_set_new(o, "projection", status_projection(r, t->snap, as_of, &res));
-	if (as_of == ratd_today(t->rd, time(NULL)))
-		check_discrepancies(t->snap, &res, disc);
+	if (as_of == core_today(t->core, time(NULL)))
+		plausible_discrepancies(t->snap, &res, disc);
 	json_object_set_new(o, "discrepancies", disc);
 	rule_result_clear(&res);
 }

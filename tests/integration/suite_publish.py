@@ -3,7 +3,7 @@
 
     /usr/bin/python3 tests/integration/suite_publish.py --build build [-k] [-v] [TEST...]
 
-Builds on run.py (Ctx, Daemon, the fixture server). Checks index.html, feed.atom, ID.svg
+Builds on harness.py (Ctx, Daemon, the fixture server). Checks index.html, feed.atom, ID.svg
 and ID.ics with Debian's validators: python3-feedparser, python3-icalendar,
 python3-html5lib, xmllint (libxml2-utils) and headless chromium (`make deps` installs
 them all; run with /usr/bin/python3, which has the python3-* packages). A test skips,
@@ -21,8 +21,8 @@ import tempfile
 import time
 import zlib
 
-import run
-from run import TREATY, Fail, check, eq, history, short, wait_for
+import harness
+from harness import TREATY, Fail, check, eq, history, short, wait_for
 
 try:
     import feedparser
@@ -131,7 +131,7 @@ def chromium(ctx, *args, timeout=40):
     argv = [CHROMIUM, "--headless", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
             "--user-data-dir=" + prof] + (["--no-sandbox"] if os.geteuid() == 0 else [])
     p = subprocess.run(argv + list(args), stdin=subprocess.DEVNULL, capture_output=True,
-                       timeout=run.bounded(timeout), cwd=ctx.dir)
+                       timeout=harness.bounded(timeout), cwd=ctx.dir)
     return p.returncode, p.stdout.decode("utf-8", "replace")
 
 
@@ -402,7 +402,7 @@ def test_new_party_updates_files(ctx):
 def test_once_and_bad_dir(ctx):
     url = ctx.serve(file="IV-13.html")
     conf = ctx.write_conf(url, extra=publish_extra(ctx))
-    p = ctx.run([run.RATD, "--once", "-c", conf], 20)
+    p = ctx.run([harness.RATD, "--once", "-c", conf], 20)
     eq(p.returncode, 0, "ratd --once (stderr %s)" % short(p.stderr.decode()))
     for n in FILES:
         check(os.path.exists(os.path.join(www(ctx), n)), "ratd --once did not write %s" % n)
@@ -417,16 +417,5 @@ def test_once_and_bad_dir(ctx):
     eq(d.status().get("counted"), 59, "status while publishing fails")
 
 
-TESTS = [
-    ("files_after_first_fetch", test_files_after_first_fetch),
-    ("long_index_links_treaty_pages", test_long_index_links_treaty_pages),
-    ("feed_newest_first_stable_ids", test_feed_newest_first_stable_ids),
-    ("calendar", test_calendar),
-    ("svg_and_ratctl", test_svg_and_ratctl),
-    ("page_in_browser", test_page_in_browser),
-    ("new_party_updates_files", test_new_party_updates_files),
-    ("once_and_bad_dir", test_once_and_bad_dir),
-]
-
 if __name__ == "__main__":
-    sys.exit(run.main(TESTS, budget=BUDGET, label="publish"))
+    sys.exit(harness.main(harness.Suite("publish", BUDGET, sys.modules[__name__])))

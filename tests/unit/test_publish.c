@@ -13,7 +13,7 @@
 #include "feed.h"
 #include "ical.h"
 #include "page.h"
-#include "ratd/svg.h"
+#include "svg.h"
 
 /* What fn wrote, as a fresh string. */
 #define CAPTURE(buf, call) do {                                          \

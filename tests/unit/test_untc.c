@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "date.h"
+#include "helpers.h"
 #include "snapshot.h"
 #include "untc.h"
 
@@ -21,45 +22,6 @@ static day_t
 ymd(int y, int m, int d)
 {
 	return date_from_ymd(y, m, d);
-}
-
-static char *
-slurp(const char *name, size_t *len)
-{
-	char path[512];
-	FILE *f;
-	char *buf;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/%s", FIXTURES, name);
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
-static struct snapshot *
-parse_file(const char *name, enum untc_format fmt)
-{
-	struct snapshot *s;
-	size_t len;
-	char *buf = slurp(name, &len);
-
-	err[0] = '\0';
-	s = untc_parse(buf, len, fmt, err, sizeof(err));
-	free(buf);
-	if (s == NULL)
-		fail_msg("%s: %s", name, err);
-	return s;
 }
 
 /* Parses a page given as a string; NULL leaves the reason in err. */
@@ -189,7 +151,7 @@ assert_iv13_2024(const struct snapshot *s)
 static void
 test_html_iv13(void **state)
 {
-	struct snapshot *s = parse_file("IV-13.html", UNTC_AUTO);
+	struct snapshot *s = helpers_parse_fixture("IV-13.html", UNTC_AUTO);
 
 	assert_iv13_2024(s);
 	assert_string_equal(s->status_as_at, "2024-09-30T09:00:44Z");
@@ -200,7 +162,7 @@ test_html_iv13(void **state)
 static void
 test_xml_iv13(void **state)
 {
-	struct snapshot *s = parse_file("IV-13.xml", UNTC_AUTO);
+	struct snapshot *s = helpers_parse_fixture("IV-13.xml", UNTC_AUTO);
 
 	assert_iv13_2024(s);
 	assert_null(s->status_as_at);
@@ -211,8 +173,8 @@ test_xml_iv13(void **state)
 static void
 test_forced_formats_agree(void **state)
 {
-	struct snapshot *h = parse_file("IV-13.html", UNTC_HTML);
-	struct snapshot *x = parse_file("IV-13.xml", UNTC_XML);
+	struct snapshot *h = helpers_parse_fixture("IV-13.html", UNTC_HTML);
+	struct snapshot *x = helpers_parse_fixture("IV-13.xml", UNTC_XML);
 
 	assert_true(snapshot_same_table(h, x));
 	snapshot_free(h);
@@ -222,7 +184,7 @@ test_forced_formats_agree(void **state)
 static void
 test_html_before_entry_into_force(void **state)
 {
-	struct snapshot *s = parse_file("IV-13.2003-03-13.html", UNTC_AUTO);
+	struct snapshot *s = helpers_parse_fixture("IV-13.2003-03-13.html", UNTC_AUTO);
 
 	assert_int_equal(with_instrument(s), 19);
 	assert_int_equal(s->stated_parties, 19);
@@ -238,7 +200,7 @@ test_html_before_entry_into_force(void **state)
 static void
 test_html_threshold_day(void **state)
 {
-	struct snapshot *s = parse_file("IV-13.2003-03-14.html", UNTC_AUTO);
+	struct snapshot *s = helpers_parse_fixture("IV-13.2003-03-14.html", UNTC_AUTO);
 
 	assert_int_equal(with_instrument(s), 21);
 	assert_int_equal(s->stated_parties, 21);
@@ -663,7 +625,7 @@ assert_hostile_refused(const char *name)
 	struct snapshot *s;
 	struct timespec t0;
 	size_t len, i;
-	char *buf = slurp(name, &len);
+	char *buf = helpers_read_fixture(name, &len);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	s = untc_parse(buf, len, UNTC_AUTO, err, sizeof(err));
@@ -879,7 +841,7 @@ test_format_names(void **state)
 static void
 test_notes_of_the_fixture(void **state)
 {
-	struct snapshot *s = parse_file("IV-13.html", UNTC_HTML);
+	struct snapshot *s = helpers_parse_fixture("IV-13.html", UNTC_HTML);
 
 	assert_int_equal(who(s, "Montenegro")->nnotes, 1);
 	assert_string_equal(who(s, "Montenegro")->notes[0], "See note 1 under \"Montenegro\" "
