@@ -226,6 +226,8 @@ ratd_midnight_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 	core_touch(&rd->core);
 }
 
+#define RATD_LOCK_TRIES 20       /* tenths of a second waited for a lock a dying ratd holds */
+
 /* One ratd per state_dir: two would number events from the same counter and commit
  * over each other (a cron `ratd --once` beside the daemon, say). */
 static int
@@ -239,10 +241,16 @@ ratd_lock(struct ratd *rd)
 		log_err("%s", why);
 		return -1;
 	}
-	if (flock(rd->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		log_err("another ratd is using state_dir %s (%s is locked); stop it, or give "
-		    "this one its own state_dir", rd->core.conf->state_dir, path);
-		return -1;
+	/* A ratd killed outright may leave a child (its parser, a hook being spawned) with
+	 * the lock for an instant, until it closes what it inherited or dies with its parent:
+	 * a short wait, before the loop turns, tells that from a ratd that runs. */
+	for (n = 0; flock(rd->lock_fd, LOCK_EX | LOCK_NB) < 0; n++) {
+		if (errno != EWOULDBLOCK || n == RATD_LOCK_TRIES) {
+			log_err("another ratd is using state_dir %s (%s is locked); stop it, or "
+			    "give this one its own state_dir", rd->core.conf->state_dir, path);
+			return -1;
+		}
+		usleep(100 * 1000);
 	}
 	/* Under the lock no other writer is mid-write: any temporary is a crash's. */
 	if ((n = atomicfile_clean_temps(rd->core.conf->state_dir, NULL)) > 0)

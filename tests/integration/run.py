@@ -366,6 +366,19 @@ def test_once(ctx):
     p = ctx.run([harness.RATD, "-c", conf2, "--once"], FETCH_TIMEOUT + 10)
     eq(p.returncode, 1, "ratd --once exit status with the server down")
 
+    # Beside a running ratd on the same state_dir: refused, after a short wait for a
+    # lock a dying ratd's child could still hold.
+    d = ctx.daemon(conf)
+    d.wait_state("ok")
+    t0 = time.monotonic()
+    p = ctx.run([harness.RATD, "-c", conf, "--once"], FETCH_TIMEOUT + 10)
+    took = time.monotonic() - t0
+    err = p.stderr.decode("utf-8", "replace")
+    eq(p.returncode, 1, "ratd --once exit status beside a running ratd")
+    check("another ratd is using state_dir" in err, "--once beside ratd said: %r" % err[-300:])
+    check(took >= 1.5, "--once gave up on the lock after %.2f s, not after waiting" % took)
+    eq(d.status().get("counted"), 59, "the running ratd's status after the refused --once")
+
 
 def check_config(ctx, conf):
     p = ctx.run([harness.RATD, "-c", conf, "--check-config"], 5)
