@@ -223,8 +223,15 @@ treaty_start(struct treaty *t)
 		due = t->meta.last_attempt + (time_t)treaty_backoff(t, t->meta.consecutive_failures);
 	else
 		due = t->meta.last_attempt + (time_t)t->conf->interval;
-	/* Spread treaties that are all due at start-up over a second. */
-	wait = due > now ? (double)(due - now) : ratd_random(t->rd);
+	/* Treaties due at start-up are spread: new ones over a second (the host queues
+	 * space them), overdue ones over the jitter, so that a daemon stopped for a while
+	 * does not fetch every page at once on its return, and stays spread after. */
+	if (due > now)
+		wait = (double)(due - now);
+	else if (t->meta.last_attempt == 0)
+		wait = ratd_random(t->rd);
+	else
+		wait = ratd_random(t->rd) * fmax(1., fmin(t->rd->conf->jitter, t->conf->interval));
 	treaty_schedule(t, wait);
 }
 
@@ -666,6 +673,9 @@ treaty_begin_fetch(struct treaty *t)
 		.url = t->conf->url,
 		.etag = t->from_seed ? NULL : t->meta.etag,
 		.last_modified = t->from_seed ? NULL : t->meta.last_modified,
+		.per_host = true,
+		/* Someone waits for this one (a refresh): a host's pause does not hold it. */
+		.asked = t->waiters != NULL,
 	};
 
 	ev_timer_stop(t->rd->loop, &t->timer);
