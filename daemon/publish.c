@@ -32,6 +32,8 @@ struct publish {
 	ev_tstamp retry_at;      /* while failing: no new try before this */
 	int written;             /* files replaced by the current write */
 	bool logged;             /* a write was logged at info: later ones at debug */
+	ev_tstamp last_write;    /* when the files were last rendered */
+	ev_timer pace;           /* wakes the loop for a write held back by PUBLISH_PACE */
 };
 
 /* Keeps the newest FEED_MAX_ENTRIES. */
@@ -411,8 +413,25 @@ publish_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 		return;
 	if (p->failing && ev_now(loop) < p->retry_at)
 		return;
+	/* Many treaties' fetches end in as many loop turns: rendering every treaty's files
+	 * after each would cost the square of their number. A few are rendered at once. */
+	if (p->rd->ntreaties > PUBLISH_PACE_TREATIES &&
+	    ev_now(loop) < p->last_write + PUBLISH_PACE) {
+		if (!ev_is_active(&p->pace)) {
+			ev_timer_set(&p->pace, p->last_write + PUBLISH_PACE - ev_now(loop), 0.);
+			ev_timer_start(loop, &p->pace);
+		}
+		return;
+	}
 	p->generation = p->rd->generation;
+	p->last_write = ev_now(loop);
 	publish_now(p);
+}
+
+/* Nothing to do: the loop's next turn runs the prepare watcher, which writes. */
+static void
+publish_pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
 }
 
 struct publish *
@@ -430,6 +449,7 @@ publish_new(struct ratd *rd)
 	p->generation = rd->generation;
 	ev_prepare_init(&p->prepare, publish_prepare_cb);
 	p->prepare.data = p;
+	ev_init(&p->pace, publish_pace_cb);
 	ev_prepare_start(rd->loop, &p->prepare);
 	/* Watching must not keep the loop running: ratd --once ends when its fetches do. */
 	ev_unref(rd->loop);
@@ -443,6 +463,7 @@ publish_free(struct publish *p)
 		return;
 	if (p->generation != p->rd->generation || p->dirty)
 		publish_now(p);
+	ev_timer_stop(p->rd->loop, &p->pace);
 	ev_ref(p->rd->loop);
 	ev_prepare_stop(p->rd->loop, &p->prepare);
 	json_decref(p->events);
