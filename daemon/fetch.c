@@ -183,10 +183,11 @@ fetcher_set_opts(struct fetcher *f, const struct fetch_opts *opts)
 	hostq_set_limits(f->hostq, opts->host_concurrency, opts->host_spacing);
 }
 
-unsigned
-fetcher_waiting(const struct fetcher *f)
+void
+fetch_ask(struct fetch *fe)
 {
-	return hostq_waiting(f->hostq);
+	if (fe != NULL)
+		hostq_ask(&fe->turn);
 }
 
 static void

@@ -72,8 +72,9 @@ struct fetch *fetch_start(struct fetcher *f, const struct fetch_request *req,
     fetch_done_fn *done, void *arg);
 /* Abandons a transfer in progress or waiting; its callback is never called. */
 void fetch_cancel(struct fetch *fe);
-/* Page fetches waiting for their host's turn. */
-unsigned fetcher_waiting(const struct fetcher *f);
+/* A per_host fetch still waiting becomes one for an operator (asked): a host's pause no
+ * longer holds it back. Does nothing for NULL or a fetch already under way. */
+void fetch_ask(struct fetch *fe);
 
 /* Whether v may be kept and echoed as a validator (ETag, Last-Modified): 1 to
  * FETCH_MAX_VALIDATOR bytes of printable ASCII. Any other is dropped, by the fetch and

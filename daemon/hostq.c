@@ -218,6 +218,16 @@ hostq_leave(struct hostq_item *it)
 }
 
 void
+hostq_ask(struct hostq_item *it)
+{
+	if (it->host == NULL || it->asked)
+		return;
+	it->asked = true;
+	if (!it->active)
+		hostq_arm(it->host, 0);
+}
+
+void
 hostq_hold(struct hostq_item *it, double seconds)
 {
 	struct hostq_host *h = it->host;

@@ -40,6 +40,8 @@ void hostq_leave(struct hostq_item *it);
 /* No transfer to it's host starts in the next seconds (a longer pause already set
  * stays). */
 void hostq_hold(struct hostq_item *it, double seconds);
+/* it, waiting, becomes an operator's (asked): a pause no longer holds it back. */
+void hostq_ask(struct hostq_item *it);
 /* Transfers waiting for their turn, all hosts together. */
 unsigned hostq_waiting(const struct hostq *q);
 

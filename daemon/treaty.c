@@ -715,7 +715,10 @@ treaty_fetch_now(struct treaty *t, treaty_done_fn *fn, void *arg)
 		w->next = t->waiters;
 		t->waiters = w;
 	}
-	/* A page being parsed is the fetch this one joins. */
+	/* A page being parsed is the fetch this one joins; a scheduled one waiting out its
+	 * host's pause goes now that someone waits for it. */
 	if (t->inflight == NULL && t->parsing == NULL)
 		treaty_begin_fetch(t);
+	else if (fn != NULL)
+		fetch_ask(t->inflight);
 }

@@ -153,10 +153,15 @@ def test_host_retry_after(ctx):
     for tid in more:
         eq(ctx.server.count("/" + tid), 0,
            "requests for %s within 3 s of its host's 429 with Retry-After: 120" % tid)
-    # An operator's refresh is not held back by the pause.
+    # An operator's refresh is not held back by the pause: neither a new fetch nor one
+    # that was waiting it out.
     res = refresh(d, ids[1])
     eq(res[0]["result"] in ("changed", "unchanged", "not-modified"), True,
        "an operator's refresh during the host's pause: %r" % res)
+    res = refresh(d, more[0], timeout=10)
+    eq(res[0]["result"] in ("changed", "unchanged", "not-modified"), True,
+       "a refresh of a treaty whose fetch waits out the host's pause: %r" % res)
+    eq(ctx.server.count("/" + more[1]), 0, "requests for %s, still held back" % more[1])
 
 
 def test_many_treaties_status_line(ctx):

@@ -166,6 +166,12 @@ test_hold_spares_only_the_asked(void **state)
 	assert_int_equal(norder, 2);
 	assert_int_equal(order[1], 9);
 	assert_int_equal(hostq_waiting(q), 2);
+	/* A waiting one that someone now waits for goes too, ahead of the other. */
+	hostq_ask(&j[2].it);
+	run_until(3, 0.3);
+	assert_int_equal(norder, 3);
+	assert_int_equal(order[2], 1);         /* j[2]'s id: jobs_enter numbered it 1 */
+	assert_int_equal(hostq_waiting(q), 1);
 	hostq_leave(&asked.it);
 	hostq_leave(&j[1].it);
 	hostq_leave(&j[2].it);
