@@ -303,6 +303,8 @@ state_dir = {d}/state
 seed_dir = {d}/seed
 interval = 1h
 jitter = 0
+# Cycles follow each other at once: the second between two fetches to a host is waived.
+host_spacing = 0
 timeout = 30s
 max_page_size = 1M
 
