@@ -112,6 +112,7 @@ integration: all
 	python3 tests/integration/run.py --build $(BUILD)
 	python3 tests/integration/suite_alerts.py --build $(BUILD)
 	python3 tests/integration/suite_faults.py --build $(BUILD)
+	python3 tests/integration/suite_scale.py --build $(BUILD)
 	python3 tests/integration/suite_abuse.py --build $(BUILD)
 	python3 tests/integration/suite_crash.py --build $(BUILD)
 	$(DEB_PYTHON) tests/integration/suite_publish.py --build $(BUILD)

@@ -33,13 +33,16 @@
 #define CTL_MAX_LIMIT 10000     /* the events the daemon keeps (JOURNAL_KEEP) */
 #define CTL_DEFAULT_INTERVAL (6 * 3600)  /* a TreatyStatus without "interval" */
 #define CTL_WIDTH 80                     /* timeline width unless a terminal says more */
+#define CTL_ROWS 24                      /* a screenful unless a terminal says more */
+#define CTL_STATUS_LINES 12              /* about the lines of one treaty's full status */
+#define CTL_CHECK_NAMED 8                /* check names each treaty up to this many */
 #define CTL_MAX_WIDTH 1000
 
 #define EXIT_DAEMON_ERROR 1
 #define EXIT_USAGE 2
 #define EXIT_UNREACHABLE 3
 
-enum { OPT_AS_OF = 256, OPT_PENDING, OPT_NOTES, OPT_SVG };
+enum { OPT_AS_OF = 256, OPT_PENDING, OPT_NOTES, OPT_SVG, OPT_ALL };
 
 enum cmd { CMD_STATUS, CMD_PARTIES, CMD_HISTORY, CMD_REFRESH, CMD_WATCH, CMD_RELOAD,
 	CMD_CHECK, CMD_VERSION, CMD_TIMELINE, CMD_METRICS, CMD_COUNT_ };
@@ -73,6 +76,7 @@ struct ctl {
 	bool notes;                /* parties: the footnote texts after the table */
 	bool plugin;               /* the command word is check: errors are UNKNOWN lines */
 	bool svg;                  /* timeline: an SVG image instead of the text chart */
+	bool all;                  /* status: every treaty in full, however many */
 };
 
 /* A connection and its read buffer: lines may arrive split or several at once. */
@@ -116,6 +120,7 @@ static const struct option long_opts[] = {
 	{ "as-of", required_argument, NULL, OPT_AS_OF },
 	{ "pending", no_argument, NULL, OPT_PENDING },
 	{ "notes", no_argument, NULL, OPT_NOTES },
+	{ "all", no_argument, NULL, OPT_ALL },
 	{ "svg", no_argument, NULL, OPT_SVG },
 	{ "limit", required_argument, NULL, 'n' },
 	{ "help", no_argument, NULL, 'h' },
@@ -126,7 +131,8 @@ static const struct option long_opts[] = {
 static const char usage_text[] =
 	"usage: ratctl [-s PATH] [-j|--json] [-t SECONDS] COMMAND [ARGS]\n"
 	"\n"
-	"  status [TREATY] [--as-of DATE]      parties TREATY [--as-of DATE] [--pending]\n"
+	"  status [TREATY] [--as-of DATE] [--all]\n"
+	"                                      parties TREATY [--as-of DATE] [--pending]\n"
 	"                                      parties TREATY [--notes]\n"
 	"  history [TREATY] [-n N]             refresh [TREATY]\n"
 	"  watch [TREATY]                      reload\n"
@@ -138,7 +144,8 @@ static const char help_text[] =
 	"\n"
 	"Commands:\n"
 	"  status [TREATY]    parties, threshold, entry into force and the source's health\n"
-	"                     of every treaty, or of TREATY\n"
+	"                     of every treaty, or of TREATY; more treaties than a screenful\n"
+	"                     holds get a line each, unless --all\n"
 	"  parties TREATY     the participants table of TREATY; with --pending only the\n"
 	"                     signatories that are not yet parties, with their signatures\n"
 	"  history [TREATY]   the latest events, oldest first\n"
@@ -163,6 +170,7 @@ static const char help_text[] =
 	RATD_DEFAULT_SOCKET ")\n"
 	"  -j, --json             print the reply's result as JSON (watch: one event a line)\n"
 	"  -t, --timeout SECONDS  wait at most SECONDS for the reply (default 10, refresh 300;\n"
+	"                         refresh of every treaty: since the last fetch that ended;\n"
 	"                         watch then waits for events without limit)\n"
 	"      --as-of DATE       status, parties, timeline: evaluate at DATE (YYYY-MM-DD),\n"
 	"                         not today\n"
@@ -318,6 +326,9 @@ parse_option(int ch, char **argv, struct ctl *ctl)
 	case OPT_NOTES:
 		ctl->notes = true;
 		return -1;
+	case OPT_ALL:
+		ctl->all = true;
+		return -1;
 	case OPT_SVG:
 		ctl->svg = true;
 		return -1;
@@ -366,6 +377,8 @@ parse_command(int argc, char **argv, struct ctl *ctl)
 		return usage_error(ctl, "--as-of applies to status, parties and timeline only");
 	if (ctl->pending && ctl->cmd != CMD_PARTIES)
 		return usage_error(ctl, "--pending applies to parties only");
+	if (ctl->all && (ctl->cmd != CMD_STATUS || ctl->treaty != NULL))
+		return usage_error(ctl, "--all applies to status without a TREATY only");
 	if (ctl->notes && (ctl->cmd != CMD_PARTIES || ctl->pending))
 		return usage_error(ctl, "--notes applies to parties only, without --pending");
 	if (ctl->svg && (ctl->cmd != CMD_TIMELINE || ctl->json))
@@ -612,6 +625,9 @@ request_line(const struct ctl *ctl, const char *cmd)
 		json_object_set_new(req, "as_of", json_string(ctl->as_of));
 	if (ctl->limit > 0)
 		json_object_set_new(req, "limit", json_integer(ctl->limit));
+	/* A refresh of every treaty reports each fetch as it ends: the wait is per fetch. */
+	if (ctl->cmd == CMD_REFRESH && ctl->treaty == NULL)
+		json_object_set_new(req, "progress", json_true());
 	body = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
 	if (body != NULL && asprintf(&line, "%s\n", body) == -1)
@@ -620,7 +636,25 @@ request_line(const struct ctl *ctl, const char *cmd)
 	return line;
 }
 
-/* Connects, sends the request cmd and reads the first reply line's result. */
+/* True when line is a refresh's progress line, shown on a terminal as "done/total". */
+static bool
+progress_line(const char *line, size_t len)
+{
+	json_t *root = json_loadb(line, len, 0, NULL), *p;
+	bool is = (p = json_object_get(root, "progress")) != NULL;
+
+	if (is && isatty(STDERR_FILENO)) {
+		fprintf(stderr, "\rrefresh: %lld/%lld fetched",
+		    (long long)json_integer_value(json_object_get(p, "done")),
+		    (long long)json_integer_value(json_object_get(p, "total")));
+		fflush(stderr);
+	}
+	json_decref(root);
+	return is;
+}
+
+/* Connects, sends the request cmd and reads the first reply line's result (after a
+ * refresh's progress lines, each of which restarts the timeout). */
 static int
 ctl_request(const struct ctl *ctl, struct conn *c, const char *cmd, json_t **result)
 {
@@ -645,8 +679,11 @@ ctl_request(const struct ctl *ctl, struct conn *c, const char *cmd, json_t **res
 		return fail(ctl, EXIT_UNREACHABLE, "cannot send to %s: %s", ctl->socket,
 		    strerror(why));
 	}
-	if (rc == 0)
-		rc = read_line(ctl, c, deadline, timeout, &line, &len);
+	while (rc == 0 && (rc = read_line(ctl, c, deadline, timeout, &line, &len)) == 0 &&
+	    ctl->cmd == CMD_REFRESH && progress_line(line, len))
+		deadline = now_ms() + timeout * 1000;
+	if (ctl->cmd == CMD_REFRESH && ctl->treaty == NULL && isatty(STDERR_FILENO))
+		fputc('\n', stderr);
 	if (rc == 0)
 		rc = reply_parse(ctl, line, len, result);
 	return rc;
@@ -847,6 +884,38 @@ check_journal(FILE *f, const json_t *journal)
 	return CHECK_CRITICAL;
 }
 
+/* Many treaties: how many are OK, then only those that are not, each as check_treaty
+ * says it. Returns the worst state of all and worst. */
+static enum check_state
+check_many(FILE *f, FILE *perf, const json_t *treaties, time_t now, enum check_state worst)
+{
+	const json_t *t;
+	enum check_state st;
+	size_t i, ok = 0, len = 0;
+	char *others = NULL, *one = NULL;
+	size_t olen = 0;
+	FILE *o = open_memstream(&others, &olen), *x;
+
+	json_array_foreach(treaties, i, t) {
+		if ((x = open_memstream(&one, &len)) == NULL)
+			break;
+		st = check_treaty(x, t, now);
+		check_perfdata(perf, t, now);
+		if (fclose(x) == 0 && st != CHECK_OK && o != NULL)
+			fprintf(o, "; %s", one);
+		ok += st == CHECK_OK;
+		free(one);
+		one = NULL;
+		if (check_rank[st] > check_rank[worst])
+			worst = st;
+	}
+	fprintf(f, "%zu of %zu treaties OK", ok, json_array_size(treaties));
+	if (o != NULL && fclose(o) == 0)
+		fputs(others, f);
+	free(others);
+	return worst;
+}
+
 static int
 check_report(const struct ctl *ctl, const json_t *result)
 {
@@ -868,14 +937,17 @@ check_report(const struct ctl *ctl, const json_t *result)
 		return fail(ctl, CHECK_UNKNOWN, "out of memory");
 	}
 	worst = check_journal(f, json_object_get(result, "journal"));
-	json_array_foreach(treaties, i, t) {
-		if (i > 0)
-			fputs("; ", f);
-		st = check_treaty(f, t, now);
-		check_perfdata(p, t, now);
-		if (check_rank[st] > check_rank[worst])
-			worst = st;
-	}
+	if (json_array_size(treaties) > CTL_CHECK_NAMED)
+		worst = check_many(f, p, treaties, now, worst);
+	else
+		json_array_foreach(treaties, i, t) {
+			if (i > 0)
+				fputs("; ", f);
+			st = check_treaty(f, t, now);
+			check_perfdata(p, t, now);
+			if (check_rank[st] > check_rank[worst])
+				worst = st;
+		}
 	if ((fclose(f) != 0) | (fclose(p) != 0))
 		rc = fail(ctl, CHECK_UNKNOWN, "out of memory");
 	else
@@ -953,6 +1025,8 @@ show_metrics(const struct ctl *ctl, const json_t *result)
 	return 0;
 }
 
+static int term_rows(void);
+
 static int
 show_result(const struct ctl *ctl, const json_t *result)
 {
@@ -967,7 +1041,12 @@ show_result(const struct ctl *ctl, const json_t *result)
 	}
 	switch (ctl->cmd) {
 	case CMD_STATUS:
-		render_status(stdout, result, ctl->color);
+		if (ctl->treaty == NULL && !ctl->all &&
+		    json_array_size(json_object_get(result, "treaties")) * CTL_STATUS_LINES >
+		    (size_t)term_rows())
+			render_status_summary(stdout, result, ctl->color);
+		else
+			render_status(stdout, result, ctl->color);
 		return 0;
 	case CMD_PARTIES:
 		render_parties(stdout, result, ctl->color);
@@ -991,6 +1070,23 @@ show_result(const struct ctl *ctl, const json_t *result)
 	default:
 		return 0;
 	}
+}
+
+/* Rows of the terminal on stdout: $LINES, else its size; 24 when not a terminal. */
+static int
+term_rows(void)
+{
+	const char *env = getenv("LINES");
+	struct winsize ws;
+	long n;
+
+	if (!isatty(STDOUT_FILENO))
+		return CTL_ROWS;
+	if (env != NULL && parse_count(env, 100000, &n))
+		return (int)n;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0)
+		return ws.ws_row;
+	return CTL_ROWS;
 }
 
 /* Columns of the terminal on stdout: $COLUMNS, else its size; 80 when not a terminal. */

@@ -532,6 +532,56 @@ render_status(FILE *out, const json_t *result, bool color)
 	show_journal(out, jget(result, "journal"), color);
 }
 
+/* One line of the summary: id, counted/threshold, where it stands, the source. */
+static void
+summary_line(FILE *out, const json_t *t, int idw, bool color)
+{
+	const char *id = jstr(t, "id"), *eif = jstr(t, "entry_into_force");
+	const char *state = jstr(jget(t, "source"), "state");
+	long long counted = 0, threshold = 0, remaining = 0;
+	char figures[48], stand[64];
+
+	paint_text(out, color, PAINT_BOLD, id);
+	fprintf(out, "%*s", idw + 2 - (id ? (int)strlen(id) : 1), "");
+	jint(t, "counted", &counted);
+	jint(t, "threshold", &threshold);
+	snprintf(figures, sizeof(figures), "%lld/%lld", counted, threshold);
+	/* A date is ten ASCII characters; anything else is not one. */
+	if (eif != NULL && strlen(eif) != 10)
+		eif = "?";
+	if (eif != NULL)
+		snprintf(stand, sizeof(stand), "%s %s", jbool(t, "in_force") == 1 ?
+		    "in force since" : "enters into force", eif);
+	else if (jint(t, "remaining", &remaining))
+		snprintf(stand, sizeof(stand), "%lld remaining", remaining);
+	else
+		snprintf(stand, sizeof(stand), "-");
+	fprintf(out, "%-11s %-28s ", figures, stand);
+	paint_text(out, color, streq(state, "ok") ? PAINT_GREEN : streq(state, "failing") ?
+	    PAINT_RED : PAINT_YELLOW, state ? state : "-");
+	fputc('\n', out);
+}
+
+void
+render_status_summary(FILE *out, const json_t *result, bool color)
+{
+	const json_t *treaties = jget(result, "treaties"), *t;
+	size_t i, failing = 0;
+	int idw = 2;
+
+	json_array_foreach(treaties, i, t)
+		if (jstr(t, "id") != NULL && (int)strlen(jstr(t, "id")) > idw)
+			idw = (int)strlen(jstr(t, "id"));
+	json_array_foreach(treaties, i, t) {
+		summary_line(out, t, idw, color);
+		failing += !streq(jstr(jget(t, "source"), "state"), "ok");
+	}
+	fprintf(out, "%zu treaties, %zu not ok; `ratctl status --all` or `ratctl status "
+	    "TREATY` for the details\n", json_array_size(treaties), failing);
+	show_alerts(out, jget(result, "alerts"), color);
+	show_journal(out, jget(result, "journal"), color);
+}
+
 /* Date of a {date, kind} member, or NULL. */
 static const char *
 dated_date(const json_t *p, const char *key)

@@ -8,6 +8,9 @@
 
 /* result: the "result" object of a status reply ({"treaties": [TreatyStatus...]}). */
 void render_status(FILE *out, const json_t *result, bool color);
+/* The same result as one line per treaty (id, counted/threshold, where it stands, the
+ * source's state), then a count of those not ok, the alerts and a failing journal. */
+void render_status_summary(FILE *out, const json_t *result, bool color);
 /* result: the "result" object of a parties reply. */
 void render_parties(FILE *out, const json_t *result, bool color);
 /* After the table: each participant's footnote texts, one line each (parties --notes). */

@@ -692,6 +692,21 @@ set_redirect_hosts(struct conf_parser *p, const char *val)
 }
 
 static void
+set_host_concurrency(struct conf_parser *p, const char *val)
+{
+	long n;
+
+	if (conf_int(p, "host_concurrency", val, 1, 16, &n) == 0)
+		p->conf->host_concurrency = (int)n;
+}
+
+static void
+set_host_spacing(struct conf_parser *p, const char *val)
+{
+	conf_duration(p, "host_spacing", val, 0, 3600, "0..1h", &p->conf->host_spacing);
+}
+
+static void
 set_metrics_textfile_mode(struct conf_parser *p, const char *val)
 {
 	conf_mode(p, "metrics_textfile_mode", val, "0640", &p->conf->metrics_textfile_mode);
@@ -728,6 +743,8 @@ static const struct conf_key conf_ratd_keys[] = {
 	{ "redirect_hosts", set_redirect_hosts, KEY_REPEAT | KEY_EMPTY_OK },
 	{ "day_zone", set_day_zone, 0 },
 	{ "metrics_textfile_mode", set_metrics_textfile_mode, 0 },
+	{ "host_concurrency", set_host_concurrency, 0 },
+	{ "host_spacing", set_host_spacing, 0 },
 	{ NULL, NULL, 0 },
 };
 
@@ -2015,6 +2032,8 @@ conf_defaults(struct conf *c)
 	c->max_page_size = 16 * 1024 * 1024;
 	c->user_agent = strdup("ratd/" RATD_VERSION " (+" RATD_PROJECT_URL ")");
 	c->failures_before_alert = 3;
+	c->host_concurrency = 2;
+	c->host_spacing = 1;
 	if (c->socket == NULL || c->state_dir == NULL || c->seed_dir == NULL ||
 	    c->user_agent == NULL)
 		return -1;

@@ -22,11 +22,11 @@
 
 /* Bounds on what a configuration may ask for. */
 #define CONF_MAX_LINE 4096
-#define CONF_MAX_TREATIES 256
+#define CONF_MAX_TREATIES 2000      /* the whole UN Treaty Collection (about 560) and room */
 #define CONF_MAX_ALERTS 64
 #define CONF_MAX_ID RATD_MAX_ID
 #define CONF_MAX_DEPTH 8         /* include nesting below the main file */
-#define CONF_MAX_FILES 256       /* files read in all, the main one included */
+#define CONF_MAX_FILES 2048      /* files read in all, the main one included: a file per treaty */
 
 struct conf_treaty {
 	char *id;                /* [A-Za-z0-9._-]+, also the state file's name */
@@ -75,6 +75,8 @@ struct conf {
 	size_t max_page_size;    /* bytes */
 	char *user_agent;
 	int failures_before_alert;
+	int host_concurrency;    /* page transfers at once to one host */
+	double host_spacing;     /* seconds between two request starts to one host */
 	char *metrics_textfile;  /* node-exporter textfile to keep current, NULL when not set */
 	char **redirect_hosts;   /* hosts a page's redirect may lead to besides its URL's own */
 	size_t nredirect_hosts;

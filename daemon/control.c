@@ -64,6 +64,9 @@ struct refresh {
 	struct client *client;    /* NULL once the client has gone */
 	json_t *results;
 	size_t pending;
+	bool progress;            /* a line per fetch ended, before the reply */
+	size_t done;
+	size_t hint;              /* where the next result is looked for first */
 };
 
 struct client {
@@ -813,16 +816,29 @@ refresh_done(void *arg, struct treaty *t, enum treaty_outcome o, const char *err
 	struct refresh *r = arg;
 	struct client *c = r->client;
 	json_t *item;
-	size_t i;
+	size_t i, k, n = json_array_size(r->results);
 
-	json_array_foreach(r->results, i, item) {
+	/* Fetches end about in the order they were asked for (a host's queue is first come
+	 * first served): looking from after the last one found keeps 600 treaties linear. */
+	for (k = 0; k < n; k++) {
+		i = (r->hint + k) % n;
+		item = json_array_get(r->results, i);
 		if (strcmp(json_string_value(json_object_get(item, "id")), t->conf->id) == 0) {
 			json_object_set_new(item, "result", json_string(treaty_outcome_name(o)));
 			json_object_set_new(item, "error", error ? json_string(error) : json_null());
+			r->hint = i + 1;
+			break;
 		}
 	}
-	if (--r->pending > 0)
+	r->done++;
+	if (--r->pending > 0) {
+		/* A client that stops reading is dropped at the end (refresh_finish). */
+		if (r->progress && c != NULL && !c->dead)
+			client_send(c, json_pack("{s:{s:s, s:s, s:I, s:I}}", "progress", "id",
+			    t->conf->id, "result", treaty_outcome_name(o), "done",
+			    (json_int_t)r->done, "total", (json_int_t)json_array_size(r->results)));
 		return;
+	}
 	refresh_finish(r);
 	/* This runs from the fetcher, outside the client's own callbacks. */
 	if (c != NULL)
@@ -832,7 +848,7 @@ refresh_done(void *arg, struct treaty *t, enum treaty_outcome o, const char *err
 static void
 cmd_refresh(struct client *c, json_t *req)
 {
-	static const char *const args[] = { "treaty", NULL };
+	static const char *const args[] = { "treaty", "progress", NULL };
 	struct core *core = c->ctl->core;
 	struct refresh *r;
 	struct treaty *t;
@@ -851,6 +867,7 @@ cmd_refresh(struct client *c, json_t *req)
 		return;
 	}
 	r->client = c;
+	r->progress = json_is_true(json_object_get(req, "progress"));
 	c->refresh = r;
 	ev_io_stop(core->loop, &c->rio);
 	for (i = 0; i < core->ntreaties; i++)

@@ -1,6 +1,8 @@
 /* HTTP fetching: libcurl's multi interface driven by libev, in the shape of curl's
  * evhiperfifo.c: one ev_io per socket curl asks for, one ev_timer for curl's timeout. */
 #include <curl/curl.h>
+#include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,17 +10,23 @@
 #include <time.h>
 
 #include "fetch.h"
+#include "hostq.h"
 #include "log.h"
 
 #define FETCH_MAX_HEADER 8192     /* longest response header line we keep */
 #define FETCH_SHOWN 160           /* bytes of a server's URL quoted back in a message */
+/* How long a host that answered 429 or 503 is left alone: its Retry-After within these
+ * bounds, else the shortest. */
+#define FETCH_HOLD_MIN 60.0
+#define FETCH_HOLD_MAX 86400.0
 
 struct fetcher {
 	struct ev_loop *loop;
 	CURLM *multi;
 	ev_timer timer;
 	struct fetch_opts opts;
-	struct fetch *all;        /* transfers in progress, for fetcher_free */
+	struct fetch *all;        /* transfers in progress or waiting, for fetcher_free */
+	struct hostq *hostq;      /* page fetches' turns, per host */
 };
 
 struct fetch {
@@ -42,6 +50,7 @@ struct fetch {
 	char **hosts;             /* where a redirect may lead, NULL-terminated */
 	bool validator_logged;    /* a dropped ETag/Last-Modified was logged */
 	struct fetch *next, *prev;
+	struct hostq_item turn;   /* a per_host fetch's place in its host's queue */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -149,6 +158,12 @@ fetcher_new(struct ev_loop *loop)
 		free(f);
 		return NULL;
 	}
+	if ((f->hostq = hostq_new(loop)) == NULL) {
+		log_err("fetch: out of memory");
+		curl_multi_cleanup(f->multi);
+		free(f);
+		return NULL;
+	}
 	ev_init(&f->timer, fetch_timer_cb);
 	f->timer.data = f;
 	curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, fetch_multi_sock_cb);
@@ -165,6 +180,14 @@ void
 fetcher_set_opts(struct fetcher *f, const struct fetch_opts *opts)
 {
 	f->opts = *opts;
+	hostq_set_limits(f->hostq, opts->host_concurrency, opts->host_spacing);
+}
+
+void
+fetch_ask(struct fetch *fe)
+{
+	if (fe != NULL)
+		hostq_ask(&fe->turn);
 }
 
 static void
@@ -197,6 +220,7 @@ fetch_destroy(struct fetch *fe)
 		f->all = fe->next;
 	if (fe->next != NULL)
 		fe->next->prev = fe->prev;
+	hostq_leave(&fe->turn);
 	curl_multi_remove_handle(f->multi, fe->easy);
 	curl_easy_cleanup(fe->easy);
 	curl_slist_free_all(fe->headers);
@@ -222,6 +246,7 @@ fetcher_free(struct fetcher *f)
 	while (f->all != NULL)
 		fetch_destroy(f->all);
 	ev_timer_stop(f->loop, &f->timer);
+	hostq_free(f->hostq);
 	curl_multi_cleanup(f->multi);
 	free(f);
 }
@@ -611,6 +636,56 @@ fetch_copy_hosts(struct fetch *fe, const char *url)
 	return rc;
 }
 
+/* The host of a page URL, for its queue (curl's form, or the URL itself when curl cannot
+ * parse it: the transfer then fails at once). NULL on out-of-memory. */
+static char *
+fetch_queue_host(const char *url)
+{
+	char *scheme = NULL, *host = NULL, *out;
+	CURLU *u;
+
+	if ((u = curl_url()) != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    fetch_url_parts(u, &scheme, &host) == 0)
+		out = strdup(host);
+	else
+		out = strdup(url);
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return out;
+}
+
+/* A fetch's turn on its host: the transfer really starts. */
+static void
+fetch_go(struct hostq_item *it)
+{
+	struct fetch *fe = (struct fetch *)((char *)it - offsetof(struct fetch, turn));
+
+	if (curl_multi_add_handle(fe->f->multi, fe->easy) == CURLM_OK)
+		return;
+	snprintf(fe->res.error, sizeof(fe->res.error), "cannot start a transfer: libcurl "
+	    "refused it");
+	fe->done(fe->arg, &fe->res);
+	fetch_destroy(fe);
+}
+
+/* Hands fe to libcurl, or to its host's queue. -1 on failure. */
+static int
+fetch_launch(struct fetch *fe, const struct fetch_request *req)
+{
+	char *host;
+	int rc;
+
+	if (!req->per_host)
+		return curl_multi_add_handle(fe->f->multi, fe->easy) == CURLM_OK ? 0 : -1;
+	if ((host = fetch_queue_host(req->url)) == NULL)
+		return -1;
+	fe->turn.asked = req->asked;
+	rc = hostq_enter(fe->f->hostq, &fe->turn, host, fetch_go);
+	free(host);
+	return rc;
+}
+
 struct fetch *
 fetch_start(struct fetcher *f, const struct fetch_request *req, fetch_done_fn *done, void *arg)
 {
@@ -624,8 +699,7 @@ fetch_start(struct fetcher *f, const struct fetch_request *req, fetch_done_fn *d
 	fe->max = f->opts.max_page_size;
 	fe->res.retry_after = -1;
 	if ((fe->easy = curl_easy_init()) == NULL || fetch_setup(fe, req) < 0 ||
-	    (fe->follow && fetch_copy_hosts(fe, req->url) < 0) ||
-	    curl_multi_add_handle(f->multi, fe->easy) != CURLM_OK) {
+	    (fe->follow && fetch_copy_hosts(fe, req->url) < 0) || fetch_launch(fe, req) < 0) {
 		if (fe->easy != NULL)
 			curl_easy_cleanup(fe->easy);
 		curl_slist_free_all(fe->headers);
@@ -674,6 +748,10 @@ fetch_finish(struct fetch *fe, CURLcode cc)
 	else
 		snprintf(r->error, sizeof(r->error), "HTTP %ld from %s", r->http_status,
 		    url ? url : "server");
+	/* The host is busy or rate-limiting: every page waiting for it waits longer. */
+	if (r->http_status == 429 || r->http_status == 503 || (!r->ok && r->retry_after >= 0))
+		hostq_hold(&fe->turn, r->retry_after < 0 ? FETCH_HOLD_MIN :
+		    fmin(fmax((double)r->retry_after, FETCH_HOLD_MIN), FETCH_HOLD_MAX));
 	if (r->ok && !r->not_modified && !fe->mail && r->body == NULL) {
 		/* An empty 200 is still an answer: the parser says what is missing. */
 		if ((r->body = strdup("")) == NULL) {

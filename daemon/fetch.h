@@ -22,6 +22,8 @@ struct fetch_opts {
 	 * copies them when it starts). */
 	const char *const *redirect_hosts;
 	size_t nredirect_hosts;
+	int host_concurrency;    /* page transfers at once to one host */
+	double host_spacing;     /* seconds between two page requests' starts to one host */
 };
 
 struct fetch_request {
@@ -36,6 +38,10 @@ struct fetch_request {
 	const char *mail_from;
 	const char *const *mail_rcpt;   /* NULL-terminated */
 	double timeout;             /* seconds; 0 for the fetcher's */
+	/* A page fetch: it waits its turn on its URL's host (host_concurrency,
+	 * host_spacing), and a 429, a 503 or a Retry-After pauses that whole host. */
+	bool per_host;
+	bool asked;                 /* per_host, for an operator: goes despite such a pause */
 };
 
 struct fetch_result {
@@ -60,11 +66,15 @@ struct fetcher *fetcher_new(struct ev_loop *loop);
 void fetcher_set_opts(struct fetcher *f, const struct fetch_opts *opts);
 /* Cancels every fetch in progress without calling back, then frees. */
 void fetcher_free(struct fetcher *f);
-/* Starts a transfer; done is called when it ends. NULL (and no callback) on failure. */
+/* Starts a transfer (a per_host one once its host's turn comes: the timeout counts from
+ * then); done is called when it ends. NULL (and no callback) on failure. */
 struct fetch *fetch_start(struct fetcher *f, const struct fetch_request *req,
     fetch_done_fn *done, void *arg);
-/* Abandons a transfer in progress; its callback is never called. */
+/* Abandons a transfer in progress or waiting; its callback is never called. */
 void fetch_cancel(struct fetch *fe);
+/* A per_host fetch still waiting becomes one for an operator (asked): a host's pause no
+ * longer holds it back. Does nothing for NULL or a fetch already under way. */
+void fetch_ask(struct fetch *fe);
 
 /* Whether v may be kept and echoed as a validator (ETag, Last-Modified): 1 to
  * FETCH_MAX_VALIDATOR bytes of printable ASCII. Any other is dropped, by the fetch and

@@ -33,6 +33,8 @@ struct publish {
 	ev_tstamp retry_at;      /* while failing: no new try before this */
 	int written;             /* files replaced by the current write */
 	bool logged;             /* a write was logged at info: later ones at debug */
+	ev_tstamp last_write;    /* when the files were last rendered */
+	ev_timer pace;           /* wakes the loop for a write held back by PUBLISH_PACE */
 };
 
 /* Keeps the newest FEED_MAX_ENTRIES. */
@@ -424,8 +426,25 @@ publish_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 		return;
 	if (p->failing && ev_now(loop) < p->retry_at)
 		return;
+	/* Many treaties' fetches end in as many loop turns: rendering every treaty's files
+	 * after each would cost the square of their number. A few are rendered at once. */
+	if (p->core->ntreaties > PUBLISH_PACE_TREATIES &&
+	    ev_now(loop) < p->last_write + PUBLISH_PACE) {
+		if (!ev_is_active(&p->pace)) {
+			ev_timer_set(&p->pace, p->last_write + PUBLISH_PACE - ev_now(loop), 0.);
+			ev_timer_start(loop, &p->pace);
+		}
+		return;
+	}
 	p->generation = p->core->generation;
+	p->last_write = ev_now(loop);
 	publish_now(p);
+}
+
+/* Nothing to do: the loop's next turn runs the prepare watcher, which writes. */
+static void
+publish_pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
 }
 
 struct publish *
@@ -443,6 +462,7 @@ publish_new(struct core *core)
 	p->generation = core->generation;
 	ev_prepare_init(&p->prepare, publish_prepare_cb);
 	p->prepare.data = p;
+	ev_init(&p->pace, publish_pace_cb);
 	ev_prepare_start(core->loop, &p->prepare);
 	/* Watching must not keep the loop running: ratd --once ends when its fetches do. */
 	ev_unref(core->loop);
@@ -456,6 +476,7 @@ publish_free(struct publish *p)
 		return;
 	if (p->generation != p->core->generation || p->dirty)
 		publish_now(p);
+	ev_timer_stop(p->core->loop, &p->pace);
 	ev_ref(p->core->loop);
 	ev_prepare_stop(p->core->loop, &p->prepare);
 	json_decref(p->events);

@@ -10,10 +10,13 @@ struct core;
 
 #define PUBLISH_MAX_FILE (64 << 20)  /* a rendered file above this is refused, not written */
 #define PUBLISH_RETRY 30.            /* seconds between tries while writing fails */
+#define PUBLISH_PACE 1.              /* seconds at least between two renderings ... */
+#define PUBLISH_PACE_TREATIES 8      /* ... with more treaties than this */
 
 /* Watches rd->generation from a prepare watcher: once per loop turn in which something
  * a status reply shows changed (a commit, an event, a fetch's outcome, a reload), the
- * files are rendered again, and those whose bytes differ are replaced, each atomically
+ * files are rendered again (with more than PUBLISH_PACE_TREATIES treaties, at most once
+ * per PUBLISH_PACE seconds: later changes wait for the next), and those whose bytes differ are replaced, each atomically
  * (a fresh temporary file in dir, fsync, rename). A burst of changes in one turn
  * writes once; after a failure, the next loop turn at least PUBLISH_RETRY seconds
  * later tries again. Does nothing while the configuration has no [publish]. NULL on

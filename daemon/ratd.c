@@ -33,6 +33,8 @@ ratd_apply_globals(struct ratd *rd)
 		.user_agent = conf->user_agent,
 		.redirect_hosts = (const char *const *)conf->redirect_hosts,
 		.nredirect_hosts = conf->nredirect_hosts,
+		.host_concurrency = conf->host_concurrency,
+		.host_spacing = conf->host_spacing,
 	};
 
 	fetcher_set_opts(rd->core.fetcher, &fo);
@@ -518,6 +520,9 @@ ratd_reload_file(struct ratd *rd, char *err, size_t errlen)
 	return ratd_reload(rd, conf) < 0 ? -2 : 0;
 }
 
+/* Up to this many treaties, STATUS= has a part for each; beyond, counts. */
+#define RATD_STATUS_TREATIES 8
+
 /* One treaty's part of STATUS=: "IV-13: 59/20 parties, in force since 2003-07-01". */
 static void
 ratd_status_part(FILE *f, struct treaty *t, day_t today)
@@ -543,6 +548,23 @@ ratd_status_part(FILE *f, struct treaty *t, day_t today)
 	rule_result_clear(&res);
 }
 
+/* STATUS= for many treaties: counts by source state, no treaty evaluated (this runs after
+ * every fetch, so a line per treaty would cost every treaty's evaluation per fetch). */
+static void
+ratd_status_counts(FILE *f, struct ratd *rd)
+{
+	size_t i, failing = 0, ok = 0;
+
+	for (i = 0; i < rd->core.ntreaties; i++) {
+		if (strcmp(treaty_source_state(rd->core.treaties[i]), "failing") == 0)
+			failing++;
+		else if (strcmp(treaty_source_state(rd->core.treaties[i]), "ok") == 0)
+			ok++;
+	}
+	fprintf(f, "%zu treaties: %zu ok, %zu source failing, %zu not fetched yet",
+	    rd->core.ntreaties, ok, failing, rd->core.ntreaties - ok - failing);
+}
+
 void
 ratd_notify_status(struct ratd *rd)
 {
@@ -554,10 +576,13 @@ ratd_notify_status(struct ratd *rd)
 
 	if (rd->notify.fd < 0 || (f = open_memstream(&line, &len)) == NULL)
 		return;
+	if (rd->core.ntreaties > RATD_STATUS_TREATIES)
+		ratd_status_counts(f, rd);
 	for (i = 0; i < rd->core.ntreaties; i++) {
-		if (i > 0)
+		if (i > 0 && rd->core.ntreaties <= RATD_STATUS_TREATIES)
 			fputs("; ", f);
-		ratd_status_part(f, rd->core.treaties[i], core_today(&rd->core, now));
+		if (rd->core.ntreaties <= RATD_STATUS_TREATIES)
+			ratd_status_part(f, rd->core.treaties[i], core_today(&rd->core, now));
 		if (rd->core.treaties[i]->next_fetch &&
 		    (next == 0 || rd->core.treaties[i]->next_fetch < next))
 			next = rd->core.treaties[i]->next_fetch;

@@ -274,8 +274,16 @@ treaty_start(struct treaty *t)
 		due = t->meta.last_attempt + (time_t)treaty_backoff(t, t->meta.consecutive_failures);
 	else
 		due = t->meta.last_attempt + (time_t)t->conf->interval;
-	/* Spread treaties that are all due at start-up over a second. */
-	wait = due > now ? (double)(due - now) : core_random(t->core);
+	/* Treaties due at start-up are spread: new ones over a second (the host queues
+	 * space them), overdue ones over the jitter, so that a daemon stopped for a while
+	 * does not fetch every page at once on its return, and stays spread after. */
+	if (due > now)
+		wait = (double)(due - now);
+	else if (t->meta.last_attempt == 0)
+		wait = core_random(t->core);
+	else
+		wait = core_random(t->core) * fmax(1., fmin(t->core->conf->jitter,
+		    t->conf->interval));
 	treaty_schedule(t, wait);
 }
 
@@ -715,6 +723,9 @@ treaty_begin_fetch(struct treaty *t)
 		.url = t->conf->url,
 		.etag = t->from_seed ? NULL : t->meta.etag,
 		.last_modified = t->from_seed ? NULL : t->meta.last_modified,
+		.per_host = true,
+		/* Someone waits for this one (a refresh): a host's pause does not hold it. */
+		.asked = t->waiters != NULL,
 	};
 
 	ev_timer_stop(t->core->loop, &t->timer);
@@ -752,7 +763,10 @@ treaty_fetch_now(struct treaty *t, treaty_done_fn *fn, void *arg)
 		w->next = t->waiters;
 		t->waiters = w;
 	}
-	/* A page being parsed is the fetch this one joins. */
+	/* A page being parsed is the fetch this one joins; a scheduled one waiting out its
+	 * host's pause goes now that someone waits for it. */
 	if (t->inflight == NULL && t->parsing == NULL)
 		treaty_begin_fetch(t);
+	else if (fn != NULL)
+		fetch_ask(t->inflight);
 }

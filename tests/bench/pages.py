@@ -12,7 +12,19 @@ full parse. /page.xml does for --xml what /page does.
 
     GET /_ctl?trickle=SECONDS   the next answers are sent in 100 pieces over SECONDS
     GET /_ctl?trickle=0         back to sending at once
-    GET /_stats                 {"served": N, "trickles_started": N, "trickles_done": N}
+    GET /_ctl?delay=SECONDS     pages are answered SECONDS after their request (0: at once)
+    GET /_ctl?reset=1           the peaks count from now on
+    GET /_stats                 {"served": N, "trickles_started": N, "trickles_done": N,
+                                 "conns_open": N, "conns_peak": N, "busy": N, "busy_peak": N,
+                                 "overlap_peak": N}
+
+conns_* count connections from accept to the server seeing the client's close (its
+thread may see that a little late); busy_* count requests from their arrival to the end
+of their answer; overlap_peak is the most answers in progress at one instant, from the
+times each handler read its request and wrote its last byte.
+
+A query string after a page's path is ignored: many treaties may share one page, each at
+a URL of its own. Connections to /_ctl and /_stats are not counted in conns_*.
 
 Idle keep-alive connections are closed after --keepalive seconds (IIS: 120). Prints
 "port N" once listening. Binds 127.0.0.1 only; stops on SIGTERM or SIGINT.
@@ -54,7 +66,10 @@ class Pages:
             self.bodies["/page.xml"] = (xml, variant(xml, b"22 Feb\t 2022", b"23 Feb\t 2022"),
                                         "application/xml")
         self.trickle = 0.0
-        self.stats = {"served": 0, "trickles_started": 0, "trickles_done": 0}
+        self.delay = 0.0
+        self.stats = {"served": 0, "trickles_started": 0, "trickles_done": 0,
+                      "conns_open": 0, "conns_peak": 0, "busy": 0, "busy_peak": 0}
+        self.spans = []
 
     def next_body(self, path):
         with self.lock:
@@ -67,6 +82,29 @@ class Pages:
     def count(self, key):
         with self.lock:
             self.stats[key] += 1
+
+    def busy(self, delta):
+        """A page request began (+1) or its answer was sent (-1)."""
+        with self.lock:
+            self.stats["busy"] += delta
+            self.stats["busy_peak"] = max(self.stats["busy_peak"], self.stats["busy"])
+
+    def overlap(self):
+        """The most answers in progress at one instant: [request read, last byte written]
+        intervals, timed in the handler (a counter would also hold the threads' lag)."""
+        edges = sorted([(a, 1) for a, b in self.spans] + [(b, -1) for a, b in self.spans],
+                       key=lambda e: (e[0], e[1]))
+        cur = peak = 0
+        for _, d in edges:
+            cur += d
+            peak = max(peak, cur)
+        return peak
+
+    def conn(self, delta):
+        """A page connection opened (+1) or closed (-1)."""
+        with self.lock:
+            self.stats["conns_open"] += delta
+            self.stats["conns_peak"] = max(self.stats["conns_peak"], self.stats["conns_open"])
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -84,20 +122,54 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
+    counted = False             # this connection asked for a page: it is in conns_*
+
+    def finish(self):
+        try:
+            super().finish()
+        finally:
+            if self.counted:
+                self.server.pages.conn(-1)
+
     def do_GET(self):
         pages = self.server.pages
         url = urllib.parse.urlsplit(self.path)
         if url.path == "/_ctl":
             q = urllib.parse.parse_qs(url.query)
             with pages.lock:
-                pages.trickle = float(q.get("trickle", ["0"])[0])
+                if "trickle" in q:
+                    pages.trickle = float(q["trickle"][0])
+                if "delay" in q:
+                    pages.delay = float(q["delay"][0])
+                if "reset" in q:
+                    pages.stats["conns_peak"] = pages.stats["conns_open"]
+                    pages.stats["busy_peak"] = pages.stats["busy"]
+                    pages.spans = []
             return self.small(200, b"ok\n", "text/plain")
         if url.path == "/_stats":
             with pages.lock:
-                text = json.dumps(pages.stats).encode()
+                text = json.dumps(dict(pages.stats, overlap_peak=pages.overlap())).encode()
             return self.small(200, text, "application/json")
         if url.path not in pages.bodies:
             return self.small(404, b"Not Found\n", "text/plain")
+        if not self.counted:
+            self.counted = True
+            pages.conn(+1)
+        t0 = time.monotonic()
+        pages.busy(+1)
+        try:
+            self.page(pages, url)
+        finally:
+            t1 = time.monotonic()
+            pages.busy(-1)
+            with pages.lock:
+                pages.spans.append((t0, t1))
+
+    def page(self, pages, url):
+        with pages.lock:
+            delay = pages.delay
+        if delay > 0:
+            time.sleep(delay)
         body, ctype, trickle = pages.next_body(url.path)
         self.send_response(200)
         self.send_header("Content-Type", ctype)

@@ -17,6 +17,9 @@ Phases (--only takes a comma list):
   memory   private dirty memory after start, 1,000 and --cycles fetch/commit cycles
   socket   status requests/s and latency, 1/8/64 clients, idle and during a trickled fetch
   idle     system calls and wakeups of an idle daemon over 60 s
+  scale    N = 100, 300, 600 treaties on one host (the page server answering after 20 ms):
+           CPU per treaty per full cycle, private dirty, status (all) latency, restart
+           to the first answered request, most connections open at once, a cycle's wall
 """
 import argparse
 import json
@@ -30,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -40,7 +44,10 @@ PAGE = os.path.join(FIXTURES, "IV-13.html")
 XML = os.path.join(FIXTURES, "IV-13.xml")
 TREATY = "IV-13"
 XPATH = '//table[contains(@id,"tblgrid")]'
-PHASES = ("parse", "check", "memory", "socket", "idle")
+PHASES = ("parse", "check", "memory", "socket", "idle", "scale")
+SCALE_N = (100, 300, 600)
+SCALE_DELAY = 0.020     # the page server's answer delay in the scale phase
+SCALE_CONCURRENCY = 2   # host_concurrency (the default) in the scale phase
 CLIENTS = (1, 8, 64)
 SYNTH_N = 200
 TRICKLE_SECONDS = 10.0
@@ -296,6 +303,8 @@ state_dir = {d}/state
 seed_dir = {d}/seed
 interval = 1h
 jitter = 0
+# Cycles follow each other at once: the second between two fetches to a host is waived.
+host_spacing = 0
 timeout = 30s
 max_page_size = 1M
 
@@ -647,6 +656,240 @@ def phase_idle(args, tmp, res, d):
         % (out["syscalls"], secs, "; ".join(out["trace"][:4])))
 
 
+# --- 5. scale -------------------------------------------------------------------------
+
+def write_scale_conf(d, srv, n):
+    """n treaties at one host (the page server), each its own URL of /page-stamp: a new
+    page every fetch, the same table (no events), as most of UNTC's fetches are."""
+    lines = ["# ratd benchmark configuration: %d treaties on one host" % n, "[ratd]",
+             "socket = %s/ratd.sock" % d, "socket_mode = 0600", "state_dir = %s/state" % d,
+             "seed_dir = %s/seed" % d, "interval = 6h", "jitter = 0", "timeout = 60s",
+             "max_page_size = 1M", "host_concurrency = %d" % SCALE_CONCURRENCY,
+             # The cycle is timed: spacing would make it n seconds of waiting.
+             "host_spacing = 0"]
+    for i in range(1, n + 1):
+        lines += ["", "[treaty S-%d]" % i, "title = Treaty %d" % i,
+                  "url = %s?t=S-%d" % (srv.url("/page-stamp"), i), "threshold = 20",
+                  "eif_delay = 3 months", "eif_align = next-month"]
+    path = os.path.join(d, "ratd.conf")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+class ScaleDaemon(Daemon):
+    """A daemon tracking many treaties: started without waiting for any fetch."""
+
+    def __init__(self, build, tmp, srv, n):
+        super().__init__(build, tmp, "scale%d" % n, srv.url())
+        self.conf = write_scale_conf(self.dir, srv, n)
+        self.n = n
+
+    def start(self):
+        """Starts ratd; returns the seconds until its first answered ping."""
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("JOURNAL_STREAM", "NOTIFY_SOCKET", "WATCHDOG_USEC",
+                            "WATCHDOG_PID", "STATE_DIRECTORY")}
+        self.close()
+        t0 = time.monotonic()
+        with open(os.path.join(self.dir, "ratd.log"), "ab") as logf:
+            self.proc = subprocess.Popen([self.ratd, "-c", self.conf],
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=logf, cwd=self.dir, env=env)
+        end = t0 + 10
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise BenchError("ratd exited with %d at start (see %s/ratd.log)"
+                                 % (self.proc.returncode, self.dir))
+            try:
+                if self.request({"cmd": "ping"}, timeout=5).get("ok"):
+                    secs = time.monotonic() - t0
+                    self.start_cpu_ms = self.cpu_ns()[1] * 1000 / TICK
+                    return secs
+            except OSError:
+                self.close()
+            time.sleep(0.002)
+        raise BenchError("ratd did not answer ping within 10 s")
+
+    def all_status(self):
+        r = self.request({"cmd": "status"})
+        if not r.get("ok"):
+            raise BenchError("status failed: %r" % r)
+        return r["result"]["treaties"]
+
+    def refresh_all(self):
+        """A refresh of every treaty (progress lines read and dropped); its results."""
+        self.conn.sendall(b'{"cmd": "refresh", "progress": true}\n')
+        self.conn.settimeout(600)
+        while True:
+            while b"\n" not in self.buf:
+                chunk = self.conn.recv(1 << 16)
+                if not chunk:
+                    raise OSError("ratd closed the control connection")
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\n", 1)
+            r = json.loads(line)
+            if "progress" in r:
+                continue
+            if not r.get("ok"):
+                raise BenchError("refresh failed: %r" % r)
+            return r["result"]["treaties"]
+
+    def child_smaps(self):
+        try:
+            with open("/proc/%d/task/%d/children" % (self.pid, self.pid)) as f:
+                kids = f.read().split()
+            with open("/proc/%s/smaps_rollup" % kids[0]) as f:
+                for line in f:
+                    if line.startswith("Private_Dirty:"):
+                        return int(line.split()[1])
+        except (OSError, IndexError):
+            return None
+        return None
+
+
+def status_raw(d):
+    """One status of every treaty, read whole but not decoded: seconds, bytes."""
+    t0 = time.perf_counter()
+    d.conn.sendall(b'{"cmd": "status"}\n')
+    while b"\n" not in d.buf:
+        d.buf += d.conn.recv(1 << 20)
+    line, d.buf = d.buf.split(b"\n", 1)
+    return time.perf_counter() - t0, len(line)
+
+
+def status_latency(d, runs):
+    """status of every treaty: the first after a change (built) and repeated (cached), us,
+    and the reply's size."""
+    d.request({"cmd": "ping"})
+    times = []
+    for _ in range(runs):
+        secs, size = status_raw(d)
+        times.append(secs * 1e6)
+    return times[0], median(times[1:]), size
+
+
+class ConnSampler:
+    """Samples /proc/net/tcp about every millisecond in a thread: the most client sockets
+    connected (or connecting) to port at once, as the kernel has them (a server's
+    threads see a client's close late), seen by two reads in a row."""
+
+    def __init__(self, port):
+        self.port = "%04X" % port
+        self.peak = 0
+        self.samples = 0
+        self.stop_ = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def count(self):
+        n = 0
+        with open("/proc/net/tcp") as f:
+            next(f)
+            for line in f:
+                parts = line.split()
+                # Client side: the remote address is the server's port; 01 ESTABLISHED,
+                # 02 SYN_SENT.
+                if parts[2].endswith(":" + self.port) and parts[3] in ("01", "02"):
+                    n += 1
+        return n
+
+    def run(self):
+        # Reading the table is not atomic: a socket closed and another opened while it
+        # is read can both be counted. Two reads in a row must agree on a count (a real
+        # transfer lasts the server's 20 ms delay at least).
+        last = 0
+        while not self.stop_.is_set():
+            n = self.count()
+            self.peak = max(self.peak, min(n, last))
+            last = n
+            self.samples += 1
+            time.sleep(0.001)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *a):
+        self.stop_.set()
+        self.thread.join()
+
+
+def scale_cycle(d, srv):
+    """One full cycle (a refresh of every treaty): wall s, daemon and child CPU ns."""
+    srv.get("/_ctl?reset=1")
+    served = srv.stats()["served"]
+    cpu0, kid0 = d.cpu_ns()[0] - d.children_ns(), d.children_ns()
+    t0 = time.monotonic()
+    with ConnSampler(srv.port) as cs:
+        results = d.refresh_all()
+    wall = time.monotonic() - t0
+    cpu1, kid1 = d.cpu_ns()[0] - d.children_ns(), d.children_ns()
+    bad = [r for r in results if r["result"] not in ("changed", "unchanged", "not-modified")]
+    if len(results) != d.n or bad:
+        raise BenchError("a cycle of %d treaties: %d results, %d failed (%r)"
+                         % (d.n, len(results), len(bad), bad[:2]))
+    st = srv.stats()
+    if st["served"] - served != d.n:
+        raise BenchError("a cycle of %d treaties fetched %d pages" % (d.n, st["served"] - served))
+    return wall, cpu1 - cpu0, kid1 - kid0, cs.peak, st["overlap_peak"], cs.samples
+
+
+def scale_one(args, tmp, srv, n):
+    d = ScaleDaemon(args.build, tmp, srv, n)
+    try:
+        out = {"n": n, "first_start_s": d.start()}
+        # The first fetches of all: queued at start-up, served two at a time.
+        srv.get("/_ctl?reset=1")
+        t0 = time.monotonic()
+        end = t0 + 300
+        while not all(t["source"]["state"] == "ok" for t in d.all_status()):
+            if time.monotonic() > end:
+                raise BenchError("%d treaties: first fetches not done in 300 s" % n)
+            time.sleep(0.2)
+        out["first_round_s"] = time.monotonic() - t0
+        cycles = [scale_cycle(d, srv) for _ in range(1 if args.quick else 3)]
+        best = min(cycles, key=lambda c: c[1])
+        out["cycle_wall_s"] = median([c[0] for c in cycles])
+        out["cpu_ms_per_treaty"] = best[1] / 1e6 / n
+        out["child_cpu_ms_per_treaty"] = best[2] / 1e6 / n
+        out["conns_peak"] = max(c[3] for c in cycles)
+        out["server_overlap_peak"] = max(c[4] for c in cycles)
+        out["conn_samples"] = sum(c[5] for c in cycles)
+        out["status_first_us"], out["status_us"], out["status_bytes"] = status_latency(
+            d, 5 if args.quick else 21)
+        out["smaps"] = d.smaps()
+        out["child_private_dirty_kb"] = d.child_smaps()
+        d.stop()
+        # A restart with n treaties' state on disk, nothing due.
+        runs = [restart(d) for _ in range(3 if args.quick else 5)]
+        out["restart_s"] = median([r[0] for r in runs])
+        out["restart_cpu_ms"] = median([r[1] for r in runs])
+        log("scale %d: cycle %.1f s, %.2f ms CPU per treaty (+%.2f ms child), %d conns "
+            "(server: %d answers) at most, private dirty %.1f MB, status %.1f/%.1f ms, "
+            "restart %.0f ms"
+            % (n, out["cycle_wall_s"], out["cpu_ms_per_treaty"],
+               out["child_cpu_ms_per_treaty"], out["conns_peak"], out["server_overlap_peak"],
+               out["smaps"]["Private_Dirty"] / KB, out["status_first_us"] / 1000,
+               out["status_us"] / 1000, out["restart_s"] * 1000))
+        return out
+    finally:
+        d.stop()
+
+
+def restart(d):
+    secs = d.start()
+    d.stop()
+    return secs, d.start_cpu_ms
+
+
+def phase_scale(args, tmp, res, srv):
+    srv.get("/_ctl?delay=%g" % SCALE_DELAY)
+    try:
+        res["scale"] = [scale_one(args, tmp, srv, n) for n in SCALE_N]
+    finally:
+        srv.get("/_ctl?delay=0")
+
+
 # --- the table ------------------------------------------------------------------------
 
 def yes(ok):
@@ -744,6 +987,42 @@ def table(res):
                 % (" / ".join(format(p["cycles"], ",") for p in ne[1:2]),
                    format(ne[-1]["cycles"], ","),
                    " / ".join("%.2f" % (p["smaps"]["Private_Dirty"] / KB) for p in ne)))
+    sc = res.get("scale")
+    if sc:
+        for x in sc:
+            n = x["n"]
+            pd = x["smaps"]["Private_Dirty"]
+            add("| 5 | %d treaties, one host (20 ms answers): a full cycle (refresh of all), "
+                "each treaty fetched once, none failing | %.1f s wall | first round after "
+                "start %.1f s | | | |"
+                % (n, x["cycle_wall_s"], x["first_round_s"]))
+            add("| 5 | %d treaties: daemon CPU per treaty per cycle | %.2f ms | parse child "
+                "%.2f ms more | | <= 1.5 ms (600) | %s |"
+                % (n, x["cpu_ms_per_treaty"], x["child_cpu_ms_per_treaty"],
+                   yes(x["cpu_ms_per_treaty"] <= 1.5) if n == 600 else ""))
+            add("| 5 | %d treaties: most connections open to the host at once (kernel's "
+                "table, %s samples) | %d | answers in progress as the server's threads time "
+                "them (they run late under load): %d; host_concurrency %d | | "
+                "<= host_concurrency | %s |"
+                % (n, format(x["conn_samples"], ","), x["conns_peak"],
+                   x["server_overlap_peak"], SCALE_CONCURRENCY,
+                   yes(x["conns_peak"] <= SCALE_CONCURRENCY)))
+            add("| 5 | %d treaties: private dirty after the cycles | %.2f MB | %.1f kB per "
+                "treaty; parse child %s | | <= 16 MB (600) | %s |"
+                % (n, pd / KB, pd / n,
+                   "%.2f MB" % (x["child_private_dirty_kb"] / KB)
+                   if x["child_private_dirty_kb"] is not None else "?",
+                   yes(pd <= 16 * KB) if n == 600 else ""))
+            add("| 5 | %d treaties: status (all, %s kB reply) | %.2f ms cached | %.2f ms "
+                "just after a change | | <= 25 ms (600) | %s |"
+                % (n, format(x["status_bytes"] // 1024, ","), x["status_us"] / 1000,
+                   x["status_first_us"] / 1000,
+                   yes(x["status_us"] <= 25000) if n == 600 else ""))
+            add("| 5 | %d treaties: restart with their state to the first answered request "
+                "| %.0f ms | of which CPU %.0f ms; first start (no state) %.0f ms | | "
+                "<= 500 ms (600) | %s |"
+                % (n, x["restart_s"] * 1000, x["restart_cpu_ms"], x["first_start_s"] * 1000,
+                   yes(x["restart_s"] <= 0.5) if n == 600 else ""))
     return "\n".join(rows)
 
 
@@ -824,6 +1103,8 @@ def main():
                     phase_check(args, tmp, res, srv)
                 elif ph == "memory":
                     phase_memory(args, tmp, res, srv)
+                elif ph == "scale":
+                    phase_scale(args, tmp, res, srv)
                 elif ph in ("socket", "idle"):
                     if d2 is None:
                         d2 = Daemon(args.build, tmp, "socket", srv.url()).start()

@@ -2,8 +2,13 @@
 """A local HTTP server that plays UNTC for the integration tests (stdlib only).
 
 Every path has a "behaviour": the body it serves (a fixture file or raw bytes), the status,
-extra headers, ETag / Last-Modified validators, gzip, and slow delivery (trickle) or no
-answer at all (hang). A path without a behaviour of its own gets /page's. Tests set
+extra headers, ETag / Last-Modified validators, gzip, a delay before the answer, and slow
+delivery (trickle) or no answer at all (hang). The server counts the most GETs being
+answered at once (peak_active: from the request to the end of its delay, before the
+answer is written, so that a client's next request never overlaps its last), and the most
+connections open at once (peak_conns: a connection counts until the server's thread sees
+the client's close, which under load can be after the client's next one opened). A path
+without a behaviour of its own gets /page's. Tests set
 behaviours from the same process and read the log of requests received, headers included.
 
 Standalone, for poking a daemon by hand:
@@ -117,7 +122,7 @@ class Behaviour:
 
     def __init__(self, body=b"", status=200, content_type=HTML_TYPE, headers=(),
                  etag=False, last_modified=False, gzip=False, trickle=None, hang=False,
-                 chunked=False, name="bytes"):
+                 chunked=False, delay=0.0, name="bytes"):
         self.body = body
         self.status = status
         self.content_type = content_type
@@ -131,6 +136,7 @@ class Behaviour:
         self.trickle = trickle          # (bytes per step, seconds between steps) or None
         self.hang = hang                # accept the request, never answer
         self.chunked = chunked          # no Content-Length: Transfer-Encoding: chunked
+        self.delay = delay              # seconds between the request and the answer
         self.name = name
 
 
@@ -180,7 +186,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(head=True)
 
     def do_GET(self):
-        self._answer(head=False)
+        fx = self.server.fixture
+        fx._busy(True)
+        self._counted = True
+        try:
+            self._answer(head=False)
+        finally:
+            if self._counted:
+                fx._busy(False)
 
     def do_POST(self):
         # Webhook sink: record the body, answer with the path's (next) status.
@@ -197,6 +210,13 @@ class _Handler(BaseHTTPRequestHandler):
         beh = fx._behaviour_for(req.path)
         if beh is None:
             return self._send_simple(req, 404, b"Not Found\n")
+        if beh.delay:
+            fx.stopping.wait(beh.delay)
+            # Uncounted before the answer goes out: the client may start its next request
+            # as soon as it has it, before this thread runs again.
+            if getattr(self, "_counted", False):
+                self._counted = False
+                fx._busy(False)
         if beh.hang:
             fx.stopping.wait(600)
             self.close_connection = True
@@ -309,6 +329,9 @@ class FixtureServer:
         self._posts = {}
         self._log = []
         self._conns = set()
+        self.peak_conns = 0             # most connections open at once
+        self._active = 0
+        self.peak_active = 0            # most GETs answered at once (see the docstring)
         self._httpd = _Server((host, port), _Handler)
         self._httpd.fixture = self
         self.host, self.port = self._httpd.server_address[:2]
@@ -343,7 +366,7 @@ class FixtureServer:
 
     def set(self, path=DEFAULT_PATH, file=None, body=None, status=200, content_type=None,
             headers=(), etag=False, last_modified=False, gzip=False, trickle=None,
-            hang=False, chunked=False):
+            hang=False, chunked=False, delay=0.0):
         """What path answers from now on. file: a name in the fixture dir; body: bytes."""
         name = "bytes"
         if file is not None:
@@ -356,7 +379,8 @@ class FixtureServer:
             body = b""
         beh = Behaviour(body=body, status=status, content_type=content_type or HTML_TYPE,
                         headers=headers, etag=etag, last_modified=last_modified, gzip=gzip,
-                        trickle=trickle, hang=hang, chunked=chunked, name=name)
+                        trickle=trickle, hang=hang, chunked=chunked, delay=delay,
+                        name=name)
         with self._lock:
             self._behaviours[path] = beh
         return beh
@@ -420,10 +444,22 @@ class FixtureServer:
         with open(full, "rb") as f:
             return Behaviour(body=f.read(), content_type=content_type_for(name), name=name)
 
+    def _busy(self, start):
+        with self._lock:
+            self._active += 1 if start else -1
+            self.peak_active = max(self.peak_active, self._active)
+
+    def reset_peaks(self):
+        """Peaks count from now on (connections open now count)."""
+        with self._lock:
+            self.peak_conns = len(self._conns)
+            self.peak_active = self._active
+
     def _track(self, conn, add):
         with self._lock:
             if add:
                 self._conns.add(conn)
+                self.peak_conns = max(self.peak_conns, len(self._conns))
             else:
                 self._conns.discard(conn)
 

@@ -335,6 +335,8 @@ class Ctx:
     def conf_text(self, url, ratd=None, treaty=None, drop=(), extra=""):
         r = {"socket": self.sock, "socket_mode": "0600", "state_dir": self.state,
              "seed_dir": self.seed, "interval": "1h", "jitter": "0",
+             # Tests refresh one treaty many times in a row: no second between them.
+             "host_spacing": "0",
              "timeout": "%ds" % FETCH_TIMEOUT, "max_page_size": "1M"}
         t = {"title": TITLE, "url": url, "format": "auto", "threshold": "20",
              "eif_delay": "3 months", "eif_align": "next-month",

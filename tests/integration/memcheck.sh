@@ -64,6 +64,7 @@ state_dir = $tmp/state
 seed_dir = $tmp/seed
 interval = 1h
 jitter = 0
+host_spacing = 0
 timeout = 60s
 max_page_size = 1M
 failures_before_alert = 2

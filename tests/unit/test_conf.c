@@ -125,6 +125,8 @@ test_defaults(void **state)
 	assert_string_equal(c.user_agent,
 	    "ratd/0.1.0 (+https://github.com/ratd-project/ratd)");
 	assert_int_equal(c.failures_before_alert, 3);
+	assert_int_equal(c.host_concurrency, 2);
+	assert_true(c.host_spacing == 1);
 	assert_int_equal(c.ntreaties, 1);
 	assert_int_equal(c.nalerts, 0);
 	t = conf_treaty_find(&c, "IV-13");
@@ -162,6 +164,8 @@ static const char every_key[] =
     "max_page_size = 512K\n"
     "user_agent = test agent/1.0 (#1)\n"
     "failures_before_alert = 5\n"
+    "host_concurrency = 4\n"
+    "host_spacing = 3s\n"
     "\n"
     "[treaty IV-13]\n"
     "title = Migrant Workers\n"
@@ -219,6 +223,8 @@ test_every_key(void **state)
 	assert_int_equal(c.max_page_size, 512 * 1024);
 	assert_string_equal(c.user_agent, "test agent/1.0 (#1)");
 	assert_int_equal(c.failures_before_alert, 5);
+	assert_int_equal(c.host_concurrency, 4);
+	assert_true(c.host_spacing == 3);
 
 	assert_int_equal(c.ntreaties, 2);
 	t = conf_treaty_find(&c, "IV-13");
@@ -237,7 +243,7 @@ test_every_key(void **state)
 	assert_string_equal(t->rule.exclude[1], "Korea, Republic of");
 	assert_true(t->interval == 3600);
 	assert_int_equal(t->approaching, 3);
-	assert_int_equal(t->line, 18);
+	assert_int_equal(t->line, 20);
 
 	t = conf_treaty_find(&c, "XXVII-7.d");
 	assert_non_null(t);
@@ -256,7 +262,7 @@ test_every_key(void **state)
 	assert_null(a->events);
 	assert_null(a->treaties);
 	assert_true(a->timeout == 30);
-	assert_int_equal(a->line, 37);
+	assert_int_equal(a->line, 39);
 
 	a = &c.alerts[1];
 	assert_int_equal(a->kind, ALERT_WEBHOOK);
@@ -423,6 +429,14 @@ test_bounds(void **state)
 	    "bad size 'lots' for max_page_size: use 512K, 16M, 1G or bytes");
 	assert_one_error("[ratd]\nfailures_before_alert = 0\n" MINIMAL, 2,
 	    "bad failures_before_alert '0': use a whole number from 1 to 1000");
+	assert_one_error("[ratd]\n\nhost_concurrency = 0\n" MINIMAL, 3,
+	    "bad host_concurrency '0': use a whole number from 1 to 16");
+	assert_one_error("[ratd]\nhost_concurrency = 17\n" MINIMAL, 2,
+	    "bad host_concurrency '17': use a whole number from 1 to 16");
+	assert_one_error("[ratd]\nhost_spacing = 2h\n" MINIMAL, 2,
+	    "host_spacing 2h out of range: use 0..1h");
+	assert_one_error("[ratd]\nhost_spacing = soon\n" MINIMAL, 2,
+	    "bad duration 'soon' for host_spacing");
 	assert_one_error("[ratd]\nsocket_mode = 01000\n" MINIMAL, 2,
 	    "bad socket_mode '01000': use octal permissions such as 0660 (at most 0777)");
 	assert_one_error("[ratd]\nsocket_mode = 0668\n" MINIMAL, 2, "bad socket_mode '0668'");
@@ -988,6 +1002,34 @@ test_include_pattern_in_name_order(void **state)
 	inc_teardown();
 }
 
+/* A treaty office tracking the whole UN Treaty Collection keeps a file per treaty: a glob
+ * of 1,200 files loads, every treaty in name order. */
+static void
+test_include_many_files(void **state)
+{
+	char name[64], text[128];
+	struct conf c;
+	int i;
+
+	inc_setup(NULL);
+	for (i = 0; i < 1200; i++) {
+		snprintf(name, sizeof(name), "t.d/%04d.conf", i);
+		snprintf(text, sizeof(text), "[treaty T-%04d]\nurl = http://h/%d\nthreshold = 2\n",
+		    i, i);
+		inc_file(name, text);
+	}
+	inc_file("main.conf", "[ratd]\ninclude = t.d/*.conf\n");
+	assert_int_equal(conf_load(inc_path("main.conf"), &c), 0);
+	assert_int_equal(c.nerrors, 0);
+	assert_int_equal(c.ntreaties, 1200);
+	assert_int_equal(c.nfiles, 1201);
+	assert_string_equal(c.treaties[0].id, "T-0000");
+	assert_string_equal(c.treaties[1199].id, "T-1199");
+	assert_string_equal(c.treaties[1199].file, inc_path("t.d/1199.conf"));
+	conf_free(&c);
+	inc_teardown();
+}
+
 /* A relative pattern is relative to the including file, wherever ratd runs; the
  * directory's own name is not a pattern even when it looks like one. */
 static void
@@ -1439,6 +1481,7 @@ main(void)
 		cmocka_unit_test(test_shipped_configs),
 		cmocka_unit_test(test_shipped_alert_examples),
 		cmocka_unit_test(test_include_pattern_in_name_order),
+		cmocka_unit_test(test_include_many_files),
 		cmocka_unit_test(test_include_relative_to_including_file),
 		cmocka_unit_test(test_include_matching_nothing_is_fine),
 		cmocka_unit_test(test_include_plain_path_must_exist),
