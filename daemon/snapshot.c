@@ -15,12 +15,6 @@ static const char *const kind_names[KIND_COUNT_] = {
 	[KIND_APPROVAL] = "approval", [KIND_CONFIRMATION] = "confirmation",
 };
 
-/* The kinds each cell may record (SPEC §5). */
-#define SNAPSHOT_SIGNATURE_KINDS ((1u << KIND_SIGNATURE) | (1u << KIND_SUCCESSION))
-#define SNAPSHOT_INSTRUMENT_KINDS ((1u << KIND_RATIFICATION) | (1u << KIND_ACCESSION) | \
-	(1u << KIND_SUCCESSION) | (1u << KIND_ACCEPTANCE) | (1u << KIND_APPROVAL) | \
-	(1u << KIND_CONFIRMATION))
-
 const char *
 kind_name(enum kind k)
 {
