@@ -1007,6 +1007,7 @@ body_check(const char *buf, size_t len, char *err, size_t errlen)
 enum untc_format
 untc_detect(const char *buf, size_t len)
 {
+	const char *at, *end;
 	size_t i = 0, n;
 
 	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
@@ -1016,8 +1017,14 @@ untc_detect(const char *buf, size_t len)
 	if (len - i < 5 || memcmp(buf + i, "<?xml", 5) != 0)
 		return UNTC_HTML;
 	n = len - i < UNTC_DETECT ? len - i : UNTC_DETECT;
-	if (find_ci(buf + i, n, "<html") >= 0 || find_ci(buf + i, n, "<!doctype html") >= 0)
-		return UNTC_HTML;
+	/* One pass over the tags for both: an MTDSG file has hundreds in its first 4 KB. */
+	for (end = buf + i + n, at = buf + i; (at = memchr(at, '<', (size_t)(end - at))) != NULL;
+	    at++)
+		if (end - at > 1 && (at[1] == 'h' || at[1] == 'H' || at[1] == '!') &&
+		    (find_ci(at, (size_t)(end - at) < 5 ? (size_t)(end - at) : 5, "<html") == 0 ||
+		    find_ci(at, (size_t)(end - at) < 14 ? (size_t)(end - at) : 14,
+		    "<!doctype html") == 0))
+			return UNTC_HTML;
 	return UNTC_XML;
 }
 
@@ -1776,18 +1783,23 @@ struct xs {
 static unsigned
 xs_class(struct xs *x, const xmlChar *name)
 {
-	size_t h = (size_t)(((uint64_t)(uintptr_t)name * 0x9e3779b97f4a7c15u) >> 58), i;
+	size_t h = (size_t)(((uint64_t)(uintptr_t)name * 0x9e3779b97f4a7c15u) >> 58), i, k;
 	unsigned cls = XN_OTHER;
 
-	if (x->cache[h].name == name)
-		return x->cache[h].cls;
+	/* Up to four slots from the hashed one: two busy names must not keep evicting
+	 * each other. */
+	for (k = 0; k < 4 && x->cache[(h + k) % XS_CACHE].name != NULL; k++)
+		if (x->cache[(h + k) % XS_CACHE].name == name)
+			return x->cache[(h + k) % XS_CACHE].cls;
 	for (i = 0; i < sizeof(untc_xs_names) / sizeof(untc_xs_names[0]); i++)
 		if (strcasecmp((const char *)name, untc_xs_names[i].name) == 0) {
 			cls = untc_xs_names[i].cls;
 			break;
 		}
-	x->cache[h].name = name;
-	x->cache[h].cls = (uint16_t)cls;
+	if (k < 4) {
+		x->cache[(h + k) % XS_CACHE].name = name;
+		x->cache[(h + k) % XS_CACHE].cls = (uint16_t)cls;
+	}
 	return cls;
 }
 
