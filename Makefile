@@ -23,9 +23,10 @@ PKGS     = libcurl libxml-2.0 jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-CPPFLAGS += -D_GNU_SOURCE -Iinclude -Idaemon \
+CPPFLAGS += -D_GNU_SOURCE -Icommon -Idaemon \
 	-DRATD_SYSCONFDIR='"$(SYSCONFDIR)"' -DRATD_SEED_DIR='"$(SEEDDIR)"'
 CFLAGS   += -std=c11 $(OPT) -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 \
+	-Wmissing-prototypes -Wmissing-declarations \
 	-Wno-unused-parameter $(PKG_CFLAGS)
 LDFLAGS  += -Wl,--as-needed
 LDLIBS   += $(PKG_LIBS) -lev -lm
@@ -42,19 +43,23 @@ DEB_PKGS = libcurl4-openssl-dev libxml2-dev libev-dev libcmocka-dev libjansson-d
 DEB_PKGS += python3-feedparser python3-icalendar python3-html5lib libxml2-utils chromium
 DEB_PYTHON ?= /usr/bin/python3
 
+# common/ is what both programs link: dates, UTF-8, the socket protocol, the status
+# tables (`ratd --once` prints one) and the timeline chart (ratctl and the published files).
+COMMON_SRC := common/date.c common/utf8.c common/render.c common/render_timeline.c common/svg.c
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 LIB_SRC    := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_SRC    := $(wildcard cli/*.c)
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/%.o)
-# cli/render.c formats status tables for both ratctl and `ratd --once`; cli/svg.c draws
-# the timeline chart for `ratctl timeline --svg` and the published files.
-SHARED_OBJ := $(BUILD)/cli/render.o $(BUILD)/cli/svg.o
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps check unit integration run install clean memcheck
 
 all: $(BUILD)/ratd $(BUILD)/ratctl
+
+# ratctl and common/ see no daemon header: ratctl does not depend on the daemon.
+$(BUILD)/cli/%.o $(BUILD)/common/%.o: CPPFLAGS := $(filter-out -Idaemon,$(CPPFLAGS))
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -64,28 +69,37 @@ $(BUILD)/libratd.a: $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/ratd: $(BUILD)/daemon/main.o $(BUILD)/libratd.a $(SHARED_OBJ)
+$(BUILD)/ratd: $(BUILD)/daemon/main.o $(BUILD)/libratd.a $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/ratctl: $(CLI_OBJ) $(BUILD)/libratd.a
+$(BUILD)/ratctl: $(CLI_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libratd.a $(SHARED_OBJ)
+# tests/unit/helpers.c is linked into every unit test.
+$(BUILD)/tests/unit/helpers.o: CPPFLAGS += -DFIXTURES='"tests/fixtures"'
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/tests/unit/helpers.o $(BUILD)/libratd.a $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -DFIXTURES='"tests/fixtures"' $(LDFLAGS) -o $@ $^ \
 		$(LDLIBS) -lcmocka
 
-deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+# $(call apt_install,WHO,PACKAGES): installs those of PACKAGES dpkg does not list as
+# installed, saying which first. NO_DEPS=1 skips it, for those who manage packages
+# themselves.
+apt_install = @if [ -n "$(NO_DEPS)" ]; then echo "$(1): NO_DEPS is set; not installing $(2)"; \
+	else missing=""; for p in $(2); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' \
 			|| missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
-		echo "make deps: installing$$missing"; \
+		echo "$(1): installing$$missing"; \
 		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 		$$SUDO apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
-	fi
+	else echo "$(1): installed already: $(strip $(2))"; fi; fi
+
+deps:
+	$(call apt_install,make deps,$(DEB_PKGS))
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -150,7 +164,7 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/daemon/main.d
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(COMMON_OBJ:.o=.d) $(BUILD)/tests/unit/helpers.d $(BUILD)/daemon/main.d
 
 # Longer suites (fuzzing, benchmarks, ...) keep their targets in mk/*.mk.
 include $(wildcard mk/*.mk)

@@ -1,4 +1,5 @@
-/* ratctl: the command-line client of ratd's control socket (SPEC §7, §8). */
+/* ratctl: the command-line client of ratd's control socket (man/ratctl.1; the protocol:
+ * man/ratd.8, CONTROL SOCKET). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -17,11 +18,12 @@
 
 #include <jansson.h>
 
-#include "conf.h"
 #include "date.h"
-#include "ratd/proto.h"
-#include "ratd/render.h"
-#include "ratd/svg.h"
+#include "jfield.h"
+#include "proto.h"
+#include "render.h"
+#include "svg.h"
+#include "utf8.h"
 
 /* A status of many treaties is far longer than a request may be. */
 #define CTL_MAX_REPLY (16 * 1024 * 1024)
@@ -174,29 +176,6 @@ static const char help_text[] =
 	"Exit status: 0 success; 1 ratd replied with an error (refresh: a fetch failed or its\n"
 	"page was refused); 2 usage error; 3 ratd not reachable or no reply in time.\n";
 
-static bool
-streq(const char *a, const char *b)
-{
-	return a != NULL && b != NULL && strcmp(a, b) == 0;
-}
-
-static const char *
-jstr(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
-static bool
-jint(const json_t *o, const char *key, long long *out)
-{
-	const json_t *v = json_object_get(o, key);
-
-	if (!json_is_integer(v))
-		return false;
-	*out = json_integer_value(v);
-	return true;
-}
-
 /*
  * One monitoring-plugin line, "RATD STATE - text[ | perfdata]"; returns the state as the
  * exit code. The text is rendered (control characters shown as '?'), and a '|' in it,
@@ -243,6 +222,7 @@ usage_error(const struct ctl *ctl, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	utf8_trim_partial(msg);   /* an argument cut at the bound ends between characters */
 	if (ctl->plugin) {
 		char line[1100];
 
@@ -267,6 +247,7 @@ fail(const struct ctl *ctl, int rc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	utf8_trim_partial(msg);
 	if (ctl->cmd == CMD_CHECK || ctl->plugin)
 		return plugin_line(CHECK_UNKNOWN, msg, NULL);
 	fputs("ratctl: ", stderr);
@@ -292,13 +273,13 @@ parse_count(const char *s, long max, long *out)
 	return true;
 }
 
-/* Treaty ids are what ratd.conf accepts: [A-Za-z0-9._-], at most CONF_MAX_ID bytes. */
+/* Treaty ids are what ratd.conf accepts: [A-Za-z0-9._-], at most RATD_MAX_ID bytes. */
 static bool
 treaty_valid(const char *s)
 {
 	size_t n = strlen(s);
 
-	return n > 0 && n <= CONF_MAX_ID && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	return n > 0 && n <= RATD_MAX_ID && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	    "abcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }
 

@@ -9,10 +9,11 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "atomicfile.h"
 #include "fetch.h"
-#include "hook.h"
+#include "exec_sink.h"
 #include "log.h"
-#include "ratd.h"
+#include "core.h"
 #include "status.h"
 #include "treaty.h"
 
@@ -32,14 +33,16 @@ struct sink {
 	time_t next_try;
 	ev_timer retry;
 	struct fetch *fetch;
-	struct hook *hook;
+	struct exec_sink *hook;
+	struct exec_sink_log_budget hook_log;   /* the exec program's output lines, over its runs */
 };
 
 /* Each sink's pending count is kept, not recounted per status or metrics request: it
  * goes up as events reach the disk (alerts_catch_up) and down as they are delivered,
  * and is counted from the journal once at start and at each reload. */
 struct alerts {
-	struct ratd *rd;
+	struct core *core;
+	bool single_attempt;     /* --once: one attempt per delivery, no retry timer */
 	struct sink **v;
 	size_t n;
 	char host[256];          /* for EHLO and Message-ID: the FQDN, else the host name */
@@ -87,7 +90,7 @@ alerts_save(struct alerts *a)
 	text = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
 	if (text == NULL ||
-	    state_write_atomic(a->rd->conf->state_dir, ALERT_CURSORS, text, strlen(text), err,
+	    atomicfile_write(a->core->conf->state_dir, ALERT_CURSORS, text, strlen(text), err,
 	    sizeof(err)) < 0)
 		log_err("alerts: cannot save delivery cursors: %s; a delivered event may be "
 		    "delivered again after a restart", text ? err : "out of memory");
@@ -102,8 +105,8 @@ alerts_load(struct alerts *a)
 	size_t len;
 	json_t *root;
 
-	snprintf(path, sizeof(path), "%s/%s", a->rd->conf->state_dir, ALERT_CURSORS);
-	if (state_read_file(path, 1 << 20, &text, &len, why, sizeof(why)) < 0) {
+	snprintf(path, sizeof(path), "%s/%s", a->core->conf->state_dir, ALERT_CURSORS);
+	if (atomicfile_read(path, 1 << 20, &text, &len, why, sizeof(why)) < 0) {
 		if (errno != ENOENT)
 			log_err("alerts: %s", why);
 		return NULL;
@@ -131,19 +134,21 @@ sink_new(struct alerts *a, const struct conf_alert *ca, const json_t *saved)
 	s->conf = ca;
 	/* A new sink starts at the present: it is not sent the whole past. */
 	s->delivered = json_is_integer(d) && json_integer_value(d) >= 0 ?
-	    (uint64_t)json_integer_value(d) : a->rd->journal.last_id;
+	    (uint64_t)json_integer_value(d) : a->core->journal.last_id;
 	/* An id a sink has seen is never given again, even if the journal was lost. */
-	journal_bump(&a->rd->journal, s->delivered);
+	journal_bump(&a->core->journal, s->delivered);
 	ev_init(&s->retry, NULL);
+	s->hook_log.tokens = EXEC_SINK_LOG_BURST;
+	s->hook_log.at = a->core->loop != NULL ? ev_now(a->core->loop) : 0.;
 	return s;
 }
 
 static void
 sink_free(struct sink *s)
 {
-	ev_timer_stop(s->a->rd->loop, &s->retry);
+	ev_timer_stop(s->a->core->loop, &s->retry);
 	fetch_cancel(s->fetch);
-	hook_cancel(s->hook);
+	exec_sink_cancel(s->hook);
 	free(s->last_error);
 	free(s);
 }
@@ -160,12 +165,12 @@ sink_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 sink_done(struct sink *s, bool ok, const char *error)
 {
-	struct ratd *rd = s->a->rd;
+	struct core *core = s->a->core;
 	double cap, delay;
 
 	s->fetch = NULL;
 	s->hook = NULL;
-	ratd_touch(rd);
+	core_touch(core);
 	if (ok) {
 		log_info("alert %s: delivered event %llu", s->conf->name,
 		    (unsigned long long)s->trying);
@@ -182,17 +187,17 @@ sink_done(struct sink *s, bool ok, const char *error)
 		/* One delivery per sink per turn of the loop: a hook that ends at once would
 		 * otherwise chain deliveries inside libev's child handling, and the loop
 		 * would not poll (the socket unanswered) until the backlog was gone. */
-		if (s->started == ev_iteration(rd->loop)) {
+		if (s->started == ev_iteration(core->loop)) {
 			ev_timer_init(&s->retry, sink_retry_cb, 0., 0.);
 			s->retry.data = s;
-			ev_timer_start(rd->loop, &s->retry);
+			ev_timer_start(core->loop, &s->retry);
 		} else
 			sink_next(s);
 		return;
 	}
 	s->attempts++;
 	state_set_str(&s->last_error, error);
-	if (rd->once) {
+	if (s->a->single_attempt) {
 		/* --once does not wait for retries: the next run delivers it. */
 		log_warn("alert %s: event %llu not delivered: %s; it stays pending",
 		    s->conf->name, (unsigned long long)s->trying, error);
@@ -201,13 +206,13 @@ sink_done(struct sink *s, bool ok, const char *error)
 	/* 1 s, then up to 2, 4, ... 3600 s, uniformly below the cap (full jitter). */
 	cap = fmin(ALERT_RETRY_MAX, ALERT_RETRY_FIRST * pow(2, s->attempts - 1));
 	delay = s->attempts == 1 ? ALERT_RETRY_FIRST :
-	    ALERT_RETRY_FIRST + ratd_random(rd) * (cap - ALERT_RETRY_FIRST);
+	    ALERT_RETRY_FIRST + core_random(core) * (cap - ALERT_RETRY_FIRST);
 	log_warn("alert %s: event %llu not delivered (attempt %d): %s; retrying in %.0f s",
 	    s->conf->name, (unsigned long long)s->trying, s->attempts, error, delay);
 	s->next_try = time(NULL) + (time_t)ceil(delay);
 	ev_timer_init(&s->retry, sink_retry_cb, delay, 0.);
 	s->retry.data = s;
-	ev_timer_start(rd->loop, &s->retry);
+	ev_timer_start(core->loop, &s->retry);
 }
 
 static void
@@ -226,14 +231,14 @@ sink_hook_done(void *arg, bool ok, const char *error)
 static void
 sink_figures(struct sink *s, const json_t *ev, char fig[4][32])
 {
-	struct treaty *t = ratd_treaty(s->a->rd, event_treaty(ev));
+	struct treaty *t = treaty_find(s->a->core, event_treaty(ev));
 	static const char *const keys[4] = { "parties", "threshold", "remaining",
 	    "entry_into_force" };
 	json_t *st = NULL, *v;
 	int i;
 
 	if (t != NULL)
-		st = status_treaty(t, ratd_today(s->a->rd, time(NULL)));
+		st = status_treaty(t, core_today(s->a->core, time(NULL)));
 	for (i = 0; i < 4; i++) {
 		if ((v = json_object_get(json_object_get(ev, "data"), keys[i])) == NULL)
 			v = json_object_get(st, keys[i]);
@@ -294,8 +299,8 @@ sink_exec(struct sink *s, const json_t *ev, const char *json)
 		sink_done(s, false, "out of memory");
 		return;
 	}
-	s->hook = hook_run(s->a->rd->loop, s->conf->name, s->conf->target, env, json,
-	    strlen(json), s->conf->timeout, sink_hook_done, s, err, sizeof(err));
+	s->hook = exec_sink_run(s->a->core->loop, s->conf->name, s->conf->target, env, json,
+	    strlen(json), s->conf->timeout, &s->hook_log, sink_hook_done, s, err, sizeof(err));
 	sink_env_free(env);
 	if (s->hook == NULL)
 		sink_done(s, false, err);
@@ -313,7 +318,7 @@ sink_webhook(struct sink *s, const json_t *ev, const char *json)
 
 	snprintf(h_event, sizeof(h_event), "X-Ratd-Event: %s", event_type(ev));
 	snprintf(h_id, sizeof(h_id), "X-Ratd-Event-Id: %llu", (unsigned long long)event_id(ev));
-	if ((s->fetch = fetch_start(s->a->rd->fetcher, &req, sink_fetch_done, s)) == NULL)
+	if ((s->fetch = fetch_start(s->a->core->fetcher, &req, sink_fetch_done, s)) == NULL)
 		sink_done(s, false, "cannot start the HTTP request");
 }
 
@@ -582,7 +587,7 @@ sink_mail(struct sink *s, const json_t *ev)
 	req.mail_rcpt = rcpt;
 	req.body = msg;
 	req.body_len = strlen(msg);
-	s->fetch = fetch_start(s->a->rd->fetcher, &req, sink_fetch_done, s);
+	s->fetch = fetch_start(s->a->core->fetcher, &req, sink_fetch_done, s);
 	free(rcpt);
 	free(msg);
 	free(url);
@@ -597,8 +602,8 @@ sink_deliver(struct sink *s, const json_t *ev)
 	char *json;
 
 	s->trying = event_id(ev);
-	s->started = ev_iteration(s->a->rd->loop);
-	ratd_touch(s->a->rd);
+	s->started = ev_iteration(s->a->core->loop);
+	core_touch(s->a->core);
 	if ((json = json_dumps(ev, JSON_COMPACT)) == NULL) {
 		sink_done(s, false, "out of memory");
 		return;
@@ -624,7 +629,7 @@ sink_scan_one(void *arg, json_t *ev)
 
 	if (!sink_wants(ss->s, ev)) {
 		ss->s->delivered = event_id(ev);
-		ratd_touch(ss->s->a->rd);
+		core_touch(ss->s->a->core);
 		return true;
 	}
 	ss->ev = json_incref(ev);
@@ -637,7 +642,7 @@ sink_next_from_file(struct sink *s)
 {
 	struct sink_scan ss = { .s = s };
 
-	if (journal_scan(&s->a->rd->journal, s->delivered, sink_scan_one, &ss) < 0)
+	if (journal_scan(&s->a->core->journal, s->delivered, sink_scan_one, &ss) < 0)
 		log_err("alert %s: cannot read the journal", s->conf->name);
 	return ss.ev;
 }
@@ -645,12 +650,12 @@ sink_next_from_file(struct sink *s)
 static void
 sink_next(struct sink *s)
 {
-	const struct journal *j = &s->a->rd->journal;
+	const struct journal *j = &s->a->core->journal;
 	const json_t *ev = NULL;
 	size_t i;
 
 	if (s->fetch != NULL || s->hook != NULL || ev_is_active(&s->retry) ||
-	    (s->a->rd->once && s->attempts > 0))
+	    (s->a->single_attempt && s->attempts > 0))
 		return;
 	if (!journal_in_memory(j, s->delivered)) {
 		json_t *old = sink_next_from_file(s);
@@ -662,7 +667,7 @@ sink_next(struct sink *s)
 		}
 	}
 	for (i = journal_after(j, s->delivered); i < j->n; i++) {
-		/* Nothing leaves before it is on disk (SPEC §6: journal, then deliver). */
+		/* Nothing leaves before it is on disk (man/ratd.8, ALERT DELIVERY). */
 		if (event_id(j->v[i]) > j->synced_id)
 			break;
 		if (sink_wants(s, j->v[i])) {
@@ -670,7 +675,7 @@ sink_next(struct sink *s)
 			break;
 		}
 		s->delivered = event_id(j->v[i]);   /* filtered out: nothing to deliver */
-		ratd_touch(s->a->rd);
+		core_touch(s->a->core);
 	}
 	if (ev != NULL)
 		sink_deliver(s, ev);
@@ -688,23 +693,16 @@ alerts_host_valid(const char *h)
 
 /*
  * The fully qualified host name (the canonical name of gethostname()'s), else the host
- * name, else "localhost". getaddrinfo() may wait for DNS: it runs once, at start or at
- * the first reload that configures a mail sink, never for each mail.
+ * name, else "localhost". getaddrinfo() may wait for DNS: it runs once, at start, before
+ * the loop turns, never at a reload (a mail sink a reload adds uses this name too) nor
+ * for each mail.
  */
 static void
 alerts_resolve_host(struct alerts *a)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_flags = AI_CANONNAME }, *ai = NULL;
 	char name[256] = "";
-	size_t i;
 
-	if (a->host[0] != '\0')
-		return;
-	for (i = 0; i < a->rd->conf->nalerts; i++)
-		if (a->rd->conf->alerts[i].kind == ALERT_MAILTO)
-			break;
-	if (i == a->rd->conf->nalerts)
-		return;
 	snprintf(a->host, sizeof(a->host), "localhost");
 	if (gethostname(name, sizeof(name) - 1) != 0 || !alerts_host_valid(name))
 		return;
@@ -714,17 +712,19 @@ alerts_resolve_host(struct alerts *a)
 		snprintf(a->host, sizeof(a->host), "%s", ai->ai_canonname);
 	if (ai != NULL)
 		freeaddrinfo(ai);
-	log_info("alert: mail goes out as %s (EHLO, Message-ID)", a->host);
+	log_debug("alert: mail goes out as %s (EHLO, Message-ID)", a->host);
 }
 
 struct alerts *
-alerts_new(struct ratd *rd)
+alerts_new(struct core *core, bool single_attempt)
 {
 	struct alerts *a;
 
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return NULL;
-	a->rd = rd;
+	a->core = core;
+	a->single_attempt = single_attempt;
+	alerts_resolve_host(a);
 	if (alerts_reconfigure(a) < 0) {
 		alerts_free(a);
 		return NULL;
@@ -735,12 +735,11 @@ alerts_new(struct ratd *rd)
 int
 alerts_reconfigure(struct alerts *a)
 {
-	const struct conf *conf = a->rd->conf;
+	const struct conf *conf = a->core->conf;
 	json_t *saved = alerts_load(a);
 	struct sink **v, *s;
 	size_t i, k;
 
-	alerts_resolve_host(a);
 	if ((v = calloc(conf->nalerts + 1, sizeof(*v))) == NULL) {
 		/* The sinks point into the configuration being replaced: they must go. */
 		for (k = 0; k < a->n; k++)
@@ -766,10 +765,10 @@ alerts_reconfigure(struct alerts *a)
 			/* Same name, new destination: what was in progress or waiting went to the
 			 * old one; the new one is tried at once. */
 			fetch_cancel(s->fetch);
-			hook_cancel(s->hook);
+			exec_sink_cancel(s->hook);
 			s->fetch = NULL;
 			s->hook = NULL;
-			ev_timer_stop(a->rd->loop, &s->retry);
+			ev_timer_stop(a->core->loop, &s->retry);
 			s->attempts = 0;
 			s->next_try = 0;
 		}
@@ -788,7 +787,7 @@ alerts_reconfigure(struct alerts *a)
 			v[k++] = v[i];
 	a->n = k;
 	json_decref(saved);
-	ratd_touch(a->rd);
+	core_touch(a->core);
 	alerts_save(a);
 	alerts_recount(a);
 	alerts_kick(a);
@@ -854,7 +853,7 @@ alerts_count_one(void *arg, json_t *ev)
 static void
 alerts_recount(struct alerts *a)
 {
-	struct journal *j = &a->rd->journal;
+	struct journal *j = &a->core->journal;
 	uint64_t from = UINT64_MAX;
 	size_t i;
 
@@ -883,7 +882,7 @@ alerts_recount(struct alerts *a)
 static void
 alerts_catch_up(struct alerts *a)
 {
-	const struct journal *j = &a->rd->journal;
+	const struct journal *j = &a->core->journal;
 	size_t i;
 
 	if (j->file_lines < a->lines || !journal_in_memory(j, a->counted)) {

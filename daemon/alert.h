@@ -1,21 +1,22 @@
 /* Delivering journaled events to the [alert] sinks: exec, webhook and mail, each in
- * order, at least once, never again once delivered (SPEC §6). */
+ * order, at least once, never again once delivered (man/ratd.8, ALERT DELIVERY). */
 #ifndef RATD_ALERT_H
 #define RATD_ALERT_H
 
 #include <jansson.h>
 #include <stdbool.h>
 
-struct ratd;
+struct core;
 struct alerts;
 
 #define ALERT_CURSORS "alerts.json"
 #define ALERT_RETRY_FIRST 1.0        /* seconds before the first retry */
 #define ALERT_RETRY_MAX 3600.0
 
-/* Sets up one sink per [alert] of rd->conf, with the delivery cursors saved in
- * state_dir. NULL on out-of-memory. */
-struct alerts *alerts_new(struct ratd *rd);
+/* Sets up one sink per [alert] of core->conf, with the delivery cursors saved in
+ * state_dir. single_attempt (--once): a failed delivery is not retried (it stays
+ * pending for the next run). NULL on out-of-memory. */
+struct alerts *alerts_new(struct core *core, bool single_attempt);
 /* Stops every delivery in progress (it is retried at the next start) and frees. */
 void alerts_free(struct alerts *a);
 /* Follows a reload: sinks that stay keep their cursors and deliveries. */

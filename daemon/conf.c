@@ -1,4 +1,4 @@
-/* ratd.conf: read, check and resolve the configuration (SPEC §4). */
+/* ratd.conf: read, check and resolve the configuration (man/ratd.conf.5). */
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -13,8 +13,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "ratd/proto.h"
+#include "proto.h"
 #include "conf.h"
+#include "event.h"
 #include "utf8.h"
 
 #define CONF_MAX_FILE (1024 * 1024)
@@ -28,7 +29,7 @@
 #define CONF_MAX_REDIRECT_HOSTS 64
 #define CONF_SHOWN 64             /* bytes of a bad value quoted back in a message */
 
-#define KEY_REPEAT   0x1          /* (+) in SPEC §4 */
+#define KEY_REPEAT   0x1          /* (+) in man/ratd.conf.5 */
 #define KEY_EMPTY_OK 0x2          /* "key =" means "not set" */
 
 enum conf_section { SEC_NONE, SEC_SKIP, SEC_RATD, SEC_TREATY, SEC_ALERT, SEC_PUBLISH };
@@ -73,13 +74,6 @@ struct conf_parser {
 	long long keys_at[CONF_MAX_ERRORS];  /* where each message points, to sort them */
 	int problems;                      /* also counts messages lost to out-of-memory */
 	bool full;                         /* CONF_MAX_ERRORS reached */
-};
-
-/* Event types of SPEC §6, for [alert] events lists. */
-static const char *const conf_event_types[] = {
-	"new-party", "new-signatory", "threshold-reached", "approaching-threshold",
-	"entered-into-force", "participant-changed", "participant-withdrawn",
-	"source-failing", "source-recovered", "source-anomaly", NULL,
 };
 
 /* Kinds an instrument may have; a signature never counts. */
@@ -1235,17 +1229,6 @@ set_mail_from(struct conf_parser *p, const char *val)
 	conf_set_str(p, &conf_cur_alert(p)->mail_from, val);
 }
 
-static bool
-conf_known_event(const char *s)
-{
-	size_t i;
-
-	for (i = 0; conf_event_types[i] != NULL; i++)
-		if (strcmp(conf_event_types[i], s) == 0)
-			return true;
-	return false;
-}
-
 static void
 set_events(struct conf_parser *p, const char *val)
 {
@@ -1258,12 +1241,9 @@ set_events(struct conf_parser *p, const char *val)
 	if (conf_split(p, "events", val, &v, &n) < 0)
 		return;
 	for (i = 0; i < n; i++)
-		if (!conf_known_event(v[i])) {
+		if (!event_type_known(v[i])) {
 			conf_error(p, "unknown event type '%s' in events: use * or some of "
-			    "new-party, new-signatory, threshold-reached, approaching-threshold, "
-			    "entered-into-force, participant-changed, participant-withdrawn, "
-			    "source-failing, source-recovered, source-anomaly",
-			    conf_shown(v[i], buf));
+			    EV_TYPE_NAMES, conf_shown(v[i], buf));
 			conf_free_list(v, n);
 			return;
 		}
@@ -1643,36 +1623,6 @@ conf_assign(struct conf_parser *p, char *s)
 	p->keys[i].set(p, val);
 }
 
-/* Length of the UTF-8 sequence at s (strict: no overlongs, surrogates, > U+10FFFF), or 0. */
-static size_t
-conf_utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-	unsigned cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
 /* Checks one raw line (no newline) is text: UTF-8, no NUL, no control characters. */
 static int
 conf_check_text(struct conf_parser *p, const char *line, size_t n)
@@ -1691,7 +1641,7 @@ conf_check_text(struct conf_parser *p, const char *line, size_t n)
 			conf_error(p, "control character 0x%02x: remove it", s[i]);
 			return -1;
 		}
-		if ((len = conf_utf8_len(s + i, n - i)) == 0) {
+		if ((len = utf8_seq_len(s + i, s + n)) == 0) {
 			conf_error(p, "not valid UTF-8: save the file as UTF-8");
 			return -1;
 		}

@@ -1,4 +1,4 @@
-/* ratd.conf: the INI parser and the validated configuration (SPEC §4). */
+/* ratd.conf: the INI parser and the validated configuration (man/ratd.conf.5). */
 #ifndef RATD_CONF_H
 #define RATD_CONF_H
 
@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "proto.h"
 #include "rule.h"
 #include "untc.h"
 #include "zone.h"
@@ -23,7 +24,7 @@
 #define CONF_MAX_LINE 4096
 #define CONF_MAX_TREATIES 256
 #define CONF_MAX_ALERTS 64
-#define CONF_MAX_ID 64
+#define CONF_MAX_ID RATD_MAX_ID
 #define CONF_MAX_DEPTH 8         /* include nesting below the main file */
 #define CONF_MAX_FILES 256       /* files read in all, the main one included */
 

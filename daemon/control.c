@@ -15,15 +15,15 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <ratd/proto.h>
+#include "proto.h"
 
 #include "alert.h"
 #include "control.h"
-#include "listen.h"
+#include "sd_listen.h"
 #include "journal.h"
 #include "metrics.h"
 #include "log.h"
-#include "ratd.h"
+#include "core.h"
 #include "status.h"
 #include "treaty.h"
 #include "utf8.h"
@@ -31,7 +31,14 @@
 struct client;
 
 struct control {
-	struct ratd *rd;
+	struct core *core;
+	struct alerts *alerts;
+	struct metrics *metrics;
+	control_reload_fn *reload;  /* the owner's: reloads the configuration file */
+	void *owner;
+	int listen_fd;            /* the socket systemd passed, until bound; -1 */
+	bool have_admin_gid;      /* admin_group names a group: its members are admins */
+	gid_t admin_gid;
 	int fd;
 	char *path;               /* the socket file we created, unlinked at the end */
 	ev_io accept_io;
@@ -123,7 +130,7 @@ control_sent(struct control *ctl, size_t n)
 {
 	ctl->unsent -= n;
 	if (ctl->waiting && control_has_budget(ctl) && !ev_is_active(&ctl->budget_kick))
-		ev_timer_start(ctl->rd->loop, &ctl->budget_kick);
+		ev_timer_start(ctl->core->loop, &ctl->budget_kick);
 }
 
 static void
@@ -135,10 +142,10 @@ client_free(struct client *c)
 		c->refresh->client = NULL;
 	history_end(c);
 	control_sent(ctl, client_unsent(c));
-	ev_io_stop(ctl->rd->loop, &c->rio);
-	ev_io_stop(ctl->rd->loop, &c->wio);
-	ev_timer_stop(ctl->rd->loop, &c->idle);
-	ev_timer_stop(ctl->rd->loop, &c->resume);
+	ev_io_stop(ctl->core->loop, &c->rio);
+	ev_io_stop(ctl->core->loop, &c->wio);
+	ev_timer_stop(ctl->core->loop, &c->idle);
+	ev_timer_stop(ctl->core->loop, &c->resume);
 	close(c->fd);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -174,7 +181,7 @@ client_finished(const struct client *c)
 static void
 client_flush(struct client *c)
 {
-	struct ev_loop *loop = c->ctl->rd->loop;
+	struct ev_loop *loop = c->ctl->core->loop;
 	ssize_t n;
 
 	while (c->outoff < c->outlen) {
@@ -309,7 +316,7 @@ client_error(struct client *c, const char *code, const char *fmt, ...)
 static bool
 client_is_admin(struct client *c)
 {
-	struct ratd *rd = c->ctl->rd;
+	struct control *ctl = c->ctl;
 	gid_t some[64], *groups = some;
 	socklen_t len = sizeof(some);
 	bool ok = false;
@@ -317,9 +324,9 @@ client_is_admin(struct client *c)
 
 	if (c->cred.uid == 0 || c->cred.uid == geteuid())
 		return true;
-	if (!rd->have_admin_gid)
+	if (!ctl->have_admin_gid)
 		return false;
-	if (c->cred.gid == rd->admin_gid)
+	if (c->cred.gid == ctl->admin_gid)
 		return true;
 	/* The peer's supplementary groups as the kernel took them at connect(): no NSS
 	 * lookup, no /proc (hidden by ProtectProc=invisible, racy with pid reuse). */
@@ -331,7 +338,7 @@ client_is_admin(struct client *c)
 			len = 0;
 	}
 	for (i = 0; i < len / sizeof(gid_t) && !ok; i++)
-		ok = groups[i] == rd->admin_gid;
+		ok = groups[i] == ctl->admin_gid;
 	if (groups != some)
 		free(groups);
 	return ok;
@@ -375,14 +382,14 @@ client_target(struct client *c, json_t *req, bool need_treaty, struct treaty **t
 		client_error(c, RATD_ERR_BAD_REQUEST, "argument \"treaty\" is required");
 		return -1;
 	}
-	if (id != NULL && (*t = ratd_treaty(c->ctl->rd, id)) == NULL) {
+	if (id != NULL && (*t = treaty_find(c->ctl->core, id)) == NULL) {
 		client_error(c, RATD_ERR_UNKNOWN_TREATY, "no treaty \"%.*s\" is configured",
 		    (int)utf8_cut(id, 64), id);
 		return -1;
 	}
 	if (as_of == NULL)
 		return 0;
-	*as_of = ratd_today(c->ctl->rd, time(NULL));
+	*as_of = core_today(c->ctl->core, time(NULL));
 	if (d != NULL && date_parse_iso(d, as_of) < 0) {
 		client_error(c, RATD_ERR_BAD_DATE, "as_of \"%.*s\" is not a YYYY-MM-DD date",
 		    (int)utf8_cut(d, 32), d);
@@ -395,7 +402,7 @@ static void
 cmd_status(struct client *c, json_t *req)
 {
 	static const char *const args[] = { "treaty", "as_of", NULL };
-	struct ratd *rd = c->ctl->rd;
+	struct core *core = c->ctl->core;
 	struct treaty *t;
 	json_t *list;
 	day_t as_of;
@@ -409,9 +416,9 @@ cmd_status(struct client *c, json_t *req)
 	if (client_check_args(c, req, args) < 0 || client_target(c, req, false, &t, &as_of) < 0)
 		return;
 	/* The usual question, every treaty today, is answered from the last reply while
-	 * nothing it shows has changed (rd->generation). */
-	whole = t == NULL && as_of == ratd_today(rd, time(NULL));
-	if (whole && ctl->status_text != NULL && ctl->status_gen == rd->generation &&
+	 * nothing it shows has changed (core->generation). */
+	whole = t == NULL && as_of == core_today(core, time(NULL));
+	if (whole && ctl->status_text != NULL && ctl->status_gen == core->generation &&
 	    ctl->status_day == as_of) {
 		client_send_text(c, ctl->status_text, ctl->status_len);
 		return;
@@ -419,16 +426,16 @@ cmd_status(struct client *c, json_t *req)
 	list = json_array();
 	/* A treaty left out would read as no treaty at all: an entry that cannot be built
 	 * fails the whole reply, naming the treaty. */
-	for (i = 0; i < rd->ntreaties; i++)
-		if ((t == NULL || t == rd->treaties[i]) &&
-		    json_array_append_new(list, status_treaty(rd->treaties[i], as_of)) == -1) {
+	for (i = 0; i < core->ntreaties; i++)
+		if ((t == NULL || t == core->treaties[i]) &&
+		    json_array_append_new(list, status_treaty(core->treaties[i], as_of)) == -1) {
 			json_decref(list);
 			client_error(c, RATD_ERR_INTERNAL, "cannot build the status of treaty %s",
-			    rd->treaties[i]->conf->id);
+			    core->treaties[i]->conf->id);
 			return;
 		}
 	reply = json_pack("{s:b, s:{s:o, s:o, s:o}}", "ok", 1, "result", "treaties", list,
-	    "alerts", alerts_status(rd->alerts), "journal", journal_status(&rd->journal));
+	    "alerts", alerts_status(c->ctl->alerts), "journal", journal_status(&core->journal));
 	text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
 	json_decref(reply);
 	if (text == NULL) {
@@ -440,7 +447,7 @@ cmd_status(struct client *c, json_t *req)
 		free(ctl->status_text);
 		ctl->status_text = text;
 		ctl->status_len = strlen(text);
-		ctl->status_gen = rd->generation;
+		ctl->status_gen = core->generation;
 		ctl->status_day = as_of;
 	} else
 		free(text);
@@ -583,7 +590,7 @@ history_schedule(struct client *c)
 		c->budget_wait = ctl->waiting = true;
 	c->hist_ready = go;
 	if (go)
-		ev_idle_start(ctl->rd->loop, &ctl->hist_idle);
+		ev_idle_start(ctl->core->loop, &ctl->hist_idle);
 }
 
 /* The first pass is over: seek to the oldest event to send and open the reply. */
@@ -658,7 +665,7 @@ history_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
 static void
 history_start(struct client *c, const struct treaty *t, size_t limit, uint64_t since)
 {
-	const struct journal *j = &c->ctl->rd->journal;
+	const struct journal *j = &c->ctl->core->journal;
 	char path[4096];
 	struct history *h;
 
@@ -678,7 +685,7 @@ history_start(struct client *c, const struct treaty *t, size_t limit, uint64_t s
 		client_error(c, RATD_ERR_INTERNAL, "cannot read the journal: %s", strerror(errno));
 		return;
 	}
-	ev_io_stop(c->ctl->rd->loop, &c->rio);
+	ev_io_stop(c->ctl->core->loop, &c->rio);
 	history_schedule(c);
 }
 
@@ -686,7 +693,7 @@ static void
 cmd_history(struct client *c, json_t *req)
 {
 	static const char *const args[] = { "treaty", "limit", "since", NULL };
-	const struct journal *j = &c->ctl->rd->journal;
+	const struct journal *j = &c->ctl->core->journal;
 	json_int_t limit = 50, since = 0;
 	struct treaty *t;
 	json_t *list;
@@ -738,7 +745,7 @@ cmd_watch(struct client *c, json_t *req)
 	}
 	c->watching = true;
 	/* A watcher waits for events, not requests: idleness is its normal state. */
-	ev_timer_stop(c->ctl->rd->loop, &c->idle);
+	ev_timer_stop(c->ctl->core->loop, &c->idle);
 	client_reply(c, json_pack("{s:b}", "watching", 1));
 }
 
@@ -794,7 +801,7 @@ refresh_finish(struct refresh *r)
 	if (c != NULL) {
 		c->refresh = NULL;
 		client_reply(c, json_pack("{s:O}", "treaties", r->results));
-		ev_timer_start(c->ctl->rd->loop, &c->resume);
+		ev_timer_start(c->ctl->core->loop, &c->resume);
 	}
 	json_decref(r->results);
 	free(r);
@@ -826,7 +833,7 @@ static void
 cmd_refresh(struct client *c, json_t *req)
 {
 	static const char *const args[] = { "treaty", NULL };
-	struct ratd *rd = c->ctl->rd;
+	struct core *core = c->ctl->core;
 	struct refresh *r;
 	struct treaty *t;
 	size_t i;
@@ -845,17 +852,17 @@ cmd_refresh(struct client *c, json_t *req)
 	}
 	r->client = c;
 	c->refresh = r;
-	ev_io_stop(rd->loop, &c->rio);
-	for (i = 0; i < rd->ntreaties; i++)
-		if (t == NULL || t == rd->treaties[i])
+	ev_io_stop(core->loop, &c->rio);
+	for (i = 0; i < core->ntreaties; i++)
+		if (t == NULL || t == core->treaties[i])
 			json_array_append_new(r->results, json_pack("{s:s, s:n, s:n}",
-			    "id", rd->treaties[i]->conf->id, "result" /* null */,
+			    "id", core->treaties[i]->conf->id, "result" /* null */,
 			    "error" /* null */));
 	/* One extra count so that a fetch ending at once cannot finish r mid-loop. */
 	r->pending = json_array_size(r->results) + 1;
-	for (i = 0; i < rd->ntreaties; i++)
-		if (t == NULL || t == rd->treaties[i])
-			treaty_fetch_now(rd->treaties[i], refresh_done, r);
+	for (i = 0; i < core->ntreaties; i++)
+		if (t == NULL || t == core->treaties[i])
+			treaty_fetch_now(core->treaties[i], refresh_done, r);
 	if (--r->pending == 0)
 		refresh_finish(r);
 }
@@ -864,8 +871,8 @@ static void
 cmd_reload(struct client *c, json_t *req)
 {
 	static const char *const args[] = { NULL };
-	struct ratd *rd = c->ctl->rd;
-	struct conf *conf;
+	char err[1024];
+	int rc;
 
 	if (client_check_args(c, req, args) < 0)
 		return;
@@ -874,19 +881,10 @@ cmd_reload(struct client *c, json_t *req)
 		    "reload needs root, ratd's own user or a member of admin_group");
 		return;
 	}
-	if ((conf = calloc(1, sizeof(*conf))) == NULL) {
-		client_reply(c, NULL);
-		return;
-	}
-	if (conf_load(rd->conf->path, conf) < 0) {
-		client_error(c, RATD_ERR_BAD_REQUEST, "%s (%zu problems in all); the running "
-		    "configuration is kept", conf->nerrors ? conf->errors[0] : rd->conf->path,
-		    conf->nerrors);
-		conf_free(conf);
-		free(conf);
-		return;
-	}
-	if (ratd_reload(rd, conf) < 0)
+	rc = c->ctl->reload(c->ctl->owner, err, sizeof(err));
+	if (rc == -1)
+		client_error(c, RATD_ERR_BAD_REQUEST, "%s", err);
+	else if (rc < 0)
 		client_error(c, RATD_ERR_INTERNAL, "reload failed; see the daemon's log");
 	else
 		client_reply(c, json_pack("{s:b}", "reloaded", 1));
@@ -900,7 +898,7 @@ cmd_metrics(struct client *c, json_t *req)
 
 	if (client_check_args(c, req, args) < 0)
 		return;
-	if ((text = metrics_text(c->ctl->rd)) == NULL) {
+	if ((text = metrics_text(c->ctl->metrics)) == NULL) {
 		client_reply(c, NULL);
 		return;
 	}
@@ -965,7 +963,7 @@ client_request(struct client *c, const char *line, size_t len)
 static void
 client_want_read(struct client *c)
 {
-	struct ev_loop *loop = c->ctl->rd->loop;
+	struct ev_loop *loop = c->ctl->core->loop;
 
 	if (!c->dead && !c->eof && !c->closing && c->refresh == NULL && c->hist == NULL &&
 	    !c->budget_wait && c->inlen < RATD_MAX_LINE &&
@@ -999,11 +997,11 @@ client_process(struct client *c)
 			break;
 		}
 		if (done++ == CONTROL_BURST) {
-			ev_timer_start(c->ctl->rd->loop, &c->resume);
+			ev_timer_start(c->ctl->core->loop, &c->resume);
 			break;
 		}
 		len = (size_t)(nl - (c->in + off));
-		ev_timer_again(c->ctl->rd->loop, &c->idle);
+		ev_timer_again(c->ctl->core->loop, &c->idle);
 		if ((line = strndup(c->in + off, len)) == NULL) {
 			c->dead = true;
 			return;
@@ -1214,8 +1212,8 @@ control_add_client(struct control *ctl, int fd)
 		ctl->clients->prev = c;
 	ctl->clients = c;
 	ctl->nclients++;
-	ev_io_start(ctl->rd->loop, &c->rio);
-	ev_timer_again(ctl->rd->loop, &c->idle);
+	ev_io_start(ctl->core->loop, &c->rio);
+	ev_timer_again(ctl->core->loop, &c->idle);
 }
 
 static void
@@ -1292,9 +1290,9 @@ control_adopt(struct control *ctl, const struct conf *conf)
 {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 2];
 
-	ctl->fd = ctl->rd->listen_fd;
-	ctl->rd->listen_fd = -1;
-	if (listen_path(ctl->fd, path, sizeof(path)) < 0)
+	ctl->fd = ctl->listen_fd;
+	ctl->listen_fd = -1;
+	if (sd_listen_path(ctl->fd, path, sizeof(path)) < 0)
 		strcpy(path, "an unnamed socket");
 	if (strcmp(path, conf->socket) != 0)
 		log_notice("control: serving %s, passed by systemd; socket = %s is not used",
@@ -1311,7 +1309,7 @@ control_bind(struct control *ctl, const struct conf *conf)
 	mode_t old;
 	int rc;
 
-	if (ctl->rd->listen_fd >= 0)
+	if (ctl->listen_fd >= 0)
 		return control_adopt(ctl, conf);
 	if (strlen(conf->socket) >= sizeof(sa.sun_path)) {
 		log_err("control: socket path %s is longer than %zu bytes", conf->socket,
@@ -1354,6 +1352,24 @@ control_bind(struct control *ctl, const struct conf *conf)
 	return 0;
 }
 
+/* admin_group's id: its members may refresh and reload. */
+static void
+control_admin_group(struct control *ctl, const struct conf *conf)
+{
+	struct group *gr;
+
+	ctl->have_admin_gid = false;
+	if (conf->admin_group == NULL)
+		return;
+	if ((gr = getgrnam(conf->admin_group)) == NULL)
+		log_warn("admin_group %s: no such group; only root and ratd's own user "
+		    "may refresh or reload", conf->admin_group);
+	else {
+		ctl->admin_gid = gr->gr_gid;
+		ctl->have_admin_gid = true;
+	}
+}
+
 void
 control_limits(struct control *ctl)
 {
@@ -1364,7 +1380,8 @@ control_limits(struct control *ctl)
 
 	if (ctl == NULL)
 		return;
-	conf = ctl->rd->conf;
+	conf = ctl->core->conf;
+	control_admin_group(ctl, conf);
 	need = CONTROL_FD_BASE + CONTROL_FD_PER_TREATY * (rlim_t)conf->ntreaties +
 	    CONTROL_FD_PER_SINK * (rlim_t)conf->nalerts;
 	want = need + CONTROL_MAX_CLIENTS * CONTROL_FD_PER_CLIENT;
@@ -1409,15 +1426,23 @@ control_setup(struct control *ctl)
 }
 
 struct control *
-control_new(struct ratd *rd)
+control_new(struct core *core, const struct control_deps *deps)
 {
 	struct control *ctl;
 
-	if ((ctl = calloc(1, sizeof(*ctl))) == NULL)
+	if ((ctl = calloc(1, sizeof(*ctl))) == NULL) {
+		if (deps->listen_fd >= 0)
+			close(deps->listen_fd);
 		return NULL;
-	ctl->rd = rd;
+	}
+	ctl->core = core;
+	ctl->alerts = deps->alerts;
+	ctl->metrics = deps->metrics;
+	ctl->reload = deps->reload;
+	ctl->owner = deps->owner;
+	ctl->listen_fd = deps->listen_fd;
 	ctl->fd = -1;
-	if (control_bind(ctl, rd->conf) < 0) {
+	if (control_bind(ctl, core->conf) < 0) {
 		control_free(ctl);
 		return NULL;
 	}
@@ -1425,7 +1450,7 @@ control_new(struct ratd *rd)
 	ev_io_init(&ctl->accept_io, control_accept_cb, ctl->fd, EV_READ);
 	ev_init(&ctl->accept_pause, control_resume_cb);
 	ctl->accept_io.data = ctl->accept_pause.data = ctl;
-	ev_io_start(rd->loop, &ctl->accept_io);
+	ev_io_start(core->loop, &ctl->accept_io);
 	if (ctl->path != NULL)
 		log_info("control: listening on %s", ctl->path);
 	return ctl;
@@ -1438,10 +1463,10 @@ control_free(struct control *ctl)
 		return;
 	while (ctl->clients != NULL)
 		client_free(ctl->clients);
-	ev_io_stop(ctl->rd->loop, &ctl->accept_io);
-	ev_timer_stop(ctl->rd->loop, &ctl->accept_pause);
-	ev_timer_stop(ctl->rd->loop, &ctl->budget_kick);
-	ev_idle_stop(ctl->rd->loop, &ctl->hist_idle);
+	ev_io_stop(ctl->core->loop, &ctl->accept_io);
+	ev_timer_stop(ctl->core->loop, &ctl->accept_pause);
+	ev_timer_stop(ctl->core->loop, &ctl->budget_kick);
+	ev_idle_stop(ctl->core->loop, &ctl->hist_idle);
 	if (ctl->fd >= 0)
 		close(ctl->fd);
 	if (ctl->path != NULL)

@@ -1,10 +1,27 @@
-/* The control socket: JSON lines for ratctl (SPEC §7). */
+/* The control socket: JSON lines for ratctl (man/ratd.8, CONTROL SOCKET). */
 #ifndef RATD_CONTROL_H
 #define RATD_CONTROL_H
 
-struct ratd;
+#include <stddef.h>
+
+struct alerts;
 struct control;
+struct core;
 struct event_list;
+struct metrics;
+
+/* Reloads the configuration file: 0; -1 when it is invalid (err says where and what);
+ * -2 when it cannot take effect (logged). */
+typedef int control_reload_fn(void *owner, char *err, size_t errlen);
+
+/* What the socket serves besides core, and its owner's reload. */
+struct control_deps {
+	struct alerts *alerts;
+	struct metrics *metrics;
+	int listen_fd;            /* the socket systemd passed (taken over), or -1 */
+	control_reload_fn *reload;
+	void *owner;
+};
 
 #define CONTROL_MAX_CLIENTS 64         /* fewer when RLIMIT_NOFILE is low (see below) */
 #define CONTROL_RESERVED 8             /* of them, for root, ratd's user, admin_group only */
@@ -26,13 +43,14 @@ struct event_list;
 #define CONTROL_PAUSE_OUTPUT (64 << 10)     /* unsent reply bytes that pause a client's requests */
 #define CONTROL_BURST 16                    /* requests of one client per turn of the loop */
 
-/* Binds the configured socket (refusing to steal one a live ratd answers on) and starts
- * accepting. NULL after logging why. */
-struct control *control_new(struct ratd *rd);
+/* Binds the configured socket, or adopts deps->listen_fd (closed on failure too),
+ * refusing to steal one a live ratd answers on, and starts accepting. NULL after
+ * logging why. */
+struct control *control_new(struct core *core, const struct control_deps *deps);
 /* Sizes the client limits to RLIMIT_NOFILE (raising the soft limit toward the hard one
  * when it is short) and the configuration's treaties and sinks, and logs them; at start
- * and after each reload. Clients already connected stay. ctl may be NULL
- * (--once). */
+ * and after each reload. Clients already connected stay. Also resolves admin_group
+ * (warning when there is no such group). ctl may be NULL (--once). */
 void control_limits(struct control *ctl);
 /* Sends each event to the watchers that want it. ctl may be NULL (--once). */
 void control_broadcast(struct control *ctl, const struct event_list *evs);

@@ -1,4 +1,5 @@
-/* Events (SPEC §6): what changed between two committed snapshots, and their JSON form. */
+/* Events (man/ratd.8, EVENTS): what changed between two committed snapshots, and their
+ * JSON form. */
 #ifndef RATD_EVENT_H
 #define RATD_EVENT_H
 
@@ -11,7 +12,7 @@
 #include "rule.h"
 #include "snapshot.h"
 
-/* Event types, in the order SPEC §6 lists them. */
+/* Event types, in the order man/ratd.8 lists them under EVENTS. */
 #define EV_NEW_PARTY             "new-party"
 #define EV_NEW_SIGNATORY         "new-signatory"
 #define EV_THRESHOLD_REACHED     "threshold-reached"
@@ -22,6 +23,11 @@
 #define EV_SOURCE_FAILING        "source-failing"
 #define EV_SOURCE_RECOVERED      "source-recovered"
 #define EV_SOURCE_ANOMALY        "source-anomaly"
+/* All of them, for messages that list them. */
+#define EV_TYPE_NAMES EV_NEW_PARTY ", " EV_NEW_SIGNATORY ", " EV_THRESHOLD_REACHED ", " \
+	EV_APPROACHING ", " EV_ENTERED_INTO_FORCE ", " EV_PARTICIPANT_CHANGED ", " \
+	EV_PARTICIPANT_WITHDRAWN ", " EV_SOURCE_FAILING ", " EV_SOURCE_RECOVERED ", " \
+	EV_SOURCE_ANOMALY
 
 /* An event is its JSON object {"id", "time", "type", "treaty", "summary", "data"}:
  * the form it is journaled, delivered and watched in, so it is built once. */
@@ -41,9 +47,9 @@ int event_add(struct event_list *l, time_t now, const char *type, const char *tr
 void event_list_number(struct event_list *l, uint64_t *next);
 void event_list_clear(struct event_list *l);
 
-/* The events a commit of after over before raises at today (SPEC §6): parties and
- * signatories that appear, rows that change, disappear or are withdrawn, the threshold
- * being reached or approached. before must be a committed snapshot (not the seed).
+/* The events a commit of after over before raises at today (man/ratd.8, EVENTS):
+ * parties and signatories that appear, rows that change, disappear or are withdrawn,
+ * the threshold being reached or approached. before must be a committed snapshot (not the seed).
  * after_eif: the entry into force at today of the treaty ct's after_treaty names
  * (DAY_NONE when none yet, or when ct has no after_treaty). */
 int event_diff(struct event_list *l, const struct conf_treaty *ct,
@@ -56,7 +62,7 @@ const char *event_type(const json_t *ev);
 const char *event_treaty(const json_t *ev);
 /* Validates an event read back from disk; 0 or -1. */
 int event_check(const json_t *ev);
-/* True when type is one of SPEC §6's. */
+/* True when type is one of those man/ratd.8 lists under EVENTS. */
 bool event_type_known(const char *type);
 
 #endif

@@ -5,7 +5,7 @@
 
 #include "event.h"
 #include "feed.h"
-#include "ratd/svg.h"
+#include "svg.h"
 
 void
 feed_authority(const char *base_url, char *out, size_t len)

@@ -6,7 +6,7 @@
 
 #include "date.h"
 #include "ical.h"
-#include "ratd/proto.h"
+#include "proto.h"
 
 /* Bytes of the UTF-8 character starting with lead byte c (1 for stray bytes). */
 static size_t

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "journal.h"
 #include "log.h"
 #include "state.h"
@@ -74,7 +75,7 @@ journal_compact(struct journal *j, char *err, size_t errlen)
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/%s", j->dir, JOURNAL_NAME);
-	if (state_read_file(path, JOURNAL_MAX_FILE, &text, &len, why, sizeof(why)) < 0) {
+	if (atomicfile_read(path, JOURNAL_MAX_FILE, &text, &len, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "journal: %s", why);
 		return -1;
 	}
@@ -85,7 +86,7 @@ journal_compact(struct journal *j, char *err, size_t errlen)
 			start = p;
 			break;
 		}
-	rc = state_write_atomic_mode(j->dir, JOURNAL_NAME, start, len - (size_t)(start - text),
+	rc = atomicfile_write_mode(j->dir, JOURNAL_NAME, start, len - (size_t)(start - text),
 	    0640, err, errlen);
 	free(text);
 	if (rc == 0)
@@ -119,7 +120,7 @@ journal_rewrite(struct journal *j, json_t *const *v, size_t n, char *err, size_t
 		len += ll + 1;
 		free(line);
 	}
-	rc = state_write_atomic_mode(j->dir, JOURNAL_NAME, buf ? buf : "", len, 0640, err,
+	rc = atomicfile_write_mode(j->dir, JOURNAL_NAME, buf ? buf : "", len, 0640, err,
 	    errlen);
 	free(buf);
 	if (rc == 0)
@@ -139,7 +140,7 @@ journal_reopen(struct journal *j, char *err, size_t errlen)
 	if (j->fd >= 0)
 		close(j->fd);
 	snprintf(path, sizeof(path), "%s/%s", j->dir, JOURNAL_NAME);
-	if ((j->fd = state_open(path, O_WRONLY | O_APPEND | O_CREAT, 0640, err, errlen)) < 0)
+	if ((j->fd = atomicfile_open(path, O_WRONLY | O_APPEND | O_CREAT, 0640, err, errlen)) < 0)
 		return -1;
 	return 0;
 }
@@ -160,7 +161,7 @@ journal_open(struct journal *j, const char *dir, char *err, size_t errlen)
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, JOURNAL_NAME);
-	if (state_read_file(path, JOURNAL_MAX_FILE, &text, &len, why, sizeof(why)) < 0) {
+	if (atomicfile_read(path, JOURNAL_MAX_FILE, &text, &len, why, sizeof(why)) < 0) {
 		if (errno != ENOENT) {
 			snprintf(err, errlen, "journal: %s", why);
 			return -1;
@@ -174,7 +175,7 @@ journal_open(struct journal *j, const char *dir, char *err, size_t errlen)
 		journal_keep(j, all[i]);
 	if (bad > 0) {
 		/* Keep the damaged file for inspection; carry on with what was readable. */
-		state_aside_name(path, aside, sizeof(aside));
+		atomicfile_aside_name(path, aside, sizeof(aside));
 		if (link(path, aside) == 0)
 			log_err("journal: %zu unusable lines in %s; the original is kept as %s",
 			    bad, path, aside);
@@ -275,7 +276,7 @@ journal_flush(struct journal *j, char *err, size_t errlen)
 		size_t ll = strlen(line);
 
 		line[ll] = '\n';   /* json_dumps leaves the NUL's byte ours to use */
-		rc = state_write_all(j->fd, line, ll + 1);
+		rc = atomicfile_write_all(j->fd, line, ll + 1);
 		free(line);
 		if (rc < 0)
 			break;
@@ -376,7 +377,7 @@ journal_scan(struct journal *j, uint64_t since, bool (*fn)(void *arg, json_t *ev
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", j->dir, JOURNAL_NAME);
-	if ((fd = state_open(path, O_RDONLY, 0, why, sizeof(why))) < 0 ||
+	if ((fd = atomicfile_open(path, O_RDONLY, 0, why, sizeof(why))) < 0 ||
 	    (f = fdopen(fd, "r")) == NULL) {
 		if (fd >= 0)
 			close(fd);

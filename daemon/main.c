@@ -8,12 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <ratd/proto.h>
-#include <ratd/render.h>
+#include "proto.h"
+#include "render.h"
 
 #include "alert.h"
 #include "conf.h"
-#include "listen.h"
+#include "sd_listen.h"
 #include "log.h"
 #include "ratd.h"
 #include "status.h"
@@ -56,36 +56,55 @@ load_conf(const char *path)
 	return NULL;
 }
 
+/* --check-config: the lines only a page can refute (a withdrawn = date not after the
+ * participant's instrument), against the committed page, else the seed; read only.
+ * Prints each as FILE:LINE: message to stderr and returns how many. */
+static size_t
+check_against_pages(const struct conf *conf)
+{
+	struct snapshot *s;
+	char path[4096], err[512];
+	size_t i, bad = 0;
+
+	xmlInitParser();
+	for (i = 0; i < conf->ntreaties; i++) {
+		const struct conf_treaty *ct = &conf->treaties[i];
+
+		if (ct->rule.nwithdrawn == 0)
+			continue;
+		if (state_peek(conf->state_dir, ct->id, &s, err, sizeof(err)) < 0)
+			log_warn("%s: withdrawn = dates not checked against the committed page: %s",
+			    ct->id, err);
+		if (s == NULL)
+			s = treaty_read_seed(conf->seed_dir, ct->id, path, sizeof(path));
+		bad += treaty_check_withdrawn(ct, s, stderr);
+		snapshot_free(s);
+	}
+	return bad;
+}
+
+/* The signal watchers: the daemon's, not its modules'. */
+struct signals {
+	struct ratd *rd;
+	ev_signal term, intr, hup, usr1;
+};
+
 static void
 on_stop(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct ratd *rd = w->data;
 
 	log_info("signal %d: stopping", w->signum);
-	notify_stopping(&rd->notify);
+	sd_notify_stopping(&rd->notify);
 	ev_break(loop, EVBREAK_ALL);
 }
 
 static void
 on_reload(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	struct ratd *rd = w->data;
-	struct conf *conf = calloc(1, sizeof(*conf));
-	size_t i;
+	char err[1024];
 
-	if (conf == NULL)
-		return;
-	if (conf_load(rd->conf->path, conf) < 0) {
-		for (i = 0; i < conf->nerrors; i++)
-			log_err("reload: %s", conf->errors[i]);
-		log_err("reload: %s is invalid; the running configuration is kept", rd->conf->path);
-		notify_status(&rd->notify, "reload refused: the configuration is invalid (see the "
-		    "log); running the previous one");
-		conf_free(conf);
-		free(conf);
-		return;
-	}
-	ratd_reload(rd, conf);
+	ratd_reload_file(w->data, err, sizeof(err));
 }
 
 static void
@@ -95,31 +114,50 @@ on_fetch_all(struct ev_loop *loop, ev_signal *w, int revents)
 	size_t i;
 
 	log_info("SIGUSR1: fetching every treaty now");
-	for (i = 0; i < rd->ntreaties; i++)
-		treaty_fetch_now(rd->treaties[i], NULL, NULL);
+	for (i = 0; i < rd->core.ntreaties; i++)
+		treaty_fetch_now(rd->core.treaties[i], NULL, NULL);
 }
 
 static void
-signals_start(struct ratd *rd)
+signals_start(struct signals *sg, struct ratd *rd)
 {
-	ev_signal_init(&rd->sig_term, on_stop, SIGTERM);
-	ev_signal_init(&rd->sig_int, on_stop, SIGINT);
-	ev_signal_init(&rd->sig_hup, on_reload, SIGHUP);
-	ev_signal_init(&rd->sig_usr1, on_fetch_all, SIGUSR1);
-	rd->sig_term.data = rd->sig_int.data = rd->sig_hup.data = rd->sig_usr1.data = rd;
-	ev_signal_start(rd->loop, &rd->sig_term);
-	ev_signal_start(rd->loop, &rd->sig_int);
-	ev_signal_start(rd->loop, &rd->sig_hup);
-	ev_signal_start(rd->loop, &rd->sig_usr1);
+	sg->rd = rd;
+	ev_signal_init(&sg->term, on_stop, SIGTERM);
+	ev_signal_init(&sg->intr, on_stop, SIGINT);
+	ev_signal_init(&sg->hup, on_reload, SIGHUP);
+	ev_signal_init(&sg->usr1, on_fetch_all, SIGUSR1);
+	sg->term.data = sg->intr.data = sg->hup.data = sg->usr1.data = rd;
+	ev_signal_start(rd->core.loop, &sg->term);
+	ev_signal_start(rd->core.loop, &sg->intr);
+	ev_signal_start(rd->core.loop, &sg->hup);
+	ev_signal_start(rd->core.loop, &sg->usr1);
 }
 
 static void
-signals_stop(struct ratd *rd)
+signals_stop(struct signals *sg)
 {
-	ev_signal_stop(rd->loop, &rd->sig_term);
-	ev_signal_stop(rd->loop, &rd->sig_int);
-	ev_signal_stop(rd->loop, &rd->sig_hup);
-	ev_signal_stop(rd->loop, &rd->sig_usr1);
+	ev_signal_stop(sg->rd->core.loop, &sg->term);
+	ev_signal_stop(sg->rd->core.loop, &sg->intr);
+	ev_signal_stop(sg->rd->core.loop, &sg->hup);
+	ev_signal_stop(sg->rd->core.loop, &sg->usr1);
+}
+
+/* --once: the fetches still running, and whether one failed. */
+struct once {
+	struct ev_loop *loop;
+	size_t pending;
+	bool failed;
+};
+
+static void
+once_done(void *arg, struct treaty *t, enum treaty_outcome o, const char *error)
+{
+	struct once *w = arg;
+
+	if (o == TREATY_ERROR || o == TREATY_REFUSED)
+		w->failed = true;
+	if (--w->pending == 0)
+		ev_break(w->loop, EVBREAK_ALL);
 }
 
 /* --once: every treaty fetched and committed, then the table users would get from
@@ -127,27 +165,41 @@ signals_stop(struct ratd *rd)
 static int
 run_once(struct ratd *rd)
 {
+	struct once w = { rd->core.loop, rd->core.ntreaties, false };
 	json_t *list = json_array(), *result;
-	day_t today = ratd_today(rd, time(NULL));
+	day_t today = core_today(&rd->core, time(NULL));
 	size_t i;
 
-	for (i = 0; i < rd->ntreaties; i++)
-		treaty_fetch_now(rd->treaties[i], NULL, NULL);
-	if (rd->once_pending > 0)
-		ev_run(rd->loop, 0);
+	/* Counted before any starts: a fetch that fails at once must not end the wait. */
+	for (i = 0; i < rd->core.ntreaties; i++)
+		treaty_fetch_now(rd->core.treaties[i], once_done, &w);
+	if (w.pending > 0)
+		ev_run(rd->core.loop, 0);
 	/* Deliveries of what the fetches raised: one attempt each, bounded by their timeouts. */
 	while (alerts_busy(rd->alerts))
-		ev_run(rd->loop, EVRUN_ONCE);
-	for (i = 0; i < rd->ntreaties; i++)
-		json_array_append_new(list, status_treaty(rd->treaties[i], today));
+		ev_run(rd->core.loop, EVRUN_ONCE);
+	for (i = 0; i < rd->core.ntreaties; i++)
+		json_array_append_new(list, status_treaty(rd->core.treaties[i], today));
 	result = json_pack("{s:o}", "treaties", list);
 	render_status(stdout, result, isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL);
 	json_decref(result);
 	fflush(stdout);
 	/* Events the journal refused wait in the state files: not a success. */
-	if (journal_pending(&rd->journal) > 0)
-		rd->once_failed = true;
-	return rd->once_failed ? 1 : 0;
+	if (journal_pending(&rd->core.journal) > 0)
+		w.failed = true;
+	return w.failed ? 1 : 0;
+}
+
+/* The daemon: serves until a signal stops it. */
+static int
+run_daemon(struct ratd *rd)
+{
+	log_info("ratd %s started: %zu treaties", RATD_VERSION, rd->core.ntreaties);
+	sd_notify_watchdog_start(&rd->notify, rd->core.loop);
+	sd_notify_ready(&rd->notify);
+	ratd_notify_status(rd);
+	ev_run(rd->core.loop, 0);
+	return 0;
 }
 
 int
@@ -163,8 +215,9 @@ main(int argc, char **argv)
 	const char *path = RATD_DEFAULT_CONF;
 	bool once = false, check = false;
 	struct ratd rd = { 0 };
+	struct signals sg;
 	struct conf *conf;
-	char err[LISTEN_MAX_ERROR];
+	char err[SD_LISTEN_MAX_ERROR];
 	int ch, rc = 0;
 
 	while ((ch = getopt_long(argc, argv, "c:nVh", opts, NULL)) != -1) {
@@ -186,18 +239,21 @@ main(int argc, char **argv)
 	if ((conf = load_conf(path)) == NULL)
 		return 1;
 	if (check) {
-		printf("%s: no errors (%zu treaties, %zu alerts)\n", path, conf->ntreaties,
-		    conf->nalerts);
+		size_t bad = check_against_pages(conf);
+
+		if (bad == 0)
+			printf("%s: no errors (%zu treaties, %zu alerts)\n", path, conf->ntreaties,
+			    conf->nalerts);
 		conf_free(conf);
 		free(conf);
-		return 0;
+		return bad == 0 ? 0 : 1;
 	}
 	/* Before anything can start an alert program: it must inherit neither. */
-	notify_init(&rd.notify);
+	sd_notify_init(&rd.notify);
 	rd.listen_fd = -1;
-	if (listen_inherited(&rd.listen_fd, err, sizeof(err)) < 0) {
+	if (sd_listen_inherited(&rd.listen_fd, err, sizeof(err)) < 0) {
 		log_err("socket activation: %s", err);
-		notify_close(&rd.notify);
+		sd_notify_close(&rd.notify);
 		conf_free(conf);
 		free(conf);
 		return 1;
@@ -211,22 +267,14 @@ main(int argc, char **argv)
 	xmlInitParser();
 	if (ratd_init(&rd, EV_DEFAULT, conf, once) < 0) {
 		ratd_finish(&rd);
-		notify_close(&rd.notify);
+		sd_notify_close(&rd.notify);
 		return 1;
 	}
-	signals_start(&rd);
-	if (once)
-		rc = run_once(&rd);
-	else {
-		log_info("ratd %s started: %zu treaties", RATD_VERSION, rd.ntreaties);
-		notify_watchdog_start(&rd.notify, rd.loop);
-		notify_ready(&rd.notify);
-		ratd_notify_status(&rd);
-		ev_run(rd.loop, 0);
-	}
-	signals_stop(&rd);
+	signals_start(&sg, &rd);
+	rc = once ? run_once(&rd) : run_daemon(&rd);
+	signals_stop(&sg);
 	ratd_finish(&rd);
-	notify_close(&rd.notify);
+	sd_notify_close(&rd.notify);
 	xmlCleanupParser();
 	curl_global_cleanup();
 	return rc;

@@ -7,9 +7,10 @@
 #include <sys/stat.h>
 
 #include "alert.h"
+#include "atomicfile.h"
 #include "log.h"
 #include "metrics.h"
-#include "ratd.h"
+#include "core.h"
 #include "state.h"
 #include "status.h"
 #include "treaty.h"
@@ -61,49 +62,49 @@ metrics_treaty_gauge(FILE *f, json_t *const *st, size_t n, const char *name, con
 }
 
 static void
-metrics_treaties(FILE *f, struct ratd *rd)
+metrics_treaties(FILE *f, struct metrics *m)
 {
-	day_t today = ratd_today(rd, time(NULL));
-	json_t **st = calloc(rd->ntreaties + 1, sizeof(*st));
+	day_t today = core_today(m->core, time(NULL));
+	json_t **st = calloc(m->core->ntreaties + 1, sizeof(*st));
 	size_t i;
 
 	if (st == NULL)
 		return;
-	for (i = 0; i < rd->ntreaties; i++)
-		st[i] = status_treaty(rd->treaties[i], today);
-	metrics_treaty_gauge(f, st, rd->ntreaties, "ratd_treaty_parties", "parties",
+	for (i = 0; i < m->core->ntreaties; i++)
+		st[i] = status_treaty(m->core->treaties[i], today);
+	metrics_treaty_gauge(f, st, m->core->ntreaties, "ratd_treaty_parties", "parties",
 	    "Participants with an instrument deposited, as of today.");
-	metrics_treaty_gauge(f, st, rd->ntreaties, "ratd_treaty_counted", "counted",
+	metrics_treaty_gauge(f, st, m->core->ntreaties, "ratd_treaty_counted", "counted",
 	    "Instruments that count towards the entry-into-force threshold.");
-	metrics_treaty_gauge(f, st, rd->ntreaties, "ratd_treaty_threshold", "threshold",
+	metrics_treaty_gauge(f, st, m->core->ntreaties, "ratd_treaty_threshold", "threshold",
 	    "Instruments the treaty needs to enter into force.");
-	metrics_treaty_gauge(f, st, rd->ntreaties, "ratd_treaty_remaining", "remaining",
+	metrics_treaty_gauge(f, st, m->core->ntreaties, "ratd_treaty_remaining", "remaining",
 	    "Instruments still missing.");
-	metrics_treaty_gauge(f, st, rd->ntreaties, "ratd_treaty_in_force", "in_force",
+	metrics_treaty_gauge(f, st, m->core->ntreaties, "ratd_treaty_in_force", "in_force",
 	    "1 when the treaty is in force today.");
 	metrics_head(f, "ratd_treaty_last_success_timestamp_seconds", "gauge",
 	    "Unix time of the last successful fetch (0: never).");
-	for (i = 0; i < rd->ntreaties; i++) {
+	for (i = 0; i < m->core->ntreaties; i++) {
 		fputs("ratd_treaty_last_success_timestamp_seconds{treaty=\"", f);
-		metrics_label(f, rd->treaties[i]->conf->id);
-		fprintf(f, "\"} %lld\n", (long long)rd->treaties[i]->meta.last_success);
+		metrics_label(f, m->core->treaties[i]->conf->id);
+		fprintf(f, "\"} %lld\n", (long long)m->core->treaties[i]->meta.last_success);
 	}
 	metrics_head(f, "ratd_treaty_consecutive_failures", "gauge",
 	    "Failed or refused fetches since the last success.");
-	for (i = 0; i < rd->ntreaties; i++) {
+	for (i = 0; i < m->core->ntreaties; i++) {
 		fputs("ratd_treaty_consecutive_failures{treaty=\"", f);
-		metrics_label(f, rd->treaties[i]->conf->id);
-		fprintf(f, "\"} %d\n", rd->treaties[i]->meta.consecutive_failures);
+		metrics_label(f, m->core->treaties[i]->conf->id);
+		fprintf(f, "\"} %d\n", m->core->treaties[i]->meta.consecutive_failures);
 	}
-	for (i = 0; i < rd->ntreaties; i++)
+	for (i = 0; i < m->core->ntreaties; i++)
 		json_decref(st[i]);
 	free(st);
 }
 
 static void
-metrics_sinks(FILE *f, struct ratd *rd)
+metrics_sinks(FILE *f, struct metrics *m)
 {
-	json_t *sinks = alerts_status(rd->alerts), *s;
+	json_t *sinks = m->alerts != NULL ? alerts_status(m->alerts) : json_array(), *s;
 	size_t i;
 
 	metrics_head(f, "ratd_sink_pending", "gauge", "Events waiting for delivery to the sink.");
@@ -124,30 +125,29 @@ metrics_sinks(FILE *f, struct ratd *rd)
 }
 
 static void
-metrics_daemon(FILE *f, struct ratd *rd)
+metrics_daemon(FILE *f, struct metrics *m)
 {
-	static const char *const results[] = { "changed", "unchanged", "not-modified",
-	    "refused", "error" };
 	size_t i;
 
 	metrics_head(f, "ratd_fetches_total", "counter", "Fetches since ratd started, by result.");
-	for (i = 0; i < 5; i++)
-		fprintf(f, "ratd_fetches_total{result=\"%s\"} %llu\n", results[i],
-		    (unsigned long long)rd->metrics.fetches[i]);
+	for (i = 0; i < TREATY_OUTCOMES; i++)
+		fprintf(f, "ratd_fetches_total{result=\"%s\"} %llu\n",
+		    treaty_outcome_name((enum treaty_outcome)i),
+		    (unsigned long long)m->fetches[i]);
 	metrics_head(f, "ratd_fetch_bytes_total", "counter", "Bytes of the response bodies of "
 	    "fetches after content decoding (gzip), error responses included; not wire bytes.");
-	fprintf(f, "ratd_fetch_bytes_total %llu\n", (unsigned long long)rd->metrics.bytes);
+	fprintf(f, "ratd_fetch_bytes_total %llu\n", (unsigned long long)m->bytes);
 	metrics_head(f, "ratd_parse_seconds_total", "counter", "CPU seconds spent parsing pages.");
-	fprintf(f, "ratd_parse_seconds_total %.6f\n", rd->metrics.parse_seconds);
+	fprintf(f, "ratd_parse_seconds_total %.6f\n", m->parse_seconds);
 	metrics_head(f, "ratd_start_time_seconds", "gauge", "Unix time ratd started.");
-	fprintf(f, "ratd_start_time_seconds %lld\n", (long long)rd->metrics.started);
+	fprintf(f, "ratd_start_time_seconds %lld\n", (long long)m->started);
 	metrics_head(f, "ratd_journal_pending", "gauge",
 	    "Events raised but not yet in the journal: above 0 while the disk refuses it.");
-	fprintf(f, "ratd_journal_pending %zu\n", journal_pending(&rd->journal));
+	fprintf(f, "ratd_journal_pending %zu\n", journal_pending(&m->core->journal));
 }
 
 char *
-metrics_text(struct ratd *rd)
+metrics_text(struct metrics *m)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -155,9 +155,9 @@ metrics_text(struct ratd *rd)
 
 	if (f == NULL)
 		return NULL;
-	metrics_treaties(f, rd);
-	metrics_sinks(f, rd);
-	metrics_daemon(f, rd);
+	metrics_treaties(f, m);
+	metrics_sinks(f, m);
+	metrics_daemon(f, m);
 	if (fclose(f) != 0) {
 		free(text);
 		return NULL;
@@ -166,18 +166,18 @@ metrics_text(struct ratd *rd)
 }
 
 void
-metrics_write_textfile(struct ratd *rd)
+metrics_write_textfile(struct metrics *m)
 {
-	const char *path = rd->conf->metrics_textfile;
+	const char *path = m->core->conf->metrics_textfile;
 	char *text, *d, *b, err[1024];
 
-	if (path == NULL || (text = metrics_text(rd)) == NULL)
+	if (path == NULL || (text = metrics_text(m)) == NULL)
 		return;
 	d = strdup(path);
 	b = strdup(path);
 	if (d != NULL && b != NULL &&
-	    state_write_atomic_mode(dirname(d), basename(b), text, strlen(text),
-	    rd->conf->metrics_textfile_mode, err, sizeof(err)) < 0)
+	    atomicfile_write_mode(dirname(d), basename(b), text, strlen(text),
+	    m->core->conf->metrics_textfile_mode, err, sizeof(err)) < 0)
 		log_warn("metrics: %s", err);
 	free(d);
 	free(b);
@@ -187,36 +187,36 @@ metrics_write_textfile(struct ratd *rd)
 static void
 metrics_textfile_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct ratd *rd = w->data;
+	struct metrics *m = w->data;
 
-	rd->metrics.textfile_last = ev_now(loop);
-	metrics_write_textfile(rd);
+	m->textfile_last = ev_now(loop);
+	metrics_write_textfile(m);
 }
 
 void
-metrics_schedule(struct ratd *rd)
+metrics_schedule(struct metrics *m)
 {
-	ev_timer *w = &rd->metrics.textfile_timer;
+	ev_timer *w = &m->textfile_timer;
 	ev_tstamp delay;
 
-	if (rd->loop == NULL || rd->conf == NULL || rd->conf->metrics_textfile == NULL ||
-	    ev_is_active(w))
+	if (m->core == NULL || m->core->loop == NULL || m->core->conf == NULL ||
+	    m->core->conf->metrics_textfile == NULL || ev_is_active(w))
 		return;
 	/* A timer even when the last write is old: a burst of changes (a commit and its
 	 * events, a delivery) costs one write after the loop has handled them all. */
-	delay = rd->metrics.textfile_last + 1.0 - ev_now(rd->loop);
+	delay = m->textfile_last + 1.0 - ev_now(m->core->loop);
 	ev_timer_init(w, metrics_textfile_cb, delay > 0 ? delay : 0., 0.);
-	w->data = rd;
-	ev_timer_start(rd->loop, w);
+	w->data = m;
+	ev_timer_start(m->core->loop, w);
 }
 
 void
-metrics_flush(struct ratd *rd)
+metrics_flush(struct metrics *m)
 {
-	if (rd->loop == NULL || !ev_is_active(&rd->metrics.textfile_timer))
+	if (m->core == NULL || m->core->loop == NULL || !ev_is_active(&m->textfile_timer))
 		return;
-	ev_timer_stop(rd->loop, &rd->metrics.textfile_timer);
-	metrics_write_textfile(rd);
+	ev_timer_stop(m->core->loop, &m->textfile_timer);
+	metrics_write_textfile(m);
 }
 
 void
@@ -232,7 +232,7 @@ metrics_clean_textfile(const struct conf *conf)
 	b = strdup(conf->metrics_textfile);
 	if (d != NULL && b != NULL) {
 		dir = dirname(d);
-		if ((n = state_clean_temps(dir, basename(b))) > 0)
+		if ((n = atomicfile_clean_temps(dir, basename(b))) > 0)
 			log_info("metrics: removed %d temporary files an interrupted write left "
 			    "in %s", n, dir);
 		if (stat(dir, &st) == 0 && (st.st_mode & S_IWOTH))

@@ -2,8 +2,8 @@
 #include <string.h>
 
 #include "page.h"
-#include "ratd/proto.h"
-#include "ratd/svg.h"
+#include "proto.h"
+#include "svg.h"
 
 static const char page_css[] =
 	"body{font:1rem/1.5 system-ui,-apple-system,\"Segoe UI\",sans-serif;color:#1b1b1b;"
@@ -349,7 +349,7 @@ page_parties(FILE *out, const json_t *parties)
 }
 
 static void
-page_section(FILE *out, const json_t *view)
+page_section(FILE *out, const json_t *view, bool summary)
 {
 	const json_t *st = json_object_get(view, "status");
 	const char *id = page_str(st, "id");
@@ -370,12 +370,17 @@ page_section(FILE *out, const json_t *view)
 	page_chart(out, st, json_object_get(view, "timeline"));
 	page_events(out, json_object_get(view, "events"));
 	page_source(out, json_object_get(st, "source"));
-	page_parties(out, json_object_get(view, "parties"));
+	if (summary) {
+		fputs("<p><a href=\"", out);
+		page_esc(out, id);
+		fputs(".html\">Participants and their dates</a></p>\n", out);
+	} else
+		page_parties(out, json_object_get(view, "parties"));
 	fputs("</section>\n", out);
 }
 
 void
-page_write(FILE *out, const json_t *views, const char *today)
+page_write(FILE *out, const json_t *views, const char *today, bool summary)
 {
 	const json_t *v;
 	size_t i;
@@ -383,7 +388,7 @@ page_write(FILE *out, const json_t *views, const char *today)
 	page_head(out, views, today);
 	fputs("<main>\n", out);
 	json_array_foreach(views, i, v)
-		page_section(out, v);
+		page_section(out, v, summary);
 	fputs("</main>\n<footer class=\"note\">\n<p>Written by ratd " RATD_VERSION
 	    ". Dates are UTC. Counted instruments follow each treaty's own rule of entry "
 	    "into force; the depositary's page is the authority.</p>\n</footer>\n"

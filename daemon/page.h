@@ -3,9 +3,11 @@
 #define RATD_PAGE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #define PAGE_EVENTS 10           /* latest events shown per treaty */
+#define PAGE_FULL_MAX 3          /* treaties the index shows whole; past that, summaries */
 
 /* Writes the page: one section per element of views, each
  * {"status": TreatyStatus, "parties": a parties result, "timeline": a
@@ -13,7 +15,9 @@
  * with the figures, the chart inline, the latest events, the source's health and the
  * participants. Self-contained HTML5: inline CSS and SVG, no script, no outside
  * resource; everything from a page or the configuration is escaped. today:
- * "YYYY-MM-DD", the date the figures are evaluated at. */
-void page_write(FILE *out, const json_t *views, const char *today);
+ * "YYYY-MM-DD", the date the figures are evaluated at. summary: each section leaves
+ * the participants out and links to the treaty's own page, ID.html, instead (an index
+ * of many treaties stays short). */
+void page_write(FILE *out, const json_t *views, const char *today, bool summary);
 
 #endif

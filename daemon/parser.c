@@ -22,6 +22,7 @@
 
 #include <libxml/xmlmemory.h>
 
+#include "atomicfile.h"
 #include "date.h"
 #include "parser.h"
 #include "state.h"
@@ -321,7 +322,7 @@ parser_one(int fd, struct parser_buf *b, const char *page, size_t len, enum untc
 	snapshot_free(s);
 	n = (uint32_t)(b->len - sizeof(n));
 	memcpy(b->p, &n, sizeof(n));
-	if (state_write_all(fd, b->p, b->len) < 0)
+	if (atomicfile_write_all(fd, b->p, b->len) < 0)
 		_exit(PARSER_EXIT_BROKEN);
 }
 

@@ -9,21 +9,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "feed.h"
 #include "ical.h"
 #include "log.h"
 #include "page.h"
 #include "publish.h"
-#include "ratd.h"
-#include "ratd/render.h"
-#include "ratd/svg.h"
+#include "core.h"
+#include "render.h"
+#include "svg.h"
 #include "status.h"
 #include "treaty.h"
 
 struct publish {
-	struct ratd *rd;
+	struct core *core;
 	ev_prepare prepare;
-	uint64_t generation;     /* rd->generation at the last write */
+	uint64_t generation;     /* core->generation at the last write */
 	bool dirty;              /* nothing written yet, or a write failed: try again */
 	json_t *events;          /* the latest FEED_MAX_ENTRIES journaled events, oldest first */
 	uint64_t upto;           /* the highest event id taken into events */
@@ -56,7 +57,7 @@ publish_scan_fn(void *arg, json_t *ev)
 static void
 publish_load_events(struct publish *p)
 {
-	struct journal *j = &p->rd->journal;
+	struct journal *j = &p->core->journal;
 	uint64_t since = j->synced_id > 4 * FEED_MAX_ENTRIES ? j->synced_id -
 	    4 * FEED_MAX_ENTRIES : 0;
 
@@ -78,7 +79,7 @@ publish_load_events(struct publish *p)
 static void
 publish_take_events(struct publish *p)
 {
-	struct journal *j = &p->rd->journal;
+	struct journal *j = &p->core->journal;
 	size_t i;
 
 	if (!p->loaded || !journal_in_memory(j, p->upto)) {
@@ -120,7 +121,7 @@ publish_create_tmp(struct publish *p, const char *dir, const char *name, char *t
 
 	for (tries = 0; tries < 8; tries++) {
 		if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
-			r = (uint64_t)(ratd_random(p->rd) * 18446744073709551616.0);
+			r = (uint64_t)(core_random(p->core) * 18446744073709551616.0);
 		if ((size_t)snprintf(tmp, len, "%s/.%s.%016llx", dir, name,
 		    (unsigned long long)r) >= len) {
 			errno = ENAMETOOLONG;
@@ -154,7 +155,7 @@ publish_put(struct publish *p, const char *dir, const char *name, const char *da
 		return -1;
 	}
 	/* Readable by the web server whatever ratd's umask. */
-	if (fchmod(fd, 0644) < 0 || state_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, 0644) < 0 || atomicfile_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		saved = errno;
 		close(fd);
 		unlink(tmp);
@@ -191,7 +192,7 @@ static int
 publish_close(struct publish *p, struct publish_buf *b, const char *name, char *err,
     size_t errlen)
 {
-	const char *dir = p->rd->conf->publish_dir;
+	const char *dir = p->core->conf->publish_dir;
 	int rc = -1;
 
 	if (b->f == NULL)
@@ -262,7 +263,8 @@ publish_treaty(struct publish *p, const struct treaty *t, const json_t *view, da
     char *err, size_t errlen)
 {
 	struct publish_buf b;
-	char name[CONF_MAX_ID + 8];
+	char name[CONF_MAX_ID + 8], iso[DATE_ISO_LEN];
+	json_t *one;
 	int rc = 0;
 
 	snprintf(name, sizeof(name), "%s.svg", t->conf->id);
@@ -272,7 +274,17 @@ publish_treaty(struct publish *p, const struct treaty *t, const json_t *view, da
 	snprintf(name, sizeof(name), "%s.ics", t->conf->id);
 	if (publish_open(&b) != NULL)
 		ical_write(b.f, json_object_get(view, "status"), json_object_get(view, "parties"),
-		    p->rd->conf->publish_base_url, publish_stamp(t, today));
+		    p->core->conf->publish_base_url, publish_stamp(t, today));
+	rc |= publish_close(p, &b, name, err, errlen);
+	/* The treaty's own page, whole: where a long index links to. */
+	snprintf(name, sizeof(name), "%s.html", t->conf->id);
+	if ((one = json_pack("[O]", view)) == NULL) {
+		snprintf(err, errlen, "%s/%s: out of memory", p->core->conf->publish_dir, name);
+		return -1;
+	}
+	if (publish_open(&b) != NULL)
+		page_write(b.f, one, date_format_iso(today, iso), false);
+	json_decref(one);
 	rc |= publish_close(p, &b, name, err, errlen);
 	return rc;
 }
@@ -295,7 +307,7 @@ publish_feed(struct publish *p, const json_t *titles, time_t changed, char *err,
 	}
 	date_format_time(changed, fallback);
 	if (publish_open(&b) != NULL)
-		feed_write(b.f, newest, titles, p->rd->conf->publish_base_url, fallback);
+		feed_write(b.f, newest, titles, p->core->conf->publish_base_url, fallback);
 	json_decref(newest);
 	return publish_close(p, &b, "feed.atom", err, errlen);
 }
@@ -317,8 +329,8 @@ publish_all(struct publish *p, day_t today, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	for (i = 0; i < p->rd->ntreaties; i++) {
-		const struct treaty *t = p->rd->treaties[i];
+	for (i = 0; i < p->core->ntreaties; i++) {
+		const struct treaty *t = p->core->treaties[i];
 
 		if ((v = publish_view(p, t, today)) == NULL ||
 		    json_array_append_new(views, v) != 0) {
@@ -338,7 +350,8 @@ publish_all(struct publish *p, day_t today, char *err, size_t errlen)
 		rc = -1;
 	/* The page last: what it links to is already there when it shows the news. */
 	if (publish_open(&b) != NULL)
-		page_write(b.f, views, date_format_iso(today, iso));
+		page_write(b.f, views, date_format_iso(today, iso),
+		    json_array_size(views) > PAGE_FULL_MAX);
 	if (publish_close(p, &b, "index.html", rc < 0 ? e2 : err, rc < 0 ? sizeof(e2) :
 	    errlen) < 0)
 		rc = -1;
@@ -366,7 +379,7 @@ publish_sync_dir(const char *dir, char *err, size_t errlen)
 int
 publish_now(struct publish *p)
 {
-	const char *dir = p->rd->conf->publish_dir;
+	const char *dir = p->core->conf->publish_dir;
 	struct timespec t0, t1;
 	char err[1024];
 	int rc;
@@ -380,7 +393,7 @@ publish_now(struct publish *p)
 		snprintf(err, sizeof(err), "cannot create %s: %s", dir, strerror(errno));
 		rc = -1;
 	} else
-		rc = publish_all(p, date_of_time(time(NULL)), err, sizeof(err));
+		rc = publish_all(p, core_today(p->core, time(NULL)), err, sizeof(err));
 	if (p->written > 0 && publish_sync_dir(dir, rc < 0 ? (char[512]){ 0 } : err,
 	    rc < 0 ? 512 : sizeof(err)) < 0)
 		rc = -1;
@@ -397,7 +410,7 @@ publish_now(struct publish *p)
 	p->logged |= rc == 0 && p->written > 0;
 	p->failing = rc < 0;
 	p->dirty = rc < 0;
-	p->retry_at = ev_now(p->rd->loop) + PUBLISH_RETRY;
+	p->retry_at = ev_now(p->core->loop) + PUBLISH_RETRY;
 	return rc < 0 ? -1 : p->written;
 }
 
@@ -407,16 +420,16 @@ publish_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct publish *p = w->data;
 
-	if (p->generation == p->rd->generation && !p->dirty)
+	if (p->generation == p->core->generation && !p->dirty)
 		return;
 	if (p->failing && ev_now(loop) < p->retry_at)
 		return;
-	p->generation = p->rd->generation;
+	p->generation = p->core->generation;
 	publish_now(p);
 }
 
 struct publish *
-publish_new(struct ratd *rd)
+publish_new(struct core *core)
 {
 	struct publish *p = calloc(1, sizeof(*p));
 
@@ -425,14 +438,14 @@ publish_new(struct ratd *rd)
 		log_err("publish: out of memory");
 		return NULL;
 	}
-	p->rd = rd;
+	p->core = core;
 	p->dirty = true;
-	p->generation = rd->generation;
+	p->generation = core->generation;
 	ev_prepare_init(&p->prepare, publish_prepare_cb);
 	p->prepare.data = p;
-	ev_prepare_start(rd->loop, &p->prepare);
+	ev_prepare_start(core->loop, &p->prepare);
 	/* Watching must not keep the loop running: ratd --once ends when its fetches do. */
-	ev_unref(rd->loop);
+	ev_unref(core->loop);
 	return p;
 }
 
@@ -441,10 +454,10 @@ publish_free(struct publish *p)
 {
 	if (p == NULL)
 		return;
-	if (p->generation != p->rd->generation || p->dirty)
+	if (p->generation != p->core->generation || p->dirty)
 		publish_now(p);
-	ev_ref(p->rd->loop);
-	ev_prepare_stop(p->rd->loop, &p->prepare);
+	ev_ref(p->core->loop);
+	ev_prepare_stop(p->core->loop, &p->prepare);
 	json_decref(p->events);
 	free(p);
 }

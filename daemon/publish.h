@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct ratd;
+struct core;
 
 #define PUBLISH_MAX_FILE (64 << 20)  /* a rendered file above this is refused, not written */
 #define PUBLISH_RETRY 30.            /* seconds between tries while writing fails */
@@ -18,7 +18,7 @@ struct ratd;
  * writes once; after a failure, the next loop turn at least PUBLISH_RETRY seconds
  * later tries again. Does nothing while the configuration has no [publish]. NULL on
  * out-of-memory (logged). */
-struct publish *publish_new(struct ratd *rd);
+struct publish *publish_new(struct core *core);
 /* Writes a last time if something changed since the last write (ratd --once ends
  * without another loop turn), then frees p. NULL is fine. */
 void publish_free(struct publish *p);

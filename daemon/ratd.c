@@ -1,6 +1,5 @@
 /* The daemon's context: set up, reload and tear down in dependency order. */
 #include <errno.h>
-#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "atomicfile.h"
 #include "control.h"
 #include "fetch.h"
 #include "log.h"
@@ -22,32 +22,11 @@
 #include "rule.h"
 #include "treaty.h"
 
-double
-ratd_random(struct ratd *rd)
-{
-	/* xorshift64*: jitter needs spread, not secrecy. */
-	rd->rng ^= rd->rng >> 12;
-	rd->rng ^= rd->rng << 25;
-	rd->rng ^= rd->rng >> 27;
-	return (double)((rd->rng * 2685821657736338717ULL) >> 11) / (double)(1ULL << 53);
-}
-
-struct treaty *
-ratd_treaty(struct ratd *rd, const char *id)
-{
-	size_t i;
-
-	for (i = 0; i < rd->ntreaties; i++)
-		if (strcmp(rd->treaties[i]->conf->id, id) == 0)
-			return rd->treaties[i];
-	return NULL;
-}
-
-/* Applies the parts of conf that need no treaty: fetch options, admin group. */
+/* Applies the parts of conf that need no treaty: fetch options. */
 static void
 ratd_apply_globals(struct ratd *rd)
 {
-	const struct conf *conf = rd->conf;
+	const struct conf *conf = rd->core.conf;
 	struct fetch_opts fo = {
 		.timeout = conf->timeout,
 		.max_page_size = conf->max_page_size,
@@ -55,19 +34,8 @@ ratd_apply_globals(struct ratd *rd)
 		.redirect_hosts = (const char *const *)conf->redirect_hosts,
 		.nredirect_hosts = conf->nredirect_hosts,
 	};
-	struct group *gr;
 
-	fetcher_set_opts(rd->fetcher, &fo);
-	rd->have_admin_gid = false;
-	if (conf->admin_group != NULL) {
-		if ((gr = getgrnam(conf->admin_group)) == NULL)
-			log_warn("admin_group %s: no such group; only root and ratd's own user "
-			    "may refresh or reload", conf->admin_group);
-		else {
-			rd->admin_gid = gr->gr_gid;
-			rd->have_admin_gid = true;
-		}
-	}
+	fetcher_set_opts(rd->core.fetcher, &fo);
 }
 
 /* mkdir -p, for the directories ratd owns. */
@@ -106,20 +74,11 @@ ratd_state_dir(const struct conf *conf)
 		log_err("state_dir %s is not a directory", conf->state_dir);
 		return -1;
 	}
-	if (state_check_dir(conf->state_dir, why, sizeof(why)) < 0) {
+	if (atomicfile_check_dir(conf->state_dir, why, sizeof(why)) < 0) {
 		log_err("unsafe state_dir: %s", why);
 		return -1;
 	}
 	return 0;
-}
-
-void
-ratd_number_events(struct ratd *rd, struct event_list *evs)
-{
-	uint64_t next = rd->journal.last_id + 1;
-
-	event_list_number(evs, &next);
-	journal_bump(&rd->journal, next - 1);
 }
 
 #define RATD_JOURNAL_RETRY_MIN 1.
@@ -130,13 +89,13 @@ ratd_number_events(struct ratd *rd, struct event_list *evs)
 static void
 ratd_to_write(struct ratd *rd, const struct event_list *evs, struct event_list *out)
 {
-	size_t n = journal_pending(&rd->journal), i;
+	size_t n = journal_pending(&rd->core.journal), i;
 	json_t *ev;
 
 	out->n = 0;
 	if ((out->v = calloc(n + evs->n + 1, sizeof(*out->v))) == NULL)
 		return;
-	json_array_foreach(rd->journal.backlog, i, ev)
+	json_array_foreach(rd->core.journal.backlog, i, ev)
 		out->v[out->n++] = json_incref(ev);
 	for (i = 0; i < evs->n; i++)
 		out->v[out->n++] = json_incref(evs->v[i]);
@@ -158,21 +117,21 @@ static void
 ratd_journal_write(struct ratd *rd, const struct event_list *evs)
 {
 	struct event_list out = { 0 };
-	bool was_failing = journal_pending(&rd->journal) > 0;
+	bool was_failing = journal_pending(&rd->core.journal) > 0;
 	char err[1024];
 
 	ratd_to_write(rd, evs, &out);
-	ev_timer_stop(rd->loop, &rd->journal_timer);
-	if (journal_append(&rd->journal, evs, err, sizeof(err)) < 0)
+	ev_timer_stop(rd->core.loop, &rd->journal_timer);
+	if (journal_append(&rd->core.journal, evs, err, sizeof(err)) < 0)
 		log_err("%s", err);
-	ratd_touch(rd);
-	if (journal_pending(&rd->journal) > 0) {
+	core_touch(&rd->core);
+	if (journal_pending(&rd->core.journal) > 0) {
 		log_err("journal: %zu events are not on disk yet; they wait in memory and in their "
 		    "treaties' state files; retrying in %.0f s (check the free space of %s)",
-		    journal_pending(&rd->journal), rd->journal_backoff, rd->conf->state_dir);
-		if (!rd->once) {
+		    journal_pending(&rd->core.journal), rd->journal_backoff, rd->core.conf->state_dir);
+		if (!rd->core.once) {
 			ev_timer_set(&rd->journal_timer, rd->journal_backoff, 0.);
-			ev_timer_start(rd->loop, &rd->journal_timer);
+			ev_timer_start(rd->core.loop, &rd->journal_timer);
 		}
 		rd->journal_backoff = fmin(rd->journal_backoff * 2, RATD_JOURNAL_RETRY_MAX);
 		event_list_clear(&out);
@@ -186,7 +145,11 @@ ratd_journal_write(struct ratd *rd, const struct event_list *evs)
 	event_list_clear(&out);
 }
 
-void
+/* Logs evs and journals them (fsync) after any the disk refused before; once they are
+ * on disk, hands them to the sinks and the watchers. When the disk refuses, they wait
+ * in the journal's backlog (and their treaties' outboxes) and the write is retried on a
+ * timer, 1 s doubling to 1 min, until it succeeds. */
+static void
 ratd_publish(struct ratd *rd, const struct event_list *evs)
 {
 	size_t i;
@@ -215,14 +178,14 @@ static void
 ratd_recover_outboxes(struct ratd *rd)
 {
 	struct event_list lost = { 0 };
-	uint64_t journaled = rd->journal.last_id;
+	uint64_t journaled = rd->core.journal.last_id;
 	json_t *ev, **v;
 	size_t i, k;
 
-	for (i = 0; i < rd->ntreaties; i++) {
-		journal_bump(&rd->journal, rd->treaties[i]->meta.last_event_id);
-		json_array_foreach(rd->treaties[i]->outbox, k, ev) {
-			journal_bump(&rd->journal, event_id(ev));
+	for (i = 0; i < rd->core.ntreaties; i++) {
+		journal_bump(&rd->core.journal, rd->core.treaties[i]->meta.last_event_id);
+		json_array_foreach(rd->core.treaties[i]->outbox, k, ev) {
+			journal_bump(&rd->core.journal, event_id(ev));
 			if (event_id(ev) <= journaled)
 				continue;
 			if ((v = realloc(lost.v, (lost.n + 1) * sizeof(*v))) == NULL)
@@ -230,8 +193,8 @@ ratd_recover_outboxes(struct ratd *rd)
 			lost.v = v;
 			lost.v[lost.n++] = json_incref(ev);
 		}
-		json_decref(rd->treaties[i]->outbox);
-		rd->treaties[i]->outbox = NULL;
+		json_decref(rd->core.treaties[i]->outbox);
+		rd->core.treaties[i]->outbox = NULL;
 	}
 	if (lost.n == 0)
 		return;
@@ -241,19 +204,13 @@ ratd_recover_outboxes(struct ratd *rd)
 	event_list_clear(&lost);
 }
 
-day_t
-ratd_today(const struct ratd *rd, time_t now)
-{
-	return zone_day(&rd->conf->day_zone, now);
-}
-
 /* The next start of a day in day_zone (00:00 UTC by default). */
 static ev_tstamp
 ratd_midnight_next(ev_periodic *w, ev_tstamp now)
 {
 	struct ratd *rd = w->data;
 
-	return (ev_tstamp)zone_next_midnight(&rd->conf->day_zone, (time_t)now);
+	return (ev_tstamp)zone_next_midnight(&rd->core.conf->day_zone, (time_t)now);
 }
 
 /* 00:00 in day_zone: the day a treaty enters into force may have come. */
@@ -263,11 +220,13 @@ ratd_midnight_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 	struct ratd *rd = w->data;
 	size_t i;
 
-	for (i = 0; i < rd->ntreaties; i++)
-		treaty_check_in_force(rd->treaties[i]);
+	for (i = 0; i < rd->core.ntreaties; i++)
+		treaty_check_in_force(rd->core.treaties[i]);
 	/* Figures "as of today" (remaining, the earliest possible date) have a new today. */
-	ratd_touch(rd);
+	core_touch(&rd->core);
 }
+
+#define RATD_LOCK_TRIES 20       /* tenths of a second waited for a lock a dying ratd holds */
 
 /* One ratd per state_dir: two would number events from the same counter and commit
  * over each other (a cron `ratd --once` beside the daemon, say). */
@@ -277,22 +236,77 @@ ratd_lock(struct ratd *rd)
 	char path[4096], why[4200];
 	int n;
 
-	snprintf(path, sizeof(path), "%s/ratd.lock", rd->conf->state_dir);
-	if ((rd->lock_fd = state_open(path, O_RDWR | O_CREAT, 0600, why, sizeof(why))) < 0) {
+	snprintf(path, sizeof(path), "%s/ratd.lock", rd->core.conf->state_dir);
+	if ((rd->lock_fd = atomicfile_open(path, O_RDWR | O_CREAT, 0600, why, sizeof(why))) < 0) {
 		log_err("%s", why);
 		return -1;
 	}
-	if (flock(rd->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		log_err("another ratd is using state_dir %s (%s is locked); stop it, or give "
-		    "this one its own state_dir", rd->conf->state_dir, path);
-		return -1;
+	/* A ratd killed outright may leave a child (its parser, a hook being spawned) with
+	 * the lock for an instant, until it closes what it inherited or dies with its parent:
+	 * a short wait, before the loop turns, tells that from a ratd that runs. */
+	for (n = 0; flock(rd->lock_fd, LOCK_EX | LOCK_NB) < 0; n++) {
+		if (errno != EWOULDBLOCK || n == RATD_LOCK_TRIES) {
+			log_err("another ratd is using state_dir %s (%s is locked); stop it, or "
+			    "give this one its own state_dir", rd->core.conf->state_dir, path);
+			return -1;
+		}
+		usleep(100 * 1000);
 	}
 	/* Under the lock no other writer is mid-write: any temporary is a crash's. */
-	if ((n = state_clean_temps(rd->conf->state_dir, NULL)) > 0)
+	if ((n = atomicfile_clean_temps(rd->core.conf->state_dir, NULL)) > 0)
 		log_info("removed %d temporary files an interrupted write left in %s", n,
-		    rd->conf->state_dir);
-	metrics_clean_textfile(rd->conf);
+		    rd->core.conf->state_dir);
+	metrics_clean_textfile(rd->core.conf);
 	return 0;
+}
+
+/* Something a status reply shows has changed: the metrics textfile is due. */
+static void
+ratd_touched(void *owner)
+{
+	struct ratd *rd = owner;
+
+	metrics_schedule(&rd->metrics);
+}
+
+static void
+ratd_commit(void *owner, const struct event_list *evs)
+{
+	ratd_publish(owner, evs);
+}
+
+/* A treaty's fetch ended: counted, and systemd's STATUS= follows. */
+static void
+ratd_fetch_report(void *owner, struct treaty *t, const struct treaty_report *r)
+{
+	struct ratd *rd = owner;
+
+	rd->metrics.fetches[r->outcome]++;
+	rd->metrics.bytes += r->bytes;
+	rd->metrics.parse_seconds += r->parse_seconds;
+	ratd_notify_status(rd);
+}
+
+static int
+ratd_reload_cb(void *owner, char *err, size_t errlen)
+{
+	return ratd_reload_file(owner, err, errlen);
+}
+
+/* The control socket, serving what the daemon has set up. */
+static int
+ratd_control(struct ratd *rd)
+{
+	struct control_deps deps = {
+		.alerts = rd->alerts,
+		.metrics = &rd->metrics,
+		.listen_fd = rd->listen_fd,
+		.reload = ratd_reload_cb,
+		.owner = rd,
+	};
+
+	rd->listen_fd = -1;   /* control's now, even when it fails */
+	return (rd->control = control_new(&rd->core, &deps)) == NULL ? -1 : 0;
 }
 
 int
@@ -301,57 +315,64 @@ ratd_init(struct ratd *rd, struct ev_loop *loop, struct conf *conf, bool once)
 	char err[1024];
 	size_t i;
 
-	rd->loop = loop;
-	rd->conf = conf;
-	rd->once = once;
-	if (getrandom(&rd->rng, sizeof(rd->rng), GRND_NONBLOCK) != sizeof(rd->rng) || rd->rng == 0)
-		rd->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
-	rd->journal.fd = -1;
+	rd->core.loop = loop;
+	rd->core.conf = conf;
+	rd->core.once = once;
+	if (getrandom(&rd->core.rng, sizeof(rd->core.rng), GRND_NONBLOCK) != sizeof(rd->core.rng) ||
+	    rd->core.rng == 0)
+		rd->core.rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
+	rd->core.journal.fd = -1;
 	rd->lock_fd = -1;
+	rd->core.touched = ratd_touched;
+	rd->core.commit = ratd_commit;
+	rd->core.owner = rd;
+	rd->metrics.core = &rd->core;
 	rd->metrics.started = time(NULL);
 	ev_init(&rd->journal_timer, ratd_journal_timer_cb);
 	rd->journal_timer.data = rd;
 	rd->journal_backoff = RATD_JOURNAL_RETRY_MIN;
 	if (ratd_state_dir(conf) < 0 || ratd_lock(rd) < 0)
 		return -1;
-	if (journal_open(&rd->journal, conf->state_dir, err, sizeof(err)) < 0) {
+	if (journal_open(&rd->core.journal, conf->state_dir, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		return -1;
 	}
-	if ((rd->fetcher = fetcher_new(loop)) == NULL)
+	if ((rd->core.fetcher = fetcher_new(loop)) == NULL)
 		return -1;
-	if ((rd->parser = parser_new(loop)) == NULL) {
+	if ((rd->core.parser = parser_new(loop)) == NULL) {
 		log_err("out of memory");
 		return -1;
 	}
 	ratd_apply_globals(rd);
-	if ((rd->treaties = calloc(conf->ntreaties, sizeof(*rd->treaties))) == NULL) {
+	if ((rd->core.treaties = calloc(conf->ntreaties, sizeof(*rd->core.treaties))) == NULL) {
 		log_err("out of memory");
 		return -1;
 	}
 	for (i = 0; i < conf->ntreaties; i++) {
-		if ((rd->treaties[i] = treaty_new(rd, &conf->treaties[i])) == NULL) {
+		rd->core.treaties[i] = treaty_new(&rd->core, &conf->treaties[i], ratd_fetch_report, rd);
+		if (rd->core.treaties[i] == NULL) {
 			log_err("%s: out of memory", conf->treaties[i].id);
 			return -1;
 		}
-		rd->ntreaties++;
+		rd->core.ntreaties++;
 	}
 	ratd_recover_outboxes(rd);
-	if ((rd->alerts = alerts_new(rd)) == NULL) {
+	if ((rd->alerts = alerts_new(&rd->core, once)) == NULL) {
 		log_err("alerts: out of memory");
 		return -1;
 	}
-	if ((rd->publish = publish_new(rd)) == NULL)
+	rd->metrics.alerts = rd->alerts;
+	if ((rd->publish = publish_new(&rd->core)) == NULL)
 		return -1;
-	if (!once && (rd->control = control_new(rd)) == NULL)
+	if (!once && ratd_control(rd) < 0)
 		return -1;
 	ev_periodic_init(&rd->midnight, ratd_midnight_cb, 0., 0., ratd_midnight_next);
 	rd->midnight.data = rd;
 	if (!once) {
 		ev_periodic_start(loop, &rd->midnight);
-		for (i = 0; i < rd->ntreaties; i++) {
-			treaty_check_in_force(rd->treaties[i]);
-			treaty_start(rd->treaties[i]);
+		for (i = 0; i < rd->core.ntreaties; i++) {
+			treaty_check_in_force(rd->core.treaties[i]);
+			treaty_start(rd->core.treaties[i]);
 		}
 	}
 	return 0;
@@ -362,46 +383,46 @@ ratd_finish(struct ratd *rd)
 {
 	size_t i;
 
-	metrics_flush(rd);
+	metrics_flush(&rd->metrics);
 	/* Clients first: a refresh they wait on must not answer into a freed client. */
 	control_free(rd->control);
 	rd->control = NULL;
 	publish_free(rd->publish);
 	rd->publish = NULL;
-	if (rd->loop != NULL) {
-		ev_periodic_stop(rd->loop, &rd->midnight);
-		ev_timer_stop(rd->loop, &rd->journal_timer);
+	if (rd->core.loop != NULL) {
+		ev_periodic_stop(rd->core.loop, &rd->midnight);
+		ev_timer_stop(rd->core.loop, &rd->journal_timer);
 	}
 	alerts_free(rd->alerts);
 	rd->alerts = NULL;
-	for (i = 0; i < rd->ntreaties; i++)
-		treaty_free(rd->treaties[i]);
-	free(rd->treaties);
-	rd->treaties = NULL;
-	rd->ntreaties = 0;
-	fetcher_free(rd->fetcher);
-	rd->fetcher = NULL;
-	parser_free(rd->parser);
-	rd->parser = NULL;
-	journal_close(&rd->journal);
+	for (i = 0; i < rd->core.ntreaties; i++)
+		treaty_free(rd->core.treaties[i]);
+	free(rd->core.treaties);
+	rd->core.treaties = NULL;
+	rd->core.ntreaties = 0;
+	fetcher_free(rd->core.fetcher);
+	rd->core.fetcher = NULL;
+	parser_free(rd->core.parser);
+	rd->core.parser = NULL;
+	journal_close(&rd->core.journal);
 	if (rd->lock_fd >= 0)
 		close(rd->lock_fd);
 	rd->lock_fd = -1;
-	if (rd->conf != NULL) {
-		conf_free(rd->conf);
-		free(rd->conf);
-		rd->conf = NULL;
+	if (rd->core.conf != NULL) {
+		conf_free(rd->core.conf);
+		free(rd->core.conf);
+		rd->core.conf = NULL;
 	}
 }
 
 int
 ratd_reload(struct ratd *rd, struct conf *conf)
 {
-	struct conf *old = rd->conf;
+	struct conf *old = rd->core.conf;
 	struct treaty **next, **gone, *t;
 	size_t i, j, ngone;
 
-	notify_reloading(&rd->notify);
+	sd_notify_reloading(&rd->notify);
 	if (strcmp(old->socket, conf->socket) != 0 || old->socket_mode != conf->socket_mode ||
 	    (old->socket_group == NULL) != (conf->socket_group == NULL) ||
 	    (old->socket_group && strcmp(old->socket_group, conf->socket_group) != 0))
@@ -413,7 +434,7 @@ ratd_reload(struct ratd *rd, struct conf *conf)
 		if (state_set_str(&conf->state_dir, old->state_dir) < 0) {
 			conf_free(conf);
 			free(conf);
-			notify_ready(&rd->notify);
+			sd_notify_ready(&rd->notify);
 			return -1;
 		}
 	}
@@ -421,15 +442,15 @@ ratd_reload(struct ratd *rd, struct conf *conf)
 	    (next = calloc(conf->ntreaties, sizeof(*next))) == NULL) {
 		conf_free(conf);
 		free(conf);
-		notify_ready(&rd->notify);
+		sd_notify_ready(&rd->notify);
 		return -1;
 	}
-	rd->conf = conf;
+	rd->core.conf = conf;
 	/* Treaties that stay keep their committed state, schedule and waiting clients. */
 	for (i = 0; i < conf->ntreaties; i++) {
-		if ((t = ratd_treaty(rd, conf->treaties[i].id)) != NULL)
+		if ((t = treaty_find(&rd->core, conf->treaties[i].id)) != NULL)
 			treaty_reconfigure(t, &conf->treaties[i]);
-		else if ((t = treaty_new(rd, &conf->treaties[i])) != NULL)
+		else if ((t = treaty_new(&rd->core, &conf->treaties[i], ratd_fetch_report, rd)) != NULL)
 			treaty_start(t);
 		else
 			log_err("reload: %s: out of memory; not tracked", conf->treaties[i].id);
@@ -437,22 +458,22 @@ ratd_reload(struct ratd *rd, struct conf *conf)
 	}
 	/* Switch first, free after: a removed treaty's waiters are told from treaty_free
 	 * and must find the daemon whole. */
-	gone = rd->treaties;
-	ngone = rd->ntreaties;
-	rd->treaties = next;
+	gone = rd->core.treaties;
+	ngone = rd->core.ntreaties;
+	rd->core.treaties = next;
 	for (i = j = 0; i < conf->ntreaties; i++)
 		if (next[i] != NULL)
 			next[j++] = next[i];
-	rd->ntreaties = j;
+	rd->core.ntreaties = j;
 	ratd_apply_globals(rd);
 	if (alerts_reconfigure(rd->alerts) < 0)
 		log_err("reload: out of memory setting up alerts; delivery stops until the next "
 		    "reload");
 	control_limits(rd->control);
 	for (j = 0; j < ngone; j++) {
-		for (i = 0; i < rd->ntreaties && rd->treaties[i] != gone[j]; i++)
+		for (i = 0; i < rd->core.ntreaties && rd->core.treaties[i] != gone[j]; i++)
 			;
-		if (i == rd->ntreaties) {
+		if (i == rd->core.ntreaties) {
 			log_info("reload: %s is no longer tracked", gone[j]->conf->id);
 			treaty_free(gone[j]);
 		}
@@ -462,13 +483,39 @@ ratd_reload(struct ratd *rd, struct conf *conf)
 	free(old);
 	/* A new day_zone moves the next day boundary. */
 	if (ev_is_active(&rd->midnight))
-		ev_periodic_again(rd->loop, &rd->midnight);
-	ratd_touch(rd);
+		ev_periodic_again(rd->core.loop, &rd->midnight);
+	core_touch(&rd->core);
 	log_info("reload: %s: %zu treaties, %zu alerts", conf->path, conf->ntreaties, conf->nalerts);
 	/* READY=1 ends systemd's "reloading" state. */
-	notify_ready(&rd->notify);
+	sd_notify_ready(&rd->notify);
 	ratd_notify_status(rd);
 	return 0;
+}
+
+int
+ratd_reload_file(struct ratd *rd, char *err, size_t errlen)
+{
+	struct conf *conf = calloc(1, sizeof(*conf));
+	const char *path = rd->core.conf->path;
+	size_t i;
+
+	if (conf == NULL) {
+		snprintf(err, errlen, "out of memory reading %s", path);
+		return -2;
+	}
+	if (conf_load(path, conf) < 0) {
+		for (i = 0; i < conf->nerrors; i++)
+			log_err("reload: %s", conf->errors[i]);
+		log_err("reload: %s is invalid; the running configuration is kept", path);
+		sd_notify_status(&rd->notify, "reload refused: the configuration is invalid (see the "
+		    "log); running the previous one");
+		snprintf(err, errlen, "%s (%zu problems in all); the running configuration is kept",
+		    conf->nerrors ? conf->errors[0] : path, conf->nerrors);
+		conf_free(conf);
+		free(conf);
+		return -1;
+	}
+	return ratd_reload(rd, conf) < 0 ? -2 : 0;
 }
 
 /* One treaty's part of STATUS=: "IV-13: 59/20 parties, in force since 2003-07-01". */
@@ -507,18 +554,19 @@ ratd_notify_status(struct ratd *rd)
 
 	if (rd->notify.fd < 0 || (f = open_memstream(&line, &len)) == NULL)
 		return;
-	for (i = 0; i < rd->ntreaties; i++) {
+	for (i = 0; i < rd->core.ntreaties; i++) {
 		if (i > 0)
 			fputs("; ", f);
-		ratd_status_part(f, rd->treaties[i], ratd_today(rd, now));
-		if (rd->treaties[i]->next_fetch && (next == 0 || rd->treaties[i]->next_fetch < next))
-			next = rd->treaties[i]->next_fetch;
+		ratd_status_part(f, rd->core.treaties[i], core_today(&rd->core, now));
+		if (rd->core.treaties[i]->next_fetch &&
+		    (next == 0 || rd->core.treaties[i]->next_fetch < next))
+			next = rd->core.treaties[i]->next_fetch;
 	}
 	if (next != 0) {
 		strftime(when, sizeof(when), "%H:%M", gmtime_r(&next, &tm));
 		fprintf(f, "; next fetch %s UTC", when);
 	}
 	if (fclose(f) == 0)
-		notify_status(&rd->notify, line);
+		sd_notify_status(&rd->notify, line);
 	free(line);
 }

@@ -84,10 +84,11 @@ int
 snapshot_add_note(struct snapshot *s, size_t i, const char *text)
 {
 	struct participant *p = &s->v[i];
+	size_t k, len = strlen(text);
 	char **v;
-	size_t k;
 
-	if (p->nnotes >= SNAPSHOT_MAX_NOTES || strlen(text) > SNAPSHOT_MAX_TEXT)
+	if (p->nnotes >= SNAPSHOT_MAX_NOTES || len > SNAPSHOT_MAX_TEXT ||
+	    s->note_bytes + len > SNAPSHOT_MAX_NOTE_BYTES)
 		return 0;
 	for (k = 0; k < p->nnotes; k++)
 		if (strcmp(p->notes[k], text) == 0)
@@ -98,6 +99,7 @@ snapshot_add_note(struct snapshot *s, size_t i, const char *text)
 	if ((v[p->nnotes] = strdup(text)) == NULL)
 		return -1;
 	p->nnotes++;
+	s->note_bytes += len;
 	return 0;
 }
 

@@ -8,7 +8,8 @@
 
 #include "date.h"
 
-/* What a dated cell records (SPEC §5). KIND_NONE only with date == DAY_NONE. */
+/* What a dated cell records (man/ratd.8, DESCRIPTION, Parse). KIND_NONE only with
+ * date == DAY_NONE. */
 enum kind {
 	KIND_NONE = 0,
 	KIND_SIGNATURE,
@@ -21,7 +22,8 @@ enum kind {
 	KIND_COUNT_
 };
 
-/* The kinds each cell may record, as bit masks of 1u << kind. */
+/* The kinds each cell may record (man/ratd.8, DESCRIPTION, Parse), as bit masks of
+ * 1u << kind. */
 #define SNAPSHOT_SIGNATURE_KINDS ((1u << KIND_SIGNATURE) | (1u << KIND_SUCCESSION))
 #define SNAPSHOT_INSTRUMENT_KINDS ((1u << KIND_RATIFICATION) | (1u << KIND_ACCESSION) | \
 	(1u << KIND_SUCCESSION) | (1u << KIND_ACCEPTANCE) | (1u << KIND_APPROVAL) | \
@@ -48,6 +50,9 @@ struct participant {
 #define SNAPSHOT_MAX_NAME 200
 #define SNAPSHOT_MAX_TEXT 1000
 #define SNAPSHOT_MAX_NOTES 8      /* footnote texts kept per participant */
+/* Footnote text kept per snapshot: a page whose notes repeat on every row cannot make
+ * the snapshot, its state file and its replies megabytes long. */
+#define SNAPSHOT_MAX_NOTE_BYTES (64 << 10)
 
 struct snapshot {
 	struct participant *v;   /* in page order */
@@ -57,6 +62,7 @@ struct snapshot {
 	char *stated_eif;        /* the page's entry-into-force text, NULL when absent */
 	day_t stated_eif_date;   /* its leading date ("1 July 2003, ..."), DAY_NONE when none */
 	char *status_as_at;      /* RFC 3339 UTC of the page's "STATUS AS AT" stamp, or NULL */
+	size_t note_bytes;       /* footnote text kept, at most SNAPSHOT_MAX_NOTE_BYTES */
 };
 
 /* "ratification", "accession", ...; "none" for KIND_NONE. */
@@ -70,8 +76,8 @@ struct snapshot *snapshot_new(void);
 int snapshot_add(struct snapshot *s, const char *name, bool withdrawn,
     struct action signature, struct action instrument);
 /* Appends a footnote text (at most SNAPSHOT_MAX_TEXT bytes, valid UTF-8) to participant
- * i; a note beyond SNAPSHOT_MAX_NOTES or one it already has is dropped. 0, or -1 on
- * out-of-memory. */
+ * i; a note beyond SNAPSHOT_MAX_NOTES, one it already has, or one past the snapshot's
+ * SNAPSHOT_MAX_NOTE_BYTES is dropped. 0, or -1 on out-of-memory. */
 int snapshot_add_note(struct snapshot *s, size_t i, const char *text);
 /* Gives each withdrawn participant of fresh whose page states no date the day ratd first
  * saw it withdrawn: old's date when old already showed it withdrawn, else today. */

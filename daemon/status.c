@@ -4,8 +4,8 @@
 
 #define STATUS_PACE_MONTHS 24
 
-#include "check.h"
-#include "ratd.h"
+#include "plausible.h"
+#include "core.h"
 #include "rule.h"
 #include "status.h"
 
@@ -151,16 +151,6 @@ status_projection(const struct rule *r, const struct snapshot *s, day_t as_of,
 	    "entry_into_force", date_format_iso(rule_entry_into_force(r, when), d2));
 }
 
-/* The earliest date the treaty could enter into force were every missing instrument
- * deposited at as_of: the rule's date, never before not_before. */
-static day_t
-status_earliest(const struct rule *r, day_t as_of)
-{
-	day_t e = rule_entry_into_force(r, as_of);
-
-	return r->has_not_before && e < r->not_before ? r->not_before : e;
-}
-
 /* Countdown, projection and cross-checks: what users of a treaty not yet in force need.
  * The page's stated counts describe the page's own day: they are compared with the
  * table only in the current view (as_of today), never in a view of another date. */
@@ -178,10 +168,10 @@ status_outlook(json_t *o, const struct treaty *t, day_t as_of)
 		return;
 	}
 	json_object_set_new(o, "earliest_entry_into_force", res.threshold_reached ?
-	    json_null() : date_json(status_earliest(r, as_of)));
+	    json_null() : date_json(treaty_earliest(t, as_of)));
 	json_object_set_new(o, "projection", status_projection(r, t->snap, as_of, &res));
-	if (as_of == ratd_today(t->rd, time(NULL)))
-		check_discrepancies(t->snap, &res, disc);
+	if (as_of == core_today(t->core, time(NULL)))
+		plausible_discrepancies(t->snap, &res, disc);
 	json_object_set_new(o, "discrepancies", disc);
 	rule_result_clear(&res);
 }

@@ -1,4 +1,5 @@
-/* What the socket serves: JSON views of committed state, evaluated at a date (SPEC §7). */
+/* What the socket serves: JSON views of committed state, evaluated at a date
+ * (man/ratd.8, CONTROL SOCKET). */
 #ifndef RATD_STATUS_H
 #define RATD_STATUS_H
 

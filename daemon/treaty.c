@@ -5,16 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "atomicfile.h"
+#include "plausible.h"
 #include "event.h"
 #include "fetch.h"
 #include "log.h"
 #include "parser.h"
-#include "ratd.h"
+#include "core.h"
 #include "treaty.h"
 #include "untc.h"
 
-static void treaty_check_dates(const struct treaty *t, const struct snapshot *s);
 
 #define BACKOFF_BASE 60.0          /* first retry after a failure, seconds */
 #define RETRY_AFTER_MIN 60.0
@@ -28,7 +28,7 @@ static void treaty_parse_stop(struct treaty *t);
 const char *
 treaty_outcome_name(enum treaty_outcome o)
 {
-	static const char *const names[] = {
+	static const char *const names[TREATY_OUTCOMES] = {
 		[TREATY_CHANGED] = "changed", [TREATY_UNCHANGED] = "unchanged",
 		[TREATY_NOT_MODIFIED] = "not-modified", [TREATY_REFUSED] = "refused",
 		[TREATY_ERROR] = "error",
@@ -42,42 +42,53 @@ treaty_source_state(const struct treaty *t)
 {
 	if (t->snap == NULL)
 		return "none";
-	if (t->meta.consecutive_failures >= t->rd->conf->failures_before_alert)
+	if (t->meta.consecutive_failures >= t->core->conf->failures_before_alert)
 		return "failing";
 	return t->from_seed ? "seed" : "ok";
+}
+
+struct snapshot *
+treaty_read_seed(const char *seed_dir, const char *id, char *path, size_t pathlen)
+{
+	static const char *const exts[] = { "xml", "html" };
+	struct snapshot *s;
+	char why[512];
+	char *text;
+	size_t i, len;
+
+	for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+		snprintf(path, pathlen, "%s/%s.%s", seed_dir, id, exts[i]);
+		if (atomicfile_read_linked(path, SEED_MAX_FILE, &text, &len, why, sizeof(why)) < 0) {
+			if (errno != ENOENT)
+				log_warn("%s: seed: %s", id, why);
+			continue;
+		}
+		s = untc_parse(text, len, UNTC_AUTO, why, sizeof(why));
+		free(text);
+		if (s != NULL)
+			return s;
+		log_warn("%s: seed %s not usable: %s", id, path, why);
+	}
+	return NULL;
 }
 
 /* Loads seed_dir/ID.xml or ID.html: what users see before the first fetch succeeds. */
 static void
 treaty_load_seed(struct treaty *t)
 {
-	static const char *const exts[] = { "xml", "html" };
-	char path[4096], why[512];
-	char *text;
-	size_t i, len;
+	char path[4096];
 
-	for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s.%s", t->rd->conf->seed_dir, t->conf->id, exts[i]);
-		if (state_read_linked(path, SEED_MAX_FILE, &text, &len, why, sizeof(why)) < 0) {
-			if (errno != ENOENT)
-				log_warn("%s: seed: %s", t->conf->id, why);
-			continue;
-		}
-		t->snap = untc_parse(text, len, UNTC_AUTO, why, sizeof(why));
-		free(text);
-		if (t->snap == NULL) {
-			log_warn("%s: seed %s not usable: %s", t->conf->id, path, why);
-			continue;
-		}
-		t->from_seed = true;
-		log_info("%s: serving bundled seed %s (%zu participants) until the first "
-		    "successful fetch", t->conf->id, path, t->snap->n);
+	if ((t->snap = treaty_read_seed(t->core->conf->seed_dir, t->conf->id, path,
+	    sizeof(path))) == NULL)
 		return;
-	}
+	t->from_seed = true;
+	log_info("%s: serving bundled seed %s (%zu participants) until the first "
+	    "successful fetch", t->conf->id, path, t->snap->n);
 }
 
 struct treaty *
-treaty_new(struct ratd *rd, const struct conf_treaty *ct)
+treaty_new(struct core *core, const struct conf_treaty *ct, treaty_report_fn *report,
+    void *owner)
 {
 	struct treaty *t;
 	char err[1024];
@@ -85,11 +96,13 @@ treaty_new(struct ratd *rd, const struct conf_treaty *ct)
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
-	t->rd = rd;
+	t->core = core;
 	t->conf = ct;
+	t->report = report;
+	t->owner = owner;
 	ev_init(&t->timer, treaty_timer_cb);
 	t->timer.data = t;
-	rc = state_load(rd->conf->state_dir, ct->id, &t->snap, &t->meta, &t->outbox, err,
+	rc = state_load(core->conf->state_dir, ct->id, &t->snap, &t->meta, &t->outbox, err,
 	    sizeof(err));
 	if (rc < 0)
 		log_err("%s: state file corrupt, starting afresh: %s", ct->id, err);
@@ -97,8 +110,19 @@ treaty_new(struct ratd *rd, const struct conf_treaty *ct)
 		log_info("%s: loaded committed state: %zu participants", ct->id, t->snap->n);
 	if (t->snap == NULL)
 		treaty_load_seed(t);
-	treaty_check_dates(t, t->snap);
+	treaty_check_withdrawn(ct, t->snap, NULL);
 	return t;
+}
+
+struct treaty *
+treaty_find(const struct core *core, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < core->ntreaties; i++)
+		if (strcmp(core->treaties[i]->conf->id, id) == 0)
+			return core->treaties[i];
+	return NULL;
 }
 
 /* The entry into force at as_of of the treaty t's after_treaty names; DAY_NONE when it
@@ -112,13 +136,36 @@ treaty_after_eif(const struct treaty *t, day_t as_of, day_t *out)
 	struct treaty *u;
 
 	*out = DAY_NONE;
-	if (id == NULL || (u = ratd_treaty(t->rd, id)) == NULL || u->snap == NULL)
+	if (id == NULL || (u = treaty_find(t->core, id)) == NULL || u->snap == NULL)
 		return 0;
 	if (treaty_eval(u, u->snap, as_of, &other) < 0)
 		return -1;
 	*out = other.entry_into_force;
 	rule_result_clear(&other);
 	return 0;
+}
+
+day_t
+treaty_earliest(const struct treaty *t, day_t as_of)
+{
+	const struct rule *r = &t->conf->rule;
+	day_t e = rule_entry_into_force(r, as_of), after = DAY_NONE;
+	struct rule_result o;
+	struct treaty *u;
+
+	if (r->has_not_before && e < r->not_before)
+		e = r->not_before;
+	if (r->after_treaty == NULL || (u = treaty_find(t->core, r->after_treaty)) == NULL ||
+	    u->snap == NULL || treaty_eval(u, u->snap, as_of, &o) < 0)
+		return e;
+	if (o.threshold_reached && o.entry_into_force != DAY_NONE)
+		after = o.entry_into_force;
+	rule_result_clear(&o);
+	/* The treaty waited for is not in force either: its own earliest date. The
+	 * configuration has no cycle (conf_load refuses one), so the recursion ends. */
+	if (after == DAY_NONE)
+		after = treaty_earliest(u, as_of);
+	return after > e ? after : e;
 }
 
 int
@@ -132,26 +179,30 @@ treaty_eval(const struct treaty *t, const struct snapshot *s, day_t as_of,
 	return rule_eval_after(&t->conf->rule, s, as_of, after, out);
 }
 
-/* A withdrawn = date the page contradicts: ratd ignores it (rule_withdrawal) and says
- * where, since --check-config cannot see the page. */
-static void
-treaty_check_dates(const struct treaty *t, const struct snapshot *s)
+size_t
+treaty_check_withdrawn(const struct conf_treaty *ct, const struct snapshot *s, FILE *out)
 {
-	const struct rule *r = &t->conf->rule;
-	char d1[DATE_ISO_LEN], d2[DATE_ISO_LEN];
-	size_t i;
+	const struct rule *r = &ct->rule;
+	char d1[DATE_ISO_LEN], d2[DATE_ISO_LEN], msg[1024];
+	size_t i, n = 0;
 	long k;
 
 	for (i = 0; s != NULL && i < r->nwithdrawn; i++) {
 		k = snapshot_find(s, r->withdrawn[i].name);
-		if (k >= 0 && s->v[k].instrument.date != DAY_NONE &&
-		    r->withdrawn[i].date <= s->v[k].instrument.date)
-			log_warn("%s:%d: withdrawn date %s for %s is not after its instrument "
-			    "(%s) on the page; ratd ignores it: correct or remove the line",
-			    t->conf->file, r->withdrawn[i].line,
-			    date_format_iso(r->withdrawn[i].date, d1), r->withdrawn[i].name,
-			    date_format_iso(s->v[k].instrument.date, d2));
+		if (k < 0 || s->v[k].instrument.date == DAY_NONE ||
+		    r->withdrawn[i].date > s->v[k].instrument.date)
+			continue;
+		snprintf(msg, sizeof(msg), "%s:%d: withdrawn date %s for %s is not after its "
+		    "instrument (%s) on the page; ratd ignores it: correct or remove the line",
+		    ct->file, r->withdrawn[i].line, date_format_iso(r->withdrawn[i].date, d1),
+		    r->withdrawn[i].name, date_format_iso(s->v[k].instrument.date, d2));
+		if (out != NULL)
+			fprintf(out, "%s\n", msg);
+		else
+			log_warn("%s", msg);
+		n++;
 	}
+	return n;
 }
 
 static void
@@ -173,7 +224,7 @@ treaty_free(struct treaty *t)
 {
 	if (t == NULL)
 		return;
-	ev_timer_stop(t->rd->loop, &t->timer);
+	ev_timer_stop(t->core->loop, &t->timer);
 	fetch_cancel(t->inflight);
 	t->inflight = NULL;
 	treaty_parse_stop(t);
@@ -187,13 +238,13 @@ treaty_free(struct treaty *t)
 static void
 treaty_schedule(struct treaty *t, double delay)
 {
-	if (t->rd->once)
+	if (t->core->once)
 		return;
-	ev_timer_stop(t->rd->loop, &t->timer);
+	ev_timer_stop(t->core->loop, &t->timer);
 	ev_timer_set(&t->timer, delay, 0.);
-	ev_timer_start(t->rd->loop, &t->timer);
+	ev_timer_start(t->core->loop, &t->timer);
 	t->next_fetch = time(NULL) + (time_t)ceil(delay);
-	ratd_touch(t->rd);
+	core_touch(t->core);
 }
 
 /* Full-jitter exponential backoff: uniform between 1 minute and min(interval, 1 min * 2^n). */
@@ -208,7 +259,7 @@ treaty_backoff(struct treaty *t, int failures)
 		cap = interval;
 	if (cap < BACKOFF_BASE)
 		return cap;
-	return BACKOFF_BASE + ratd_random(t->rd) * (cap - BACKOFF_BASE);
+	return BACKOFF_BASE + core_random(t->core) * (cap - BACKOFF_BASE);
 }
 
 void
@@ -224,7 +275,7 @@ treaty_start(struct treaty *t)
 	else
 		due = t->meta.last_attempt + (time_t)t->conf->interval;
 	/* Spread treaties that are all due at start-up over a second. */
-	wait = due > now ? (double)(due - now) : ratd_random(t->rd);
+	wait = due > now ? (double)(due - now) : core_random(t->core);
 	treaty_schedule(t, wait);
 }
 
@@ -247,8 +298,6 @@ treaty_reconfigure(struct treaty *t, const struct conf_treaty *ct)
 		fetch_cancel(t->inflight);
 		t->inflight = NULL;
 		treaty_parse_stop(t);
-		if (t->rd->once)
-			t->rd->once_pending--;
 		treaty_begin_fetch(t);
 		return;
 	}
@@ -276,8 +325,8 @@ treaty_save(struct treaty *t, const struct snapshot *snap, const struct source_m
 	size_t i;
 	int rc;
 
-	ratd_number_events(t->rd, evs);
-	if (outbox == NULL || journal_unsynced(&t->rd->journal, t->conf->id, outbox) < 0) {
+	core_number_events(t->core, evs);
+	if (outbox == NULL || journal_unsynced(&t->core->journal, t->conf->id, outbox) < 0) {
 		json_decref(outbox);
 		event_list_clear(evs);
 		snprintf(err, errlen, "out of memory saving the state");
@@ -287,8 +336,8 @@ treaty_save(struct treaty *t, const struct snapshot *snap, const struct source_m
 		json_array_append(outbox, evs->v[i]);
 	/* Every state file remembers how far ids went: losing the journal must not make
 	 * them start again (sinks would skip the reused ones). */
-	saved.last_event_id = t->rd->journal.last_id;
-	rc = state_save(t->rd->conf->state_dir, t->conf->id, snap, &saved, outbox, err, errlen);
+	saved.last_event_id = t->core->journal.last_id;
+	rc = state_save(t->core->conf->state_dir, t->conf->id, snap, &saved, outbox, err, errlen);
 	json_decref(outbox);
 	if (rc < 0)
 		event_list_clear(evs);
@@ -299,7 +348,7 @@ treaty_save(struct treaty *t, const struct snapshot *snap, const struct source_m
 static void
 treaty_publish(struct treaty *t, struct event_list *evs)
 {
-	ratd_publish(t->rd, evs);
+	core_commit(t->core, evs);
 	event_list_clear(evs);
 }
 
@@ -312,7 +361,7 @@ treaty_eif_event(struct treaty *t, const struct snapshot *snap, struct source_me
 	char d[DATE_ISO_LEN];
 
 	if (m->eif_announced || snap == NULL ||
-	    treaty_eval(t, snap, ratd_today(t->rd, now), &res) < 0)
+	    treaty_eval(t, snap, core_today(t->core, now), &res) < 0)
 		return;
 	if (res.in_force) {
 		m->eif_announced = true;
@@ -384,7 +433,7 @@ treaty_fail(struct treaty *t, enum treaty_outcome o, const char *why, long retry
 		event_add(&evs, now, EV_SOURCE_ANOMALY, t->conf->id,
 		    json_pack("{s:o}", "reason", text_json(why)),
 		    "%s: page refused: %s", t->conf->id, why);
-	if (m->consecutive_failures >= t->rd->conf->failures_before_alert && !m->failing_alerted) {
+	if (m->consecutive_failures >= t->core->conf->failures_before_alert && !m->failing_alerted) {
 		m->failing_alerted = true;
 		event_add(&evs, now, EV_SOURCE_FAILING, t->conf->id,
 		    json_pack("{s:i, s:o, s:s}", "consecutive_failures", m->consecutive_failures,
@@ -439,8 +488,8 @@ treaty_discrepancy_events(struct treaty *t, const struct snapshot *fresh,
 	size_t i, k;
 	bool seen;
 
-	if (treaty_eval(t, fresh, ratd_today(t->rd, now), &res) == 0) {
-		check_discrepancies(fresh, &res, now_set);
+	if (treaty_eval(t, fresh, core_today(t->core, now), &res) == 0) {
+		plausible_discrepancies(fresh, &res, now_set);
 		rule_result_clear(&res);
 	}
 	json_array_foreach(now_set, i, v) {
@@ -463,7 +512,7 @@ treaty_success_events(struct treaty *t, const struct snapshot *fresh, struct sou
 	const struct snapshot *old = treaty_committed(t);
 	char since[DATE_TIME_LEN];
 
-	day_t today = ratd_today(t->rd, now), after;
+	day_t today = core_today(t->core, now), after;
 
 	if (fresh != NULL && old != NULL && (treaty_after_eif(t, today, &after) < 0 ||
 	    event_diff(evs, t->conf, old, fresh, today, after, now) < 0))
@@ -493,8 +542,8 @@ treaty_commit(struct treaty *t, struct snapshot *fresh, const struct fetch_resul
 	char err[1024];
 
 	if (fresh != NULL) {
-		snapshot_date_withdrawals(fresh, treaty_committed(t), ratd_today(t->rd, now));
-		treaty_check_dates(t, fresh);
+		snapshot_date_withdrawals(fresh, treaty_committed(t), core_today(t->core, now));
+		treaty_check_withdrawn(t->conf, fresh, NULL);
 	}
 	o = fresh == NULL ? TREATY_NOT_MODIFIED :
 	    treaty_changed(t, fresh) ? TREATY_CHANGED : TREATY_UNCHANGED;
@@ -543,24 +592,19 @@ treaty_commit(struct treaty *t, struct snapshot *fresh, const struct fetch_resul
 	treaty_publish(t, &evs);
 	/* A treaty polled more often than the jitter spreads over its own interval. */
 	treaty_schedule(t, t->conf->interval +
-	    ratd_random(t->rd) * fmin(t->rd->conf->jitter, t->conf->interval));
+	    core_random(t->core) * fmin(t->core->conf->jitter, t->conf->interval));
 	return o;
 }
 
-/* The end of a fetch, whatever became of it: counted, waiters told. */
+/* The end of a fetch, whatever became of it: reported to the owner, waiters told. */
 static void
-treaty_finish(struct treaty *t, enum treaty_outcome o, size_t bytes)
+treaty_finish(struct treaty *t, enum treaty_outcome o, size_t bytes, double parse_seconds)
 {
-	t->rd->metrics.fetches[o]++;
-	t->rd->metrics.bytes += bytes;
-	if (t->rd->once) {
-		if (o == TREATY_ERROR || o == TREATY_REFUSED)
-			t->rd->once_failed = true;
-		if (--t->rd->once_pending == 0)
-			ev_break(t->rd->loop, EVBREAK_ALL);
-	}
-	ratd_touch(t->rd);
-	ratd_notify_status(t->rd);
+	struct treaty_report rep = { o, bytes, parse_seconds };
+
+	core_touch(t->core);
+	if (t->report != NULL)
+		t->report(t->owner, t, &rep);
 	treaty_notify(t, o, t->meta.consecutive_failures ? t->meta.error : NULL);
 }
 
@@ -595,25 +639,24 @@ treaty_parsed(void *arg, struct snapshot *fresh, const char *error, double cpu)
 	char why[512];
 
 	t->parsing = NULL;
-	t->rd->metrics.parse_seconds += cpu;
+	t->meta.last_attempt = time(NULL);
 	if (fresh == NULL)
 		o = treaty_fail(t, TREATY_REFUSED, error, -1);
-	else if (!check_snapshot(treaty_committed(t), fresh, &t->meta, why, sizeof(why))) {
+	else if (!plausible_snapshot(treaty_committed(t), fresh, &t->meta, why, sizeof(why))) {
 		snapshot_free(fresh);
 		o = treaty_fail(t, TREATY_REFUSED, why, -1);
 	} else
 		o = treaty_commit(t, fresh, r);
 	treaty_fetched_free(t);
-	treaty_finish(t, o, bytes);
+	treaty_finish(t, o, bytes, cpu);
 }
 
 /* Hands the page to the parser's child; the loop goes on until treaty_parsed.
- * TREATY_ERROR (with the fetch failed) when the page cannot be queued, else -1. */
+ * 0, or -1 with err saying why the page could not be queued. */
 static int
-treaty_parse_start(struct treaty *t, struct fetch_result *r)
+treaty_parse_start(struct treaty *t, struct fetch_result *r, char *err, size_t errlen)
 {
 	struct fetch_result *kept;
-	char err[512];
 
 	if ((kept = calloc(1, sizeof(*kept))) == NULL ||
 	    state_set_str(&kept->etag, r->etag) < 0 ||
@@ -622,41 +665,47 @@ treaty_parse_start(struct treaty *t, struct fetch_result *r)
 			free(kept->etag);
 			free(kept);
 		}
-		return treaty_fail(t, TREATY_ERROR, "out of memory keeping a fetched page", -1);
+		snprintf(err, errlen, "out of memory keeping a fetched page");
+		return -1;
 	}
 	kept->ok = true;
 	kept->http_status = r->http_status;
 	kept->len = r->len;
 	kept->seconds = r->seconds;
 	t->fetched = kept;
-	t->parsing = parser_start(t->rd->parser, r->body, r->len, t->conf->format,
-	    treaty_parsed, t, err, sizeof(err));
+	t->parsing = parser_start(t->core->parser, r->body, r->len, t->conf->format,
+	    treaty_parsed, t, err, errlen);
 	if (t->parsing == NULL) {
 		treaty_fetched_free(t);
 		log_err("%s: %s", t->conf->id, err);
-		return treaty_fail(t, TREATY_ERROR, err, -1);
+		return -1;
 	}
 	r->body = NULL;   /* the parser's now: no copy of the page */
-	return -1;
+	return 0;
 }
 
 static void
 treaty_fetch_done(void *arg, struct fetch_result *r)
 {
 	struct treaty *t = arg;
-	int o;
+	enum treaty_outcome o;
+	char err[512];
 
 	t->inflight = NULL;
-	t->meta.last_attempt = time(NULL);
-	if (!r->ok)
-		o = treaty_fail(t, TREATY_ERROR, r->error, r->retry_after);
-	else if (r->not_modified && treaty_committed(t) != NULL)
-		o = treaty_commit(t, NULL, r);
-	else if (r->not_modified)
-		o = treaty_fail(t, TREATY_ERROR, "HTTP 304 without a committed page", -1);
-	else if ((o = treaty_parse_start(t, r)) < 0)
+	/* A page to parse ends its attempt in treaty_parsed: until then status shows the
+	 * attempt as not yet made, never as made with nothing committed. */
+	if (r->ok && !r->not_modified && treaty_parse_start(t, r, err, sizeof(err)) == 0)
 		return;
-	treaty_finish(t, (enum treaty_outcome)o, r->len);
+	t->meta.last_attempt = time(NULL);
+	if (r->ok && !r->not_modified)
+		o = treaty_fail(t, TREATY_ERROR, err, -1);
+	else if (!r->ok)
+		o = treaty_fail(t, TREATY_ERROR, r->error, r->retry_after);
+	else if (treaty_committed(t) != NULL)
+		o = treaty_commit(t, NULL, r);
+	else
+		o = treaty_fail(t, TREATY_ERROR, "HTTP 304 without a committed page", -1);
+	treaty_finish(t, o, r->len, 0.);
 }
 
 static void
@@ -668,12 +717,10 @@ treaty_begin_fetch(struct treaty *t)
 		.last_modified = t->from_seed ? NULL : t->meta.last_modified,
 	};
 
-	ev_timer_stop(t->rd->loop, &t->timer);
+	ev_timer_stop(t->core->loop, &t->timer);
 	t->next_fetch = 0;
-	ratd_touch(t->rd);
-	if (t->rd->once)
-		t->rd->once_pending++;
-	if ((t->inflight = fetch_start(t->rd->fetcher, &req, treaty_fetch_done, t)) == NULL) {
+	core_touch(t->core);
+	if ((t->inflight = fetch_start(t->core->fetcher, &req, treaty_fetch_done, t)) == NULL) {
 		struct fetch_result r = { .retry_after = -1 };
 
 		snprintf(r.error, sizeof(r.error), "cannot start a transfer for %s", t->conf->url);

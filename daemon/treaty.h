@@ -4,13 +4,14 @@
 
 #include <ev.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "conf.h"
 #include "snapshot.h"
 #include "state.h"
 
-struct ratd;
+struct core;
 struct fetch;
 struct fetch_result;
 struct parser_job;
@@ -22,10 +23,20 @@ enum treaty_outcome {
 	TREATY_REFUSED,
 	TREATY_ERROR,
 };
+#define TREATY_OUTCOMES (TREATY_ERROR + 1)
 
 /* Called when a fetch that was asked for ends; error is NULL on success. */
 typedef void treaty_done_fn(void *arg, struct treaty *t, enum treaty_outcome o,
     const char *error);
+
+/* What a treaty tells its owner of each fetch that ended: the outcome, the response
+ * body's bytes (0 when none) and the CPU seconds its parse took (0 when none). */
+struct treaty_report {
+	enum treaty_outcome outcome;
+	size_t bytes;
+	double parse_seconds;
+};
+typedef void treaty_report_fn(void *owner, struct treaty *t, const struct treaty_report *r);
 
 struct treaty_waiter {
 	treaty_done_fn *fn;
@@ -34,8 +45,10 @@ struct treaty_waiter {
 };
 
 struct treaty {
-	struct ratd *rd;
+	struct core *core;
 	const struct conf_treaty *conf;
+	treaty_report_fn *report;     /* the owner's, told of every fetch that ends */
+	void *owner;
 	struct snapshot *snap;        /* committed snapshot, the seed, or NULL */
 	bool from_seed;               /* snap is the bundled seed, nothing fetched yet */
 	struct source_meta meta;
@@ -49,8 +62,12 @@ struct treaty {
 };
 
 /* Creates the treaty and serves what it has at once: the committed state, else the
- * seed. NULL on out-of-memory. Nothing is scheduled until treaty_start. */
-struct treaty *treaty_new(struct ratd *rd, const struct conf_treaty *ct);
+ * seed. report (may be NULL) hears of every fetch that ends. NULL on out-of-memory.
+ * Nothing is scheduled until treaty_start. */
+struct treaty *treaty_new(struct core *core, const struct conf_treaty *ct,
+    treaty_report_fn *report, void *owner);
+/* The treaty of that id among core's, or NULL. */
+struct treaty *treaty_find(const struct core *core, const char *id);
 /* Cancels its fetch; waiters hear TREATY_ERROR with "treaty removed". */
 void treaty_free(struct treaty *t);
 /* Schedules the first fetch: soon when due, else when the interval says. */
@@ -65,7 +82,20 @@ int treaty_eval(const struct treaty *t, const struct snapshot *s, day_t as_of,
     struct rule_result *out);
 /* Raises entered-into-force when today has reached the date (the daily check). */
 void treaty_check_in_force(struct treaty *t);
-/* "ok", "seed", "failing" or "none" (SPEC §7). */
+/* The earliest day t could enter into force were every missing instrument deposited at
+ * as_of: the rule's date from as_of, never before not_before, nor before the treaty it
+ * waits for (after_treaty) is in force or could be. */
+day_t treaty_earliest(const struct treaty *t, day_t as_of);
+/* Parses seed_dir/ID.xml, else ID.html (path: the one read); NULL when neither is there
+ * or usable (logged). */
+struct snapshot *treaty_read_seed(const char *seed_dir, const char *id, char *path,
+    size_t pathlen);
+/* Each withdrawn = line of ct whose date is not after the participant's instrument in s
+ * (which then ignores it): one FILE:LINE message each, to out, or logged as a warning
+ * when out is NULL. Returns how many. */
+size_t treaty_check_withdrawn(const struct conf_treaty *ct, const struct snapshot *s,
+    FILE *out);
+/* "ok", "seed", "failing" or "none" (source.state in man/ratd.8, CONTROL SOCKET). */
 const char *treaty_source_state(const struct treaty *t);
 /* "changed", "unchanged", "not-modified", "refused", "error". */
 const char *treaty_outcome_name(enum treaty_outcome o);

@@ -1212,10 +1212,19 @@ static const char *const untc_effect_words[] = {
 	NULL,
 };
 
+/* Words of a note whose withdrawal never took effect: notified, then taken back
+ * ("rescinded its notification", "... would have taken effect on ..."). */
+static const char *const untc_undone_words[] = {
+	"rescind", "revok", "revoc", "reversed", "would have taken effect",
+	"withdrew its notification", "withdrawal of its notification",
+	"withdrawal of the notification", NULL,
+};
+
 /* True when text says its participant withdrew from or denounced the treaty; *when is
  * the date it gives after "took effect on", "effective on", "with effect from",
  * "effective as of" and the like (DAY_NONE when none). A withdrawn reservation or
- * declaration ("withdraw the reservation") is not a withdrawal from the treaty. */
+ * declaration ("withdraw the reservation") is not a withdrawal from the treaty, nor is
+ * a notification taken back before it took effect. */
 static bool
 note_withdrawal(const char *text, day_t *when)
 {
@@ -1229,6 +1238,9 @@ note_withdrawal(const char *text, day_t *when)
 	    strcasestr(text, "denounce the") == NULL &&
 	    strcasestr(text, "denunciation of the") == NULL)
 		return false;
+	for (i = 0; untc_undone_words[i] != NULL; i++)
+		if (strcasestr(text, untc_undone_words[i]) != NULL)
+			return false;
 	for (i = 0; untc_effect_words[i] != NULL; i++)
 		for (q = text; (q = strcasestr(q, untc_effect_words[i])) != NULL; q++) {
 			r = q + strlen(untc_effect_words[i]);
@@ -1250,6 +1262,19 @@ note_withdrawn(struct participant *pp, day_t when)
 	}
 }
 
+/* Whether a withdrawal note concerns the instrument the table shows: always for a
+ * bracketed name (the note dates it); for any other only when the withdrawal takes
+ * effect after that instrument, since one dated on or before it was followed by the
+ * State's joining again (denounced and re-acceded), and an undated one cannot be told. */
+static bool
+note_applies(const struct participant *pp, day_t when)
+{
+	if (pp->withdrawn)
+		return true;
+	return when != DAY_NONE &&
+	    (pp->instrument.date == DAY_NONE || when > pp->instrument.date);
+}
+
 /* Gives each participant the texts of the notes its name refers to. */
 static int
 notes_attach(struct parse *p, const struct untc_note *notes, size_t nnotes)
@@ -1266,7 +1291,8 @@ notes_attach(struct parse *p, const struct untc_note *notes, size_t nnotes)
 					continue;
 				if (snapshot_add_note(p->s, i, notes[j].text.s) == -1)
 					return -1;
-				if (note_withdrawal(notes[j].text.s, &when))
+				if (note_withdrawal(notes[j].text.s, &when) &&
+				    note_applies(&p->s->v[i], when))
 					note_withdrawn(&p->s->v[i], when);
 			}
 	return 0;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "utf8.h"
 #include "zone.h"
 
 #define ZONE_DAY 86400
@@ -139,8 +140,8 @@ zone_load(struct zone *z, const char *name, time_t from, char *err, size_t errle
 
 	memset(z, 0, sizeof(*z));
 	if (!zone_valid_name(name)) {
-		snprintf(err, errlen, "bad time zone '%.64s': use an IANA name such as "
-		    "America/New_York or UTC", name);
+		snprintf(err, errlen, "bad time zone '%.*s': use an IANA name such as "
+		    "America/New_York or UTC", (int)utf8_cut(name, 64), name);
 		return -1;
 	}
 	if (strcmp(name, "UTC") == 0 || strcmp(name, "Etc/UTC") == 0)

@@ -56,7 +56,7 @@ _ratctl()
 	case $cmd in
 	status) extra='--as-of' ;;
 	timeline) extra='--as-of --svg' ;;
-	parties) extra='--as-of --pending' ;;
+	parties) extra='--as-of --pending --notes' ;;
 	history) extra='-n --limit' ;;
 	esac
 	if [[ $cur == -* ]]; then

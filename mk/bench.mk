@@ -8,16 +8,7 @@ BENCH_ARGS  ?=
 .PHONY: bench bench-deps bench-tools
 
 bench-deps: deps
-	@missing=""; for p in $(BENCH_PKGS); do \
-		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' \
-			|| missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-		echo "make bench-deps: installing$$missing"; \
-		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-		$$SUDO apt-get update -q && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
-	fi
+	$(call apt_install,make bench-deps,$(BENCH_PKGS))
 
 # Everything measured is built with -O2 alone, in its own build directory.
 bench-tools:
@@ -28,7 +19,7 @@ bench-tools:
 bench: bench-deps bench-tools
 	python3 tests/bench/run.py --build $(BENCH_BUILD) $(BENCH_ARGS)
 
-$(BUILD)/bench/parse_bench: tests/bench/parse_bench.c $(BUILD)/libratd.a
+$(BUILD)/bench/parse_bench: tests/bench/parse_bench.c $(BUILD)/libratd.a $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -10,16 +10,7 @@ DEB_TOOLS  = debhelper dpkg-dev lintian
 .PHONY: deb deb-deps deb-check
 
 deb-deps: deps
-	@missing=""; for p in $(DEB_TOOLS); do \
-		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' \
-			|| missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-		echo "make deb-deps: installing$$missing"; \
-		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-		$$SUDO apt-get update -q && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
-	fi
+	$(call apt_install,make deb-deps,$(DEB_TOOLS))
 
 deb:
 	@command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null || \

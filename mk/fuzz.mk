@@ -33,7 +33,7 @@ FUZZ_CPPFLAGS = $(CPPFLAGS) -I. -Itests/fuzz
 # clang counts vsnprintf(fmt) in va_list wrappers under -Wformat=2; gcc does not.
 FUZZ_CFLAGS   = $(CFLAGS) -O1 -g -Wno-format-nonliteral $(FUZZ_SAN)
 # The daemon's sources and those it shares with ratctl (the published files draw charts).
-FUZZ_LIB_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c)) cli/render.c cli/svg.c
+FUZZ_LIB_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c)) $(COMMON_SRC)
 FUZZ_OBJ     := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_REG_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/regress/obj/%.o)
 FUZZ_ENV      = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \

@@ -1,7 +1,7 @@
 /* libFuzzer target: the control socket's request handling, end to end without a
  * running daemon. The module's .c is included to reach its statics (as chrony's tests
  * do); the input is sent as one client's byte stream over a socketpair, the client's
- * own libev callbacks read and answer it, and every reply line is checked. The ratd
+ * own libev callbacks read and answer it, and every reply line is checked. The core
  * behind it has no treaties, no alerts and a small in-memory journal. */
 #include "daemon/control.c"
 
@@ -13,7 +13,8 @@
 
 static struct ev_loop *fuzz_loop;
 static struct conf fuzz_conf;
-static struct ratd fuzz_rd;
+static struct core fuzz_core;
+static struct metrics fuzz_metrics;
 static struct control fuzz_ctl;
 
 /* A few events, so that history has something to filter and page through. */
@@ -38,6 +39,19 @@ fuzz_journal(struct journal *j)
 	j->last_id = 10;
 }
 
+/* What the daemon's reload does with a configuration file that cannot be read. */
+static int
+fuzz_reload(void *owner, char *err, size_t errlen)
+{
+	struct conf conf = { 0 };
+	int rc = conf_load(fuzz_conf.path, &conf);
+
+	snprintf(err, errlen, "%s (%zu problems in all); the running configuration is kept",
+	    conf.nerrors ? conf.errors[0] : fuzz_conf.path, conf.nerrors);
+	conf_free(&conf);
+	return rc < 0 ? -1 : -2;
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -46,12 +60,12 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_setup();
 	if ((fuzz_loop = ev_loop_new(EVFLAG_AUTO)) == NULL)
 		fuzz_fail("ev_loop_new");
-	/* reload reads this path: a missing file takes its error path, never ratd_reload. */
+	/* reload reads this path: a missing file takes its error path. */
 	fuzz_conf.path = "/nonexistent/ratd-fuzz.conf";
 	fuzz_conf.state_dir = "/nonexistent";
-	fuzz_rd.loop = fuzz_loop;
-	fuzz_rd.conf = &fuzz_conf;
-	fuzz_journal(&fuzz_rd.journal);
+	fuzz_core.loop = fuzz_loop;
+	fuzz_core.conf = &fuzz_conf;
+	fuzz_journal(&fuzz_core.journal);
 	/* alerts_new saves its empty cursors to state_dir, which does not exist: its
 	 * complaint about that is expected, so it is not shown. */
 	fflush(stderr);
@@ -60,15 +74,20 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		dup2(null, STDERR_FILENO);
 		close(null);
 	}
-	fuzz_rd.alerts = alerts_new(&fuzz_rd);
+	fuzz_metrics.alerts = alerts_new(&fuzz_core, false);
 	fflush(stderr);
 	if (saved >= 0) {
 		dup2(saved, STDERR_FILENO);
 		close(saved);
 	}
-	if (fuzz_rd.alerts == NULL)
+	if (fuzz_metrics.alerts == NULL)
 		fuzz_fail("alerts_new");
-	fuzz_ctl.rd = &fuzz_rd;
+	fuzz_metrics.core = &fuzz_core;
+	fuzz_ctl.core = &fuzz_core;
+	fuzz_ctl.alerts = fuzz_metrics.alerts;
+	fuzz_ctl.metrics = &fuzz_metrics;
+	fuzz_ctl.reload = fuzz_reload;
+	fuzz_ctl.listen_fd = -1;
 	fuzz_ctl.fd = -1;
 	control_setup(&fuzz_ctl);
 	return 0;

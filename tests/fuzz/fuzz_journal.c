@@ -20,7 +20,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *text, *line;
 	json_t *back, **all = NULL;
 
-	/* journal_open hands it a NUL-terminated buffer from state_read_file. */
+	/* journal_open hands it a NUL-terminated buffer from atomicfile_read. */
 	if ((text = malloc(size + 1)) == NULL)
 		return 0;
 	memcpy(text, data, size);

@@ -20,8 +20,8 @@ import sys
 import threading
 import time
 
-import run
-from run import (FIXTURES, Fail, check, connect_retrying, eq, error_code, history, result_of,
+import harness
+from harness import (FIXTURES, Fail, check, connect_retrying, eq, error_code, history, result_of,
                  short, sock_raw, start_ok, wait_for)
 
 CROWD = 1000
@@ -85,7 +85,7 @@ class Watch:
         self.stop.set()
         self.sampler.join(2)
         try:
-            out, _ = self.prober.communicate(b"stop\n", timeout=run.bounded(10))
+            out, _ = self.prober.communicate(b"stop\n", timeout=harness.bounded(10))
         except subprocess.TimeoutExpired:
             self.prober.kill()
             self.prober.wait()
@@ -135,7 +135,7 @@ def rounds(seconds=1.5, most=50):
     end = time.monotonic() + seconds
     for i in range(most):
         yield i
-        if time.monotonic() >= end or run.left() < 15:
+        if time.monotonic() >= end or harness.left() < 15:
             return
 
 
@@ -160,7 +160,7 @@ def sock():
 
 def read_all(s, timeout):
     """Everything s receives until EOF; (data, how it ended)."""
-    end = time.monotonic() + run.bounded(timeout)
+    end = time.monotonic() + harness.bounded(timeout)
     buf = b""
     while time.monotonic() < end:
         s.settimeout(max(0.01, end - time.monotonic()))
@@ -227,7 +227,7 @@ def crowd(ctx, n):
                 pass                        # refused as busy: its reply is waiting
             s.setblocking(False)
             sel.register(s, selectors.EVENT_READ, b"")
-        end = time.monotonic() + run.bounded(15)
+        end = time.monotonic() + harness.bounded(15)
         pending = n
         odd = []
         while pending and time.monotonic() < end:
@@ -627,13 +627,13 @@ def hold_as_nobody(ctx, n, req):
 def release(holders):
     for p in holders:
         p.stdin.close()
-        p.wait(run.bounded(5))
+        p.wait(harness.bounded(5))
 
 
 def ratctl_as_nobody(ctx, *args):
     ctl = os.path.join(ctx.dir, "ratctl")
     if not os.path.exists(ctl):
-        shutil.copy(run.RATCTL, ctl)
+        shutil.copy(harness.RATCTL, ctl)
         os.chmod(ctl, 0o755)
     p = ctx.run([ctl, "-s", ctx.sock] + list(args), 10, user=NOBODY, group=NOBODY,
                 extra_groups=[])
@@ -680,7 +680,7 @@ def test_reserved_slots(ctx):
         % tally
 
 
-def journal_events(n, treaties=(run.TREATY,)):
+def journal_events(n, treaties=(harness.TREATY,)):
     """n events as journal.jsonl holds them (ids 1..n, treaties in turn, new-party and
     source-anomaly), each about 450 bytes like real new-party events."""
     evs = []
@@ -717,7 +717,7 @@ HISTORY_RSS_LIMIT_KB = (1024 if SANITIZED else 64) * 1024
 def test_history_flood(ctx):
     # Fewer under a sanitizer, where reading them at start alone takes many seconds.
     n = 4000 if SANITIZED else 10000
-    evs = journal_events(n, (run.TREATY, "XXVI-9"))
+    evs = journal_events(n, (harness.TREATY, "XXVI-9"))
     write_journal(ctx, evs)
     # Reading 10,000 events at start takes a while under a sanitizer.
     d = ctx.daemon(ctx.write_conf(ctx.serve(file="IV-13.html")), wait=False)
@@ -733,7 +733,7 @@ def test_history_flood(ctx):
             s.connect(ctx.sock)
             s.sendall(b'{"cmd": "history", "limit": 10000}\n')
             conns.append(s)
-        time.sleep(run.bounded(3))
+        time.sleep(harness.bounded(3))
         note, problems = w.finish("63 clients asking for 10,000 events and never reading")
     finally:
         for s in conns:
@@ -749,12 +749,12 @@ def test_history_flood(ctx):
     def served(req):
         r = d.request(req, timeout=10)
         return None if r.get("ok") is False and error_code(r) == "busy" else r
-    want = [e for e in evs if e["treaty"] == run.TREATY][-1500:]
-    got = result_of(wait_for(lambda: served({"cmd": "history", "treaty": run.TREATY,
+    want = [e for e in evs if e["treaty"] == harness.TREATY][-1500:]
+    got = result_of(wait_for(lambda: served({"cmd": "history", "treaty": harness.TREATY,
                                              "limit": 1500}), 10,
                              "a slot after the 63 clients hung up"), "history")["events"]
     eq([e["id"] for e in got], [e["id"] for e in want], "ids of history -n 1500 for %s"
-       % run.TREATY)
+       % harness.TREATY)
     eq(got, want, "events of history -n 1500")
     got = result_of(d.request({"cmd": "history", "limit": 10000, "since": n - 1000},
                               timeout=10), "history").get("events")
@@ -769,7 +769,7 @@ while [ ! -e "%s" ]; do sleep 0.05; done
 exit 0
 """
 
-SINKS_BEHIND = {"a": {}, "b": {"treaties": [run.TREATY]}, "c": {"events": ["new-party"]}}
+SINKS_BEHIND = {"a": {}, "b": {"treaties": [harness.TREATY]}, "c": {"events": ["new-party"]}}
 
 
 def sink_conf(script, sinks):
@@ -812,7 +812,7 @@ def test_sinks_behind(ctx):
     with open(script, "w") as f:
         f.write(GATE_SH % gate)
     os.chmod(script, 0o755)
-    write_journal(ctx, journal_events(2400, (run.TREATY, "XXVI-9")))
+    write_journal(ctx, journal_events(2400, (harness.TREATY, "XXVI-9")))
     with open(os.path.join(ctx.state, "alerts.json"), "w") as f:
         json.dump({"version": 1, "sinks": {"a": {"delivered": 0}, "b": {"delivered": 0},
                                            "c": {"delivered": 500}}}, f)
@@ -823,7 +823,7 @@ def test_sinks_behind(ctx):
     first = check_pending(ctx, d, SINKS_BEHIND, "at start")
     check(min(first.values()) >= 1000, "sinks behind by %r" % first)
     # One treaty's status is never answered from the cached whole reply.
-    st_med, st_max = timed(d, {"cmd": "status", "treaty": run.TREATY}, 20)
+    st_med, st_max = timed(d, {"cmd": "status", "treaty": harness.TREATY}, 20)
     me_med, me_max = timed(d, {"cmd": "metrics"}, 20)
     limit = 0.250 if SANITIZED else 0.050
     check(st_med < limit and me_med < limit, "with three sinks behind: status %.0f ms, "
@@ -848,7 +848,7 @@ def test_sinks_behind(ctx):
     check_pending(ctx, d, SINKS_BEHIND, "after a restart")
     # Reload with other filters: counted again for them.
     after = dict(SINKS_BEHIND, b={"events": ["source-anomaly"]},
-                 c={"events": ["new-party", "source-anomaly"], "treaties": [run.TREATY]})
+                 c={"events": ["new-party", "source-anomaly"], "treaties": [harness.TREATY]})
     ctx.write_conf(url, extra=sink_conf(script, after))
     eq(result_of(d.request({"cmd": "reload"}), "reload").get("reloaded"), True, "reload")
     check_pending(ctx, d, after, "after a reload that changed the filters")
@@ -884,7 +884,7 @@ def test_long_treaty_id(ctx):
         s.close()
 
 
-class LimitedDaemon(run.Daemon):
+class LimitedDaemon(harness.Daemon):
     """ratd started with RLIMIT_NOFILE set to nofile (soft and hard)."""
 
     def __init__(self, ctx, conf, nofile):
@@ -896,7 +896,7 @@ class LimitedDaemon(run.Daemon):
         log = open(self.ctx.log, "ab")
         try:
             self.proc = subprocess.Popen(
-                [run.RATD, "-c", self.conf], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                [harness.RATD, "-c", self.conf], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                 cwd=self.ctx.dir, env=self.ctx.env,
                 preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (n, n)))
         finally:
@@ -915,7 +915,7 @@ def test_low_nofile(ctx):
     ctx.daemons.append(d)
     d.start()
     d.wait_state("ok")
-    state = os.path.join(ctx.state, run.TREATY + ".json")
+    state = os.path.join(ctx.state, harness.TREATY + ".json")
     before = os.stat(state).st_mtime_ns
     holders = []
     try:
@@ -939,19 +939,5 @@ def test_low_nofile(ctx):
     return "with RLIMIT_NOFILE 64: %s; nobody's 100 connections: %r" % (m.group(0), tally)
 
 
-TESTS = [
-    ("crowd_1000", test_crowd_1000),
-    ("long_line_10mb", test_long_line_10mb),
-    ("bad_requests", test_bad_requests),
-    ("half_closed", test_half_closed),
-    ("never_reading", test_never_reading),
-    ("watcher_never_reads", test_watcher_never_reads),
-    ("reserved_slots", test_reserved_slots),
-    ("history_flood", test_history_flood),
-    ("sinks_behind", test_sinks_behind),
-    ("long_treaty_id", test_long_treaty_id),
-    ("low_nofile", test_low_nofile),
-]
-
 if __name__ == "__main__":
-    sys.exit(run.main(TESTS, budget=120, label="abuse"))
+    sys.exit(harness.main(harness.Suite("abuse", 120, sys.modules[__name__])))

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Integration tests for "Alerts that can be trusted" (SPEC sections 6-8), stdlib only.
+"""Integration tests for "Alerts that can be trusted", stdlib only.
+The contract: man/ratd.8 (EVENTS, ALERT DELIVERY, EXEC ALERTS) and man/ratctl.1.
 
     python3 tests/integration/suite_alerts.py --build build [-k] [-v] [TEST...]
 
-Builds on run.py (Ctx, Daemon, the fixture server); adds a local SMTP server
+Builds on harness.py (Ctx, Daemon, the fixture server); adds a local SMTP server
 (alerts/smtp_sink.py) and an exec hook that hangs on its first run (alerts/hang_once.sh).
 Loopback only; every wait is bounded; the whole suite ends within 75 s.
 """
@@ -24,15 +25,15 @@ import sys
 import threading
 import time
 
-import run
-from run import (TREATY, Fail, check, delivered, eq, exec_sink, history, parse_time,
-                 posts, result_of, short, wait_for)
+import harness
+from harness import (DELIVERY_WAIT, TREATY, Fail, check, delivered, eq, exec_sink, history,
+                     parse_time, posts, result_of, short, wait_for)
 
-sys.path.insert(0, os.path.join(run.HERE, "alerts"))
+sys.path.insert(0, os.path.join(harness.HERE, "alerts"))
 from smtp_sink import SmtpSink  # noqa: E402
 
-ALERTS_DIR = os.path.join(run.HERE, "alerts")
-BUDGET = 85
+ALERTS_DIR = os.path.join(harness.HERE, "alerts")
+BUDGET = 120
 OTHER = "IV-13-copy"
 
 
@@ -149,7 +150,7 @@ class Output:
             self.lines.append(line.decode("utf-8", "replace"))
 
     def until(self, pred, timeout, what):
-        end = time.monotonic() + run.bounded(timeout)
+        end = time.monotonic() + harness.bounded(timeout)
         while True:
             got = pred(self.lines)
             if got:
@@ -162,7 +163,7 @@ class Output:
 
 
 def watcher(ctx, *args):
-    p = subprocess.Popen([run.RATCTL, "-s", ctx.sock] + list(args), stdin=subprocess.DEVNULL,
+    p = subprocess.Popen([harness.RATCTL, "-s", ctx.sock] + list(args), stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ctx.env)
     return p, Output(p)
 
@@ -296,7 +297,7 @@ def test_mail(ctx):
         time.sleep(0.2)
         eq(smtp.messages(), [], "mails for the baseline (must be silent)")
         evs, thr = reach_threshold(ctx, d)
-        msgs = smtp.wait(len(evs), run.bounded(8))
+        msgs = smtp.wait(len(evs), harness.bounded(8))
         eq(len(msgs), len(evs), "mails received for %d events (SMTP transcript tail: %r)"
            % (len(evs), smtp.transcript[-8:]))
         time.sleep(0.5)
@@ -347,7 +348,7 @@ def textfile_figure(path, name):
 
 
 def test_metrics_textfile(ctx):
-    hook, out = run.exec_sink(ctx, "sink")
+    hook, out = harness.exec_sink(ctx, "sink")
     prom = os.path.join(ctx.dir, "prom", "ratd.prom")
     os.makedirs(os.path.dirname(prom))
     d, conf, url = start(ctx, extra="\n[alert sink]\nexec = %s\n" % hook,
@@ -358,7 +359,7 @@ def test_metrics_textfile(ctx):
     check(helps and "decoding" in helps[0] and "error responses" in helps[0],
           "ratd_fetch_bytes_total's HELP does not say what it counts: %r" % helps)
     evs, thr = reach_threshold(ctx, d)
-    wait_for(lambda: len(delivered(out)) >= len(evs), 5, "the sink to get every event")
+    wait_for(lambda: len(delivered(out)) >= len(evs), DELIVERY_WAIT, "the sink to get every event")
     wait_for(lambda: sink(d, "sink").get("pending") == 0, 5, "status pending 0")
     t0 = time.monotonic()
     pend, dlv = 'ratd_sink_pending{sink="sink"}', 'ratd_sink_delivered_total{sink="sink"}'
@@ -417,7 +418,7 @@ def test_mail_conventions(ctx):
         ctx.serve(file="IV-13.html")
         eq(d.refresh().get("result"), "changed", "refresh to today's page")
         evs = [e for e in history(d, limit=1000) if e["id"] > last]
-        msgs = smtp.wait(len(evs), run.bounded(15))
+        msgs = smtp.wait(len(evs), harness.bounded(15))
         eq(len(msgs), len(evs), "mails for %d events" % len(evs))
         host, wide = mail_host(), 0
         for m in msgs:
@@ -650,7 +651,7 @@ def test_watcher_not_reading(ctx):
             s.settimeout(3)
             s.connect(ctx.sock)
             s.sendall(b'{"cmd": "watch"}\n')
-            eq(result_of(json.loads(run.recv_line(s, 3)), "watch").get("watching"), True,
+            eq(result_of(json.loads(harness.recv_line(s, 3)), "watch").get("watching"), True,
                "watch reply")
         good.settimeout(0.2)
         th.start()
@@ -661,7 +662,7 @@ def test_watcher_not_reading(ctx):
         dropped = False
         last = max([0] + ids_of(history(d)))
         cycles = 0
-        flood_end = time.monotonic() + run.bounded(20)
+        flood_end = time.monotonic() + harness.bounded(20)
         while time.monotonic() < flood_end:
             cycles += 1
             for page, results in (("IV-13.html", ["changed"]),
@@ -828,7 +829,7 @@ def test_new_sink_starts_now(ctx):
     sink_c = "\n[alert c]\nexec = %s\ntimeout = 5s\n" % c_sh
     d, conf, url = start(ctx, extra=sink_a, ratd={"failures_before_alert": "2"})
     evs1, thr = reach_threshold(ctx, d)
-    wait_for(lambda: len(delivered(a_out)) >= len(evs1), 5, "sink a to get the first events")
+    wait_for(lambda: len(delivered(a_out)) >= len(evs1), DELIVERY_WAIT, "sink a to get the first events")
 
     ctx.write_conf(url, ratd={"failures_before_alert": "2"}, extra=sink_a + sink_b)
     rc, out, err, _ = ctx.ratctl("reload")
@@ -844,9 +845,9 @@ def test_new_sink_starts_now(ctx):
     eq(d.refresh().get("result"), "changed", "refresh to the current page")
     evs2 = history(d, since=max(ids_of(evs1)), limit=1000)
     check(evs2, "no events for 2003 -> 2024")
-    wait_for(lambda: len(delivered(b_out)) >= len(evs2), 5,
+    wait_for(lambda: len(delivered(b_out)) >= len(evs2), DELIVERY_WAIT,
              "sink b to get the %d new events" % len(evs2))
-    wait_for(lambda: len(delivered(a_out)) >= len(evs1) + len(evs2), 5,
+    wait_for(lambda: len(delivered(a_out)) >= len(evs1) + len(evs2), DELIVERY_WAIT,
              "sink a to get the new events")
     eq([e["id"] for e, _ in delivered(b_out)], ids_of(evs2), "events delivered to sink b")
 
@@ -866,7 +867,7 @@ def test_new_sink_starts_now(ctx):
     wait_for(lambda: delivered(c_out), 5, "sink c to get source-failing")
     time.sleep(0.3)
     eq([e["id"] for e, _ in delivered(c_out)], ids_of(evs3), "events delivered to sink c")
-    wait_for(lambda: len(delivered(b_out)) >= len(evs2) + 1, 5, "sink b to get source-failing")
+    wait_for(lambda: len(delivered(b_out)) >= len(evs2) + 1, DELIVERY_WAIT, "sink b to get source-failing")
     eq([e["id"] for e, _ in delivered(b_out)], ids_of(evs2 + evs3),
        "events delivered to sink b")
     eq([e["id"] for e, _ in delivered(a_out)], ids_of(evs1 + evs2 + evs3),
@@ -1094,21 +1095,5 @@ def test_hook_output(ctx):
         check(bad not in text, "the log holds %r from the hook" % bad)
 
 
-TESTS = [
-    ("webhook_three_failures", test_webhook_three_failures),
-    ("hook_timeout", test_hook_timeout),
-    ("mail", test_mail),
-    ("source_failing_once", test_source_failing_once),
-    ("watch_live", test_watch_live),
-    ("watcher_not_reading", test_watcher_not_reading),
-    ("kill_between_journal_and_delivery", test_kill_between_journal_and_delivery),
-    ("journal_ids_survive_restart", test_journal_ids_survive_restart),
-    ("new_sink_starts_now", test_new_sink_starts_now),
-    ("metrics_textfile", test_metrics_textfile),
-    ("mail_conventions", test_mail_conventions),
-    ("journal_full", test_journal_full),
-    ("hook_output", test_hook_output),
-]
-
 if __name__ == "__main__":
-    sys.exit(run.main(TESTS, budget=BUDGET, label="alerts"))
+    sys.exit(harness.main(harness.Suite("alerts", BUDGET, sys.modules[__name__])))

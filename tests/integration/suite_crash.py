@@ -25,8 +25,8 @@ import subprocess
 import sys
 import time
 
-import run
-from run import FIXTURES, TREATY, Fail, FixtureServer, check, eq, result_of, short, wait_for
+import harness
+from harness import FIXTURES, TREATY, Fail, FixtureServer, check, eq, result_of, short, wait_for
 from fixture_server import Behaviour
 
 CYCLE_BUDGET = 60.0         # seconds of kill cycles; the rest of the budget is for checks
@@ -101,7 +101,7 @@ def start_ratd(ctx, conf):
     try:
         log.write(b"--- ratd -c %s (%s)\n" % (conf.encode(), time.strftime("%H:%M:%S").encode()))
         log.flush()
-        proc = subprocess.Popen([run.RATD, "-c", conf], stdin=subprocess.DEVNULL, stdout=log,
+        proc = subprocess.Popen([harness.RATD, "-c", conf], stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=log, cwd=ctx.dir, env=ctx.env)
         proc.log_from = log.tell()
         return proc
@@ -110,7 +110,7 @@ def start_ratd(ctx, conf):
 
 
 def request(path, obj, timeout=3.0):
-    return run.sock_request(path, obj, timeout)
+    return harness.sock_request(path, obj, timeout)
 
 
 def wait_ping(ctx, proc, timeout=5.0):
@@ -241,9 +241,9 @@ def test_kill_loop(ctx):
     kills = torn = 0
     boundaries = set()          # deliveries made when each kill struck
     kids_killed = 0
-    t_end = time.monotonic() + min(CYCLE_BUDGET, run.left() - 25)
+    t_end = time.monotonic() + min(CYCLE_BUDGET, harness.left() - 25)
     while kills < MAX_KILLS and (time.monotonic() < t_end or kills < MIN_KILLS):
-        if run.left() < 20:
+        if harness.left() < 20:
             break
         socks = []
         w = None
@@ -481,7 +481,7 @@ def refused_start(ctx, conf, what):
     """Runs ratd, which must exit 1 at once; returns what it logged."""
     proc = start_ratd(ctx, conf)
     try:
-        rc = proc.wait(run.bounded(5))
+        rc = proc.wait(harness.bounded(5))
     except subprocess.TimeoutExpired:
         stop(proc)
         raise Fail("ratd kept running with %s" % what)
@@ -547,13 +547,7 @@ def test_state_dir_safety(ctx):
           "no log line about the removed temporaries")
 
 
-TESTS = [
-    ("kill_loop", test_kill_loop),
-    ("corrupt_files", test_corrupt_files),
-    ("state_dir_safety", test_state_dir_safety),
-]
-
 if __name__ == "__main__":
     # A sanitizer build (make SANITIZE=1) restarts several times more slowly.
-    sys.exit(run.main(TESTS, budget=150 if os.environ.get("RATD_SANITIZED") == "1" else 90,
-                      label="crash"))
+    budget = 150 if os.environ.get("RATD_SANITIZED") == "1" else 90
+    sys.exit(harness.main(harness.Suite("crash", budget, sys.modules[__name__])))

@@ -22,8 +22,8 @@ import struct
 import sys
 import time
 
-import run
-from run import (ASPNET_ERROR_PAGE, FIXTURES, TREATY, Fail, FixtureServer, check, edit_row,
+import harness
+from harness import (ASPNET_ERROR_PAGE, FIXTURES, TREATY, Fail, FixtureServer, check, edit_row,
                  eq, history, parse_time, result_of, short, wait_for)
 from fixture_server import Behaviour, _Handler
 
@@ -216,6 +216,11 @@ def http_status_case(status):
     return test
 
 
+test_http_404 = http_status_case(404)
+test_http_500 = http_status_case(500)
+test_http_503 = http_status_case(503)
+
+
 def test_http_503_backoff(ctx):
     # Without Retry-After: the first retry 1 minute later, then uniform in [1, 2] minutes.
     d, before = start(ctx)
@@ -289,7 +294,8 @@ def cut_in_table(body, where=0.5):
 
 def test_truncated_table(ctx):
     # An honest Content-Length, a page that is just short. The same short page three
-    # times in a row would be accepted (SPEC 5), so: twice, then cut elsewhere.
+    # times in a row would be accepted (man/ratd.8, DESCRIPTION, Check), so: twice, then
+    # cut elsewhere.
     d, before = start(ctx)
     body = page()
     ctx.serve(body=cut_in_table(body))
@@ -346,7 +352,6 @@ def test_redirect_loop(ctx):
     # Three fetches, each the first request and 5 redirects followed.
     eq(ctx.server.count() - n, 3 * 6, "requests made by three fetches through a 302 loop")
     recover(ctx, d, before, evs)
-
 
 
 def source_in_file(ctx):
@@ -605,7 +610,7 @@ def cpu_seconds(pid):
 def refresh_later(d):
     """Sends a refresh and returns its socket without waiting: read it with recv_line."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(run.bounded(5))
+    s.settimeout(harness.bounded(5))
     s.connect(d.sock)
     s.sendall(b'{"cmd": "refresh", "treaty": "%s"}\n' % TREATY.encode())
     return s
@@ -630,15 +635,15 @@ def test_parse_over_cpu_budget(ctx):
     ctx.serve(body=attribute_bomb())
     s = refresh_later(d)
     try:
-        kids = run.wait_for(lambda: children_of(pid), 10, "the parse to start in a child")
+        kids = harness.wait_for(lambda: children_of(pid), 10, "the parse to start in a child")
         lat = ping_while(d, lambda: kids[0] in children_of(pid))
         check(len(lat) >= 5, "only %d pings were answered during the parse" % len(lat))
         check(max(lat) < PING_LIMIT, "slowest of %d pings during the parse: %.0f ms (limit "
               "%.0f ms)" % (len(lat), max(lat) * 1000, PING_LIMIT * 1000))
-        line = run.recv_line(s, 40)
+        line = harness.recv_line(s, 40)
     finally:
         s.close()
-    r = run.find_treaty(result_of(json.loads(line), "refresh"))
+    r = harness.find_treaty(result_of(json.loads(line), "refresh"))
     eq(r.get("result"), "refused", "refresh of a page over the parse budget (%r)" % (r,))
     eq(r.get("error"), "page parse exceeded its CPU budget (2 s)", "reason")
     src = d.status()["source"]
@@ -648,33 +653,33 @@ def test_parse_over_cpu_budget(ctx):
     evs = history(d)
     eq([(e["type"], e["data"].get("reason")) for e in evs],
        [("source-anomaly", r["error"])], "events after the page over the parse budget")
-    run.wait_for(lambda: not children_of(pid), 5, "the parse child to be reaped")
+    harness.wait_for(lambda: not children_of(pid), 5, "the parse child to be reaped")
 
     # A reload that points the treaty elsewhere in the middle of a parse: that parse is
     # killed and reaped at once, and the new page fetched and parsed by a new child.
     good = ctx.serve(path="/good", file="IV-13.html")
     s = refresh_later(d)
     try:
-        kids = run.wait_for(lambda: children_of(pid), 10, "the second parse to start")
+        kids = harness.wait_for(lambda: children_of(pid), 10, "the second parse to start")
         ctx.write_conf(good, ratd={"failures_before_alert": str(FBA)})
         d.signal(signal.SIGHUP)
-        line = run.recv_line(s, 20)
+        line = harness.recv_line(s, 20)
     finally:
         s.close()
-    r = run.find_treaty(result_of(json.loads(line), "refresh"))
+    r = harness.find_treaty(result_of(json.loads(line), "refresh"))
     eq(r.get("result"), "unchanged", "refresh across a reload to another page (%r)" % (r,))
     check(not os.path.exists("/proc/%d" % kids[0]),
           "the parse child %d killed by the reload was not reaped" % kids[0])
 
     # SIGTERM in the middle of a parse: handled at once, the child killed and reaped.
-    worker = run.wait_for(lambda: children_of(pid), 5, "the parse child kept for the next page")
+    worker = harness.wait_for(lambda: children_of(pid), 5, "the parse child kept for the next page")
     ctx.serve(path="/good", body=attribute_bomb())
     busy0 = cpu_seconds(worker[0])
     s = refresh_later(d)
     try:
-        run.wait_for(lambda: cpu_seconds(worker[0]) > busy0 + 0.2, 10, "the third parse to start")
+        harness.wait_for(lambda: cpu_seconds(worker[0]) > busy0 + 0.2, 10, "the third parse to start")
         d.signal(signal.SIGTERM)
-        rc = d.proc.wait(run.bounded(10))
+        rc = d.proc.wait(harness.bounded(10))
     finally:
         s.close()
     eq(rc, 0, "exit status after SIGTERM during a parse")
@@ -700,32 +705,5 @@ def test_french_error_page(ctx):
     recover(ctx, d, before, evs)
 
 
-TESTS = [
-    ("http_404", http_status_case(404)),
-    ("http_500", http_status_case(500)),
-    ("http_503", http_status_case(503)),
-    ("http_503_backoff", test_http_503_backoff),
-    ("http_429_retry_after", test_http_429_retry_after),
-    ("connection_refused", test_connection_refused),
-    ("reset_mid_body", test_reset_mid_body),
-    ("truncated_table", test_truncated_table),
-    ("stall", test_stall),
-    ("trickle_past_timeout", test_trickle_past_timeout),
-    ("over_max_page_size", test_over_max_page_size),
-    ("redirect_loop", test_redirect_loop),
-    ("redirect_other_host", test_redirect_other_host),
-    ("redirect_same_host", test_redirect_same_host),
-    ("validator_not_ascii", test_validator_not_ascii),
-    ("aspnet_anomaly_once", test_aspnet_anomaly_once),
-    ("table_renamed", test_table_renamed),
-    ("empty_200", test_empty_200),
-    ("binary_garbage", test_binary_garbage),
-    ("latin1_page", test_latin1_page),
-    ("flip_flop", test_flip_flop),
-    ("reduced_page_confirmation", test_reduced_page_confirmation),
-    ("parse_over_cpu_budget", test_parse_over_cpu_budget),
-    ("french_error_page", test_french_error_page),
-]
-
 if __name__ == "__main__":
-    sys.exit(run.main(TESTS, budget=100, label="faults"))
+    sys.exit(harness.main(harness.Suite("faults", 100, sys.modules[__name__])))

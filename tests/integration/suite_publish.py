@@ -3,7 +3,7 @@
 
     /usr/bin/python3 tests/integration/suite_publish.py --build build [-k] [-v] [TEST...]
 
-Builds on run.py (Ctx, Daemon, the fixture server). Checks index.html, feed.atom, ID.svg
+Builds on harness.py (Ctx, Daemon, the fixture server). Checks index.html, feed.atom, ID.svg
 and ID.ics with Debian's validators: python3-feedparser, python3-icalendar,
 python3-html5lib, xmllint (libxml2-utils) and headless chromium (`make deps` installs
 them all; run with /usr/bin/python3, which has the python3-* packages). A test skips,
@@ -21,8 +21,8 @@ import tempfile
 import time
 import zlib
 
-import run
-from run import TREATY, Fail, check, eq, history, short, wait_for
+import harness
+from harness import TREATY, Fail, check, eq, history, short, wait_for
 
 try:
     import feedparser
@@ -36,7 +36,7 @@ except ImportError as e:
 
 BUDGET = 100
 BASE_URL = "https://ratd.example.org/treaties/"
-FILES = ("index.html", "feed.atom", TREATY + ".svg", TREATY + ".ics")
+FILES = ("index.html", "feed.atom", TREATY + ".svg", TREATY + ".ics", TREATY + ".html")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -67,7 +67,7 @@ def start(ctx, file="IV-13.2003-03-13.html", **kw):
     d = ctx.daemon(conf)
     st = d.wait_state("ok")
     wait_for(lambda: all(os.path.exists(os.path.join(www(ctx), n)) for n in FILES), 5,
-             "the four published files")
+             "the published files")
     return d, conf, url, st
 
 
@@ -131,7 +131,7 @@ def chromium(ctx, *args, timeout=40):
     argv = [CHROMIUM, "--headless", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
             "--user-data-dir=" + prof] + (["--no-sandbox"] if os.geteuid() == 0 else [])
     p = subprocess.run(argv + list(args), stdin=subprocess.DEVNULL, capture_output=True,
-                       timeout=run.bounded(timeout), cwd=ctx.dir)
+                       timeout=harness.bounded(timeout), cwd=ctx.dir)
     return p.returncode, p.stdout.decode("utf-8", "replace")
 
 
@@ -189,7 +189,7 @@ def test_files_after_first_fetch(ctx):
         mode = stat.S_IMODE(os.stat(os.path.join(www(ctx), n)).st_mode)
         eq(mode, 0o644, "mode of %s" % n)
     left = [n for n in os.listdir(www(ctx)) if n not in FILES]
-    eq(left, [], "files besides the four (temporary files left behind?)")
+    eq(left, [], "files besides the published ones (temporary files left behind?)")
     html = read(ctx, "index.html").decode()
     # A strict HTML5 parse: html5lib raises on any parse error.
     try:
@@ -207,6 +207,42 @@ def test_files_after_first_fetch(ctx):
         check(not re.match(r"[a-z]+:", m.group(1)), "<link> to another site: %s" % m.group(1))
     xmllint(os.path.join(www(ctx), TREATY + ".svg"))
     xmllint(os.path.join(www(ctx), "feed.atom"))
+    # The treaty's own page: the same section, whole.
+    own = read(ctx, TREATY + ".html").decode()
+    try:
+        html5lib.HTMLParser(strict=True, namespaceHTMLElements=False).parse(own)
+    except Exception as e:
+        raise Fail("html5lib (strict) refuses %s.html: %s" % (TREATY, e))
+    for needle in ("Participants (", "<th scope=\"row\">El Salvador</th>", "2003-03-13"):
+        check(needle in own, "%s.html lacks %r" % (TREATY, needle))
+
+
+def test_long_index_links_treaty_pages(ctx):
+    # Four treaties: the index keeps each one's figures and chart, and links to the
+    # treaty's own page for the participants instead of listing them all.
+    url = ctx.serve(file="IV-13.html")
+    ids = ["IV-13-%s" % c for c in "abc"]
+    extra = "".join("\n[treaty %s]\ntitle = Copy %s\nurl = %s\nthreshold = 20\n"
+                    % (i, i, url) for i in ids)
+    d = ctx.daemon(ctx.write_conf(url, extra=extra + publish_extra(ctx)))
+    d.wait_state("ok")
+    for i in ids:
+        wait_for(lambda: d.status(i)["source"].get("state") == "ok", 5, "%s's fetch" % i)
+    names = ["index.html"] + ["%s.html" % i for i in [TREATY] + ids]
+    wait_for(lambda: all(os.path.exists(os.path.join(www(ctx), n)) for n in names), 5,
+             "index.html and the four treaty pages")
+    wait_for(lambda: all(("Copy %s" % i) in read(ctx, "index.html").decode() for i in ids),
+             5, "every treaty on the index")
+    wait_for(lambda: all('href="%s.html"' % i in read(ctx, "index.html").decode()
+                         for i in [TREATY] + ids), 5, "the index to link the four pages")
+    wait_for(lambda: all("Participants (70)" in read(ctx, "%s.html" % i).decode()
+                         for i in [TREATY] + ids), 5, "the four pages to list 70 participants")
+    html = read(ctx, "index.html").decode()
+    check("Participants (" not in html, "the index of four treaties lists participants")
+    for i in [TREATY] + ids:
+        check('<section id="%s"' % i in html, "the index lacks %s's section" % i)
+        own = read(ctx, "%s.html" % i).decode()
+        check("Participants (70)" in own, "%s.html lacks its 70 participants" % i)
 
 
 def test_feed_newest_first_stable_ids(ctx):
@@ -366,7 +402,7 @@ def test_new_party_updates_files(ctx):
 def test_once_and_bad_dir(ctx):
     url = ctx.serve(file="IV-13.html")
     conf = ctx.write_conf(url, extra=publish_extra(ctx))
-    p = ctx.run([run.RATD, "--once", "-c", conf], 20)
+    p = ctx.run([harness.RATD, "--once", "-c", conf], 20)
     eq(p.returncode, 0, "ratd --once (stderr %s)" % short(p.stderr.decode()))
     for n in FILES:
         check(os.path.exists(os.path.join(www(ctx), n)), "ratd --once did not write %s" % n)
@@ -381,15 +417,5 @@ def test_once_and_bad_dir(ctx):
     eq(d.status().get("counted"), 59, "status while publishing fails")
 
 
-TESTS = [
-    ("files_after_first_fetch", test_files_after_first_fetch),
-    ("feed_newest_first_stable_ids", test_feed_newest_first_stable_ids),
-    ("calendar", test_calendar),
-    ("svg_and_ratctl", test_svg_and_ratctl),
-    ("page_in_browser", test_page_in_browser),
-    ("new_party_updates_files", test_new_party_updates_files),
-    ("once_and_bad_dir", test_once_and_bad_dir),
-]
-
 if __name__ == "__main__":
-    sys.exit(run.main(TESTS, budget=BUDGET, label="publish"))
+    sys.exit(harness.main(harness.Suite("publish", BUDGET, sys.modules[__name__])))

@@ -31,7 +31,7 @@ tmp=$(mktemp -d /tmp/ratd-systemd.XXXXXX) || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
 # 1. What the units promise each other and ratctl.
-want=$(sed -n 's/^#define RATD_DEFAULT_SOCKET "\(.*\)"$/\1/p' include/ratd/proto.h)
+want=$(sed -n 's/^#define RATD_DEFAULT_SOCKET "\(.*\)"$/\1/p' common/proto.h)
 listens=$(grep -c '^ListenStream=' systemd/ratd.socket)
 if [ "$listens" = 1 ] && grep -qx "ListenStream=$want" systemd/ratd.socket; then
 	ok "ratd.socket has one ListenStream=, ratctl's default $want"

@@ -1392,6 +1392,12 @@ test_day_zone(void **state)
 	/* The process's own zone is left as it was. */
 	assert_null(getenv("TZ"));
 	zone_free(&z);
+	/* A bad name is quoted back cut between characters: 63 bytes, then "é" across the
+	 * 64-byte bound. */
+	assert_int_equal(zone_load(&z, "Europe/Xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "\xc3\xa9\xc3\xa9", winter, msg, sizeof(msg)), -1);
+	assert_non_null(strstr(msg, "xxxx': use"));
+	assert_null(strchr(msg, '\xc3'));
 
 	assert_loads("[ratd]\nday_zone = America/New_York\n" MINIMAL, &c);
 	assert_string_equal(c.day_zone.name, "America/New_York");

@@ -1,6 +1,6 @@
-/* Events (SPEC §6): what a commit of one snapshot over another raises, their ids and their
- * validation. The IV-13 threshold day is the real case: 14 March 2003, El Salvador and
- * Guatemala deposit the 20th and 21st instruments. */
+/* Events (man/ratd.8, EVENTS): what a commit of one snapshot over another raises, their
+ * ids and their validation. The IV-13 threshold day is the real case: 14 March 2003,
+ * El Salvador and Guatemala deposit the 20th and 21st instruments. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "event.h"
+#include "helpers.h"
 #include "untc.h"
 
 #define K(k) (1u << (k))
@@ -45,45 +46,14 @@ five(int approaching)
 	return ct;
 }
 
-static day_t
-D(const char *iso)
-{
-	day_t d;
-
-	if (date_parse_iso(iso, &d) == -1)
-		fail_msg("bad date in test: %s", iso);
-	return d;
-}
+/* Days read like the dates they are. */
+#define D(iso) helpers_day(iso)
 
 /* 09:00 UTC on that day. */
 static time_t
 at(const char *iso)
 {
 	return (time_t)D(iso) * 86400 + 9 * 3600;
-}
-
-static struct snapshot *
-parse_file(const char *name)
-{
-	char path[512], err[256] = "";
-	struct snapshot *s;
-	FILE *f;
-	char *buf;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/%s", FIXTURES, name);
-	assert_non_null(f = fopen(path, "rb"));
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	assert_true((n = ftell(f)) > 0);
-	rewind(f);
-	assert_non_null(buf = malloc((size_t)n));
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	s = untc_parse(buf, (size_t)n, UNTC_AUTO, err, sizeof(err));
-	free(buf);
-	if (s == NULL)
-		fail_msg("%s: %s", name, err);
-	return s;
 }
 
 /* One row of a synthetic table; NULL dates are empty cells. */
@@ -193,8 +163,8 @@ static void
 test_iv13_threshold_day(void **state)
 {
 	struct conf_treaty ct = iv13();
-	struct snapshot *before = parse_file("IV-13.2003-03-13.html");
-	struct snapshot *after = parse_file("IV-13.2003-03-14.html");
+	struct snapshot *before = helpers_parse_fixture("IV-13.2003-03-13.html", UNTC_AUTO);
+	struct snapshot *after = helpers_parse_fixture("IV-13.2003-03-14.html", UNTC_AUTO);
 	struct event_list l = { 0 };
 	const json_t *ev, *d, *who;
 	size_t i;
@@ -240,8 +210,8 @@ static void
 test_threshold_of_a_protocol(void **state)
 {
 	struct conf_treaty ct = iv13();
-	struct snapshot *before = parse_file("IV-13.2003-03-13.html");
-	struct snapshot *after = parse_file("IV-13.2003-03-14.html");
+	struct snapshot *before = helpers_parse_fixture("IV-13.2003-03-13.html", UNTC_AUTO);
+	struct snapshot *after = helpers_parse_fixture("IV-13.2003-03-14.html", UNTC_AUTO);
 	struct event_list l = { 0 };
 	char conv[] = "IV-99";
 	const json_t *ev;
@@ -268,8 +238,8 @@ static void
 test_iv13_instruments_dated_tomorrow_are_not_yet_facts(void **state)
 {
 	struct conf_treaty ct = iv13();
-	struct snapshot *before = parse_file("IV-13.2003-03-13.html");
-	struct snapshot *after = parse_file("IV-13.2003-03-14.html");
+	struct snapshot *before = helpers_parse_fixture("IV-13.2003-03-13.html", UNTC_AUTO);
+	struct snapshot *after = helpers_parse_fixture("IV-13.2003-03-14.html", UNTC_AUTO);
 	struct event_list l = { 0 };
 
 	diff(&l, &ct, before, after, "2003-03-13");
@@ -285,8 +255,8 @@ static void
 test_identical_snapshots_raise_nothing(void **state)
 {
 	struct conf_treaty ct = iv13();
-	struct snapshot *a = parse_file("IV-13.2003-03-14.html");
-	struct snapshot *b = parse_file("IV-13.2003-03-14.html");
+	struct snapshot *a = helpers_parse_fixture("IV-13.2003-03-14.html", UNTC_AUTO);
+	struct snapshot *b = helpers_parse_fixture("IV-13.2003-03-14.html", UNTC_AUTO);
 	struct event_list l = { 0 };
 
 	diff(&l, &ct, a, b, "2003-03-14");
@@ -608,8 +578,8 @@ test_event_check(void **state)
 {
 	static const char *const fields[] = { "id", "time", "type", "treaty", "summary", "data" };
 	struct conf_treaty ct = iv13();
-	struct snapshot *before = parse_file("IV-13.2003-03-13.html");
-	struct snapshot *after = parse_file("IV-13.2003-03-14.html");
+	struct snapshot *before = helpers_parse_fixture("IV-13.2003-03-13.html", UNTC_AUTO);
+	struct snapshot *after = helpers_parse_fixture("IV-13.2003-03-14.html", UNTC_AUTO);
 	struct event_list l = { 0 };
 	uint64_t next = 1;
 	json_t *ev, *bad;

@@ -13,72 +13,23 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
 #include "journal.h"
 #include "state.h"
 
 static char err[1024];
 
-struct fx {
-	char dir[64];
-	char path[128];      /* dir/journal.jsonl */
-};
-
 static int
 setup(void **state)
 {
-	struct fx *fx = calloc(1, sizeof(*fx));
-
-	if (fx == NULL)
-		return -1;
-	strcpy(fx->dir, "/tmp/ratd-test-journal-XXXXXX");
-	if (mkdtemp(fx->dir) == NULL) {
-		free(fx);
-		return -1;
-	}
-	snprintf(fx->path, sizeof(fx->path), "%s/%s", fx->dir, JOURNAL_NAME);
-	*state = fx;
-	return 0;
+	return (*state = helpers_dir_new(JOURNAL_NAME)) == NULL ? -1 : 0;
 }
 
 static int
 teardown(void **state)
 {
-	struct fx *fx = *state;
-	char path[512];
-	struct dirent *de;
-	DIR *d;
-
-	if ((d = opendir(fx->dir)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", fx->dir, de->d_name);
-			unlink(path);
-		}
-		closedir(d);
-	}
-	rmdir(fx->dir);
-	free(fx);
+	helpers_dir_free(*state);
 	return 0;
-}
-
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	rewind(f);
-	assert_non_null(buf = malloc((size_t)n + 1));
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
 }
 
 static void
@@ -96,7 +47,7 @@ static size_t
 lines_in(const char *path)
 {
 	size_t len, i, n = 0;
-	char *text = slurp(path, &len);
+	char *text = helpers_read_file(path, &len);
 
 	for (i = 0; i < len; i++)
 		n += text[i] == '\n';
@@ -162,7 +113,7 @@ append_ids(struct journal *j, uint64_t first, size_t n, uint64_t step, size_t ba
 }
 
 static void
-open_ok(struct journal *j, const struct fx *fx)
+open_ok(struct journal *j, const struct helpers_dir *fx)
 {
 	if (journal_open(j, fx->dir, err, sizeof(err)) != 0)
 		fail_msg("journal_open: %s", err);
@@ -181,7 +132,7 @@ assert_ids(const struct journal *j, uint64_t first, uint64_t last)
 static void
 test_empty_dir(void **state)
 {
-	struct fx *fx = *state;
+	struct helpers_dir *fx = *state;
 	struct journal j;
 
 	open_ok(&j, fx);
@@ -198,7 +149,7 @@ test_empty_dir(void **state)
 static void
 test_append_and_reopen(void **state)
 {
-	struct fx *fx = *state;
+	struct helpers_dir *fx = *state;
 	struct journal j;
 	size_t len;
 	char *text;
@@ -210,7 +161,7 @@ test_append_and_reopen(void **state)
 	assert_int_equal(lines_in(fx->path), 3);
 	journal_close(&j);
 
-	text = slurp(fx->path, &len);
+	text = helpers_read_file(fx->path, &len);
 	assert_int_equal(strncmp(text, "{\"id\":1,", 8), 0);
 	free(text);
 
@@ -238,7 +189,7 @@ test_append_and_reopen(void **state)
 static void
 test_after_with_gaps(void **state)
 {
-	struct fx *fx = *state;
+	struct helpers_dir *fx = *state;
 	struct journal j;
 	uint64_t since;
 
@@ -267,7 +218,7 @@ test_after_with_gaps(void **state)
 static void
 test_torn_last_line(void **state)
 {
-	struct fx *fx = *state;
+	struct helpers_dir *fx = *state;
 	char aside[512], *before, *kept;
 	struct journal j;
 	size_t blen, klen;
@@ -277,7 +228,7 @@ test_torn_last_line(void **state)
 	journal_close(&j);
 	/* A crash in the middle of writing event 4. */
 	put(fx->path, "ab", "{\"id\":4,\"time\":\"2024-09-30T09:");
-	before = slurp(fx->path, &blen);
+	before = helpers_read_file(fx->path, &blen);
 
 	open_ok(&j, fx);
 	assert_ids(&j, 1, 3);
@@ -287,7 +238,7 @@ test_torn_last_line(void **state)
 
 	/* The damaged file is kept beside, byte for byte. */
 	assert_int_equal(entries(fx->dir, JOURNAL_NAME ".corrupt-", aside, sizeof(aside)), 1);
-	kept = slurp(aside, &klen);
+	kept = helpers_read_file(aside, &klen);
 	assert_int_equal(klen, blen);
 	assert_memory_equal(kept, before, blen);
 	free(kept);
@@ -307,7 +258,7 @@ test_torn_last_line(void **state)
 static void
 test_invalid_lines_in_the_middle(void **state)
 {
-	struct fx *fx = *state;
+	struct helpers_dir *fx = *state;
 	struct journal j;
 
 	put(fx->path, "wb", line(1));
@@ -331,7 +282,7 @@ test_invalid_lines_in_the_middle(void **state)
 static void
 test_ids_out_of_order(void **state)
 {
-	struct fx *fx = *state;
+	struct helpers_dir *fx = *state;
 	struct journal j;
 
 	put(fx->path, "wb", line(1));
@@ -353,7 +304,7 @@ test_ids_out_of_order(void **state)
 static void
 test_bump_keeps_ids_from_coming_back(void **state)
 {
-	struct fx *fx = *state;
+	struct helpers_dir *fx = *state;
 	struct journal j;
 
 	open_ok(&j, fx);
@@ -387,7 +338,7 @@ collect_id(void *arg, json_t *ev)
 static void
 test_memory_keeps_the_latest(void **state)
 {
-	struct fx *fx = *state;
+	struct helpers_dir *fx = *state;
 	struct journal j;
 	uint64_t ids[21] = { 0 };
 
@@ -421,7 +372,7 @@ test_memory_keeps_the_latest(void **state)
 static void
 test_compaction(void **state)
 {
-	struct fx *fx = *state;
+	struct helpers_dir *fx = *state;
 	struct journal j;
 	const uint64_t total = 2 * JOURNAL_KEEP + 1000;
 
@@ -468,7 +419,7 @@ append_of(struct journal *j, const char *treaty, uint64_t first, size_t n)
 
 /* The outbox a commit of IV-13 with no new event saves, read back from its state file. */
 static json_t *
-unchanged_commit(const struct fx *fx, const struct journal *j)
+unchanged_commit(const struct helpers_dir *fx, const struct journal *j)
 {
 	struct source_meta m = { 0 }, back;
 	struct snapshot *snap;
@@ -490,7 +441,7 @@ unchanged_commit(const struct fx *fx, const struct journal *j)
 static void
 test_disk_full_keeps_events_pending(void **state)
 {
-	struct fx *fx = *state;
+	struct helpers_dir *fx = *state;
 	struct journal j;
 	json_t *outbox, *st;
 	size_t i;
@@ -558,7 +509,7 @@ test_disk_full_keeps_events_pending(void **state)
 static void
 test_memory_with_pending_events(void **state)
 {
-	struct fx *fx = *state;
+	struct helpers_dir *fx = *state;
 	struct journal j;
 
 	open_ok(&j, fx);

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <ev.h>
 
+#include "helpers.h"
 #include "parser.h"
 #include "snapshot.h"
 
@@ -31,26 +32,6 @@ done(void *arg, struct snapshot *s, const char *why, double cpu)
 	snprintf(o->why, sizeof(o->why), "%s", s != NULL ? "" : why);
 	snapshot_free(s);
 	assert_true(cpu >= 0);
-}
-
-static char *
-slurp(const char *name, size_t *len)
-{
-	char path[512];
-	FILE *f;
-	char *buf;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/%s", FIXTURES, name);
-	assert_non_null(f = fopen(path, "rb"));
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	assert_non_null(buf = malloc((size_t)n + 1));
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
 }
 
 static char *
@@ -87,12 +68,12 @@ test_pages_in_order(void **state)
 	char err[256], *page;
 	size_t len;
 
-	page = slurp("IV-13.html", &len);
+	page = helpers_read_fixture("IV-13.html", &len);
 	assert_non_null(parser_start(p, page, len, UNTC_AUTO, done, &o[0], err, sizeof(err)));
 	page = copy("<html><head><title>Runtime Error</title></head></html>");
 	assert_non_null(parser_start(p, page, strlen(page), UNTC_HTML, done, &o[1], err,
 	    sizeof(err)));
-	page = slurp("IV-13.xml", &len);
+	page = helpers_read_fixture("IV-13.xml", &len);
 	assert_non_null(parser_start(p, page, len, UNTC_XML, done, &o[2], err, sizeof(err)));
 	wait_all(o, 3);
 	assert_int_equal(o[0].calls, 1);
@@ -130,7 +111,7 @@ test_cpu_budget_ends_the_child(void **state)
 	page = attribute_bomb(&len);
 	assert_non_null(parser_start(p, page, len, UNTC_HTML, done, &o[0], err, sizeof(err)));
 	/* The page after it gets a new child. */
-	page = slurp("IV-13.html", &len);
+	page = helpers_read_fixture("IV-13.html", &len);
 	assert_non_null(parser_start(p, page, len, UNTC_HTML, done, &o[1], err, sizeof(err)));
 	wait_all(o, 2);
 	assert_string_equal(o[0].why, "page parse exceeded its CPU budget (2 s)");
@@ -150,10 +131,10 @@ test_cancel(void **state)
 	page = attribute_bomb(&len);
 	assert_non_null(busy = parser_start(p, page, len, UNTC_HTML, done, &o[0], err,
 	    sizeof(err)));
-	page = slurp("IV-13.html", &len);
+	page = helpers_read_fixture("IV-13.html", &len);
 	assert_non_null(queued = parser_start(p, page, len, UNTC_HTML, done, &o[1], err,
 	    sizeof(err)));
-	page = slurp("IV-13.xml", &len);
+	page = helpers_read_fixture("IV-13.xml", &len);
 	assert_non_null(parser_start(p, page, len, UNTC_XML, done, &o[2], err, sizeof(err)));
 	ev_run(EV_DEFAULT, EVRUN_NOWAIT);
 	/* Cancelling the page in the child kills it; the queued ones go on without it. */
@@ -222,7 +203,8 @@ test_reply_is_the_whole_snapshot(void **state)
 	size_t i, len;
 
 	for (i = 0; i <= sizeof(names) / sizeof(names[0]); i++) {
-		page = i < sizeof(names) / sizeof(names[0]) ? slurp(names[i], &len) : copy(notes);
+		page = i < sizeof(names) / sizeof(names[0]) ?
+		    helpers_read_fixture(names[i], &len) : copy(notes);
 		if (i == sizeof(names) / sizeof(names[0]))
 			len = strlen(page);
 		assert_non_null(want = untc_parse(page, len, UNTC_AUTO, err, sizeof(err)));

@@ -12,6 +12,7 @@
 
 #include "conf.h"
 #include "date.h"
+#include "helpers.h"
 #include "rule.h"
 #include "snapshot.h"
 #include "untc.h"
@@ -29,33 +30,6 @@ ymd(int y, int m, int d)
 	return date_from_ymd(y, m, d);
 }
 
-static struct snapshot *
-parse_fixture(const char *name)
-{
-	char path[512], err[256] = "";
-	struct snapshot *s;
-	FILE *f;
-	char *buf;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/%s", FIXTURES, name);
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0);
-	rewind(f);
-	buf = malloc((size_t)n);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	s = untc_parse(buf, (size_t)n, UNTC_AUTO, err, sizeof(err));
-	free(buf);
-	if (s == NULL)
-		fail_msg("%s: %s", name, err);
-	return s;
-}
-
 static void
 preset_open(struct preset *p, const char *id, const char *fixture)
 {
@@ -69,7 +43,7 @@ preset_open(struct preset *p, const char *id, const char *fixture)
 	assert_int_equal(p->conf.nerrors, 0);
 	assert_non_null(conf_treaty_find(&p->conf, id));
 	p->rule = &conf_treaty_find(&p->conf, id)->rule;
-	p->snap = parse_fixture(fixture);
+	p->snap = helpers_parse_fixture(fixture, UNTC_AUTO);
 }
 
 static void

@@ -13,7 +13,7 @@
 #include "feed.h"
 #include "ical.h"
 #include "page.h"
-#include "ratd/svg.h"
+#include "svg.h"
 
 /* What fn wrote, as a fresh string. */
 #define CAPTURE(buf, call) do {                                          \
@@ -221,7 +221,7 @@ test_page_escapes(void **state)
 	    "events");
 	char *out = NULL;
 
-	CAPTURE(out, page_write(f, views, "2024-01-01"));
+	CAPTURE(out, page_write(f, views, "2024-01-01", false));
 	assert_int_equal(strncmp(out, "<!DOCTYPE html>\n<html lang=\"en\">", 32), 0);
 	assert_null(strstr(out, "<script"));
 	assert_non_null(strstr(out, "&lt;script&gt;alert(1)&lt;/script&gt;"));

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "ratd/render.h"
+#include "render.h"
 
 typedef void (*render_fn)(FILE *, const json_t *, bool);
 

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
 #include "rule.h"
 
 #define CSV_FIELDS 5
@@ -29,15 +30,8 @@ static const struct rule tpnw = {
 	.align = RULE_ALIGN_NONE, .count_mask = IV13_COUNT,
 };
 
-static day_t
-D(const char *iso)
-{
-	day_t d;
-
-	if (date_parse_iso(iso, &d) == -1)
-		fail_msg("bad date in test: %s", iso);
-	return d;
-}
+/* Days read like the dates they are. */
+#define D(iso) helpers_day(iso)
 
 static const char *
 iso(day_t d)

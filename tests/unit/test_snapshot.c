@@ -390,6 +390,51 @@ test_from_json_rejects_too_many(void **state)
 	json_decref(j);
 }
 
+/* A page whose 200 notes of 1,000 bytes each hang on every one of 1,000 rows would make a
+ * snapshot of megabytes, which the daemon decodes, saves and serves on its loop: the
+ * notes a snapshot keeps are capped, and the cap holds through its JSON form. */
+static void
+test_note_bytes_capped(void **state)
+{
+	struct snapshot *s = snapshot_new(), *back;
+	char name[32], note[SNAPSHOT_MAX_TEXT + 1], *text, err[256];
+	size_t i, k, total = 0;
+	json_t *j;
+
+	assert_non_null(s);
+	for (i = 0; i < SNAPSHOT_MAX_PARTICIPANTS; i++) {
+		snprintf(name, sizeof(name), "State %zu", i);
+		assert_int_equal(snapshot_add(s, name, false, none,
+		    act("2003-03-14", KIND_RATIFICATION)), 0);
+		for (k = 0; k < 4; k++) {
+			memset(note, 'x', SNAPSHOT_MAX_TEXT);
+			snprintf(note, sizeof(note), "%zu", (i * 4 + k) % 200);
+			note[strlen(note)] = ' ';
+			note[SNAPSHOT_MAX_TEXT] = '\0';
+			assert_int_equal(snapshot_add_note(s, i, note), 0);
+		}
+	}
+	for (i = 0; i < s->n; i++)
+		for (k = 0; k < s->v[i].nnotes; k++)
+			total += strlen(s->v[i].notes[k]);
+	assert_true(total <= SNAPSHOT_MAX_NOTE_BYTES);
+	assert_true(total > SNAPSHOT_MAX_NOTE_BYTES - SNAPSHOT_MAX_TEXT);
+	assert_int_equal(s->v[0].nnotes, 4);
+	assert_int_equal(s->v[s->n - 1].nnotes, 0);
+	j = snapshot_to_json(s);
+	assert_non_null(j);
+	text = json_dumps(j, JSON_COMPACT);
+	assert_non_null(text);
+	assert_true(strlen(text) < 256 * 1024);
+	back = snapshot_from_json(j, err, sizeof(err));
+	assert_non_null(back);
+	assert_int_equal(back->note_bytes, total);
+	free(text);
+	json_decref(j);
+	snapshot_free(back);
+	snapshot_free(s);
+}
+
 int
 main(void)
 {
@@ -405,6 +450,7 @@ main(void)
 		cmocka_unit_test(test_from_json_names_each_defect),
 		cmocka_unit_test(test_from_json_rejects_shapes),
 		cmocka_unit_test(test_from_json_rejects_too_many),
+		cmocka_unit_test(test_note_bytes_capped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

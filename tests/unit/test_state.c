@@ -17,76 +17,27 @@
 
 #include <cmocka.h>
 
+#include "atomicfile.h"
 #include "event.h"
 #include "fetch.h"
+#include "helpers.h"
 #include "journal.h"
 #include "state.h"
 #include "untc.h"
 
 static char err[1024];
 
-struct fx {
-	char dir[64];
-	char path[128];      /* dir/IV-13.json */
-};
-
 static int
 setup(void **state)
 {
-	struct fx *fx = calloc(1, sizeof(*fx));
-
-	if (fx == NULL)
-		return -1;
-	strcpy(fx->dir, "/tmp/ratd-test-state-XXXXXX");
-	if (mkdtemp(fx->dir) == NULL) {
-		free(fx);
-		return -1;
-	}
-	snprintf(fx->path, sizeof(fx->path), "%s/IV-13.json", fx->dir);
-	*state = fx;
-	return 0;
+	return (*state = helpers_dir_new("IV-13.json")) == NULL ? -1 : 0;
 }
 
 static int
 teardown(void **state)
 {
-	struct fx *fx = *state;
-	char path[512];
-	struct dirent *de;
-	DIR *d;
-
-	if ((d = opendir(fx->dir)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", fx->dir, de->d_name);
-			unlink(path);
-		}
-		closedir(d);
-	}
-	rmdir(fx->dir);
-	free(fx);
+	helpers_dir_free(*state);
 	return 0;
-}
-
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		fail_msg("cannot open %s", path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	rewind(f);
-	assert_non_null(buf = malloc((size_t)n + 1));
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
 }
 
 static void
@@ -125,7 +76,7 @@ iv13_page(void)
 	char why[256] = "";
 	struct snapshot *s;
 	size_t len;
-	char *buf = slurp(FIXTURES "/IV-13.2003-03-14.html", &len);
+	char *buf = helpers_read_file(FIXTURES "/IV-13.2003-03-14.html", &len);
 
 	s = untc_parse(buf, len, UNTC_AUTO, why, sizeof(why));
 	free(buf);
@@ -144,14 +95,14 @@ static void
 test_write_atomic(void **state)
 {
 	static const char data[] = "line one\n\0binary\xff\n";
-	struct fx *fx = *state;
+	struct helpers_dir *fx = *state;
 	char path[512], found[512], *back;
 	size_t len;
 
 	snprintf(path, sizeof(path), "%s/blob", fx->dir);
-	assert_int_equal(state_write_atomic(fx->dir, "blob", data, sizeof(data), err,
+	assert_int_equal(atomicfile_write(fx->dir, "blob", data, sizeof(data), err,
 	    sizeof(err)), 0);
-	back = slurp(path, &len);
+	back = helpers_read_file(path, &len);
 	assert_int_equal(len, sizeof(data));
 	assert_memory_equal(back, data, sizeof(data));
 	free(back);
@@ -159,13 +110,13 @@ test_write_atomic(void **state)
 	assert_string_equal(found, path);
 
 	/* Replacing with less leaves nothing of the old content. */
-	assert_int_equal(state_write_atomic(fx->dir, "blob", "ok", 2, err, sizeof(err)), 0);
-	back = slurp(path, &len);
+	assert_int_equal(atomicfile_write(fx->dir, "blob", "ok", 2, err, sizeof(err)), 0);
+	back = helpers_read_file(path, &len);
 	assert_int_equal(len, 2);
 	assert_memory_equal(back, "ok", 2);
 	free(back);
-	assert_int_equal(state_write_atomic(fx->dir, "blob", "", 0, err, sizeof(err)), 0);
-	back = slurp(path, &len);
+	assert_int_equal(atomicfile_write(fx->dir, "blob", "", 0, err, sizeof(err)), 0);
+	back = helpers_read_file(path, &len);
 	assert_int_equal(len, 0);
 	free(back);
 	assert_int_equal(entries(fx->dir, NULL, 0), 1);
@@ -173,7 +124,7 @@ test_write_atomic(void **state)
 	/* A directory that does not exist: an error that names it, and no file. */
 	snprintf(path, sizeof(path), "%s/missing", fx->dir);
 	err[0] = '\0';
-	assert_int_equal(state_write_atomic(path, "blob", "x", 1, err, sizeof(err)), -1);
+	assert_int_equal(atomicfile_write(path, "blob", "x", 1, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, path));
 	assert_int_equal(entries(fx->dir, NULL, 0), 1);
 }
@@ -181,29 +132,29 @@ test_write_atomic(void **state)
 static void
 test_read_file_bounds(void **state)
 {
-	struct fx *fx = *state;
+	struct helpers_dir *fx = *state;
 	char path[512], *text;
 	size_t len;
 
 	snprintf(path, sizeof(path), "%s/ten", fx->dir);
 	put(path, "0123456789", 10);
-	assert_int_equal(state_read_file(path, 10, &text, &len, err, sizeof(err)), 0);
+	assert_int_equal(atomicfile_read(path, 10, &text, &len, err, sizeof(err)), 0);
 	assert_int_equal(len, 10);
 	assert_string_equal(text, "0123456789");
 	free(text);
 
 	errno = 0;
 	err[0] = '\0';
-	assert_int_equal(state_read_file(path, 9, &text, &len, err, sizeof(err)), -1);
+	assert_int_equal(atomicfile_read(path, 9, &text, &len, err, sizeof(err)), -1);
 	assert_int_equal(errno, EFBIG);
 	assert_non_null(strstr(err, path));
 
 	snprintf(path, sizeof(path), "%s/absent", fx->dir);
-	assert_int_equal(state_read_file(path, 10, &text, &len, err, sizeof(err)), -1);
+	assert_int_equal(atomicfile_read(path, 10, &text, &len, err, sizeof(err)), -1);
 	assert_int_equal(errno, ENOENT);
 
 	/* A directory is not a state file. */
-	assert_int_equal(state_read_file(fx->dir, 1 << 20, &text, &len, err, sizeof(err)), -1);
+	assert_int_equal(atomicfile_read(fx->dir, 1 << 20, &text, &len, err, sizeof(err)), -1);
 }
 
 static json_t *
@@ -229,7 +180,7 @@ outbox_of_two(void)
 static void
 test_round_trip(void **state)
 {
-	struct fx *fx = *state;
+	struct helpers_dir *fx = *state;
 	struct snapshot *snap = iv13_page(), *back;
 	struct source_meta m = { 0 }, got;
 	json_t *outbox = outbox_of_two(), *gotbox;
@@ -295,7 +246,7 @@ test_round_trip(void **state)
 static void
 test_round_trip_of_nothing(void **state)
 {
-	struct fx *fx = *state;
+	struct helpers_dir *fx = *state;
 	struct source_meta m = { 0 }, got;
 	struct snapshot *back;
 	json_t *gotbox;
@@ -326,7 +277,7 @@ test_round_trip_of_nothing(void **state)
 static void
 test_missing_file(void **state)
 {
-	struct fx *fx = *state;
+	struct helpers_dir *fx = *state;
 	struct source_meta got;
 	/* Whatever the outputs held before, a missing file leaves them empty. */
 	struct snapshot *old = snapshot_new(), *back = old;
@@ -345,7 +296,7 @@ test_missing_file(void **state)
 
 /* Writes bytes as IV-13.json, loads it, and checks it is refused and set aside intact. */
 static void
-assert_set_aside(const struct fx *fx, const char *bytes, size_t len, const char *what)
+assert_set_aside(const struct helpers_dir *fx, const char *bytes, size_t len, const char *what)
 {
 	char aside[512], prefix[256], *kept;
 	struct source_meta got;
@@ -367,7 +318,7 @@ assert_set_aside(const struct fx *fx, const char *bytes, size_t len, const char 
 	snprintf(prefix, sizeof(prefix), "%s.corrupt-", fx->path);
 	assert_int_equal(strncmp(aside, prefix, strlen(prefix)), 0);
 	assert_non_null(strstr(err, aside));
-	kept = slurp(aside, &klen);
+	kept = helpers_read_file(aside, &klen);
 	assert_int_equal(klen, len);
 	assert_memory_equal(kept, bytes, len);
 	free(kept);
@@ -377,7 +328,7 @@ assert_set_aside(const struct fx *fx, const char *bytes, size_t len, const char 
 
 /* A valid state file's text with one substring replaced. */
 static char *
-valid_with(const struct fx *fx, const char *from, const char *to)
+valid_with(const struct helpers_dir *fx, const char *from, const char *to)
 {
 	struct snapshot *snap = iv13_page();
 	struct source_meta m = { 0 };
@@ -388,7 +339,7 @@ valid_with(const struct fx *fx, const char *from, const char *to)
 	assert_int_equal(state_save(fx->dir, "IV-13", snap, &m, outbox, err, sizeof(err)), 0);
 	snapshot_free(snap);
 	json_decref(outbox);
-	text = slurp(fx->path, &len);
+	text = helpers_read_file(fx->path, &len);
 	if ((hit = strstr(text, from)) == NULL)
 		fail_msg("no %s in the state file", from);
 	assert_non_null(out = malloc(len - strlen(from) + strlen(to) + 1));
@@ -403,7 +354,7 @@ static void
 test_corrupt_files_are_set_aside(void **state)
 {
 	static const char garbage[] = "\x7f" "ELF\x02\x01\x01\0\0\0garbage";
-	struct fx *fx = *state;
+	struct helpers_dir *fx = *state;
 	char *text;
 	size_t len;
 
@@ -450,7 +401,7 @@ test_corrupt_files_are_set_aside(void **state)
 static void
 test_file_without_discrepancies_loads(void **state)
 {
-	struct fx *fx = *state;
+	struct helpers_dir *fx = *state;
 	struct source_meta got;
 	struct snapshot *back;
 	json_t *gotbox;
@@ -471,7 +422,7 @@ test_file_without_discrepancies_loads(void **state)
 /* Loads the state file with "etag":null replaced by etag and "last_modified":null by
  * lm (JSON text), and returns what the loader kept of them. */
 static void
-load_validators(const struct fx *fx, const char *etag, const char *lm, char **got_etag,
+load_validators(const struct helpers_dir *fx, const char *etag, const char *lm, char **got_etag,
     char **got_lm)
 {
 	char from[64], to[512], *text, *both;
@@ -514,7 +465,7 @@ test_stored_validators_not_ascii_are_forgotten(void **state)
 		"\"\\u0001\"", "\"a\\u007fb\"", "\"\"",
 		"\"\\u202e\\\"1\\\"\"",                     /* a bidi override */
 	};
-	struct fx *fx = *state;
+	struct helpers_dir *fx = *state;
 	char *etag, *lm, longest[FETCH_MAX_VALIDATOR + 8];
 	size_t i;
 
@@ -574,7 +525,7 @@ victim_check(struct victim *v, bool exists, const char *what)
 		assert_int_equal(lstat(v->path, &st), 0);
 		if ((st.st_mode & 07777) != 0600)
 			fail_msg("%s: the victim's mode became %04o", what, st.st_mode & 07777);
-		text = slurp(v->path, &len);
+		text = helpers_read_file(v->path, &len);
 		if (len != 9 || memcmp(text, "precious\n", 9) != 0)
 			fail_msg("%s: the victim was written: %.*s", what, (int)len, text);
 		free(text);
@@ -590,7 +541,7 @@ test_links_at_temp_and_final_names(void **state)
 {
 	static const char *const names[] = { "IV-13.json", "alerts.json", "journal.jsonl",
 	    "ratd.prom" };
-	struct fx *fx = *state;
+	struct helpers_dir *fx = *state;
 	char link_path[512], final[512];
 	struct victim v;
 	struct stat st;
@@ -600,7 +551,7 @@ test_links_at_temp_and_final_names(void **state)
 		victim_make(&v, true);
 		snprintf(link_path, sizeof(link_path), "%s/.%s.tmp", fx->dir, names[i]);
 		assert_int_equal(symlink(v.path, link_path), 0);
-		if (state_write_atomic_mode(fx->dir, names[i], "new\n", 4, 0644, err,
+		if (atomicfile_write_mode(fx->dir, names[i], "new\n", 4, 0644, err,
 		    sizeof(err)) < 0)
 			fail_msg("%s: %s", names[i], err);
 		victim_check(&v, true, "a link at the old temporary name");
@@ -611,7 +562,7 @@ test_links_at_temp_and_final_names(void **state)
 		snprintf(final, sizeof(final), "%s/%s", fx->dir, names[i]);
 		unlink(final);
 		assert_int_equal(symlink(v.path, final), 0);
-		if (state_write_atomic_mode(fx->dir, names[i], "new\n", 4, 0644, err,
+		if (atomicfile_write_mode(fx->dir, names[i], "new\n", 4, 0644, err,
 		    sizeof(err)) < 0)
 			fail_msg("%s: %s", names[i], err);
 		victim_check(&v, true, "a link at the final name");
@@ -628,7 +579,7 @@ test_links_at_temp_and_final_names(void **state)
 static void
 test_link_at_journal(void **state)
 {
-	struct fx *fx = *state;
+	struct helpers_dir *fx = *state;
 	struct journal j;
 	struct victim v;
 	char path[512];
@@ -650,11 +601,11 @@ test_link_at_journal(void **state)
 	}
 }
 
-/* The lock file and any file ratd opens in place go through state_open. */
+/* The lock file and any file ratd opens in place go through atomicfile_open. */
 static void
 test_state_open_refuses_links(void **state)
 {
-	struct fx *fx = *state;
+	struct helpers_dir *fx = *state;
 	struct victim v;
 	char path[512];
 	int fd;
@@ -663,7 +614,7 @@ test_state_open_refuses_links(void **state)
 	snprintf(path, sizeof(path), "%s/ratd.lock", fx->dir);
 	assert_int_equal(symlink(v.path, path), 0);
 	errno = 0;
-	assert_int_equal(state_open(path, O_RDWR | O_CREAT, 0600, err, sizeof(err)), -1);
+	assert_int_equal(atomicfile_open(path, O_RDWR | O_CREAT, 0600, err, sizeof(err)), -1);
 	assert_int_equal(errno, ELOOP);
 	assert_non_null(strstr(err, "symbolic link"));
 	victim_check(&v, false, "a dangling link at the lock file");
@@ -671,11 +622,11 @@ test_state_open_refuses_links(void **state)
 
 	/* A FIFO there neither blocks the open nor passes for a file. */
 	assert_int_equal(mkfifo(path, 0600), 0);
-	assert_int_equal(state_open(path, O_WRONLY | O_APPEND | O_CREAT, 0640, err,
+	assert_int_equal(atomicfile_open(path, O_WRONLY | O_APPEND | O_CREAT, 0640, err,
 	    sizeof(err)), -1);
 	unlink(path);
 
-	assert_true((fd = state_open(path, O_RDWR | O_CREAT, 0600, err, sizeof(err))) >= 0);
+	assert_true((fd = atomicfile_open(path, O_RDWR | O_CREAT, 0600, err, sizeof(err))) >= 0);
 	assert_int_equal(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
 	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
 	close(fd);
@@ -684,7 +635,7 @@ test_state_open_refuses_links(void **state)
 static void
 test_read_file_refuses_links(void **state)
 {
-	struct fx *fx = *state;
+	struct helpers_dir *fx = *state;
 	char path[512], *text;
 	struct victim v;
 	size_t len;
@@ -693,17 +644,17 @@ test_read_file_refuses_links(void **state)
 	snprintf(path, sizeof(path), "%s/alerts.json", fx->dir);
 	assert_int_equal(symlink(v.path, path), 0);
 	errno = 0;
-	assert_int_equal(state_read_file(path, 1 << 20, &text, &len, err, sizeof(err)), -1);
+	assert_int_equal(atomicfile_read(path, 1 << 20, &text, &len, err, sizeof(err)), -1);
 	assert_int_equal(errno, ELOOP);
 	/* Seeds are the administrator's: a packaged link to one is followed. */
-	assert_int_equal(state_read_linked(path, 1 << 20, &text, &len, err, sizeof(err)), 0);
+	assert_int_equal(atomicfile_read_linked(path, 1 << 20, &text, &len, err, sizeof(err)), 0);
 	assert_string_equal(text, "precious\n");
 	free(text);
 	unlink(path);
 	victim_check(&v, true, "a link read as a state file");
 
 	assert_int_equal(mkfifo(path, 0600), 0);
-	assert_int_equal(state_read_file(path, 1 << 20, &text, &len, err, sizeof(err)), -1);
+	assert_int_equal(atomicfile_read(path, 1 << 20, &text, &len, err, sizeof(err)), -1);
 	unlink(path);
 }
 
@@ -715,7 +666,7 @@ test_unsafe_directories_refused(void **state)
 		{ 0775, false }, { 0770, false }, { 0777, false }, { 0757, false },
 		{ 01777, false },
 	};
-	struct fx *fx = *state;
+	struct helpers_dir *fx = *state;
 	char sub[512], link_path[512];
 	size_t i;
 
@@ -726,17 +677,17 @@ test_unsafe_directories_refused(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_int_equal(chmod(sub, cases[i].mode), 0);
 		err[0] = '\0';
-		if ((state_check_dir(sub, err, sizeof(err)) == 0) != cases[i].ok)
+		if ((atomicfile_check_dir(sub, err, sizeof(err)) == 0) != cases[i].ok)
 			fail_msg("mode %04o: %s", cases[i].mode, cases[i].ok ? err : "accepted");
 		/* A link to the directory is judged by the directory. */
-		if ((state_check_dir(link_path, err, sizeof(err)) == 0) != cases[i].ok)
+		if ((atomicfile_check_dir(link_path, err, sizeof(err)) == 0) != cases[i].ok)
 			fail_msg("a link to mode %04o: %s", cases[i].mode, err);
 		if (!cases[i].ok && (strstr(err, "chmod go-w") == NULL ||
 		    strstr(err, link_path) == NULL))
 			fail_msg("mode %04o: the refusal says neither what nor where: %s",
 			    cases[i].mode, err);
 	}
-	assert_int_equal(state_check_dir(fx->path, err, sizeof(err)), -1);
+	assert_int_equal(atomicfile_check_dir(fx->path, err, sizeof(err)), -1);
 	unlink(link_path);
 	rmdir(sub);
 }
@@ -749,7 +700,7 @@ test_stale_temporaries_removed(void **state)
 	    ".alerts.json.tmp-00000000" };
 	static const char *const kept[] = { "IV-13.json", ".hidden", ".x.tmp-short",
 	    ".x.tmp-toolong12", "x.json.tmp-Ab3dEf9Z", ".tmp", ".x.tmp-Ab3d.f9Z" };
-	struct fx *fx = *state;
+	struct helpers_dir *fx = *state;
 	char path[512], link_path[512];
 	struct victim v;
 	size_t i;
@@ -766,10 +717,10 @@ test_stale_temporaries_removed(void **state)
 	snprintf(link_path, sizeof(link_path), "%s/.ratd.prom.tmp-ZZZZZZZZ", fx->dir);
 	assert_int_equal(symlink(v.path, link_path), 0);
 	/* Only the textfile's own temporaries when a name is given. */
-	assert_int_equal(state_clean_temps(fx->dir, "ratd.prom"), 1);
-	assert_int_equal(state_clean_temps(fx->dir, "ratd.prom"), 0);
+	assert_int_equal(atomicfile_clean_temps(fx->dir, "ratd.prom"), 1);
+	assert_int_equal(atomicfile_clean_temps(fx->dir, "ratd.prom"), 0);
 	assert_int_equal(entries(fx->dir, NULL, 0), 10);
-	assert_int_equal(state_clean_temps(fx->dir, NULL), 3);
+	assert_int_equal(atomicfile_clean_temps(fx->dir, NULL), 3);
 	assert_int_equal(entries(fx->dir, NULL, 0), 7);
 	for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", fx->dir, kept[i]);

@@ -13,7 +13,8 @@
 
 #include "conf.h"
 #include "date.h"
-#include "ratd/render.h"
+#include "helpers.h"
+#include "render.h"
 #include "rule.h"
 #include "snapshot.h"
 #include "untc.h"
@@ -24,39 +25,13 @@ struct replies {
 	json_t *status;
 };
 
-static struct snapshot *
-parse_fixture(const char *name)
-{
-	char path[512], err[256] = "";
-	struct snapshot *s;
-	FILE *f;
-	char *buf;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/%s", FIXTURES, name);
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	s = untc_parse(buf, (size_t)n, UNTC_AUTO, err, sizeof(err));
-	free(buf);
-	if (s == NULL)
-		fail_msg("%s: %s", name, err);
-	return s;
-}
-
 /* What ratd answers to parties and status for the treaty id of conf_path over the page
  * fixture, evaluated at as_of. */
 static struct replies
 replies_at(const char *fixture, const char *conf_path, const char *id, const char *as_of)
 {
 	const struct conf_treaty *t;
-	struct snapshot *s = parse_fixture(fixture);
+	struct snapshot *s = helpers_parse_fixture(fixture, UNTC_AUTO);
 	struct rule_result res;
 	struct replies r;
 	struct conf c;

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "date.h"
+#include "helpers.h"
 #include "snapshot.h"
 #include "untc.h"
 
@@ -21,45 +22,6 @@ static day_t
 ymd(int y, int m, int d)
 {
 	return date_from_ymd(y, m, d);
-}
-
-static char *
-slurp(const char *name, size_t *len)
-{
-	char path[512];
-	FILE *f;
-	char *buf;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/%s", FIXTURES, name);
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
-static struct snapshot *
-parse_file(const char *name, enum untc_format fmt)
-{
-	struct snapshot *s;
-	size_t len;
-	char *buf = slurp(name, &len);
-
-	err[0] = '\0';
-	s = untc_parse(buf, len, fmt, err, sizeof(err));
-	free(buf);
-	if (s == NULL)
-		fail_msg("%s: %s", name, err);
-	return s;
 }
 
 /* Parses a page given as a string; NULL leaves the reason in err. */
@@ -189,7 +151,7 @@ assert_iv13_2024(const struct snapshot *s)
 static void
 test_html_iv13(void **state)
 {
-	struct snapshot *s = parse_file("IV-13.html", UNTC_AUTO);
+	struct snapshot *s = helpers_parse_fixture("IV-13.html", UNTC_AUTO);
 
 	assert_iv13_2024(s);
 	assert_string_equal(s->status_as_at, "2024-09-30T09:00:44Z");
@@ -200,7 +162,7 @@ test_html_iv13(void **state)
 static void
 test_xml_iv13(void **state)
 {
-	struct snapshot *s = parse_file("IV-13.xml", UNTC_AUTO);
+	struct snapshot *s = helpers_parse_fixture("IV-13.xml", UNTC_AUTO);
 
 	assert_iv13_2024(s);
 	assert_null(s->status_as_at);
@@ -211,8 +173,8 @@ test_xml_iv13(void **state)
 static void
 test_forced_formats_agree(void **state)
 {
-	struct snapshot *h = parse_file("IV-13.html", UNTC_HTML);
-	struct snapshot *x = parse_file("IV-13.xml", UNTC_XML);
+	struct snapshot *h = helpers_parse_fixture("IV-13.html", UNTC_HTML);
+	struct snapshot *x = helpers_parse_fixture("IV-13.xml", UNTC_XML);
 
 	assert_true(snapshot_same_table(h, x));
 	snapshot_free(h);
@@ -222,7 +184,7 @@ test_forced_formats_agree(void **state)
 static void
 test_html_before_entry_into_force(void **state)
 {
-	struct snapshot *s = parse_file("IV-13.2003-03-13.html", UNTC_AUTO);
+	struct snapshot *s = helpers_parse_fixture("IV-13.2003-03-13.html", UNTC_AUTO);
 
 	assert_int_equal(with_instrument(s), 19);
 	assert_int_equal(s->stated_parties, 19);
@@ -238,7 +200,7 @@ test_html_before_entry_into_force(void **state)
 static void
 test_html_threshold_day(void **state)
 {
-	struct snapshot *s = parse_file("IV-13.2003-03-14.html", UNTC_AUTO);
+	struct snapshot *s = helpers_parse_fixture("IV-13.2003-03-14.html", UNTC_AUTO);
 
 	assert_int_equal(with_instrument(s), 21);
 	assert_int_equal(s->stated_parties, 21);
@@ -699,7 +661,7 @@ assert_hostile_refused(const char *name)
 	struct snapshot *s;
 	struct timespec t0;
 	size_t len, i;
-	char *buf = slurp(name, &len);
+	char *buf = helpers_read_fixture(name, &len);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	s = untc_parse(buf, len, UNTC_AUTO, err, sizeof(err));
@@ -915,7 +877,7 @@ test_format_names(void **state)
 static void
 test_notes_of_the_fixture(void **state)
 {
-	struct snapshot *s = parse_file("IV-13.html", UNTC_HTML);
+	struct snapshot *s = helpers_parse_fixture("IV-13.html", UNTC_HTML);
 
 	assert_int_equal(who(s, "Montenegro")->nnotes, 1);
 	assert_string_equal(who(s, "Montenegro")->notes[0], "See note 1 under \"Montenegro\" "
@@ -968,6 +930,43 @@ test_notes_withdrawal_footnotes(void **state)
 	/* Withdrawn, no date stated: left to withdrawn = or the day ratd first sees it. */
 	assert_true(who(s, "Nowhere")->withdrawn);
 	assert_int_equal(who(s, "Nowhere")->withdrawal_date, DAY_NONE);
+	snapshot_free(s);
+}
+
+/* Notes that speak of a withdrawal which does not stand: notified and then rescinded
+ * (the Gambia and the Rome Statute, 2016-2017), or a denunciation followed by accession
+ * again on the day it took effect (the table shows the new instrument). Neither State
+ * is withdrawn; a note on a name in brackets still dates its withdrawal. */
+static void
+test_notes_withdrawal_undone(void **state)
+{
+	struct snapshot *s = parse_str("<table id=\"" GRID_ID "\">" HEAD3
+	    "<tr><td>Gambia<sup>2</sup></td><td></td><td>28 Jun\t 2002 </td></tr>"
+	    "<tr><td>Guyana<sup>3</sup></td><td></td><td> 5 Apr\t 1999 a</td></tr>"
+	    "<tr><td>Erewhon<sup>4</sup></td><td></td><td> 5 Apr\t 1999 a</td></tr>"
+	    "<tr><td>[Utopia<sup>4</sup>]</td><td></td><td> 5 Apr\t 1990 a</td></tr>"
+	    "</table>" NOTES_OPEN
+	    "<p><sup>2</sup> On 10 November 2016, the Government of the Gambia notified the "
+	    "Secretary-General of its decision to withdraw from the Statute, which would have "
+	    "taken effect on 10 November 2017. On 10 February 2017, the Government notified "
+	    "the Secretary-General that it had decided to rescind its notification of "
+	    "withdrawal.</p>"
+	    "<p><sup>3</sup> On 5 January 1999, the Government of Guyana notified the "
+	    "Secretary-General of its decision to denounce the Protocol with effect from "
+	    "5 April 1999. On the same day, it acceded again with a reservation.</p>"
+	    "<p><sup>4</sup> The Government notified its withdrawal from the Convention, "
+	    "effective on 1 January 1995.</p>"
+	    "</div>", UNTC_HTML);
+
+	assert_non_null(s);
+	assert_false(who(s, "Gambia")->withdrawn);
+	assert_int_equal(who(s, "Gambia")->withdrawal_date, DAY_NONE);
+	assert_int_equal(who(s, "Gambia")->nnotes, 1);
+	assert_false(who(s, "Guyana")->withdrawn);
+	assert_int_equal(who(s, "Guyana")->withdrawal_date, DAY_NONE);
+	assert_false(who(s, "Erewhon")->withdrawn);
+	assert_true(who(s, "Utopia")->withdrawn);
+	assert_int_equal(who(s, "Utopia")->withdrawal_date, ymd(1995, 1, 1));
 	snapshot_free(s);
 }
 
@@ -1061,6 +1060,7 @@ main(void)
 		cmocka_unit_test(test_withdrawn_in_brackets),
 		cmocka_unit_test(test_notes_of_the_fixture),
 		cmocka_unit_test(test_notes_withdrawal_footnotes),
+		cmocka_unit_test(test_notes_withdrawal_undone),
 		cmocka_unit_test(test_notes_withdrawal_table),
 		cmocka_unit_test(test_notes_xml),
 		cmocka_unit_test(test_notes_cut_at_a_character),

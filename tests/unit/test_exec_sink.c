@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "hook.h"
+#include "exec_sink.h"
 #include "log.h"
 
 /* Whether s is valid UTF-8 free of controls other than the newline. */
@@ -54,12 +55,12 @@ clean_text(const char *s, size_t len)
 static void
 assert_clean(const char *in, size_t len, bool cut, const char *want)
 {
-	char out[HOOK_LINE_MAX + 1];
-	size_t n = hook_clean(in, len, cut, out, sizeof(out));
+	char out[EXEC_SINK_LINE_MAX + 1];
+	size_t n = exec_sink_clean(in, len, cut, out, sizeof(out));
 
 	assert_int_equal(n, strlen(out));
 	if (strcmp(out, want) != 0)
-		fail_msg("hook_clean(%.*s): \"%s\", want \"%s\"", (int)len, in, out, want);
+		fail_msg("exec_sink_clean(%.*s): \"%s\", want \"%s\"", (int)len, in, out, want);
 }
 
 /* in: a string literal, which may hold NUL-free bytes of any kind. */
@@ -70,7 +71,7 @@ assert_clean(const char *in, size_t len, bool cut, const char *want)
 static void
 test_clean(void **state)
 {
-	char in[2000], out[HOOK_LINE_MAX + 1];
+	char in[2000], out[EXEC_SINK_LINE_MAX + 1];
 	size_t i, n;
 
 	CLEAN("plain text", false, "plain text");
@@ -92,15 +93,15 @@ test_clean(void **state)
 	/* Too long: cut at a character boundary within the bound, marked. */
 	for (i = 0; i + 2 <= sizeof(in); i += 2)
 		memcpy(in + i, "\xC3\xA9", 2);
-	n = hook_clean(in, sizeof(in), false, out, sizeof(out));
-	assert_true(n <= HOOK_LINE_MAX);
-	assert_true(n >= HOOK_LINE_MAX - 4);
+	n = exec_sink_clean(in, sizeof(in), false, out, sizeof(out));
+	assert_true(n <= EXEC_SINK_LINE_MAX);
+	assert_true(n >= EXEC_SINK_LINE_MAX - 4);
 	assert_memory_equal(out + n - 3, ELL, 3);
 	assert_true(clean_text(out, n));
 	/* Replacements grow the text: the bound holds for them too. */
 	memset(in, 0x1b, sizeof(in));
-	n = hook_clean(in, sizeof(in), false, out, sizeof(out));
-	assert_true(n <= HOOK_LINE_MAX);
+	n = exec_sink_clean(in, sizeof(in), false, out, sizeof(out));
+	assert_true(n <= EXEC_SINK_LINE_MAX);
 	assert_true(clean_text(out, n));
 }
 
@@ -141,13 +142,13 @@ tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 /* Runs script as the sink "noisy" with stderr (the log) in a file as the journal sees
  * it ("<N>" prefixes); returns the log's text. */
 static char *
-run_hook(const char *script, struct run *r, double *took)
+run_hook_budget(const char *script, struct run *r, double *took, struct exec_sink_log_budget *b)
 {
 	char dir[] = "/tmp/ratd-test-hook-XXXXXX", prog[128], logp[128], env[64], err[256];
 	char *envp[] = { NULL }, *text;
 	struct stat st;
 	ev_timer give_up, tick;
-	struct hook *h;
+	struct exec_sink *h;
 	int saved, fd;
 	FILE *f;
 	long n;
@@ -172,7 +173,7 @@ run_hook(const char *script, struct run *r, double *took)
 	log_init();
 
 	*took = ev_time();
-	h = hook_run(EV_DEFAULT, "noisy", prog, envp, "{\"id\":1}", 8, 20., done_cb, r, err,
+	h = exec_sink_run(EV_DEFAULT, "noisy", prog, envp, "{\"id\":1}", 8, 20., b, done_cb, r, err,
 	    sizeof(err));
 	ev_timer_init(&give_up, give_up_cb, 25., 0.);
 	ev_timer_start(EV_DEFAULT, &give_up);
@@ -192,7 +193,7 @@ run_hook(const char *script, struct run *r, double *took)
 	unsetenv("JOURNAL_STREAM");
 	log_init();
 	if (h == NULL)
-		fail_msg("hook_run: %s", err);
+		fail_msg("exec_sink_run: %s", err);
 	assert_non_null(f = fopen(logp, "rb"));
 	fseek(f, 0, SEEK_END);
 	n = ftell(f);
@@ -205,6 +206,12 @@ run_hook(const char *script, struct run *r, double *took)
 	unlink(logp);
 	rmdir(dir);
 	return text;
+}
+
+static char *
+run_hook(const char *script, struct run *r, double *took)
+{
+	return run_hook_budget(script, r, took, NULL);
 }
 
 static int
@@ -255,13 +262,13 @@ test_hostile_output(void **state)
 		if (strncmp(line, "<5>alert noisy: hook: ", 22) != 0)
 			continue;
 		prefixed++;
-		assert_true(strlen(line) - 22 <= HOOK_LINE_MAX);
+		assert_true(strlen(line) - 22 <= EXEC_SINK_LINE_MAX);
 		if ((x = strstr(line, "xxxx")) != NULL) {
-			assert_int_equal(strlen(x), HOOK_LINE_MAX - 3 + 3);
+			assert_int_equal(strlen(x), EXEC_SINK_LINE_MAX - 3 + 3);
 			assert_memory_equal(line + strlen(line) - 3, ELL, 3);
 		}
 	}
-	assert_int_equal(prefixed, HOOK_LINES_MAX + 1);
+	assert_int_equal(prefixed, EXEC_SINK_LINES_MAX + 1);
 	free(text);
 }
 
@@ -310,10 +317,43 @@ test_flood_keeps_loop_turning(void **state)
 	    "%.1f ms\n", took, r.max_gap * 1000);
 	assert_non_null(strstr(text, "<5>alert noisy: hook: yyyy"));
 	assert_non_null(strstr(text, "<5>alert noisy: hook: 999981 more lines suppressed\n"));
-	assert_int_equal(count(text, "\n"), HOOK_LINES_MAX + 1);
+	assert_int_equal(count(text, "\n"), EXEC_SINK_LINES_MAX + 1);
 	/* Generous for a loaded machine: one wake-up reads at most 64 KiB. */
 	assert_true(r.max_gap < 0.5);
 	free(text);
+}
+
+/* Many runs of a chatty program (a thousand events behind it) share one budget: past
+ * EXEC_SINK_LOG_BURST lines, the log gets EXEC_SINK_LOG_RATE a second, and the lines held back
+ * are counted in a later "suppressed" line rather than lost from sight. */
+static void
+test_rate_over_runs(void **state)
+{
+	static const char script[] =
+	    "#!/bin/sh\n"
+	    "cat >/dev/null\n"
+	    "i=0; while [ $i -lt 30 ]; do echo \"line $i\"; i=$((i+1)); done\n";
+	struct exec_sink_log_budget b = { .tokens = EXEC_SINK_LOG_BURST, .at = ev_time() };
+	int logged = 0, last = 0, i;
+	struct run r;
+	double took, start = ev_time();
+	char *text;
+
+	ev_now_update(EV_DEFAULT);
+	b.at = ev_now(EV_DEFAULT);
+	for (i = 0; i < 5; i++) {
+		memset(&r, 0, sizeof(r));
+		text = run_hook_budget(script, &r, &took, &b);
+		assert_true(r.called && r.ok);
+		last = count(text, "hook:");
+		logged += last;
+		free(text);
+	}
+	/* 150 lines written; at most the burst and what the time taken refilled. */
+	assert_true(logged <= (int)(EXEC_SINK_LOG_BURST + (ev_time() - start) * EXEC_SINK_LOG_RATE) + 1);
+	assert_true(logged >= (int)EXEC_SINK_LOG_BURST);
+	assert_true(last <= 1 + (int)((ev_time() - start) * EXEC_SINK_LOG_RATE));
+	assert_true(b.dropped > 0 || last > 0);
 }
 
 int
@@ -324,9 +364,13 @@ main(void)
 		cmocka_unit_test(test_hostile_output),
 		cmocka_unit_test(test_last_line_and_failure),
 		cmocka_unit_test(test_flood_keeps_loop_turning),
+		cmocka_unit_test(test_rate_over_runs),
 	};
 
 	/* cmocka's output must not land in the captured log. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* As in ratd (main.c): a program that exits without reading its stdin is EPIPE on
+	 * the pipe, not a signal that ends the process. */
+	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,16 +10,16 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "listen.h"
+#include "sd_listen.h"
 #include "utf8.h"
 
 #define LISTEN_MAX_FDS 65536       /* more is not a count systemd would pass */
 
-static int listen_fail(char *err, size_t errlen, const char *fmt, ...)
+static int sd_listen_fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
-listen_fail(char *err, size_t errlen, const char *fmt, ...)
+sd_listen_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -33,7 +33,7 @@ listen_fail(char *err, size_t errlen, const char *fmt, ...)
 
 /* Decimal digits only, no sign, no blanks, at most max; 0 or -1. */
 static int
-listen_parse(const char *s, long max, long *out)
+sd_listen_parse(const char *s, long max, long *out)
 {
 	long n = 0;
 
@@ -49,7 +49,7 @@ listen_parse(const char *s, long max, long *out)
 }
 
 static int
-listen_sockopt(int fd, int opt, int *val)
+sd_listen_sockopt(int fd, int opt, int *val)
 {
 	socklen_t len = sizeof(*val);
 
@@ -58,34 +58,34 @@ listen_sockopt(int fd, int opt, int *val)
 
 /* fd must be what ratd.socket describes: ListenStream= on a path, Accept=no. */
 static int
-listen_check(int fd, char *err, size_t errlen)
+sd_listen_check(int fd, char *err, size_t errlen)
 {
 	int domain, type, accepting, fl;
 
 	if (fcntl(fd, F_GETFD) < 0)
-		return listen_fail(err, errlen, "LISTEN_FDS=1 but fd %d is not open", fd);
-	if (listen_sockopt(fd, SO_DOMAIN, &domain) < 0)
-		return listen_fail(err, errlen, "fd %d passed by systemd is not a socket (%s)",
+		return sd_listen_fail(err, errlen, "LISTEN_FDS=1 but fd %d is not open", fd);
+	if (sd_listen_sockopt(fd, SO_DOMAIN, &domain) < 0)
+		return sd_listen_fail(err, errlen, "fd %d passed by systemd is not a socket (%s)",
 		    fd, strerror(errno));
 	if (domain != AF_UNIX)
-		return listen_fail(err, errlen, "fd %d passed by systemd is not a Unix socket "
+		return sd_listen_fail(err, errlen, "fd %d passed by systemd is not a Unix socket "
 		    "(family %d): make ListenStream= in ratd.socket a path such as "
 		    "/run/ratd/ratd.sock", fd, domain);
-	if (listen_sockopt(fd, SO_TYPE, &type) < 0 || type != SOCK_STREAM)
-		return listen_fail(err, errlen, "fd %d passed by systemd is not a stream socket: "
+	if (sd_listen_sockopt(fd, SO_TYPE, &type) < 0 || type != SOCK_STREAM)
+		return sd_listen_fail(err, errlen, "fd %d passed by systemd is not a stream socket: "
 		    "use ListenStream=, not ListenDatagram= or ListenSequentialPacket=", fd);
-	if (listen_sockopt(fd, SO_ACCEPTCONN, &accepting) < 0 || !accepting)
-		return listen_fail(err, errlen, "fd %d passed by systemd is not listening: set "
+	if (sd_listen_sockopt(fd, SO_ACCEPTCONN, &accepting) < 0 || !accepting)
+		return sd_listen_fail(err, errlen, "fd %d passed by systemd is not listening: set "
 		    "Accept=no in ratd.socket", fd);
 	if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
 	    (fl = fcntl(fd, F_GETFD)) < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0)
-		return listen_fail(err, errlen, "fd %d passed by systemd: fcntl: %s", fd,
+		return sd_listen_fail(err, errlen, "fd %d passed by systemd: fcntl: %s", fd,
 		    strerror(errno));
 	return 0;
 }
 
 static int
-listen_take(int *fd, char *err, size_t errlen)
+sd_listen_take(int *fd, char *err, size_t errlen)
 {
 	const char *pid_env = getenv("LISTEN_PID"), *fds_env = getenv("LISTEN_FDS");
 	long pid, nfds;
@@ -93,40 +93,40 @@ listen_take(int *fd, char *err, size_t errlen)
 	if (pid_env == NULL && fds_env == NULL)
 		return 0;
 	if (pid_env == NULL)
-		return listen_fail(err, errlen, "LISTEN_FDS is set without LISTEN_PID: a socket "
+		return sd_listen_fail(err, errlen, "LISTEN_FDS is set without LISTEN_PID: a socket "
 		    "activator must set both, or neither");
-	if (listen_parse(pid_env, INT32_MAX, &pid) < 0)
-		return listen_fail(err, errlen, "LISTEN_PID='%.*s' is not a process id",
+	if (sd_listen_parse(pid_env, INT32_MAX, &pid) < 0)
+		return sd_listen_fail(err, errlen, "LISTEN_PID='%.*s' is not a process id",
 		    (int)utf8_cut(pid_env, 32), pid_env);
 	/* Inherited from a parent the sockets were meant for: not ours. */
 	if (pid != (long)getpid())
 		return 0;
 	if (fds_env == NULL)
-		return listen_fail(err, errlen, "LISTEN_PID is set without LISTEN_FDS: a socket "
+		return sd_listen_fail(err, errlen, "LISTEN_PID is set without LISTEN_FDS: a socket "
 		    "activator must set both, or neither");
-	if (listen_parse(fds_env, LISTEN_MAX_FDS, &nfds) < 0)
-		return listen_fail(err, errlen, "LISTEN_FDS='%.*s' is not a number of sockets",
+	if (sd_listen_parse(fds_env, LISTEN_MAX_FDS, &nfds) < 0)
+		return sd_listen_fail(err, errlen, "LISTEN_FDS='%.*s' is not a number of sockets",
 		    (int)utf8_cut(fds_env, 32), fds_env);
 	if (nfds == 0)
 		return 0;
 	if (nfds > 1)
-		return listen_fail(err, errlen, "systemd passed %ld sockets, ratd takes exactly "
+		return sd_listen_fail(err, errlen, "systemd passed %ld sockets, ratd takes exactly "
 		    "one: give ratd.socket a single ListenStream= line and make no other socket "
 		    "unit start ratd.service", nfds);
-	if (listen_check(LISTEN_FD, err, errlen) < 0)
+	if (sd_listen_check(SD_LISTEN_FD, err, errlen) < 0)
 		return -1;
-	*fd = LISTEN_FD;
+	*fd = SD_LISTEN_FD;
 	return 1;
 }
 
 int
-listen_inherited(int *fd, char *err, size_t errlen)
+sd_listen_inherited(int *fd, char *err, size_t errlen)
 {
 	int rc;
 
 	if (errlen > 0)
 		err[0] = '\0';
-	rc = listen_take(fd, err, errlen);
+	rc = sd_listen_take(fd, err, errlen);
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
@@ -134,7 +134,7 @@ listen_inherited(int *fd, char *err, size_t errlen)
 }
 
 int
-listen_path(int fd, char *buf, size_t len)
+sd_listen_path(int fd, char *buf, size_t len)
 {
 	struct sockaddr_un sa;
 	socklen_t salen = sizeof(sa);

@@ -1,5 +1,6 @@
 /* Exec sinks: a child per delivery, never waited for synchronously. */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -10,10 +11,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "hook.h"
+#include "exec_sink.h"
 #include "log.h"
 
-struct hook {
+struct exec_sink {
 	struct ev_loop *loop;
 	char *name;             /* the sink's, for the log */
 	pid_t pid;
@@ -27,16 +28,17 @@ struct hook {
 	ev_timer timer;
 	ev_io writer;
 	ev_io reader;
-	hook_done_fn *done;
+	exec_sink_done_fn *done;
 	void *arg;
-	char line[HOOK_LINE_MAX];   /* the output line being read, its first bytes */
+	char line[EXEC_SINK_LINE_MAX];   /* the output line being read, its first bytes */
 	size_t line_len;
 	bool line_cut;              /* longer than line: the rest is dropped */
 	unsigned logged, suppressed;
+	struct exec_sink_log_budget *budget;   /* the caller's rate over runs, or NULL */
 };
 
 static void
-hook_close_input(struct hook *h)
+exec_sink_close_input(struct exec_sink *h)
 {
 	ev_io_stop(h->loop, &h->writer);
 	if (h->in >= 0)
@@ -45,7 +47,7 @@ hook_close_input(struct hook *h)
 }
 
 static void
-hook_close_output(struct hook *h)
+exec_sink_close_output(struct exec_sink *h)
 {
 	ev_io_stop(h->loop, &h->reader);
 	if (h->out >= 0)
@@ -54,10 +56,10 @@ hook_close_output(struct hook *h)
 }
 
 static void
-hook_destroy(struct hook *h)
+exec_sink_destroy(struct exec_sink *h)
 {
-	hook_close_input(h);
-	hook_close_output(h);
+	exec_sink_close_input(h);
+	exec_sink_close_output(h);
 	ev_child_stop(h->loop, &h->child);
 	ev_timer_stop(h->loop, &h->timer);
 	free(h->input);
@@ -69,7 +71,7 @@ hook_destroy(struct hook *h)
  * valid UTF-8 sequence (overlong forms, surrogates and values past U+10FFFF included),
  * -1 when it is the valid start of a sequence cut by the end of s. */
 static int
-hook_utf8(const unsigned char *s, size_t len, uint32_t *cp)
+exec_sink_utf8(const unsigned char *s, size_t len, uint32_t *cp)
 {
 	int n, i;
 
@@ -101,14 +103,14 @@ hook_utf8(const unsigned char *s, size_t len, uint32_t *cp)
 /* What a terminal or log reader could be fooled by: controls (C0, DEL, C1), line and
  * paragraph separators, bidirectional embeddings, overrides and isolates. */
 static bool
-hook_unsafe(uint32_t cp)
+exec_sink_unsafe(uint32_t cp)
 {
 	return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 ||
 	    (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
 size_t
-hook_clean(const char *in, size_t len, bool cut, char *out, size_t cap)
+exec_sink_clean(const char *in, size_t len, bool cut, char *out, size_t cap)
 {
 	static const char repl[] = "\xEF\xBF\xBD", ell[] = "\xE2\x80\xA6";
 	const unsigned char *s = (const unsigned char *)in;
@@ -118,12 +120,12 @@ hook_clean(const char *in, size_t len, bool cut, char *out, size_t cap)
 	int n;
 
 	while (i < len) {
-		n = hook_utf8(s + i, len - i, &cp);
+		n = exec_sink_utf8(s + i, len - i, &cp);
 		if (n < 0 && cut)
 			break;   /* the caller's cut fell inside this character: drop its start */
 		if (n > 0 && cp == '\t')
 			sub = " ", sublen = 1;
-		else if (n <= 0 || hook_unsafe(cp))
+		else if (n <= 0 || exec_sink_unsafe(cp))
 			sub = repl, sublen = 3;
 		else
 			sub = in + i, sublen = (size_t)n;
@@ -144,19 +146,37 @@ hook_clean(const char *in, size_t len, bool cut, char *out, size_t cap)
 	return o;
 }
 
-/* One line of the program's output to the log, prefixed and cleaned, while the run's
- * allowance lasts; blank lines are skipped. */
-static void
-hook_emit(struct hook *h)
+/* Takes one line from the budget, refilled at EXEC_SINK_LOG_RATE up to
+ * EXEC_SINK_LOG_BURST; true when the line may be logged. */
+static bool
+exec_sink_budget_take(struct exec_sink *h)
 {
-	char clean[HOOK_LINE_MAX + 1];   /* the bound, ellipsis included */
+	struct exec_sink_log_budget *b = h->budget;
+	double now = ev_now(h->loop);
+
+	if (b == NULL)
+		return true;
+	b->tokens = fmin(EXEC_SINK_LOG_BURST, b->tokens + (now - b->at) * EXEC_SINK_LOG_RATE);
+	b->at = now;
+	if (b->tokens < 1.)
+		return false;
+	b->tokens -= 1.;
+	return true;
+}
+
+/* One line of the program's output to the log, prefixed and cleaned, while the run's
+ * allowance and the budget last; blank lines are skipped. */
+static void
+exec_sink_emit(struct exec_sink *h)
+{
+	char clean[EXEC_SINK_LINE_MAX + 1];   /* the bound, ellipsis included */
 	size_t len = h->line_len;
 
 	if (len > 0 && h->line[len - 1] == '\r' && !h->line_cut)
 		len--;
 	if (len > 0) {
-		if (h->logged < HOOK_LINES_MAX) {
-			hook_clean(h->line, len, h->line_cut, clean, sizeof(clean));
+		if (h->logged < EXEC_SINK_LINES_MAX && exec_sink_budget_take(h)) {
+			exec_sink_clean(h->line, len, h->line_cut, clean, sizeof(clean));
 			log_notice("alert %s: hook: %s", h->name, clean);
 			h->logged++;
 		} else
@@ -167,7 +187,7 @@ hook_emit(struct hook *h)
 }
 
 static void
-hook_take(struct hook *h, const char *p, size_t n)
+exec_sink_take(struct exec_sink *h, const char *p, size_t n)
 {
 	const char *nl;
 	size_t part, room;
@@ -182,7 +202,7 @@ hook_take(struct hook *h, const char *p, size_t n)
 			h->line_cut = true;
 		if (nl == NULL)
 			return;
-		hook_emit(h);
+		exec_sink_emit(h);
 		p = nl + 1;
 		n -= part + 1;
 	}
@@ -191,7 +211,7 @@ hook_take(struct hook *h, const char *p, size_t n)
 /* Reads what is there, at most max bytes: a chatty program must neither block on a
  * full pipe nor hold the loop. At the end of the output, the last line goes out. */
 static void
-hook_read(struct hook *h, size_t max)
+exec_sink_read(struct exec_sink *h, size_t max)
 {
 	char buf[4096];
 	size_t total = 0;
@@ -204,36 +224,53 @@ hook_read(struct hook *h, size_t max)
 		if (n < 0 && errno == EAGAIN)
 			return;
 		if (n <= 0) {
-			hook_close_output(h);
+			exec_sink_close_output(h);
 			break;
 		}
-		hook_take(h, buf, (size_t)n);
+		exec_sink_take(h, buf, (size_t)n);
 		total += (size_t)n;
 	}
 }
 
 static void
-hook_reader_cb(struct ev_loop *loop, ev_io *w, int revents)
+exec_sink_reader_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	hook_read(w->data, HOOK_READ_MAX);
+	exec_sink_read(w->data, EXEC_SINK_READ_MAX);
+}
+
+/* How many lines went unlogged: this run's, with those an empty budget held back
+ * before, in one line when the budget allows, else added to what it holds back. */
+static void
+exec_sink_report_suppressed(struct exec_sink *h)
+{
+	unsigned long n = h->suppressed + (h->budget != NULL ? h->budget->dropped : 0);
+
+	if (n == 0)
+		return;
+	if (h->budget != NULL && !exec_sink_budget_take(h)) {
+		h->budget->dropped = n;
+		return;
+	}
+	if (h->budget != NULL)
+		h->budget->dropped = 0;
+	log_notice("alert %s: hook: %lu more lines suppressed", h->name, n);
 }
 
 /* The program has exited: what it wrote is in the pipe already, so what is there now
  * (bounded: what is left of its group could go on writing) is the rest. */
 static void
-hook_finish_output(struct hook *h)
+exec_sink_finish_output(struct exec_sink *h)
 {
-	hook_read(h, HOOK_READ_MAX);
+	exec_sink_read(h, EXEC_SINK_READ_MAX);
 	if (h->line_len > 0 || h->line_cut)
-		hook_emit(h);
-	if (h->suppressed > 0)
-		log_notice("alert %s: hook: %u more lines suppressed", h->name, h->suppressed);
-	hook_close_output(h);
+		exec_sink_emit(h);
+	exec_sink_report_suppressed(h);
+	exec_sink_close_output(h);
 }
 
 /* Feeds stdin without blocking; a program that does not read it is its own business. */
 static void
-hook_write(struct hook *h)
+exec_sink_write(struct exec_sink *h)
 {
 	ssize_t n;
 
@@ -249,19 +286,19 @@ hook_write(struct hook *h)
 			break;
 		h->off += (size_t)n;
 	}
-	hook_close_input(h);
+	exec_sink_close_input(h);
 }
 
 static void
-hook_writer_cb(struct ev_loop *loop, ev_io *w, int revents)
+exec_sink_writer_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	hook_write(w->data);
+	exec_sink_write(w->data);
 }
 
 static void
-hook_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+exec_sink_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct hook *h = w->data;
+	struct exec_sink *h = w->data;
 
 	/* The whole process group: a script's own children go too. */
 	h->timed_out = true;
@@ -270,9 +307,9 @@ hook_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 static void
-hook_child_cb(struct ev_loop *loop, ev_child *w, int revents)
+exec_sink_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 {
-	struct hook *h = w->data;
+	struct exec_sink *h = w->data;
 	int st = w->rstatus;
 	char why[128];
 	bool ok = false;
@@ -289,13 +326,13 @@ hook_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 		snprintf(why, sizeof(why), "killed by signal %d", WTERMSIG(st));
 	/* Whatever it left running in its group must not outlive the delivery. */
 	kill(-h->pid, SIGKILL);
-	hook_finish_output(h);
+	exec_sink_finish_output(h);
 	h->done(h->arg, ok, ok ? NULL : why);
-	hook_destroy(h);
+	exec_sink_destroy(h);
 }
 
 static int
-hook_spawn(struct hook *h, const char *program, char *const envp[], int fd0, int fd1,
+exec_sink_spawn(struct exec_sink *h, const char *program, char *const envp[], int fd0, int fd1,
     char *err, size_t errlen)
 {
 	posix_spawn_file_actions_t fa;
@@ -333,7 +370,7 @@ hook_spawn(struct hook *h, const char *program, char *const envp[], int fd0, int
 /* A close-on-exec pipe, both ends above 2: a dup2 onto 0-2 must not hit the other end
  * (ratd started with a standard descriptor closed gets those numbers back). */
 static int
-hook_pipe(int fds[2])
+exec_sink_pipe(int fds[2])
 {
 	int i, fd;
 
@@ -358,21 +395,22 @@ hook_pipe(int fds[2])
 
 /* Starts the child with both pipes; the parent keeps their other ends, non-blocking. */
 static int
-hook_start(struct hook *h, const char *program, char *const envp[], char *err, size_t errlen)
+exec_sink_start(struct exec_sink *h, const char *program, char *const envp[], char *err,
+    size_t errlen)
 {
 	int in[2], out[2];
 
-	if (hook_pipe(in) < 0) {
+	if (exec_sink_pipe(in) < 0) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return -1;
 	}
-	if (hook_pipe(out) < 0) {
+	if (exec_sink_pipe(out) < 0) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		close(in[0]);
 		close(in[1]);
 		return -1;
 	}
-	if (hook_spawn(h, program, envp, in[0], out[1], err, errlen) < 0) {
+	if (exec_sink_spawn(h, program, envp, in[0], out[1], err, errlen) < 0) {
 		close(in[0]);
 		close(in[1]);
 		close(out[0]);
@@ -388,12 +426,12 @@ hook_start(struct hook *h, const char *program, char *const envp[], char *err, s
 	return 0;
 }
 
-struct hook *
-hook_run(struct ev_loop *loop, const char *name, const char *program, char *const envp[],
-    const char *input, size_t len, double timeout, hook_done_fn *done, void *arg,
-    char *err, size_t errlen)
+struct exec_sink *
+exec_sink_run(struct ev_loop *loop, const char *name, const char *program, char *const envp[],
+    const char *input, size_t len, double timeout, struct exec_sink_log_budget *budget,
+    exec_sink_done_fn *done, void *arg, char *err, size_t errlen)
 {
-	struct hook *h;
+	struct exec_sink *h;
 
 	if ((h = calloc(1, sizeof(*h))) == NULL || (h->input = malloc(len + 1)) == NULL ||
 	    (h->name = strdup(name)) == NULL) {
@@ -407,33 +445,34 @@ hook_run(struct ev_loop *loop, const char *name, const char *program, char *cons
 	h->len = len;
 	h->loop = loop;
 	h->timeout = timeout;
+	h->budget = budget;
 	h->done = done;
 	h->arg = arg;
 	h->in = h->out = -1;
-	if (hook_start(h, program, envp, err, errlen) < 0) {
+	if (exec_sink_start(h, program, envp, err, errlen) < 0) {
 		free(h->name);
 		free(h->input);
 		free(h);
 		return NULL;
 	}
-	ev_child_init(&h->child, hook_child_cb, h->pid, 0);
-	ev_timer_init(&h->timer, hook_timer_cb, timeout, 0.);
-	ev_io_init(&h->writer, hook_writer_cb, h->in, EV_WRITE);
-	ev_io_init(&h->reader, hook_reader_cb, h->out, EV_READ);
+	ev_child_init(&h->child, exec_sink_child_cb, h->pid, 0);
+	ev_timer_init(&h->timer, exec_sink_timer_cb, timeout, 0.);
+	ev_io_init(&h->writer, exec_sink_writer_cb, h->in, EV_WRITE);
+	ev_io_init(&h->reader, exec_sink_reader_cb, h->out, EV_READ);
 	h->child.data = h->timer.data = h->writer.data = h->reader.data = h;
 	ev_child_start(loop, &h->child);
 	ev_timer_start(loop, &h->timer);
 	ev_io_start(loop, &h->reader);
-	hook_write(h);
+	exec_sink_write(h);
 	return h;
 }
 
 void
-hook_cancel(struct hook *h)
+exec_sink_cancel(struct exec_sink *h)
 {
 	if (h == NULL)
 		return;
 	kill(-h->pid, SIGKILL);
 	kill(h->pid, SIGKILL);
-	hook_destroy(h);
+	exec_sink_destroy(h);
 }

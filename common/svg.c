@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ratd/svg.h"
+#include "svg.h"
 
 #define SVG_W 640
 #define SVG_H 300

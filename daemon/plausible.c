@@ -1,11 +1,11 @@
 /* Plausibility: a page that suddenly loses participants is more likely broken than true. */
 #include <stdio.h>
 
-#include "check.h"
+#include "plausible.h"
 
 /* Participants of committed that fresh no longer lists. */
 static size_t
-check_lost(const struct snapshot *committed, const struct snapshot *fresh)
+plausible_lost(const struct snapshot *committed, const struct snapshot *fresh)
 {
 	size_t i, lost = 0;
 
@@ -16,7 +16,7 @@ check_lost(const struct snapshot *committed, const struct snapshot *fresh)
 }
 
 bool
-check_snapshot(const struct snapshot *committed, const struct snapshot *fresh,
+plausible_snapshot(const struct snapshot *committed, const struct snapshot *fresh,
     struct source_meta *m, char *reason, size_t len)
 {
 	uint64_t hash;
@@ -26,7 +26,7 @@ check_snapshot(const struct snapshot *committed, const struct snapshot *fresh,
 		snprintf(reason, len, "participants table is empty");
 		return false;
 	}
-	if (committed == NULL || (lost = check_lost(committed, fresh)) * 10 <= committed->n) {
+	if (committed == NULL || (lost = plausible_lost(committed, fresh)) * 10 <= committed->n) {
 		m->pending_count = 0;
 		m->pending_hash = 0;
 		return true;
@@ -39,19 +39,19 @@ check_snapshot(const struct snapshot *committed, const struct snapshot *fresh,
 		m->pending_hash = hash;
 		m->pending_count = 1;
 	}
-	if (m->pending_count >= CHECK_CONFIRMATIONS) {
+	if (m->pending_count >= PLAUSIBLE_CONFIRMATIONS) {
 		m->pending_count = 0;
 		m->pending_hash = 0;
 		return true;
 	}
 	snprintf(reason, len, "page lists %zu participants, %zu of the %zu committed are gone "
 	    "(more than 10%%); refused until seen %d times in a row (%d so far)",
-	    fresh->n, lost, committed->n, CHECK_CONFIRMATIONS, m->pending_count);
+	    fresh->n, lost, committed->n, PLAUSIBLE_CONFIRMATIONS, m->pending_count);
 	return false;
 }
 
 void
-check_discrepancies(const struct snapshot *s, const struct rule_result *res, json_t *out)
+plausible_discrepancies(const struct snapshot *s, const struct rule_result *res, json_t *out)
 {
 	char msg[256], d1[DATE_ISO_LEN], d2[DATE_ISO_LEN];
 	time_t stamp;

@@ -1,4 +1,5 @@
-/* Declarations shared by ratd and ratctl: the control socket protocol (SPEC §7). */
+/* Declarations shared by ratd and ratctl: the control socket protocol (man/ratd.8,
+ * CONTROL SOCKET). */
 #ifndef RATD_PROTO_H
 #define RATD_PROTO_H
 
@@ -8,6 +9,10 @@
 #ifndef RATD_DEFAULT_SOCKET
 #define RATD_DEFAULT_SOCKET "/run/ratd/ratd.sock"
 #endif
+
+/* Longest treaty id (and alert name): ratd.conf refuses longer ones, ratctl does not
+ * send them. */
+#define RATD_MAX_ID 64
 
 /* Longest request line the daemon accepts, newline included (replies may be longer). */
 #define RATD_MAX_LINE (64 * 1024)

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "listen.h"
+#include "sd_listen.h"
 
 struct fixture {
 	char dir[64];
@@ -33,7 +33,7 @@ setup(void **state)
 	if (mkdtemp(f->dir) == NULL)
 		return -1;
 	snprintf(f->path, sizeof(f->path), "%s/ratd.sock", f->dir);
-	close(LISTEN_FD);
+	close(SD_LISTEN_FD);
 	*state = f;
 	return 0;
 }
@@ -43,7 +43,7 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	close(LISTEN_FD);
+	close(SD_LISTEN_FD);
 	unlink(f->path);
 	rmdir(f->dir);
 	free(f);
@@ -53,13 +53,13 @@ teardown(void **state)
 	return 0;
 }
 
-/* Puts fd on LISTEN_FD, as systemd does. */
+/* Puts fd on SD_LISTEN_FD, as systemd does. */
 static void
 pass_fd(int fd)
 {
 	assert_true(fd >= 0);
-	if (fd != LISTEN_FD) {
-		assert_int_equal(dup2(fd, LISTEN_FD), LISTEN_FD);
+	if (fd != SD_LISTEN_FD) {
+		assert_int_equal(dup2(fd, SD_LISTEN_FD), SD_LISTEN_FD);
 		close(fd);
 	}
 }
@@ -109,14 +109,14 @@ assert_env_cleared(void)
 	assert_null(getenv("LISTEN_FDNAMES"));
 }
 
-/* Runs listen_inherited expecting -1 and an error containing what. */
+/* Runs sd_listen_inherited expecting -1 and an error containing what. */
 static void
 assert_refused(const char *what)
 {
-	char err[LISTEN_MAX_ERROR];
+	char err[SD_LISTEN_MAX_ERROR];
 	int fd = -1;
 
-	assert_int_equal(listen_inherited(&fd, err, sizeof(err)), -1);
+	assert_int_equal(sd_listen_inherited(&fd, err, sizeof(err)), -1);
 	assert_int_equal(fd, -1);
 	assert_non_null(strstr(err, what));
 	assert_env_cleared();
@@ -126,21 +126,21 @@ static void
 test_listening_unix_stream_socket_is_taken(void **state)
 {
 	struct fixture *f = *state;
-	char err[LISTEN_MAX_ERROR], path[128];
+	char err[SD_LISTEN_MAX_ERROR], path[128];
 	int fd = -1;
 
 	pass_fd(unix_socket(f->path, SOCK_STREAM, true));
 	set_env_for_me("1");
-	assert_int_equal(listen_inherited(&fd, err, sizeof(err)), 1);
+	assert_int_equal(sd_listen_inherited(&fd, err, sizeof(err)), 1);
 	assert_int_equal(fd, 3);
 	assert_string_equal(err, "");
 	assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
 	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
 	assert_env_cleared();
-	assert_int_equal(listen_path(fd, path, sizeof(path)), 0);
+	assert_int_equal(sd_listen_path(fd, path, sizeof(path)), 0);
 	assert_string_equal(path, f->path);
 	/* Too small a buffer is an error, not a cut path. */
-	assert_int_equal(listen_path(fd, path, strlen(f->path)), -1);
+	assert_int_equal(sd_listen_path(fd, path, strlen(f->path)), -1);
 }
 
 static void
@@ -155,7 +155,7 @@ test_abstract_socket_path_has_an_at_sign(void **state)
 	memcpy(sa.sun_path + 1, name, strlen(name));
 	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name));
 	assert_int_equal(bind(fd, (struct sockaddr *)&sa, len), 0);
-	assert_int_equal(listen_path(fd, path, sizeof(path)), 0);
+	assert_int_equal(sd_listen_path(fd, path, sizeof(path)), 0);
 	assert_int_equal(path[0], '@');
 	assert_string_equal(path + 1, name);
 	close(fd);
@@ -164,12 +164,12 @@ test_abstract_socket_path_has_an_at_sign(void **state)
 static void
 test_nothing_passed(void **state)
 {
-	char err[LISTEN_MAX_ERROR] = "stale";
+	char err[SD_LISTEN_MAX_ERROR] = "stale";
 	int fd = -1;
 
 	set_env(NULL, NULL);
 	unsetenv("LISTEN_FDNAMES");
-	assert_int_equal(listen_inherited(&fd, err, sizeof(err)), 0);
+	assert_int_equal(sd_listen_inherited(&fd, err, sizeof(err)), 0);
 	assert_int_equal(fd, -1);
 	assert_string_equal(err, "");
 }
@@ -178,28 +178,28 @@ static void
 test_sockets_for_another_process_are_not_ours(void **state)
 {
 	struct fixture *f = *state;
-	char err[LISTEN_MAX_ERROR], pid[32];
+	char err[SD_LISTEN_MAX_ERROR], pid[32];
 	int fd = -1;
 
 	pass_fd(unix_socket(f->path, SOCK_STREAM, true));
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid() + 1);
 	set_env(pid, "1");
-	assert_int_equal(listen_inherited(&fd, err, sizeof(err)), 0);
+	assert_int_equal(sd_listen_inherited(&fd, err, sizeof(err)), 0);
 	assert_int_equal(fd, -1);
 	/* Unset all the same: alert programs must not take them for theirs. */
 	assert_env_cleared();
 	/* And fd 3 is left alone. */
-	assert_true(fcntl(LISTEN_FD, F_GETFD) >= 0);
+	assert_true(fcntl(SD_LISTEN_FD, F_GETFD) >= 0);
 }
 
 static void
 test_zero_sockets_is_none(void **state)
 {
-	char err[LISTEN_MAX_ERROR];
+	char err[SD_LISTEN_MAX_ERROR];
 	int fd = -1;
 
 	set_env_for_me("0");
-	assert_int_equal(listen_inherited(&fd, err, sizeof(err)), 0);
+	assert_int_equal(sd_listen_inherited(&fd, err, sizeof(err)), 0);
 	assert_env_cleared();
 }
 

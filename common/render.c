@@ -2,7 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ratd/render.h"
+#include "jfield.h"
+#include "render.h"
 
 #define KEY_WIDTH 18     /* "entry into force" and room to spare */
 #define ALL_KINDS 6      /* ratification accession acceptance approval succession confirmation */
@@ -23,47 +24,6 @@ static const char *const parties_heads[NCOLS] = {
 struct row {
 	char cell[NCOLS][CELL_MAX];
 };
-
-static const json_t *
-jget(const json_t *o, const char *key)
-{
-	return json_is_object(o) ? json_object_get(o, key) : NULL;
-}
-
-/* The string at key, or NULL when missing, null or of another type. */
-static const char *
-jstr(const json_t *o, const char *key)
-{
-	const json_t *v = jget(o, key);
-
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static bool
-jint(const json_t *o, const char *key, long long *out)
-{
-	const json_t *v = jget(o, key);
-
-	if (!json_is_integer(v))
-		return false;
-	*out = json_integer_value(v);
-	return true;
-}
-
-/* 1 true, 0 false, -1 missing or not a boolean. */
-static int
-jbool(const json_t *o, const char *key)
-{
-	const json_t *v = jget(o, key);
-
-	return json_is_boolean(v) ? json_is_true(v) : -1;
-}
-
-static bool
-streq(const char *a, const char *b)
-{
-	return a != NULL && strcmp(a, b) == 0;
-}
 
 /* Bytes of the control character at s (C0, DEL or a UTF-8 encoded C1), else 0. */
 static size_t
@@ -95,9 +55,8 @@ render_text(FILE *out, const char *s)
 	}
 }
 
-/* Terminal columns of s as render_text prints it: one per character. */
-static size_t
-text_width(const char *s)
+size_t
+render_text_width(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t w = 0, n;
@@ -158,7 +117,7 @@ put_list(FILE *out, const json_t *arr)
 }
 
 static void
-status_heading(FILE *out, const json_t *t, bool color)
+show_heading(FILE *out, const json_t *t, bool color)
 {
 	paint_text(out, color, PAINT_BOLD, jstr(t, "id"));
 	if (jstr(t, "title") != NULL && !streq(jstr(t, "title"), jstr(t, "id"))) {
@@ -169,7 +128,7 @@ status_heading(FILE *out, const json_t *t, bool color)
 }
 
 static void
-status_parties(FILE *out, const json_t *t)
+show_parties(FILE *out, const json_t *t)
 {
 	long long counted;
 
@@ -184,7 +143,7 @@ status_parties(FILE *out, const json_t *t)
 }
 
 static void
-status_threshold(FILE *out, const json_t *t)
+show_threshold(FILE *out, const json_t *t)
 {
 	const json_t *names = jget(t, "threshold_participants");
 	int reached = jbool(t, "threshold_reached");
@@ -216,7 +175,7 @@ put_delay(FILE *out, const json_t *rule)
 }
 
 static void
-status_eif(FILE *out, const json_t *t, bool color)
+show_eif(FILE *out, const json_t *t, bool color)
 {
 	const char *eif = jstr(t, "entry_into_force");
 	int in_force = jbool(t, "in_force");
@@ -242,7 +201,7 @@ status_eif(FILE *out, const json_t *t, bool color)
 /* The countdown of a treaty whose threshold is not reached: the earliest possible entry
  * into force, and the projection at the recent pace. Absent fields print nothing. */
 static void
-status_outlook(FILE *out, const json_t *t)
+show_outlook(FILE *out, const json_t *t)
 {
 	const json_t *proj = jget(t, "projection");
 	long long remaining, n;
@@ -284,7 +243,7 @@ status_outlook(FILE *out, const json_t *t)
 /* The treaty's conditions beyond the count, in words: the named participants it still
  * waits for, its earliest date, and the treaty it cannot precede. */
 static void
-status_conditions(FILE *out, const json_t *t)
+show_conditions(FILE *out, const json_t *t)
 {
 	const json_t *rule = jget(t, "rule"), *missing = jget(t, "required_missing");
 	const json_t *named = jget(rule, "requires");
@@ -315,7 +274,7 @@ status_conditions(FILE *out, const json_t *t)
 
 /* How a State joining later is bound, when that differs from the treaty's own rule. */
 static void
-status_later(FILE *out, const json_t *rule)
+show_later(FILE *out, const json_t *rule)
 {
 	bool threshold = streq(jstr(rule, "later"), "after-threshold");
 	bool same = streq(jstr(rule, "later_delay"), jstr(rule, "eif_delay")) &&
@@ -336,7 +295,7 @@ status_later(FILE *out, const json_t *rule)
 }
 
 static void
-status_rule(FILE *out, const json_t *rule)
+show_rule(FILE *out, const json_t *rule)
 {
 	const json_t *count = jget(rule, "count"), *exclude = jget(rule, "exclude");
 
@@ -362,7 +321,7 @@ status_rule(FILE *out, const json_t *rule)
 		fputs("; not counted: ", out);
 		put_list(out, exclude);
 	}
-	status_later(out, rule);
+	show_later(out, rule);
 	fputc('\n', out);
 }
 
@@ -468,7 +427,7 @@ source_disagrees(FILE *out, const json_t *list)
 }
 
 static void
-status_source(FILE *out, const json_t *t, bool color)
+show_source(FILE *out, const json_t *t, bool color)
 {
 	const json_t *src = jget(t, "source"), *disc = jget(t, "discrepancies");
 
@@ -485,24 +444,24 @@ status_source(FILE *out, const json_t *t, bool color)
 }
 
 static void
-status_block(FILE *out, const json_t *t, bool color)
+show_block(FILE *out, const json_t *t, bool color)
 {
-	status_heading(out, t, color);
+	show_heading(out, t, color);
 	put_key(out, "as of");
 	render_text(out, jstr(t, "as_of"));
 	fputc('\n', out);
-	status_parties(out, t);
-	status_threshold(out, t);
-	status_eif(out, t, color);
-	status_outlook(out, t);
-	status_conditions(out, t);
-	status_rule(out, jget(t, "rule"));
-	status_source(out, t, color);
+	show_parties(out, t);
+	show_threshold(out, t);
+	show_eif(out, t, color);
+	show_outlook(out, t);
+	show_conditions(out, t);
+	show_rule(out, jget(t, "rule"));
+	show_source(out, t, color);
 }
 
 /* One line per alert sink: where it delivers and how far it has got. */
 static void
-status_alerts(FILE *out, const json_t *alerts, bool color)
+show_alerts(FILE *out, const json_t *alerts, bool color)
 {
 	const json_t *a;
 	long long pending = 0, delivered = 0;
@@ -535,7 +494,7 @@ status_alerts(FILE *out, const json_t *alerts, bool color)
 
 /* The journal only when it is failing: events then wait off disk. */
 static void
-status_journal(FILE *out, const json_t *journal, bool color)
+show_journal(FILE *out, const json_t *journal, bool color)
 {
 	long long pending = 0;
 
@@ -567,10 +526,10 @@ render_status(FILE *out, const json_t *result, bool color)
 	json_array_foreach(treaties, i, t) {
 		if (i > 0)
 			fputc('\n', out);
-		status_block(out, t, color);
+		show_block(out, t, color);
 	}
-	status_alerts(out, jget(result, "alerts"), color);
-	status_journal(out, jget(result, "journal"), color);
+	show_alerts(out, jget(result, "alerts"), color);
+	show_journal(out, jget(result, "journal"), color);
 }
 
 /* Date of a {date, kind} member, or NULL. */
@@ -632,7 +591,7 @@ parties_line(FILE *out, const char *const cells[NCOLS], const size_t width[NCOLS
 		render_text(out, cells[c]);
 		if (c + 1 == NCOLS)
 			break;
-		for (pad = text_width(cells[c]); pad < width[c] + 2; pad++)
+		for (pad = render_text_width(cells[c]); pad < width[c] + 2; pad++)
 			fputc(' ', out);
 	}
 	fputc('\n', out);
@@ -675,8 +634,8 @@ render_parties(FILE *out, const json_t *result, bool color)
 	json_array_foreach(list, i, p) {
 		uncounted |= parties_row(p, as_of, &r);
 		for (c = 0; c < NCOLS; c++)
-			if (text_width(r.cell[c]) > width[c])
-				width[c] = text_width(r.cell[c]);
+			if (render_text_width(r.cell[c]) > width[c])
+				width[c] = render_text_width(r.cell[c]);
 	}
 	if (color)
 		fputs(paint_codes[PAINT_BOLD], out);
@@ -844,8 +803,8 @@ render_pending(FILE *out, const json_t *result, bool color)
 	size_t width = strlen(heads[0]), i, n = 0, pad;
 
 	json_array_foreach(list, i, p)
-		if (text_width(jstr(p, "name") ? jstr(p, "name") : "-") > width)
-			width = text_width(jstr(p, "name") ? jstr(p, "name") : "-");
+		if (render_text_width(jstr(p, "name") ? jstr(p, "name") : "-") > width)
+			width = render_text_width(jstr(p, "name") ? jstr(p, "name") : "-");
 	if (color)
 		fputs(paint_codes[PAINT_BOLD], out);
 	fprintf(out, "%-*s  %s", (int)width, heads[0], heads[1]);
@@ -858,7 +817,7 @@ render_pending(FILE *out, const json_t *result, bool color)
 		    dated_date(p, "signature") : "-", streq(jstr(jget(p, "signature"), "kind"),
 		    "succession") ? " (succession)" : "");
 		render_text(out, name);
-		for (pad = text_width(name); pad < width + 2; pad++)
+		for (pad = render_text_width(name); pad < width + 2; pad++)
 			fputc(' ', out);
 		render_text(out, sig);
 		fputc('\n', out);
@@ -868,469 +827,4 @@ render_pending(FILE *out, const json_t *result, bool color)
 	    n == 1 ? "y" : "ies");
 	render_text(out, as_of);
 	fputc('\n', out);
-}
-
-/* Timeline: cumulative counted instruments by period, drawn as an area chart. */
-
-#define TL_ROWS 10           /* chart height in lines */
-#define TL_MONTHS_MAX 60     /* a span of at most this many months goes by month */
-#define TL_MIN_WIDTH 40
-#define TL_MAX_WIDTH 1000
-#define TL_MAX_COLW 4        /* columns per period when few periods fill the width */
-#define TL_LABEL " threshold"
-
-struct tl_glyphs {
-	const char *block[9];    /* a cell filled to 0/8 .. 8/8 */
-	const char *line, *vbar, *tick, *cross, *corner, *mark_t, *mark_e;
-};
-
-static const struct tl_glyphs tl_utf8 = {
-	{ " ", "\u2581", "\u2582", "\u2583", "\u2584", "\u2585", "\u2586", "\u2587",
-	  "\u2588" }, "\u2500", "\u2502", "\u2524", "\u253c", "\u2514", "\u25b2", "\u25c6",
-};
-
-/* A cell half full (4/8) or more is '#'; less, a '.' that shows it is not empty. */
-static const struct tl_glyphs tl_ascii = {
-	{ " ", ".", ".", ".", "#", "#", "#", "#", "#" }, "-", "|", "+", "+", "+", "^", "*",
-};
-
-/* A chart being drawn: the series and where its columns go. */
-struct tl {
-	const struct tl_glyphs *gl;
-	long long *v;            /* cumulative counted, per period */
-	int n;                   /* periods */
-	int first;               /* key of the first period: year, or year * 12 + month - 1 */
-	bool month;
-	long long threshold;     /* 0: none */
-	long long ymax;
-	int group;               /* periods per column (1 unless they outnumber the width) */
-	int ncols;               /* columns of periods */
-	int plotw;               /* characters they take: 1 to TL_MAX_COLW each */
-	int lw;                  /* width of the y labels */
-};
-
-/* "YYYY" or "YYYY-MM" (or a longer date) into a period key; -1 when unreadable. */
-static int
-tl_key(const char *s, bool month)
-{
-	int y, m;
-
-	if (s == NULL || strspn(s, "0123456789") != 4 || (y = atoi(s)) < 1)
-		return -1;
-	if (!month)
-		return y;
-	if (s[4] != '-' || strspn(s + 5, "0123456789") != 2 ||
-	    (m = (s[5] - '0') * 10 + s[6] - '0') < 1 || m > 12)
-		return -1;
-	return y * 12 + m - 1;
-}
-
-/* The name of a period key: "2003" or "2003-03". */
-static const char *
-tl_period(int key, bool month, char buf[24])
-{
-	if (month)
-		snprintf(buf, 24, "%04d-%02d", key / 12, key % 12 + 1);
-	else
-		snprintf(buf, 24, "%04d", key);
-	return buf;
-}
-
-/* "YYYY-MM-DD" with a plausible month and day: such dates compare as strings. */
-static bool
-tl_iso_date(const char *s)
-{
-	static const char form[] = "dddd-dd-dd";
-	size_t i;
-
-	for (i = 0; i < sizeof(form) - 1; i++)
-		if (form[i] == 'd' ? s[i] < '0' || s[i] > '9' : s[i] != form[i])
-			return false;
-	return s[i] == '\0' && strncmp(s + 5, "01", 2) >= 0 && strncmp(s + 5, "12", 2) <= 0 &&
-	    strncmp(s + 8, "01", 2) >= 0 && strncmp(s + 8, "31", 2) <= 0 &&
-	    strncmp(s, "0001", 4) >= 0;
-}
-
-static int
-tl_cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* The deposit dates of the counted instruments at as_of, sorted; their number or -1. */
-static long
-tl_dates(const json_t *list, const char *as_of, const char ***out)
-{
-	const char **v, *d;
-	const json_t *p;
-	size_t i;
-	long n = 0;
-
-	if ((v = malloc((json_array_size(list) + 1) * sizeof(*v))) == NULL)
-		return -1;
-	json_array_foreach(list, i, p) {
-		d = dated_date(p, "instrument");
-		if (jbool(p, "counts") == 1 && jbool(p, "withdrawn") != 1 && d != NULL &&
-		    tl_iso_date(d) && strcmp(d, as_of) <= 0)
-			v[n++] = d;
-	}
-	qsort(v, (size_t)n, sizeof(*v), tl_cmp_str);
-	*out = v;
-	return n;
-}
-
-/* The series from the first counted instrument's period to as_of's. */
-static json_t *
-tl_series(const char *const *dates, long n, const char *as_of, bool month)
-{
-	int key, last = tl_key(as_of, month);
-	json_t *series = json_array(), *e;
-	char period[24];
-	long i = 0;
-
-	if (series == NULL)
-		return NULL;
-	for (key = n > 0 ? tl_key(dates[0], month) : last + 1; key <= last; key++) {
-		while (i < n && tl_key(dates[i], month) <= key)
-			i++;
-		if ((e = json_pack("{s:s, s:I}", "period", tl_period(key, month, period),
-		    "counted", (json_int_t)i)) == NULL || json_array_append_new(series, e) != 0) {
-			json_decref(series);
-			return NULL;
-		}
-	}
-	return series;
-}
-
-static json_t *
-tl_str_or_null(const char *s)
-{
-	return s != NULL ? json_string(s) : json_null();
-}
-
-json_t *
-render_timeline_build(const json_t *parties, const json_t *status)
-{
-	const char *as_of = jstr(parties, "as_of") ? jstr(parties, "as_of") : jstr(status, "as_of");
-	const char *treaty = jstr(parties, "treaty") ? jstr(parties, "treaty") : jstr(status, "id");
-	json_t *series;
-	const char **dates;
-	long long threshold;
-	bool month;
-	long n;
-
-	if (as_of == NULL || !tl_iso_date(as_of))
-		return NULL;
-	if ((n = tl_dates(jget(parties, "participants"), as_of, &dates)) < 0)
-		return NULL;
-	month = n > 0 && tl_key(as_of, true) - tl_key(dates[0], true) < TL_MONTHS_MAX;
-	series = tl_series(dates, n, as_of, month);
-	free(dates);
-	if (series == NULL)
-		return NULL;
-	return json_pack("{s:o, s:s, s:o, s:o, s:o, s:s, s:o}",
-	    "treaty", tl_str_or_null(treaty), "as_of", as_of,
-	    "threshold", jint(status, "threshold", &threshold) ? json_integer(threshold) :
-	    json_null(),
-	    "threshold_date", tl_str_or_null(jstr(status, "threshold_date")),
-	    "entry_into_force", tl_str_or_null(jstr(status, "entry_into_force")),
-	    "bucket", month ? "month" : "year", "series", series);
-}
-
-/* Reads the series into t; false when there is nothing to draw. */
-static bool
-tl_load(struct tl *t, const json_t *tl)
-{
-	const json_t *series = jget(tl, "series"), *e;
-	long long v, prev = 0;
-	size_t i;
-
-	t->month = streq(jstr(tl, "bucket"), "month");
-	if (!json_is_array(series) || json_array_size(series) == 0 ||
-	    json_array_size(series) > 100000 ||
-	    (t->first = tl_key(jstr(json_array_get(series, 0), "period"), t->month)) < 0)
-		return false;
-	if ((t->v = calloc(json_array_size(series), sizeof(*t->v))) == NULL)
-		return false;
-	t->n = (int)json_array_size(series);
-	t->ymax = 1;
-	json_array_foreach(series, i, e) {
-		t->v[i] = jint(e, "counted", &v) && v >= 0 ? v : prev;
-		prev = t->v[i];
-		if (t->v[i] > t->ymax)
-			t->ymax = t->v[i];
-	}
-	if (!jint(tl, "threshold", &t->threshold) || t->threshold < 0)
-		t->threshold = 0;
-	if (t->threshold > t->ymax)
-		t->ymax = t->threshold;
-	return true;
-}
-
-/* Fits the periods into width: several characters per period, or periods per column. */
-static void
-tl_layout(struct tl *t, int width)
-{
-	int plot;
-
-	t->lw = snprintf(NULL, 0, "%lld", t->ymax);
-	plot = width - (t->lw + 2) - (t->threshold > 0 ? (int)strlen(TL_LABEL) : 0);
-	t->group = (t->n + plot - 1) / plot;
-	t->ncols = (t->n + t->group - 1) / t->group;
-	t->plotw = t->group > 1 ? t->ncols : plot < t->n * TL_MAX_COLW ? plot :
-	    t->n * TL_MAX_COLW;
-}
-
-/* Where column c starts in the plot: the width shared out as evenly as it goes. */
-static int
-tl_x(const struct tl *t, int c)
-{
-	return (int)((long long)c * t->plotw / t->ncols);
-}
-
-/* Cumulative count at the end of column c. */
-static long long
-tl_col_value(const struct tl *t, int c)
-{
-	int last = (c + 1) * t->group - 1;
-
-	return t->v[last < t->n ? last : t->n - 1];
-}
-
-/* The glyph of column value v in chart row r (1 = bottom), or NULL when empty. */
-static const char *
-tl_cell(const struct tl *t, long long v, int r)
-{
-	double unit = (double)t->ymax / TL_ROWS, f = ((double)v - unit * (r - 1)) / unit;
-	int e = f <= 0 ? 0 : f >= 1 ? 8 : (int)(f * 8 + 0.5);
-
-	return e == 0 ? NULL : t->gl->block[e];
-}
-
-static int
-tl_threshold_row(const struct tl *t)
-{
-	int r;
-
-	if (t->threshold <= 0)
-		return 0;
-	for (r = 1; r < TL_ROWS && (double)t->threshold > (double)t->ymax * r / TL_ROWS; r++)
-		;
-	return r;
-}
-
-/* Writes a line held in buf without its trailing blanks. */
-static void
-tl_flush(FILE *out, char *buf, size_t len)
-{
-	while (len > 0 && buf[len - 1] == ' ')
-		len--;
-	fwrite(buf, 1, len, out);
-	fputc('\n', out);
-}
-
-static void
-tl_rows(FILE *out, const struct tl *t, char *buf, size_t cap)
-{
-	int r, c, k, tr = tl_threshold_row(t);
-	const char *g;
-	size_t len;
-	FILE *f;
-
-	for (r = TL_ROWS; r >= 1; r--) {
-		if ((f = fmemopen(buf, cap, "w")) == NULL)
-			return;
-		if (r == TL_ROWS || r == tr)
-			fprintf(f, "%*lld %s", t->lw, r == tr ? t->threshold : t->ymax,
-			    r == tr ? t->gl->cross : t->gl->tick);
-		else
-			fprintf(f, "%*s %s", t->lw, "", t->gl->vbar);
-		for (c = 0; c < t->ncols; c++) {
-			g = tl_cell(t, tl_col_value(t, c), r);
-			for (k = tl_x(t, c); k < tl_x(t, c + 1); k++)
-				fputs(g != NULL ? g : r == tr ? t->gl->line : " ", f);
-		}
-		if (r == tr)
-			fputs(TL_LABEL, f);
-		len = (size_t)ftell(f);
-		fclose(f);
-		tl_flush(out, buf, len < cap ? len : cap - 1);
-	}
-}
-
-/* Column of the period holding date s, -1 when outside the chart. */
-static int
-tl_col_of(const struct tl *t, const char *s)
-{
-	int key = tl_key(s, t->month);
-
-	if (key < t->first || key - t->first >= t->n)
-		return -1;
-	return (key - t->first) / t->group;
-}
-
-static void
-tl_axis(FILE *out, const struct tl *t, int ct, int ce)
-{
-	int c, k, x, ek = ce == ct ? 1 : 0;   /* both in one column: side by side */
-
-	fprintf(out, "%*d %s", t->lw, 0, t->gl->corner);
-	for (c = 0; c < t->ncols; c++)
-		for (x = tl_x(t, c), k = 0; x + k < tl_x(t, c + 1); k++) {
-			if (c == ct && k == 0)
-				fputs(t->gl->mark_t, out);
-			else if (c == ce && k == ek)
-				fputs(t->gl->mark_e, out);
-			else
-				fputs(t->gl->line, out);
-		}
-	fputc('\n', out);
-}
-
-/* The period names under the axis, at round periods, never overlapping. */
-static void
-tl_labels(FILE *out, const struct tl *t, char *buf, int width)
-{
-	static const int ysteps[] = { 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000 };
-	static const int msteps[] = { 1, 2, 3, 6, 12, 24, 60, 120, 240, 600, 1200 };
-	const int *steps = t->month ? msteps : ysteps;
-	size_t nsteps = t->month ? sizeof(msteps) / sizeof(*msteps) :
-	    sizeof(ysteps) / sizeof(*ysteps);
-	int len = t->month ? 7 : 4, step, c, b, pos, next = 0;
-	char name[24];
-	size_t i;
-
-	/* A label and two blanks must fit between two labelled periods. */
-	for (i = 0; i + 1 < nsteps &&
-	    (long long)steps[i] * t->plotw < (long long)(len + 2) * t->group * t->ncols; i++)
-		;
-	step = steps[i];
-	memset(buf, ' ', (size_t)width + 2);
-	for (c = 0; c < t->ncols; c++) {
-		for (b = c * t->group; b < (c + 1) * t->group && b < t->n; b++)
-			if ((t->first + b) % step == 0)
-				break;
-		pos = t->lw + 2 + tl_x(t, c);
-		if (b >= (c + 1) * t->group || b >= t->n || pos < next || pos + len > width)
-			continue;
-		memcpy(buf + pos, tl_period(t->first + b, t->month, name), (size_t)len);
-		next = pos + len + 2;
-	}
-	tl_flush(out, buf, next > 0 ? (size_t)next : 0);
-}
-
-/* Prints item on the current line when it fits in width, else on a line of its own
- * after indent blanks; *col is where the line stands, 0 at its start. */
-static void
-tl_item(FILE *out, int width, int indent, const char *sep, const char *item, int *col)
-{
-	int w = (int)text_width(item);
-
-	if (*item == '\0')
-		return;
-	if (*col > 0 && *col + (int)strlen(sep) + w <= width) {
-		fputs(sep, out);
-		*col += (int)strlen(sep);
-	} else {
-		if (*col > 0)
-			fputc('\n', out);
-		fprintf(out, "%*s", indent, "");
-		*col = indent;
-	}
-	render_text(out, item);
-	*col += w;
-}
-
-/* A date from the timeline, when it is one. */
-static const char *
-tl_date(const json_t *tl, const char *key)
-{
-	const char *d = jstr(tl, key);
-
-	return d != NULL && tl_iso_date(d) ? d : NULL;
-}
-
-static void
-tl_title(FILE *out, const json_t *tl, int width)
-{
-	char item[CELL_MAX];
-	int col = 0;
-
-	snprintf(item, sizeof(item), "%s:", jstr(tl, "treaty") ? jstr(tl, "treaty") : "-");
-	tl_item(out, width, 0, "", item, &col);
-	snprintf(item, sizeof(item), "counted instruments by %s,",
-	    streq(jstr(tl, "bucket"), "month") ? "month" : "year");
-	tl_item(out, width, 0, " ", item, &col);
-	snprintf(item, sizeof(item), "as of %s", tl_date(tl, "as_of") ? tl_date(tl, "as_of") :
-	    "-");
-	tl_item(out, width, 0, " ", item, &col);
-	fputc('\n', out);
-}
-
-/* "^ threshold of 20 reached on 2003-03-14   * entry into force on 2003-07-01". */
-static void
-tl_legend(FILE *out, const struct tl *t, const json_t *tl, int width, bool tdrawn,
-    bool edrawn)
-{
-	const char *td = tl_date(tl, "threshold_date"), *eif = tl_date(tl, "entry_into_force");
-	const char *as_of = tl_date(tl, "as_of");
-	long long last = t->v[t->n - 1];
-	char first[CELL_MAX] = "", second[CELL_MAX] = "";
-	int col = 0, indent = t->lw + 2;
-
-	if (td != NULL)
-		snprintf(first, sizeof(first), "%s%sthreshold of %lld reached on %s",
-		    tdrawn ? t->gl->mark_t : "", tdrawn ? " " : "", t->threshold, td);
-	else if (t->threshold > 0)
-		snprintf(first, sizeof(first), "threshold %lld: %lld counted, %lld remaining",
-		    t->threshold, last, t->threshold > last ? t->threshold - last : 0);
-	if (eif != NULL)
-		snprintf(second, sizeof(second), "%s%s%s %s", edrawn ? t->gl->mark_e : "",
-		    edrawn ? " " : "", as_of != NULL && strcmp(eif, as_of) > 0 ?
-		    "enters into force on" : "entry into force on", eif);
-	/* Under the chart when it fits there, else from the margin. */
-	if (indent + (int)text_width(first) > width || indent + (int)text_width(second) > width)
-		indent = 0;
-	tl_item(out, width, indent, "", first, &col);
-	tl_item(out, width, indent, "   ", second, &col);
-	if (col > 0)
-		fputc('\n', out);
-}
-
-void
-render_timeline(FILE *out, const json_t *tl, int width, bool utf8)
-{
-	struct tl t = { .gl = utf8 ? &tl_utf8 : &tl_ascii };
-	int ct, ce;
-	char *buf;
-
-	if (width < TL_MIN_WIDTH)
-		width = TL_MIN_WIDTH;
-	if (width > TL_MAX_WIDTH)
-		width = TL_MAX_WIDTH;
-	tl_title(out, tl, width);
-	if (!tl_load(&t, tl)) {
-		fputs("no counted instrument yet", out);
-		if (jint(tl, "threshold", &t.threshold) && t.threshold > 0)
-			fprintf(out, " (threshold %lld)", t.threshold);
-		fputc('\n', out);
-		free(t.v);
-		return;
-	}
-	/* Rows hold up to 3 bytes a column (UTF-8 blocks and lines). */
-	if ((buf = malloc((size_t)width * 4 + 64)) == NULL) {
-		free(t.v);
-		return;
-	}
-	tl_layout(&t, width);
-	ct = tl_date(tl, "threshold_date") ? tl_col_of(&t, tl_date(tl, "threshold_date")) : -1;
-	ce = tl_date(tl, "entry_into_force") ? tl_col_of(&t, tl_date(tl, "entry_into_force")) :
-	    -1;
-	tl_rows(out, &t, buf, (size_t)width * 4 + 64);
-	tl_axis(out, &t, ct, ce);
-	tl_labels(out, &t, buf, width);
-	tl_legend(out, &t, tl, width, ct >= 0, ce >= 0 &&
-	    (ce != ct || tl_x(&t, ce + 1) - tl_x(&t, ce) > 1));
-	free(buf);
-	free(t.v);
 }

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "notify.h"
+#include "sd_notify.h"
 
 /* A stand-in for systemd's notification socket. */
 struct fixture {
@@ -68,7 +68,7 @@ teardown(void **state)
 static const char *
 next_msg(int fd)
 {
-	static char buf[NOTIFY_MAX_MESSAGE + 1];
+	static char buf[SD_NOTIFY_MAX_MESSAGE + 1];
 	ssize_t n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
 
 	assert_true(n >= 0);
@@ -98,24 +98,24 @@ static void
 test_messages_to_a_path_socket(void **state)
 {
 	struct fixture *f = *state;
-	struct notify n;
+	struct sd_notify n;
 
-	assert_int_equal(notify_init(&n), 1);
+	assert_int_equal(sd_notify_init(&n), 1);
 	assert_null(getenv("NOTIFY_SOCKET"));
 	assert_int_equal(n.addrlen, offsetof(struct sockaddr_un, sun_path) + strlen(f->path));
-	notify_ready(&n);
+	sd_notify_ready(&n);
 	assert_string_equal(next_msg(f->fd), "READY=1");
-	notify_status(&n, "tracking 1 treaty");
+	sd_notify_status(&n, "tracking 1 treaty");
 	assert_string_equal(next_msg(f->fd), "STATUS=tracking 1 treaty");
-	notify_stopping(&n);
+	sd_notify_stopping(&n);
 	assert_string_equal(next_msg(f->fd), "STOPPING=1");
-	notify_send(&n, "STATUS=%s\nERRNO=%d", "cannot bind", 98);
+	sd_notify_send(&n, "STATUS=%s\nERRNO=%d", "cannot bind", 98);
 	assert_string_equal(next_msg(f->fd), "STATUS=cannot bind\nERRNO=98");
 	assert_no_msg(f->fd);
 	assert_false(n.failed);
-	notify_close(&n);
+	sd_notify_close(&n);
 	assert_int_equal(n.fd, -1);
-	notify_ready(&n);
+	sd_notify_ready(&n);
 	assert_no_msg(f->fd);
 }
 
@@ -124,7 +124,7 @@ test_messages_to_an_abstract_socket(void **state)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char name[64], env[65];
-	struct notify n;
+	struct sd_notify n;
 	socklen_t len;
 	int fd;
 
@@ -137,14 +137,14 @@ test_messages_to_an_abstract_socket(void **state)
 	assert_int_equal(bind(fd, (struct sockaddr *)&sa, len), 0);
 	snprintf(env, sizeof(env), "@%s", name);
 	setenv("NOTIFY_SOCKET", env, 1);
-	assert_int_equal(notify_init(&n), 1);
+	assert_int_equal(sd_notify_init(&n), 1);
 	assert_int_equal(n.addrlen, len);
-	notify_ready(&n);
+	sd_notify_ready(&n);
 	assert_string_equal(next_msg(fd), "READY=1");
-	notify_stopping(&n);
+	sd_notify_stopping(&n);
 	assert_string_equal(next_msg(fd), "STOPPING=1");
 	assert_false(n.failed);
-	notify_close(&n);
+	sd_notify_close(&n);
 	close(fd);
 }
 
@@ -154,13 +154,13 @@ test_reloading_carries_the_monotonic_clock(void **state)
 	struct fixture *f = *state;
 	unsigned long long usec;
 	uint64_t before, after;
-	struct notify n;
+	struct sd_notify n;
 	const char *msg;
 	int end = 0;
 
-	assert_int_equal(notify_init(&n), 1);
+	assert_int_equal(sd_notify_init(&n), 1);
 	before = now_usec();
-	notify_reloading(&n);
+	sd_notify_reloading(&n);
 	after = now_usec();
 	msg = next_msg(f->fd);
 	assert_int_equal(strncmp(msg, "RELOADING=1\nMONOTONIC_USEC=", 27), 0);
@@ -168,85 +168,85 @@ test_reloading_carries_the_monotonic_clock(void **state)
 	assert_int_equal(msg[27 + end], '\0');
 	assert_true(usec >= before);
 	assert_true(usec <= after);
-	notify_close(&n);
+	sd_notify_close(&n);
 }
 
 static void
 test_status_is_one_line(void **state)
 {
 	struct fixture *f = *state;
-	struct notify n;
+	struct sd_notify n;
 
-	assert_int_equal(notify_init(&n), 1);
-	notify_status(&n, "IV-13: 59 parties\nREADY=1\r\nforged");
+	assert_int_equal(sd_notify_init(&n), 1);
+	sd_notify_status(&n, "IV-13: 59 parties\nREADY=1\r\nforged");
 	assert_string_equal(next_msg(f->fd), "STATUS=IV-13: 59 parties READY=1  forged");
-	notify_close(&n);
+	sd_notify_close(&n);
 }
 
 static void
 test_long_status_is_cut_on_a_character(void **state)
 {
 	struct fixture *f = *state;
-	char text[2 * 300 + 2], want[8 + NOTIFY_MAX_STATUS];
-	struct notify n;
+	char text[2 * 300 + 2], want[8 + SD_NOTIFY_MAX_STATUS];
+	struct sd_notify n;
 	const char *msg;
 	size_t i;
 
-	assert_int_equal(notify_init(&n), 1);
+	assert_int_equal(sd_notify_init(&n), 1);
 	memset(text, 'x', 600);
 	text[600] = '\0';
-	notify_status(&n, text);
+	sd_notify_status(&n, text);
 	msg = next_msg(f->fd);
-	assert_int_equal(strlen(msg), strlen("STATUS=") + NOTIFY_MAX_STATUS);
+	assert_int_equal(strlen(msg), strlen("STATUS=") + SD_NOTIFY_MAX_STATUS);
 	/* "a" then 300 two-byte e-acutes: byte 512 falls inside one, which must go whole. */
 	text[0] = 'a';
 	for (i = 0; i < 300; i++)
 		memcpy(text + 1 + 2 * i, "\xc3\xa9", 2);
 	text[601] = '\0';
-	notify_status(&n, text);
+	sd_notify_status(&n, text);
 	msg = next_msg(f->fd);
-	snprintf(want, sizeof(want), "STATUS=%.*s", NOTIFY_MAX_STATUS - 1, text);
+	snprintf(want, sizeof(want), "STATUS=%.*s", SD_NOTIFY_MAX_STATUS - 1, text);
 	assert_string_equal(msg, want);
-	assert_int_equal(strlen(msg), strlen("STATUS=") + NOTIFY_MAX_STATUS - 1);
-	notify_close(&n);
+	assert_int_equal(strlen(msg), strlen("STATUS=") + SD_NOTIFY_MAX_STATUS - 1);
+	sd_notify_close(&n);
 }
 
 static void
 test_too_long_a_message_is_not_sent(void **state)
 {
 	struct fixture *f = *state;
-	static char big[NOTIFY_MAX_MESSAGE + 1];
-	struct notify n;
+	static char big[SD_NOTIFY_MAX_MESSAGE + 1];
+	struct sd_notify n;
 
-	assert_int_equal(notify_init(&n), 1);
-	memset(big, 'x', NOTIFY_MAX_MESSAGE);
-	notify_send(&n, "X=%s", big);
+	assert_int_equal(sd_notify_init(&n), 1);
+	memset(big, 'x', SD_NOTIFY_MAX_MESSAGE);
+	sd_notify_send(&n, "X=%s", big);
 	assert_no_msg(f->fd);
 	assert_true(n.failed);
-	notify_close(&n);
+	sd_notify_close(&n);
 }
 
 static void
 test_no_notify_socket_means_no_ops(void **state)
 {
 	struct fixture *f = *state;
-	struct notify n;
+	struct sd_notify n;
 
 	unsetenv("NOTIFY_SOCKET");
 	setenv("WATCHDOG_USEC", "30000000", 1);
-	assert_int_equal(notify_init(&n), 0);
+	assert_int_equal(sd_notify_init(&n), 0);
 	assert_int_equal(n.fd, -1);
 	/* Nobody to ping. */
 	assert_int_equal(n.watchdog_usec, 0);
 	assert_null(getenv("WATCHDOG_USEC"));
-	notify_ready(&n);
-	notify_status(&n, "x");
-	notify_reloading(&n);
-	notify_stopping(&n);
-	notify_watchdog_start(&n, EV_DEFAULT);
+	sd_notify_ready(&n);
+	sd_notify_status(&n, "x");
+	sd_notify_reloading(&n);
+	sd_notify_stopping(&n);
+	sd_notify_watchdog_start(&n, EV_DEFAULT);
 	assert_null(n.loop);
 	assert_no_msg(f->fd);
-	notify_close(&n);
+	sd_notify_close(&n);
 }
 
 static void
@@ -257,36 +257,36 @@ test_unusable_notify_socket_is_refused(void **state)
 	};
 	char longpath[sizeof(((struct sockaddr_un *)0)->sun_path) + 2] = { 0 };
 	struct fixture *f = *state;
-	struct notify n;
+	struct sd_notify n;
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		setenv("NOTIFY_SOCKET", bad[i], 1);
-		assert_int_equal(notify_init(&n), -1);
+		assert_int_equal(sd_notify_init(&n), -1);
 		assert_int_equal(n.fd, -1);
 		assert_null(getenv("NOTIFY_SOCKET"));
-		notify_ready(&n);
+		sd_notify_ready(&n);
 	}
 	/* A path needs its NUL inside sun_path; an abstract name does not. */
 	memset(longpath, 'a', sizeof(longpath) - 1);
 	longpath[0] = '/';
 	longpath[sizeof(longpath) - 2] = '\0';
 	setenv("NOTIFY_SOCKET", longpath, 1);
-	assert_int_equal(notify_init(&n), -1);
+	assert_int_equal(sd_notify_init(&n), -1);
 	longpath[0] = '@';
 	setenv("NOTIFY_SOCKET", longpath, 1);
-	assert_int_equal(notify_init(&n), 1);
-	notify_close(&n);
+	assert_int_equal(sd_notify_init(&n), 1);
+	sd_notify_close(&n);
 	longpath[sizeof(longpath) - 2] = 'a';
 	setenv("NOTIFY_SOCKET", longpath, 1);
-	assert_int_equal(notify_init(&n), -1);
+	assert_int_equal(sd_notify_init(&n), -1);
 	assert_no_msg(f->fd);
 }
 
 static uint64_t
 watchdog_for(const struct fixture *f, const char *usec, const char *pid)
 {
-	struct notify n;
+	struct sd_notify n;
 
 	setenv("NOTIFY_SOCKET", f->path, 1);
 	if (usec != NULL)
@@ -297,10 +297,10 @@ watchdog_for(const struct fixture *f, const char *usec, const char *pid)
 		setenv("WATCHDOG_PID", pid, 1);
 	else
 		unsetenv("WATCHDOG_PID");
-	assert_int_equal(notify_init(&n), 1);
+	assert_int_equal(sd_notify_init(&n), 1);
 	assert_null(getenv("WATCHDOG_USEC"));
 	assert_null(getenv("WATCHDOG_PID"));
-	notify_close(&n);
+	sd_notify_close(&n);
 	return n.watchdog_usec;
 }
 
@@ -343,16 +343,16 @@ test_watchdog_pings_from_the_loop(void **state)
 {
 	struct fixture *f = *state;
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct notify n;
+	struct sd_notify n;
 	ev_timer stop;
 	int pings = 0;
 	char c;
 
 	/* 40 ms: a ping every 20 ms, one at once; the loop runs for 200 ms. */
 	setenv("WATCHDOG_USEC", "40000", 1);
-	assert_int_equal(notify_init(&n), 1);
+	assert_int_equal(sd_notify_init(&n), 1);
 	assert_int_equal(n.watchdog_usec, 40000);
-	notify_watchdog_start(&n, loop);
+	sd_notify_watchdog_start(&n, loop);
 	assert_ptr_equal(n.loop, loop);
 	assert_string_equal(next_msg(f->fd), "WATCHDOG=1");
 	ev_timer_init(&stop, stop_loop_cb, 0.2, 0.);
@@ -364,7 +364,7 @@ test_watchdog_pings_from_the_loop(void **state)
 	}
 	assert_true(pings >= 3);
 	assert_true(pings <= 11);
-	notify_close(&n);
+	sd_notify_close(&n);
 	assert_null(n.loop);
 	ev_loop_destroy(loop);
 }
@@ -374,17 +374,17 @@ test_watchdog_off_sends_nothing(void **state)
 {
 	struct fixture *f = *state;
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct notify n;
+	struct sd_notify n;
 	ev_timer stop;
 
-	assert_int_equal(notify_init(&n), 1);
-	notify_watchdog_start(&n, loop);
+	assert_int_equal(sd_notify_init(&n), 1);
+	sd_notify_watchdog_start(&n, loop);
 	assert_null(n.loop);
 	ev_timer_init(&stop, stop_loop_cb, 0.05, 0.);
 	ev_timer_start(loop, &stop);
 	ev_run(loop, 0);
 	assert_no_msg(f->fd);
-	notify_close(&n);
+	sd_notify_close(&n);
 	ev_loop_destroy(loop);
 }
 
@@ -411,21 +411,21 @@ test_send_failures_are_logged_once(void **state)
 {
 	struct fixture *f = *state;
 	char nobody[160], logpath[160];
-	struct notify n;
+	struct sd_notify n;
 	int saved, logfd, i;
 
 	snprintf(nobody, sizeof(nobody), "%s/nobody", f->dir);
 	snprintf(logpath, sizeof(logpath), "%s/log", f->dir);
 	setenv("NOTIFY_SOCKET", nobody, 1);
-	assert_int_equal(notify_init(&n), 1);
+	assert_int_equal(sd_notify_init(&n), 1);
 	fflush(stderr);
 	saved = dup(STDERR_FILENO);
 	logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	assert_true(logfd >= 0);
 	dup2(logfd, STDERR_FILENO);
 	for (i = 0; i < 5; i++)
-		notify_ready(&n);
-	notify_stopping(&n);
+		sd_notify_ready(&n);
+	sd_notify_stopping(&n);
 	fflush(stderr);
 	dup2(saved, STDERR_FILENO);
 	close(saved);
@@ -434,7 +434,7 @@ test_send_failures_are_logged_once(void **state)
 	assert_int_equal(count_in_file(logpath, "notify: cannot send"), 1);
 	assert_int_equal(count_in_file(logpath, "READY=1"), 1);
 	unlink(logpath);
-	notify_close(&n);
+	sd_notify_close(&n);
 }
 
 int

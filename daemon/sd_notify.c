@@ -9,14 +9,14 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "notify.h"
+#include "sd_notify.h"
 #include "utf8.h"
 
 #define NOTIFY_MIN_PING 0.001      /* seconds: a tiny WATCHDOG_USEC must not spin the loop */
 
 /* Decimal digits only, no sign, no blanks, at most max; 0 or -1. */
 static int
-notify_parse_u64(const char *s, uint64_t max, uint64_t *out)
+sd_notify_parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
 	uint64_t n = 0;
 
@@ -34,7 +34,7 @@ notify_parse_u64(const char *s, uint64_t max, uint64_t *out)
 /* "/path" or "@abstract"; the address length counts no trailing NUL, which matters for
  * abstract names: every byte of the length is part of the name. */
 static int
-notify_address(struct notify *n, const char *env)
+sd_notify_address(struct sd_notify *n, const char *env)
 {
 	size_t len = strlen(env);
 
@@ -52,19 +52,19 @@ notify_address(struct notify *n, const char *env)
 
 /* The watchdog is for this process only when WATCHDOG_PID is unset or names it. */
 static void
-notify_watchdog_env(struct notify *n, const char *usec, const char *pid)
+sd_notify_watchdog_env(struct sd_notify *n, const char *usec, const char *pid)
 {
 	uint64_t u, p;
 
 	n->watchdog_usec = 0;
 	if (usec == NULL)
 		return;
-	if (notify_parse_u64(usec, UINT64_MAX, &u) < 0 || u == 0) {
+	if (sd_notify_parse_u64(usec, UINT64_MAX, &u) < 0 || u == 0) {
 		log_warn("notify: ignoring WATCHDOG_USEC=%.*s: not a positive number of "
 		    "microseconds", (int)utf8_cut(usec, 32), usec);
 		return;
 	}
-	if (pid != NULL && notify_parse_u64(pid, INT32_MAX, &p) < 0) {
+	if (pid != NULL && sd_notify_parse_u64(pid, INT32_MAX, &p) < 0) {
 		log_warn("notify: ignoring the watchdog: WATCHDOG_PID=%.*s is not a process id",
 		    (int)utf8_cut(pid, 32), pid);
 		return;
@@ -75,14 +75,14 @@ notify_watchdog_env(struct notify *n, const char *usec, const char *pid)
 }
 
 int
-notify_init(struct notify *n)
+sd_notify_init(struct sd_notify *n)
 {
 	const char *env = getenv("NOTIFY_SOCKET");
 	int rc = 0;
 
 	memset(n, 0, sizeof(*n));
 	n->fd = -1;
-	if (env != NULL && notify_address(n, env) < 0) {
+	if (env != NULL && sd_notify_address(n, env) < 0) {
 		log_err("notify: NOTIFY_SOCKET=%.*s is neither an absolute path nor an "
 		    "@abstract name that fits a socket address; not notifying systemd",
 		    (int)utf8_cut(env, 120), env);
@@ -92,7 +92,7 @@ notify_init(struct notify *n)
 		log_err("notify: socket: %s; not notifying systemd", strerror(errno));
 		rc = -1;
 	} else if (env != NULL) {
-		notify_watchdog_env(n, getenv("WATCHDOG_USEC"), getenv("WATCHDOG_PID"));
+		sd_notify_watchdog_env(n, getenv("WATCHDOG_USEC"), getenv("WATCHDOG_PID"));
 		rc = 1;
 	}
 	/* Alert programs are not the service's main process: they must not see these. */
@@ -104,7 +104,7 @@ notify_init(struct notify *n)
 
 /* Logs the first failure only: a watchdog ping every few seconds must not flood the log. */
 static void
-notify_failed(struct notify *n, const char *what, const char *why)
+sd_notify_failed(struct sd_notify *n, const char *what, const char *why)
 {
 	if (n->failed)
 		return;
@@ -114,9 +114,9 @@ notify_failed(struct notify *n, const char *what, const char *why)
 }
 
 static void
-notify_vsend(struct notify *n, const char *fmt, va_list ap)
+sd_notify_vsend(struct sd_notify *n, const char *fmt, va_list ap)
 {
-	char msg[NOTIFY_MAX_MESSAGE];
+	char msg[SD_NOTIFY_MAX_MESSAGE];
 	ssize_t sent;
 	int len;
 
@@ -124,7 +124,7 @@ notify_vsend(struct notify *n, const char *fmt, va_list ap)
 		return;
 	len = vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (len < 0 || (size_t)len >= sizeof(msg)) {
-		notify_failed(n, fmt, "message too long");
+		sd_notify_failed(n, fmt, "message too long");
 		return;
 	}
 	do
@@ -132,33 +132,33 @@ notify_vsend(struct notify *n, const char *fmt, va_list ap)
 		    (const struct sockaddr *)&n->addr, n->addrlen);
 	while (sent < 0 && errno == EINTR);
 	if (sent < 0)
-		notify_failed(n, msg, strerror(errno));
+		sd_notify_failed(n, msg, strerror(errno));
 }
 
 void
-notify_send(struct notify *n, const char *fmt, ...)
+sd_notify_send(struct sd_notify *n, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	notify_vsend(n, fmt, ap);
+	sd_notify_vsend(n, fmt, ap);
 	va_end(ap);
 }
 
 void
-notify_ready(struct notify *n)
+sd_notify_ready(struct sd_notify *n)
 {
-	notify_send(n, "READY=1");
+	sd_notify_send(n, "READY=1");
 }
 
 void
-notify_status(struct notify *n, const char *text)
+sd_notify_status(struct sd_notify *n, const char *text)
 {
-	char line[NOTIFY_MAX_STATUS + 1];
+	char line[SD_NOTIFY_MAX_STATUS + 1];
 	size_t len = strlen(text), i;
 
-	if (len > NOTIFY_MAX_STATUS) {
-		len = NOTIFY_MAX_STATUS;
+	if (len > SD_NOTIFY_MAX_STATUS) {
+		len = SD_NOTIFY_MAX_STATUS;
 		/* Back up to the first byte of a UTF-8 sequence. */
 		while (len > 0 && ((unsigned char)text[len] & 0xc0) == 0x80)
 			len--;
@@ -169,33 +169,33 @@ notify_status(struct notify *n, const char *text)
 	for (i = 0; i < len; i++)
 		if (line[i] == '\n' || line[i] == '\r')
 			line[i] = ' ';
-	notify_send(n, "STATUS=%s", line);
+	sd_notify_send(n, "STATUS=%s", line);
 }
 
 void
-notify_reloading(struct notify *n)
+sd_notify_reloading(struct sd_notify *n)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	notify_send(n, "RELOADING=1\nMONOTONIC_USEC=%llu",
+	sd_notify_send(n, "RELOADING=1\nMONOTONIC_USEC=%llu",
 	    (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
 }
 
 void
-notify_stopping(struct notify *n)
+sd_notify_stopping(struct sd_notify *n)
 {
-	notify_send(n, "STOPPING=1");
+	sd_notify_send(n, "STOPPING=1");
 }
 
 static void
-notify_ping_cb(struct ev_loop *loop, ev_timer *w, int revents)
+sd_notify_ping_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	notify_send(w->data, "WATCHDOG=1");
+	sd_notify_send(w->data, "WATCHDOG=1");
 }
 
 void
-notify_watchdog_start(struct notify *n, struct ev_loop *loop)
+sd_notify_watchdog_start(struct sd_notify *n, struct ev_loop *loop)
 {
 	double every = (double)n->watchdog_usec / 2e6;
 
@@ -204,15 +204,15 @@ notify_watchdog_start(struct notify *n, struct ev_loop *loop)
 	if (every < NOTIFY_MIN_PING)
 		every = NOTIFY_MIN_PING;
 	n->loop = loop;
-	ev_timer_init(&n->watchdog, notify_ping_cb, every, every);
+	ev_timer_init(&n->watchdog, sd_notify_ping_cb, every, every);
 	n->watchdog.data = n;
 	ev_timer_start(loop, &n->watchdog);
 	/* Start-up may have taken a while: the first ping should not wait another half. */
-	notify_send(n, "WATCHDOG=1");
+	sd_notify_send(n, "WATCHDOG=1");
 }
 
 void
-notify_close(struct notify *n)
+sd_notify_close(struct sd_notify *n)
 {
 	if (n->loop != NULL)
 		ev_timer_stop(n->loop, &n->watchdog);

@@ -1,6 +1,6 @@
-/* The plausibility check (SPEC §5): an empty table or one losing more than 10% of the
- * committed participants is refused, until the same reduced table has been seen 3 times
- * in a row; and the page's own statements compared with its table. */
+/* The plausibility check (man/ratd.8, DESCRIPTION, Check): an empty table or one losing
+ * more than 10% of the committed participants is refused, until the same reduced table
+ * has been seen 3 times in a row; and the page's own statements compared with its table. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +11,8 @@
 
 #include <cmocka.h>
 
-#include "check.h"
+#include "helpers.h"
+#include "plausible.h"
 #include "untc.h"
 
 #define K(k) (1u << (k))
@@ -46,7 +47,7 @@ static bool
 check(const struct snapshot *committed, const struct snapshot *fresh, struct source_meta *m)
 {
 	reason[0] = '\0';
-	return check_snapshot(committed, fresh, m, reason, sizeof(reason));
+	return plausible_snapshot(committed, fresh, m, reason, sizeof(reason));
 }
 
 static void
@@ -164,45 +165,21 @@ test_another_reduced_table_restarts_the_count(void **state)
 	snapshot_free(whole);
 }
 
-static struct snapshot *
-parse_file(const char *name)
-{
-	char path[512], err[256] = "";
-	struct snapshot *s;
-	FILE *f;
-	char *buf;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/%s", FIXTURES, name);
-	assert_non_null(f = fopen(path, "rb"));
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	assert_true((n = ftell(f)) > 0);
-	rewind(f);
-	assert_non_null(buf = malloc((size_t)n));
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	s = untc_parse(buf, (size_t)n, UNTC_AUTO, err, sizeof(err));
-	free(buf);
-	if (s == NULL)
-		fail_msg("%s: %s", name, err);
-	return s;
-}
-
-/* check_discrepancies over the IV-13 rule evaluated at day. */
+/* plausible_discrepancies over the IV-13 rule evaluated at day. */
 static void
 discrepancies(const struct snapshot *s, day_t day, json_t *out)
 {
 	struct rule_result res;
 
 	assert_int_equal(rule_eval(&iv13, s, day, &res), 0);
-	check_discrepancies(s, &res, out);
+	plausible_discrepancies(s, &res, out);
 	rule_result_clear(&res);
 }
 
 static void
 test_page_agrees_with_its_table(void **state)
 {
-	struct snapshot *s = parse_file("IV-13.html");
+	struct snapshot *s = helpers_parse_fixture("IV-13.html", UNTC_AUTO);
 	json_t *out = json_array();
 
 	/* 59 parties, 40 signatories, in force since 1 July 2003: all as the table gives. */
@@ -215,7 +192,7 @@ test_page_agrees_with_its_table(void **state)
 static void
 test_page_disagreeing_with_its_table(void **state)
 {
-	struct snapshot *s = parse_file("IV-13.html");
+	struct snapshot *s = helpers_parse_fixture("IV-13.html", UNTC_AUTO);
 	json_t *out = json_array();
 
 	s->stated_parties = 60;

@@ -1,4 +1,5 @@
-/* Calendar dates as day numbers, and RFC 3339 times (SPEC §5: UTC throughout). */
+/* Calendar dates as day numbers, and RFC 3339 times (UTC throughout: man/ratd.8,
+ * DESCRIPTION, Evaluate). */
 #ifndef RATD_DATE_H
 #define RATD_DATE_H
 

@@ -1,0 +1,109 @@
+/* What the unit tests share (helpers.h). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "snapshot.h"
+
+struct helpers_dir *
+helpers_dir_new(const char *name)
+{
+	struct helpers_dir *d = calloc(1, sizeof(*d));
+
+	if (d == NULL)
+		return NULL;
+	strcpy(d->dir, "/tmp/ratd-test-XXXXXX");
+	if (mkdtemp(d->dir) == NULL) {
+		free(d);
+		return NULL;
+	}
+	snprintf(d->path, sizeof(d->path), "%s/%s", d->dir, name);
+	return d;
+}
+
+void
+helpers_dir_free(struct helpers_dir *d)
+{
+	char path[512];
+	struct dirent *de;
+	DIR *dir;
+
+	if (d == NULL)
+		return;
+	if ((dir = opendir(d->dir)) != NULL) {
+		while ((de = readdir(dir)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", d->dir, de->d_name);
+			unlink(path);
+		}
+		closedir(dir);
+	}
+	rmdir(d->dir);
+	free(d);
+}
+
+char *
+helpers_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (f == NULL)
+		fail_msg("cannot open %s", path);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	assert_true((n = ftell(f)) >= 0);
+	rewind(f);
+	assert_non_null(buf = malloc((size_t)n + 1));
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	if (len != NULL)
+		*len = (size_t)n;
+	return buf;
+}
+
+char *
+helpers_read_fixture(const char *name, size_t *len)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", FIXTURES, name);
+	return helpers_read_file(path, len);
+}
+
+day_t
+helpers_day(const char *iso)
+{
+	day_t d;
+
+	if (date_parse_iso(iso, &d) == -1)
+		fail_msg("bad date in test: %s", iso);
+	return d;
+}
+
+struct snapshot *
+helpers_parse_fixture(const char *name, enum untc_format fmt)
+{
+	char err[256] = "";
+	struct snapshot *s;
+	size_t len;
+	char *buf = helpers_read_fixture(name, &len);
+
+	assert_true(len > 0);
+	s = untc_parse(buf, len, fmt, err, sizeof(err));
+	free(buf);
+	if (s == NULL)
+		fail_msg("%s: %s", name, err);
+	return s;
+}

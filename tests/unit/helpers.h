@@ -1,0 +1,34 @@
+/* What the unit tests share, linked into every one of them: files and fixtures read
+ * whole, a fixture page parsed, a scratch directory removed with what it holds. Each
+ * fails the running test (cmocka) rather than return an error. */
+#ifndef RATD_TEST_HELPERS_H
+#define RATD_TEST_HELPERS_H
+
+#include <stddef.h>
+
+#include "date.h"
+#include "untc.h"
+
+/* A scratch directory for one test and a file name in it. */
+struct helpers_dir {
+	char dir[64];      /* /tmp/ratd-test-XXXXXX */
+	char path[192];    /* dir/NAME */
+};
+
+/* Creates a fresh directory and sets path to dir/name; NULL when it cannot (a cmocka
+ * setup then returns -1). */
+struct helpers_dir *helpers_dir_new(const char *name);
+/* Removes the files in the directory, the directory, and frees d. */
+void helpers_dir_free(struct helpers_dir *d);
+/* The whole file at path, NUL-terminated (malloc'ed); *len (when len is not NULL) its
+ * size. Fails the test when it cannot be read. */
+char *helpers_read_file(const char *path, size_t *len);
+/* The same for the fixture tests/fixtures/NAME. */
+char *helpers_read_fixture(const char *name, size_t *len);
+/* The day of an ISO date written in a test ("2003-03-14"); fails the test when it is
+ * not one. */
+day_t helpers_day(const char *iso);
+/* The fixture page NAME parsed as fmt; fails the test with the parser's reason. */
+struct snapshot *helpers_parse_fixture(const char *name, enum untc_format fmt);
+
+#endif
