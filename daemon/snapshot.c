@@ -15,12 +15,6 @@ static const char *const kind_names[KIND_COUNT_] = {
 	[KIND_APPROVAL] = "approval", [KIND_CONFIRMATION] = "confirmation",
 };
 
-/* The kinds each cell may record (man/ratd.8, DESCRIPTION, Parse). */
-#define SNAPSHOT_SIGNATURE_KINDS ((1u << KIND_SIGNATURE) | (1u << KIND_SUCCESSION))
-#define SNAPSHOT_INSTRUMENT_KINDS ((1u << KIND_RATIFICATION) | (1u << KIND_ACCESSION) | \
-	(1u << KIND_SUCCESSION) | (1u << KIND_ACCEPTANCE) | (1u << KIND_APPROVAL) | \
-	(1u << KIND_CONFIRMATION))
-
 const char *
 kind_name(enum kind k)
 {
@@ -64,10 +58,14 @@ snapshot_add(struct snapshot *s, const char *name, bool withdrawn,
 	if (s->n >= SNAPSHOT_MAX_PARTICIPANTS || strnlen(name, SNAPSHOT_MAX_NAME + 1) >
 	    SNAPSHOT_MAX_NAME)
 		return -1;
-	/* At most a thousand rows: growing one at a time costs nothing worth a capacity field. */
-	if ((v = realloc(s->v, (s->n + 1) * sizeof(*v))) == NULL)
-		return -1;
-	s->v = v;
+	/* The array doubles when n reaches a power of two (from 8), so its capacity follows
+	 * from n: growing one row at a time copied the table on every add. */
+	if (s->n == 0 || (s->n >= 8 && (s->n & (s->n - 1)) == 0)) {
+		if ((v = realloc(s->v, (s->n == 0 ? 8 : s->n * 2) * sizeof(*v))) == NULL)
+			return -1;
+		s->v = v;
+	}
+	v = s->v;
 	p = &v[s->n];
 	if ((p->name = strdup(name)) == NULL)
 		return -1;

@@ -22,6 +22,13 @@ enum kind {
 	KIND_COUNT_
 };
 
+/* The kinds each cell may record (man/ratd.8, DESCRIPTION, Parse), as bit masks of
+ * 1u << kind. */
+#define SNAPSHOT_SIGNATURE_KINDS ((1u << KIND_SIGNATURE) | (1u << KIND_SUCCESSION))
+#define SNAPSHOT_INSTRUMENT_KINDS ((1u << KIND_RATIFICATION) | (1u << KIND_ACCESSION) | \
+	(1u << KIND_SUCCESSION) | (1u << KIND_ACCEPTANCE) | (1u << KIND_APPROVAL) | \
+	(1u << KIND_CONFIRMATION))
+
 struct action {
 	day_t date;       /* DAY_NONE when the cell is empty */
 	enum kind kind;

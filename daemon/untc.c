@@ -1,6 +1,7 @@
 /* UN Treaty Collection pages: the ViewDetails HTML and the MTDSG XML, parsed into snapshots. */
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <ctype.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@
 #define UNTC_MAX_REFS 4                   /* footnote references read from one name */
 #define UNTC_MAX_NOTES 200                /* footnotes read from one page */
 #define UNTC_MAX_NOTE_NO 9999             /* a footnote number above this is not one */
+#define UNTC_NAME_SLOTS 2048              /* > 2 x SNAPSHOT_MAX_PARTICIPANTS, a power of 2 */
 
 static const char *const untc_format_names[] = {
 	[UNTC_AUTO] = "auto", [UNTC_HTML] = "html", [UNTC_XML] = "xml",
@@ -117,6 +119,8 @@ struct parse {
 	size_t errlen;
 	uint16_t (*refs)[UNTC_MAX_REFS];  /* footnote numbers of each participant, 0-ended;
 	                                   * NULL until a name refers to one */
+	uint16_t names[UNTC_NAME_SLOTS];  /* 1 + index of each participant by name hash,
+	                                   * 0 for a free slot */
 };
 
 static void vset_err(char *err, size_t errlen, const char *fmt, va_list ap)
@@ -182,8 +186,22 @@ find_ci(const char *hay, size_t n, const char *needle)
 {
 	size_t m = strlen(needle), i;
 	int c0 = tolower((unsigned char)needle[0]);
+	const char *at;
 
-	/* The first byte filters almost every position before the full comparison. */
+	/* The first byte filters almost every position before the full comparison; a
+	 * first byte without case ('<') is found with memchr. */
+	if (c0 == toupper(c0)) {
+		for (i = 0; m <= n && i <= n - m; i = (size_t)(at - hay) + 1) {
+			if ((at = memchr(hay + i, c0, n - m + 1 - i)) == NULL)
+				return -1;
+			if (m > 1 &&
+			    tolower((unsigned char)at[1]) != tolower((unsigned char)needle[1]))
+				continue;
+			if (strncasecmp(at, needle, m) == 0)
+				return at - hay;
+		}
+		return -1;
+	}
 	for (i = 0; m <= n && i <= n - m; i++)
 		if (tolower((unsigned char)hay[i]) == c0 && strncasecmp(hay + i, needle, m) == 0)
 			return (long)i;
@@ -272,17 +290,27 @@ text_put(struct text *t, char c)
 static void
 text_addn(struct text *t, const char *s, size_t n)
 {
-	const char *end = s + strnlen(s, n);
+	const char *end = s + strnlen(s, n), *r;
 	size_t b, u;
 
 	while (s < end && !t->cut) {
-		/* Printable ASCII, most of every page, needs none of the checks below. */
+		/* Printable ASCII, most of every page, needs none of the checks below: a run
+		 * of it that fits is copied at once. */
 		if ((unsigned char)*s > ' ' && (unsigned char)*s < 0x7f) {
 			if (t->blank) {
 				t->blank = false;
 				text_put(t, ' ');
 			}
-			text_put(t, *s++);
+			for (r = s + 1; r < end && (unsigned char)*r > ' ' &&
+			    (unsigned char)*r < 0x7f;)
+				r++;
+			if ((size_t)(r - s) < sizeof(t->s) - t->len) {
+				memcpy(t->s + t->len, s, (size_t)(r - s));
+				t->len += (size_t)(r - s);
+				t->s[t->len] = '\0';
+				s = r;
+			} else
+				text_put(t, *s++);
 			continue;
 		}
 		if ((b = blank_len((const unsigned char *)s)) > 0) {
@@ -323,9 +351,12 @@ text_strip_notes(const struct text *in, struct text *out)
 	const char *p = in->s, *open, *o, *close;
 	size_t i, which = 0;
 
-	/* Most cells hold no markup at all: nothing to strip. */
+	/* Most cells hold no markup at all: nothing to strip (and only the text is copied). */
 	if (memchr(in->s, '<', in->len) == NULL) {
-		*out = *in;
+		memcpy(out->s, in->s, in->len + 1);
+		out->len = in->len;
+		out->blank = in->blank;
+		out->cut = in->cut;
 		return;
 	}
 	text_init(out);
@@ -455,6 +486,23 @@ node_text(xmlNode *top, struct text *t)
 	return 0;
 }
 
+/* The month of three letters at p ("Jun", "SEP"), as date_month_from_name reads them;
+ * 0 for none. Every date cell has one: a table lookup instead of twelve comparisons. */
+static int
+month3(const char *p)
+{
+	static const char names[] = "janfebmaraprmayjunjulaugsepoctnovdec";
+	char low[3];
+	int i;
+
+	for (i = 0; i < 3; i++)
+		low[i] = (char)(p[i] | 0x20);
+	for (i = 0; i < 12; i++)
+		if (memcmp(names + 3 * i, low, 3) == 0)
+			return i + 1;
+	return 0;
+}
+
 /* Reads "D Month YYYY" (day one or two digits, month name or abbreviation) at *pp. */
 static int
 dmy_read(const char **pp, int *y, int *m, int *d)
@@ -469,7 +517,7 @@ dmy_read(const char **pp, int *y, int *m, int *d)
 	p = skip_blanks(p + n);
 	for (n = 0; (p[n] >= 'A' && p[n] <= 'Z') || (p[n] >= 'a' && p[n] <= 'z'); n++)
 		;
-	if (n == 0 || n > 9 || (*m = date_month_from_name(p, n)) == 0)
+	if (n == 0 || n > 9 || (*m = n == 3 ? month3(p) : date_month_from_name(p, n)) == 0)
 		return -1;
 	p = skip_blanks(p + n);
 	for (*y = 0, n = 0; p[n] >= '0' && p[n] <= '9'; n++)
@@ -708,6 +756,22 @@ cell_read(struct parse *p, const char *name, const struct column *c, const char 
 	return 0;
 }
 
+/* The slot of name in p->names: the one holding it, or the free one it would take. */
+static size_t
+names_slot(const struct parse *p, const char *name)
+{
+	uint32_t h = 2166136261u;
+	const unsigned char *c;
+	size_t i;
+
+	for (c = (const unsigned char *)name; *c != '\0'; c++)
+		h = (h ^ *c) * 16777619u;
+	for (i = h & (UNTC_NAME_SLOTS - 1); p->names[i] != 0 &&
+	    strcmp(p->s->v[p->names[i] - 1].name, name) != 0;)
+		i = (i + 1) & (UNTC_NAME_SLOTS - 1);
+	return i;
+}
+
 /* Adds the participant of one body row; rows without a name are spacers. */
 static int
 row_add(struct parse *p, const struct text *name, const struct text *sig,
@@ -717,6 +781,7 @@ row_add(struct parse *p, const struct text *name, const struct text *sig,
 	struct action a_sig, a_ins;
 	bool withdrawn = false;
 	const struct text *nm = name;
+	size_t slot;
 
 	if (name->len >= 2 && name->s[0] == '[' && name->s[name->len - 1] == ']') {
 		text_init(&bare);
@@ -729,7 +794,9 @@ row_add(struct parse *p, const struct text *name, const struct text *sig,
 	if (name->cut || nm->len > SNAPSHOT_MAX_NAME)
 		return fail(p, "participant name longer than %d bytes: '%.*s...'",
 		    SNAPSHOT_MAX_NAME, (int)utf8_cut(nm->s, UNTC_SHOWN), nm->s);
-	if (snapshot_find(p->s, nm->s) >= 0)
+	/* A hashed look-up: a linear one made 200 rows cost 20,000 comparisons. */
+	slot = names_slot(p, nm->s);
+	if (p->names[slot] != 0)
 		return fail(p, "participant '%s' appears twice", nm->s);
 	if (p->s->n >= SNAPSHOT_MAX_PARTICIPANTS)
 		return fail(p, "participants table has more than %d rows",
@@ -739,6 +806,7 @@ row_add(struct parse *p, const struct text *name, const struct text *sig,
 		return -1;
 	if (snapshot_add(p->s, nm->s, withdrawn, a_sig, a_ins) == -1)
 		return fail(p, "out of memory");
+	p->names[slot] = (uint16_t)p->s->n;
 	return 0;
 }
 
@@ -809,22 +877,31 @@ stated_counts(struct snapshot *s, const char *text)
 
 /* The entry-into-force text and its leading date ("1 July 2003, in accordance ..."). */
 static int
-stated_eif(struct snapshot *s, xmlNode *n)
+stated_eif_text(struct snapshot *s, const struct text *t)
 {
-	struct text t;
 	const char *p;
 	int y, m, d;
 
-	if (node_text(n, &t) == -1 || t.len == 0)
+	if (t->len == 0)
 		return 0;
 	free(s->stated_eif);
-	if ((s->stated_eif = strdup(t.s)) == NULL)
+	if ((s->stated_eif = strdup(t->s)) == NULL)
 		return -1;
-	p = t.s;
+	p = t->s;
 	if (dmy_read(&p, &y, &m, &d) == 0 &&
 	    !((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')))
 		s->stated_eif_date = date_from_ymd(y, m, d);
 	return 0;
+}
+
+static int
+stated_eif(struct snapshot *s, xmlNode *n)
+{
+	struct text t;
+
+	if (node_text(n, &t) == -1)
+		return 0;
+	return stated_eif_text(s, &t);
 }
 
 /* Reads n digits at *pp followed by sep (or by nothing when sep is '\0'). */
@@ -930,6 +1007,7 @@ body_check(const char *buf, size_t len, char *err, size_t errlen)
 enum untc_format
 untc_detect(const char *buf, size_t len)
 {
+	const char *at, *end;
 	size_t i = 0, n;
 
 	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
@@ -939,8 +1017,14 @@ untc_detect(const char *buf, size_t len)
 	if (len - i < 5 || memcmp(buf + i, "<?xml", 5) != 0)
 		return UNTC_HTML;
 	n = len - i < UNTC_DETECT ? len - i : UNTC_DETECT;
-	if (find_ci(buf + i, n, "<html") >= 0 || find_ci(buf + i, n, "<!doctype html") >= 0)
-		return UNTC_HTML;
+	/* One pass over the tags for both: an MTDSG file has hundreds in its first 4 KB. */
+	for (end = buf + i + n, at = buf + i; (at = memchr(at, '<', (size_t)(end - at))) != NULL;
+	    at++)
+		if (end - at > 1 && (at[1] == 'h' || at[1] == 'H' || at[1] == '!') &&
+		    (find_ci(at, (size_t)(end - at) < 5 ? (size_t)(end - at) : 5, "<html") == 0 ||
+		    find_ci(at, (size_t)(end - at) < 14 ? (size_t)(end - at) : 14,
+		    "<!doctype html") == 0))
+			return UNTC_HTML;
 	return UNTC_XML;
 }
 
@@ -1062,6 +1146,9 @@ refs_escaped(const char *s, uint16_t refs[UNTC_MAX_REFS], size_t *n)
 	char num[16];
 	const char *o, *c;
 
+	/* Most texts hold no markup: no search set up for them. */
+	if (strchr(s, '<') == NULL)
+		return;
 	while ((o = strcasestr(s, "<superscript>")) != NULL) {
 		o += strlen("<superscript>");
 		if ((c = strcasestr(o, "</superscript>")) == NULL)
@@ -1586,8 +1673,890 @@ xml_error(xmlParserCtxtPtr ctxt, char *err, size_t errlen)
 		set_err(err, errlen, "XML is not well-formed");
 }
 
-struct snapshot *
-untc_parse_xml(const char *buf, size_t len, char *err, size_t errlen)
+/* --- MTDSG XML, streamed ----------------------------------------------------------------
+ *
+ * An MTDSG document is read from libxml2's SAX events as they come, without building a
+ * tree: the participants table, the counts and the entry-into-force text of its Header,
+ * the stamp and the footnotes are taken exactly as the tree reader above takes them
+ * (same elements, same first-child rules, same text folding and limits). A document
+ * laid out in an order that cannot be read in one pass (a Thead after its Tbody, the
+ * Header after the Participants it belongs to, nesting deeper than the reader follows)
+ * is read again with the tree reader, so either way the result is the same. */
+
+#define XS_MAX_DEPTH 300  /* libxml2 itself stops at 256 levels without XML_PARSE_HUGE */
+#define XS_MAX_CAPS 8     /* texts read at once: a cell, a footnote and its Number, ... */
+#define XS_CACHE 64       /* element names remembered by address (libxml2 interns them) */
+
+/* The element names the reader acts on (case-insensitive, as name_is compares). */
+enum xs_name {
+	XN_OTHER = 0, XN_PARTICIPANTS, XN_TABLE, XN_TGROUP, XN_THEAD, XN_TBODY, XN_ROWS,
+	XN_ROW, XN_HEADER, XN_EXTERNALDATA, XN_STATUS, XN_SIGNATORIES, XN_PARTIES, XN_EIF,
+	XN_LABELTEXT, XN_FOOTNOTE, XN_NUMBER, XN_TEXT, XN_SUP,
+};
+
+#define XF_SKIP 0x100    /* node_skipped: its text is no part of its parent's */
+#define XF_BREAK 0x200   /* node_breaks: a word boundary */
+#define XF_CELL 0x400    /* is_cell */
+#define XF_NAME 0xff
+
+static const struct {
+	const char *name;
+	unsigned cls;
+} untc_xs_names[] = {
+	{ "participants", XN_PARTICIPANTS }, { "table", XN_TABLE }, { "tgroup", XN_TGROUP },
+	{ "thead", XN_THEAD }, { "tbody", XN_TBODY }, { "rows", XN_ROWS }, { "row", XN_ROW },
+	{ "header", XN_HEADER }, { "externaldata", XN_EXTERNALDATA }, { "status", XN_STATUS },
+	{ "signatories", XN_SIGNATORIES }, { "parties", XN_PARTIES }, { "eif", XN_EIF },
+	{ "labeltext", XN_LABELTEXT }, { "footnote", XN_FOOTNOTE }, { "number", XN_NUMBER },
+	{ "text", XN_TEXT }, { "sup", XN_SUP | XF_SKIP }, { "superscript", XN_SUP | XF_SKIP },
+	{ "script", XF_SKIP }, { "style", XF_SKIP }, { "entry", XF_CELL },
+	{ "td", XF_CELL | XF_BREAK }, { "th", XF_CELL | XF_BREAK }, { "br", XF_BREAK },
+	{ "p", XF_BREAK }, { "div", XF_BREAK }, { "li", XF_BREAK }, { "tr", XF_BREAK },
+};
+
+/* What an open element is to the reader. */
+enum xs_role {
+	XR_NONE = 0, XR_PART, XR_TABLE, XR_GROUP, XR_THEAD, XR_TBODY, XR_HEADROW, XR_BODYROW,
+	XR_HDR, XR_EXT, XR_STATUS, XR_EIF, XR_FOOT,
+};
+
+/* What a text being read is for. */
+enum xs_use {
+	XU_HEADCELL, XU_NAME, XU_SIG, XU_INS, XU_SIGNATORIES, XU_PARTIES, XU_EIF, XU_FOOT,
+	XU_NUMBER, XU_TEXT,
+};
+
+/* Kinds of node that are not elements, as the tree reader tells them apart. */
+enum xs_node { XT_TEXT, XT_CDATA, XT_OTHER, XT_ENTITY, XT_ELEMENT };
+
+struct xs_level {
+	uint16_t cls;          /* enum xs_name | XF_* */
+	uint8_t role;
+	uint32_t firsts;       /* the names of which a child has been seen (first-child rules) */
+	uint32_t serial;       /* which element this is, for the Header of Participants' parent */
+	int cells;             /* cells seen, in a row */
+};
+
+/* The text below one element, read as node_text reads it (and, for a name cell or a
+ * footnote, its references as cell_refs reads them). */
+struct xs_cap {
+	int depth;             /* of the element */
+	enum xs_use use;
+	int col;               /* a header cell's column */
+	struct text raw;
+	size_t seen;
+	int skip;              /* depth of the skipped element being passed over, 0 when none */
+	bool stop, entity;
+	bool refs;             /* reading references too */
+	uint16_t ref[UNTC_MAX_REFS];
+	size_t nref, rseen;
+	int sup;               /* depth of a <sup> whose first child is due, 0 when none */
+	/* A footnote's: its Number and Text children, and the number it starts with. */
+	struct xs_foot {
+		uint32_t seq;
+		bool has_num, num_ok, has_txt, txt_ok, decided, by_refs;
+		unsigned long lead;
+		struct text num, txt;
+	} *foot;
+};
+
+struct xs_notes {
+	struct untc_note *v;   /* in document order of their Footnote elements */
+	uint32_t *seq;
+	size_t n, cap;
+};
+
+/* The first Header child of an element: what the Participants next to it may take. */
+struct xs_header {
+	bool used;
+	int depth;             /* of its parent */
+	uint32_t parent;       /* its parent's serial */
+	bool sig, par, eif;    /* read without entity references */
+	struct text tsig, tpar, teif;
+};
+
+struct xs {
+	struct parse p;
+	bool entities, fallback, failed, oom;
+	int depth;
+	uint32_t serial;
+	bool part, group, thead, tbody, head;  /* seen: Participants, its TGroup, ... */
+	bool layout;           /* the header row is read */
+	uint32_t part_parent;
+	bool stamp;            /* the stamp is found */
+	char *run;             /* the text node being received, NUL-terminated */
+	size_t run_len, run_cap;
+	enum xs_node run_type; /* XT_TEXT or XT_CDATA while run_len > 0 */
+	bool ents[3];          /* an entity reference in the row's name, sig and ins cells */
+	struct text cell[3];   /* the row's name, signature and instrument cells */
+	uint16_t row_ref[UNTC_MAX_REFS];
+	size_t row_nref;
+	struct xs_header hdr;
+	struct xs_notes notes;
+	uint32_t foot_seq;
+	int ncaps;
+	struct xs_cap cap[XS_MAX_CAPS];
+	struct xs_foot foot[XS_MAX_CAPS];
+	struct {
+		const xmlChar *name;
+		uint16_t cls;
+	} cache[XS_CACHE];
+	struct xs_level lv[XS_MAX_DEPTH + 1];
+};
+
+/* The class of an element name: libxml2 interns names, so the address mostly answers
+ * (names sit a few bytes apart in its dictionary: the address is hashed). */
+static unsigned
+xs_class(struct xs *x, const xmlChar *name)
+{
+	size_t h = (size_t)(((uint64_t)(uintptr_t)name * 0x9e3779b97f4a7c15u) >> 58), i, k;
+	unsigned cls = XN_OTHER;
+
+	/* Up to four slots from the hashed one: two busy names must not keep evicting
+	 * each other. */
+	for (k = 0; k < 4 && x->cache[(h + k) % XS_CACHE].name != NULL; k++)
+		if (x->cache[(h + k) % XS_CACHE].name == name)
+			return x->cache[(h + k) % XS_CACHE].cls;
+	for (i = 0; i < sizeof(untc_xs_names) / sizeof(untc_xs_names[0]); i++)
+		if (strcasecmp((const char *)name, untc_xs_names[i].name) == 0) {
+			cls = untc_xs_names[i].cls;
+			break;
+		}
+	if (k < 4) {
+		x->cache[(h + k) % XS_CACHE].name = name;
+		x->cache[(h + k) % XS_CACHE].cls = (uint16_t)cls;
+	}
+	return cls;
+}
+
+static void
+xs_cap_start(struct xs *x, enum xs_use use, bool refs, int col)
+{
+	struct xs_cap *c;
+
+	if (x->ncaps == XS_MAX_CAPS) {
+		x->fallback = true;
+		return;
+	}
+	c = &x->cap[x->ncaps];
+	c->depth = x->depth;
+	c->use = use;
+	c->col = col;
+	text_init(&c->raw);
+	c->seen = c->nref = c->rseen = 0;
+	c->skip = c->sup = 0;
+	c->stop = c->entity = false;
+	c->refs = refs;
+	c->foot = NULL;
+	if (use == XU_FOOT) {
+		c->foot = &x->foot[x->ncaps];
+		memset(c->foot, 0, offsetof(struct xs_foot, num));
+		c->foot->seq = x->foot_seq++;
+	}
+	x->ncaps++;
+}
+
+/* A node that is not an element, at depth, for the texts being read. */
+static void
+xs_cap_node(struct xs_cap *c, enum xs_node type, const char *s, size_t n, int depth)
+{
+	struct text t;
+
+	if (c->refs) {
+		/* cell_refs: a <sup>'s first child, when text, holds reference numbers. */
+		if (c->sup != 0 && depth == c->sup + 1) {
+			if (type == XT_TEXT) {
+				text_init(&t);
+				text_addn(&t, s, n);
+				refs_scan(t.s, c->ref, &c->nref);
+			}
+			c->sup = 0;
+		}
+		if (c->rseen++ < UNTC_MAX_NODES && type == XT_TEXT)
+			refs_escaped(s, c->ref, &c->nref);
+	}
+	if (c->skip != 0 || c->stop)
+		return;
+	if (++c->seen > UNTC_MAX_NODES) {
+		c->raw.cut = true;
+		c->stop = true;
+		return;
+	}
+	if (type == XT_ENTITY)
+		c->entity = c->stop = true;
+	else if (type == XT_TEXT || type == XT_CDATA)
+		text_addn(&c->raw, s, n);
+}
+
+/* An element start at depth below a text being read. */
+static void
+xs_cap_open(struct xs_cap *c, unsigned cls, int depth)
+{
+	if (c->refs) {
+		if (c->sup != 0 && depth == c->sup + 1)
+			c->sup = 0;
+		if (c->rseen++ < UNTC_MAX_NODES && (cls & XF_NAME) == XN_SUP)
+			c->sup = depth;
+	}
+	if (c->skip != 0 || c->stop)
+		return;
+	if (++c->seen > UNTC_MAX_NODES) {
+		c->raw.cut = true;
+		c->stop = true;
+		return;
+	}
+	if (cls & XF_SKIP)
+		c->skip = depth;
+	if (cls & XF_BREAK)
+		text_blank(&c->raw);
+}
+
+static void
+xs_cap_close(struct xs_cap *c, int depth)
+{
+	if (c->skip == depth)
+		c->skip = 0;
+	if (c->sup == depth)
+		c->sup = 0;
+}
+
+/* Keeps a footnote's note among the first UNTC_MAX_NOTES in document order (a nested
+ * Footnote ends before the one around it, so they arrive out of order). */
+static int
+xs_note_keep(struct xs_notes *ns, uint32_t seq, unsigned long no, const struct text *t)
+{
+	size_t i, cap;
+	void *v;
+
+	if (no < 1 || no > UNTC_MAX_NOTE_NO || t->len == 0 ||
+	    (ns->n == UNTC_MAX_NOTES && seq > ns->seq[ns->n - 1]))
+		return 0;
+	if (ns->n == ns->cap && ns->cap < UNTC_MAX_NOTES) {
+		cap = ns->cap == 0 ? 8 : ns->cap * 2 > UNTC_MAX_NOTES ? UNTC_MAX_NOTES : ns->cap * 2;
+		if ((v = realloc(ns->v, cap * sizeof(*ns->v))) == NULL)
+			return -1;
+		ns->v = v;
+		if ((v = realloc(ns->seq, cap * sizeof(*ns->seq))) == NULL)
+			return -1;
+		ns->seq = v;
+		ns->cap = cap;
+	}
+	for (i = ns->n; i > 0 && ns->seq[i - 1] > seq; i--)
+		;
+	if (ns->n == UNTC_MAX_NOTES)
+		ns->n--;
+	memmove(&ns->v[i + 1], &ns->v[i], (ns->n - i) * sizeof(*ns->v));
+	memmove(&ns->seq[i + 1], &ns->seq[i], (ns->n - i) * sizeof(*ns->seq));
+	ns->v[i].no = (uint16_t)no;
+	ns->v[i].text = *t;
+	ns->seq[i] = seq;
+	ns->n++;
+	return 0;
+}
+
+/* A Footnote read, as xml_notes reads one. */
+static int
+xs_foot_done(struct xs *x, struct xs_cap *c)
+{
+	struct xs_foot *f = c->foot;
+	struct text whole, nt;
+	const struct text *t = &f->txt;
+	unsigned long no;
+	char *end;
+
+	if (f->has_txt ? !f->txt_ok : c->entity)
+		return 0;
+	if (!f->has_txt) {
+		text_strip_notes(&c->raw, &whole);
+		t = &whole;
+	}
+	if (f->has_num && f->num_ok)
+		no = strtoul(f->num.s, NULL, 10);
+	else
+		no = f->by_refs ? (c->nref > 0 ? c->ref[0] : 0) : f->lead;
+	if (!f->has_num && !f->has_txt && t->s[0] >= '0' && t->s[0] <= '9') {
+		/* "1 Official Records ...": the number is not part of the text. */
+		(void)strtoul(t->s, &end, 10);
+		text_init(&nt);
+		text_addn(&nt, end, strlen(end));
+		t = &nt;
+	}
+	return xs_note_keep(&x->notes, f->seq, no, t);
+}
+
+/* The number a footnote starts with, from its first child that decides it (note_number). */
+static void
+xs_foot_lead(struct xs_foot *f, enum xs_node type, unsigned cls, const char *s)
+{
+	uint16_t refs[UNTC_MAX_REFS];
+	size_t n = 0;
+
+	if (f->decided)
+		return;
+	if (type == XT_TEXT) {
+		s = skip_blanks(s);
+		if (*s == '\0')
+			return;
+		if (strncasecmp(s, "<superscript>", 13) == 0) {
+			refs_escaped(s, refs, &n);
+			f->lead = n > 0 ? refs[0] : 0;
+		} else if (*s >= '0' && *s <= '9')
+			f->lead = strtoul(s, NULL, 10);
+	} else if (type == XT_ELEMENT) {
+		/* An element: a <sup> gives the first reference below the footnote. */
+		f->by_refs = (cls & XF_NAME) == XN_SUP;
+	} else
+		return;
+	f->decided = true;
+}
+
+/* A node that is not an element, below the current element: for every text being read,
+ * a footnote's leading number and the stamp. */
+static void
+xs_node(struct xs *x, enum xs_node type, const char *s, size_t n)
+{
+	struct xs_cap *c;
+	int depth = x->depth + 1, r;
+
+	for (c = x->cap; c < x->cap + x->ncaps; c++) {
+		xs_cap_node(c, type, s, n, depth);
+		if (c->foot != NULL && depth == c->depth + 1)
+			xs_foot_lead(c->foot, type, 0, s);
+	}
+	/* Every stamp has a time, so a text without ':' cannot hold one. */
+	if (type == XT_TEXT && !x->stamp && memchr(s, ':', n) != NULL &&
+	    (r = stamp_set(x->p.s, s)) != 1) {
+		x->stamp = true;
+		x->oom = x->oom || r == -1;
+	}
+}
+
+/* The text node received so far is whole: libxml2 hands one over in pieces. */
+static void
+xs_flush(struct xs *x)
+{
+	if (x->run_len == 0)
+		return;
+	xs_node(x, XT_TEXT, x->run, x->run_len);
+	x->run_len = 0;
+}
+
+static xmlParserCtxtPtr
+xs_ctxt(void *ctx)
+{
+	return ctx;
+}
+
+static struct xs *
+xs_of(void *ctx)
+{
+	return xs_ctxt(ctx)->_private;
+}
+
+/* Stops the parse: the tree reader takes the document, or memory ran out. */
+static void
+xs_stop(void *ctx, bool fallback)
+{
+	struct xs *x = xs_of(ctx);
+
+	x->fallback = x->fallback || fallback;
+	x->oom = x->oom || !fallback;
+	xmlStopParser(xs_ctxt(ctx));
+}
+
+static void
+xs_characters(void *ctx, const xmlChar *s, int n)
+{
+	struct xs *x = xs_of(ctx);
+	size_t cap;
+	char *bigger;
+
+	if (n <= 0 || x->fallback || x->oom)
+		return;
+	if (x->run_len + (size_t)n + 1 > x->run_cap) {
+		for (cap = x->run_cap ? x->run_cap : 1024; cap < x->run_len + (size_t)n + 1;)
+			cap *= 2;
+		if ((bigger = realloc(x->run, cap)) == NULL) {
+			xs_stop(ctx, false);
+			return;
+		}
+		x->run = bigger;
+		x->run_cap = cap;
+	}
+	memcpy(x->run + x->run_len, s, (size_t)n);
+	x->run_len += (size_t)n;
+	x->run[x->run_len] = '\0';
+}
+
+/* A CDATA section: a node of its own, never merged with the text around it. */
+static void
+xs_cdata(void *ctx, const xmlChar *s, int n)
+{
+	struct xs *x = xs_of(ctx);
+	char *copy;
+
+	if (x->fallback || x->oom)
+		return;
+	xs_flush(x);
+	if (x->ncaps == 0)
+		return;
+	if ((copy = malloc((size_t)n + 1)) == NULL) {
+		xs_stop(ctx, false);
+		return;
+	}
+	memcpy(copy, s, (size_t)n);
+	copy[n] = '\0';
+	xs_node(x, XT_CDATA, copy, (size_t)n);
+	free(copy);
+}
+
+static void
+xs_comment(void *ctx, const xmlChar *value)
+{
+	struct xs *x = xs_of(ctx);
+
+	if (x->fallback || x->oom || xs_ctxt(ctx)->inSubset != 0)
+		return;
+	xs_flush(x);
+	xs_node(x, XT_OTHER, "", 0);
+}
+
+static void
+xs_pi(void *ctx, const xmlChar *target, const xmlChar *data)
+{
+	xs_comment(ctx, target);
+}
+
+/* A reference to an entity that was never declared (a document with an external DTD
+ * that is not loaded): node_text refuses a text that holds one. */
+static void
+xs_reference(void *ctx, const xmlChar *name)
+{
+	struct xs *x = xs_of(ctx);
+
+	if (x->fallback || x->oom)
+		return;
+	xs_flush(x);
+	xs_node(x, XT_ENTITY, "", 0);
+}
+
+/* The first Header child of the element at depth - 1: kept for the Participants that
+ * may come next to it. */
+static void
+xs_header_open(struct xs *x, struct xs_level *parent, struct xs_level *l)
+{
+	struct xs_header *h = &x->hdr;
+
+	if (x->part) {
+		/* After its Participants: not readable in one pass. */
+		if (parent->serial == x->part_parent)
+			x->fallback = true;
+		return;
+	}
+	/* The header of an element still open might be the one that counts. */
+	if (h->used && h->depth < x->depth && x->lv[h->depth].serial == h->parent) {
+		x->fallback = true;
+		return;
+	}
+	h->used = true;
+	h->depth = x->depth - 1;
+	h->parent = parent->serial;
+	h->sig = h->par = h->eif = false;
+	l->role = XR_HDR;
+}
+
+static void
+xs_row_open(struct xs *x, struct xs_level *l, bool head)
+{
+	if (x->failed)
+		return;
+	if (head) {
+		x->head = true;
+		layout_init(&x->p.l);
+		x->ents[0] = false;
+		l->role = XR_HEADROW;
+		return;
+	}
+	text_init(&x->cell[0]);
+	text_init(&x->cell[1]);
+	text_init(&x->cell[2]);
+	x->ents[0] = x->ents[1] = x->ents[2] = false;
+	x->row_nref = 0;
+	l->role = XR_BODYROW;
+}
+
+/* A cell of a row: the header's are all read, a body row's only where the layout says. */
+static void
+xs_cell_open(struct xs *x, struct xs_level *row)
+{
+	int i = row->cells++;
+
+	if (row->role == XR_HEADROW) {
+		if (i < UNTC_MAX_COLUMNS)
+			xs_cap_start(x, XU_HEADCELL, false, i);
+	} else if (i == x->p.l.name)
+		xs_cap_start(x, XU_NAME, true, i);
+	else if (i == x->p.l.sig.col)
+		xs_cap_start(x, XU_SIG, false, i);
+	else if (i == x->p.l.ins.col)
+		xs_cap_start(x, XU_INS, false, i);
+}
+
+/* What a new element is, from its name, its parent's role and whether it is the first
+ * child of that name (xml_snapshot's child() takes the first). */
+static void
+xs_role(struct xs *x, struct xs_level *pa, struct xs_level *l, unsigned nm, bool first)
+{
+	if (nm == XN_PARTICIPANTS && !x->part) {
+		x->part = true;
+		x->part_parent = pa->serial;
+		l->role = XR_PART;
+	} else if (nm == XN_HEADER && first)
+		xs_header_open(x, pa, l);
+	else if (nm == XN_FOOTNOTE) {
+		xs_cap_start(x, XU_FOOT, true, 0);
+		l->role = XR_FOOT;
+	} else if (nm == XN_ROW && first && pa->role == XR_THEAD)
+		xs_row_open(x, l, true);
+	else if (nm == XN_ROW && pa->role == XR_TBODY)
+		xs_row_open(x, l, !x->head);
+	else if (nm == XN_ROWS && pa->role == XR_TBODY)
+		l->role = XR_TBODY;
+	else if ((l->cls & XF_CELL) && (pa->role == XR_HEADROW || pa->role == XR_BODYROW))
+		xs_cell_open(x, pa);
+	else if (!first)
+		return;
+	else if (nm == XN_EXTERNALDATA && pa->role == XR_HDR)
+		l->role = XR_EXT;
+	else if (nm == XN_STATUS && pa->role == XR_EXT)
+		l->role = XR_STATUS;
+	else if (nm == XN_EIF && pa->role == XR_EXT)
+		l->role = XR_EIF;
+	else if ((nm == XN_SIGNATORIES || nm == XN_PARTIES) && pa->role == XR_STATUS)
+		xs_cap_start(x, nm == XN_SIGNATORIES ? XU_SIGNATORIES : XU_PARTIES, false, 0);
+	else if (nm == XN_LABELTEXT && pa->role == XR_EIF)
+		xs_cap_start(x, XU_EIF, false, 0);
+	else if (nm == XN_TABLE && pa->role == XR_PART)
+		l->role = XR_TABLE;
+	else if (nm == XN_TGROUP && pa->role == XR_TABLE) {
+		x->group = true;
+		l->role = XR_GROUP;
+	} else if (nm == XN_THEAD && pa->role == XR_GROUP) {
+		/* The header row would come after the rows it heads. */
+		x->fallback = x->fallback || x->tbody;
+		l->role = XR_THEAD;
+	} else if (nm == XN_TBODY && pa->role == XR_GROUP) {
+		x->tbody = true;
+		l->role = XR_TBODY;
+	} else if ((nm == XN_NUMBER || nm == XN_TEXT) && pa->role == XR_FOOT)
+		xs_cap_start(x, nm == XN_NUMBER ? XU_NUMBER : XU_TEXT, false, 0);
+}
+
+static void
+xs_start(void *ctx, const xmlChar *name, const xmlChar *prefix, const xmlChar *uri,
+    int nns, const xmlChar **ns, int nattr, int ndefaulted, const xmlChar **attrs)
+{
+	struct xs *x = xs_of(ctx);
+	struct xs_level *pa, *l;
+	struct xs_cap *c;
+	unsigned cls, nm;
+	bool first;
+
+	if (x->fallback || x->oom)
+		return;
+	xs_flush(x);
+	if (x->depth == XS_MAX_DEPTH) {
+		xs_stop(ctx, true);
+		return;
+	}
+	cls = xs_class(x, name);
+	nm = cls & XF_NAME;
+	pa = &x->lv[x->depth];
+	first = (pa->firsts & (1u << nm)) == 0;
+	pa->firsts |= 1u << nm;
+	for (c = x->cap; c < x->cap + x->ncaps; c++) {
+		xs_cap_open(c, cls, x->depth + 1);
+		if (c->foot != NULL && x->depth == c->depth)
+			xs_foot_lead(c->foot, XT_ELEMENT, cls, NULL);
+	}
+	l = &x->lv[++x->depth];
+	l->cls = (uint16_t)cls;
+	l->role = XR_NONE;
+	l->firsts = 0;
+	l->serial = ++x->serial;
+	l->cells = 0;
+	xs_role(x, pa, l, nm, first);
+	if (x->fallback)
+		xs_stop(ctx, true);
+}
+
+/* The header row is read: the layout must name the columns, as table_read requires. */
+static void
+xs_head_done(struct xs *x)
+{
+	if (x->failed)
+		return;
+	x->layout = true;
+	if (x->ents[0])
+		fail(&x->p, "participants table contains an entity reference");
+	else if (x->p.l.name < 0)
+		fail(&x->p, "participants table has no participant column");
+	else if (x->p.l.ins.col < 0)
+		fail(&x->p, "participants table has no instrument column");
+	else
+		return;
+	x->failed = true;
+}
+
+/* A body row is read: its participant, as row_read adds one. */
+static void
+xs_row_done(struct xs *x)
+{
+	struct parse *p = &x->p;
+	size_t n = p->s->n;
+
+	if (x->failed)
+		return;
+	if (x->ents[0] || x->ents[1] || x->ents[2]) {
+		fail(p, "participants table contains an entity reference");
+		x->failed = true;
+		return;
+	}
+	if (row_add(p, &x->cell[0], &x->cell[1], &x->cell[2]) == -1) {
+		x->failed = true;
+		return;
+	}
+	if (p->s->n == n || x->row_nref == 0)
+		return;
+	if (p->refs == NULL &&
+	    (p->refs = calloc(SNAPSHOT_MAX_PARTICIPANTS, sizeof(*p->refs))) == NULL) {
+		fail(p, "out of memory");
+		x->failed = true;
+		return;
+	}
+	memcpy(p->refs[p->s->n - 1], x->row_ref, x->row_nref * sizeof(x->row_ref[0]));
+}
+
+/* A text is read whole: it goes where its use says. */
+static int
+xs_cap_end(struct xs *x, struct xs_cap *c)
+{
+	struct xs_foot *owner = c > x->cap ? c[-1].foot : NULL;
+	struct xs_header *h = &x->hdr;
+	struct text t;
+	int k;
+
+	switch (c->use) {
+	case XU_HEADCELL:
+		x->ents[0] = x->ents[0] || c->entity;
+		if (!x->ents[0]) {
+			text_strip_notes(&c->raw, &t);
+			layout_add(&x->p.l, c->col, t.s);
+		}
+		return 0;
+	case XU_NAME:
+	case XU_SIG:
+	case XU_INS:
+		k = (int)(c->use - XU_NAME);
+		x->ents[k] = c->entity;
+		if (!c->entity)
+			text_strip_notes(&c->raw, &x->cell[k]);
+		if (c->use == XU_NAME) {
+			memcpy(x->row_ref, c->ref, sizeof(c->ref));
+			x->row_nref = c->nref;
+		}
+		return 0;
+	case XU_SIGNATORIES:
+		if ((h->sig = !c->entity))
+			text_strip_notes(&c->raw, &h->tsig);
+		return 0;
+	case XU_PARTIES:
+		if ((h->par = !c->entity))
+			text_strip_notes(&c->raw, &h->tpar);
+		return 0;
+	case XU_EIF:
+		if ((h->eif = !c->entity))
+			text_strip_notes(&c->raw, &h->teif);
+		return 0;
+	case XU_FOOT:
+		return xs_foot_done(x, c);
+	case XU_NUMBER:
+	case XU_TEXT:
+		break;
+	}
+	/* A Number or Text: its footnote's capture is the one just before it. */
+	if (owner == NULL)
+		return 0;
+	if (c->use == XU_NUMBER) {
+		owner->has_num = true;
+		if ((owner->num_ok = !c->entity))
+			text_strip_notes(&c->raw, &owner->num);
+	} else {
+		owner->has_txt = true;
+		if ((owner->txt_ok = !c->entity))
+			text_strip_notes(&c->raw, &owner->txt);
+	}
+	return 0;
+}
+
+static void
+xs_end(void *ctx, const xmlChar *name, const xmlChar *prefix, const xmlChar *uri)
+{
+	struct xs *x = xs_of(ctx);
+	struct xs_cap *c;
+	int d = x->depth;
+
+	if (x->fallback || x->oom || d == 0)
+		return;
+	xs_flush(x);
+	for (c = x->cap; c < x->cap + x->ncaps; c++)
+		xs_cap_close(c, d);
+	while (x->ncaps > 0 && x->cap[x->ncaps - 1].depth == d) {
+		if (xs_cap_end(x, &x->cap[x->ncaps - 1]) == -1) {
+			xs_stop(ctx, false);
+			return;
+		}
+		x->ncaps--;
+	}
+	if (x->lv[d].role == XR_HEADROW)
+		xs_head_done(x);
+	else if (x->lv[d].role == XR_BODYROW)
+		xs_row_done(x);
+	x->depth--;
+}
+
+/* The snapshot, once the whole document is read; NULL with the reason xml_snapshot
+ * would give. */
+static struct snapshot *
+xs_finish(struct xs *x)
+{
+	struct parse *p = &x->p;
+	struct xs_header *h = &x->hdr;
+	struct snapshot *s;
+
+	if (!x->part || !x->group)
+		fail(p, "no participants table");
+	else if (!x->head || !x->tbody)
+		fail(p, "participants table is empty");
+	else if (x->failed)
+		;
+	else if (x->oom)
+		fail(p, "out of memory");
+	else if (p->s->n == 0)
+		fail(p, "participants table is empty");
+	else {
+		if (h->used && h->parent == x->part_parent) {
+			if (h->sig && h->tsig.len > 0)
+				p->s->stated_signatories = count_at(h->tsig.s);
+			if (h->par && h->tpar.len > 0)
+				p->s->stated_parties = count_at(h->tpar.s);
+			if (h->eif && stated_eif_text(p->s, &h->teif) == -1) {
+				fail(p, "out of memory");
+				return NULL;
+			}
+		}
+		if (notes_attach(p, x->notes.v, x->notes.n) == -1) {
+			fail(p, "out of memory");
+			return NULL;
+		}
+		s = p->s;
+		p->s = NULL;
+		return s;
+	}
+	return NULL;
+}
+
+static void
+xs_entity_decl(void *ctx, const xmlChar *name, int type, const xmlChar *public_id,
+    const xmlChar *system_id, xmlChar *content)
+{
+	struct xs *x = xs_of(ctx);
+
+	x->entities = true;
+	xs_ctxt(ctx)->wellFormed = 0;
+	xmlStopParser(xs_ctxt(ctx));
+}
+
+static struct xs *
+xs_new(char *err, size_t errlen)
+{
+	struct xs *x = malloc(sizeof(*x));
+
+	if (x == NULL)
+		return NULL;
+	/* Everything but the big arrays, which are written before they are read. */
+	memset(x, 0, offsetof(struct xs, cap));
+	memset(x->cache, 0, sizeof(x->cache));
+	memset(&x->lv[0], 0, sizeof(x->lv[0]));
+	x->p.err = err;
+	x->p.errlen = errlen;
+	layout_init(&x->p.l);
+	if ((x->p.s = snapshot_new()) == NULL) {
+		free(x);
+		return NULL;
+	}
+	return x;
+}
+
+static void
+xs_free(struct xs *x)
+{
+	snapshot_free(x->p.s);
+	free(x->p.refs);
+	free(x->run);
+	free(x->notes.v);
+	free(x->notes.seq);
+	free(x);
+}
+
+/* Streams an MTDSG document: NULL with *tree set when the tree reader must read it. */
+static struct snapshot *
+xml_stream(const char *buf, size_t len, char *err, size_t errlen, bool *tree)
+{
+	xmlParserCtxtPtr ctxt;
+	struct snapshot *s = NULL;
+	struct xs *x;
+	xmlDoc *doc;
+
+	*tree = false;
+	if ((x = xs_new(err, errlen)) == NULL || (ctxt = xmlNewParserCtxt()) == NULL) {
+		if (x != NULL)
+			xs_free(x);
+		set_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	ctxt->sax->entityDecl = xs_entity_decl;
+	ctxt->sax->startElementNs = xs_start;
+	ctxt->sax->endElementNs = xs_end;
+	ctxt->sax->characters = xs_characters;
+	ctxt->sax->ignorableWhitespace = xs_characters;
+	ctxt->sax->cdataBlock = xs_cdata;
+	ctxt->sax->comment = xs_comment;
+	ctxt->sax->processingInstruction = xs_pi;
+	ctxt->sax->reference = xs_reference;
+	ctxt->_private = x;
+	/* No NOENT, DTDLOAD or HUGE: nothing is fetched, expanded or allowed to grow. */
+	doc = xmlCtxtReadMemory(ctxt, buf, (int)len, NULL, NULL,
+	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (x->entities)
+		set_err(err, errlen, "XML declares entities; refused");
+	else if (x->fallback)
+		*tree = true;
+	else if (x->oom)
+		set_err(err, errlen, "out of memory");
+	else if (doc == NULL)
+		xml_error(ctxt, err, errlen);
+	else
+		s = xs_finish(x);
+	xmlFreeDoc(doc);
+	xmlFreeParserCtxt(ctxt);
+	xs_free(x);
+	return s;
+}
+
+/* Reads an MTDSG document through libxml2's tree. */
+static struct snapshot *
+xml_tree(const char *buf, size_t len, char *err, size_t errlen)
 {
 	xmlParserCtxtPtr ctxt;
 	struct snapshot *s;
@@ -1618,6 +2587,18 @@ untc_parse_xml(const char *buf, size_t len, char *err, size_t errlen)
 	s = xml_snapshot(doc, err, errlen);
 	xmlFreeDoc(doc);
 	return s;
+}
+
+struct snapshot *
+untc_parse_xml(const char *buf, size_t len, char *err, size_t errlen)
+{
+	struct snapshot *s;
+	bool tree;
+
+	if (body_check(buf, len, err, errlen) == -1)
+		return NULL;
+	s = xml_stream(buf, len, err, errlen, &tree);
+	return tree ? xml_tree(buf, len, err, errlen) : s;
 }
 
 struct snapshot *

@@ -147,6 +147,79 @@ test_cancel(void **state)
 	parser_free(p);
 }
 
+/* Keeps the snapshot the child sent. */
+static void
+keep(void *arg, struct snapshot *s, const char *why, double cpu)
+{
+	*(struct snapshot **)arg = s;
+	assert_non_null(s);
+}
+
+static void
+assert_same_snapshot(const struct snapshot *a, const struct snapshot *b)
+{
+	size_t i, k;
+
+	assert_int_equal(a->n, b->n);
+	assert_int_equal(a->stated_parties, b->stated_parties);
+	assert_int_equal(a->stated_signatories, b->stated_signatories);
+	assert_int_equal(a->stated_eif_date, b->stated_eif_date);
+	assert_string_equal(a->stated_eif ? a->stated_eif : "-",
+	    b->stated_eif ? b->stated_eif : "-");
+	assert_string_equal(a->status_as_at ? a->status_as_at : "-",
+	    b->status_as_at ? b->status_as_at : "-");
+	for (i = 0; i < a->n; i++) {
+		assert_string_equal(a->v[i].name, b->v[i].name);
+		assert_int_equal(a->v[i].withdrawn, b->v[i].withdrawn);
+		assert_int_equal(a->v[i].withdrawal_date, b->v[i].withdrawal_date);
+		assert_int_equal(a->v[i].withdrawal_from_page, b->v[i].withdrawal_from_page);
+		assert_int_equal(a->v[i].signature.date, b->v[i].signature.date);
+		assert_int_equal(a->v[i].signature.kind, b->v[i].signature.kind);
+		assert_int_equal(a->v[i].instrument.date, b->v[i].instrument.date);
+		assert_int_equal(a->v[i].instrument.kind, b->v[i].instrument.kind);
+		assert_int_equal(a->v[i].nnotes, b->v[i].nnotes);
+		for (k = 0; k < a->v[i].nnotes; k++)
+			assert_string_equal(a->v[i].notes[k], b->v[i].notes[k]);
+	}
+}
+
+/* What the child sends back is the snapshot untc_parse makes, every field of it:
+ * stated values, withdrawal dates and notes (UTF-8 among them) included. */
+static void
+test_reply_is_the_whole_snapshot(void **state)
+{
+	static const char *const names[] = { "IV-13.html", "IV-13.xml", "XXI-10.html" };
+	static const char notes[] = "<html><body><table id=\"x_tblgrid\"><tr><td>Participant"
+	    "</td><td>Signature</td><td>Ratification, Accession(a)</td></tr>"
+	    "<tr><td>[C\xc3\xb4te<sup>1</sup>]</td><td>1 Jan 2000</td><td>2 Feb 2001 a</td></tr>"
+	    "<tr><td>Chile<sup>2</sup></td><td></td><td>3 Mar 2003</td></tr></table>"
+	    "<div id=\"x_divNotesAll\"><p><sup>1</sup> Its decision to withdraw from the "
+	    "Convention took effect on 4 April 2004.</p><p><sup>2</sup> \xe2\x80\x9cQuoted\xe2"
+	    "\x80\x9d.</p></div><div id=\"x_divStatusAsAt\">STATUS AS AT : 30-09-2024 "
+	    "05:00:44 EDT</div></body></html>";
+	struct parser *p = parser_new(EV_DEFAULT);
+	struct snapshot *got, *want;
+	char err[256], *page;
+	size_t i, len;
+
+	for (i = 0; i <= sizeof(names) / sizeof(names[0]); i++) {
+		page = i < sizeof(names) / sizeof(names[0]) ?
+		    helpers_read_fixture(names[i], &len) : copy(notes);
+		if (i == sizeof(names) / sizeof(names[0]))
+			len = strlen(page);
+		assert_non_null(want = untc_parse(page, len, UNTC_AUTO, err, sizeof(err)));
+		got = NULL;
+		assert_non_null(parser_start(p, page, len, UNTC_AUTO, keep, &got, err,
+		    sizeof(err)));
+		while (got == NULL)
+			ev_run(EV_DEFAULT, EVRUN_ONCE);
+		assert_same_snapshot(got, want);
+		snapshot_free(got);
+		snapshot_free(want);
+	}
+	parser_free(p);
+}
+
 int
 main(void)
 {
@@ -154,6 +227,7 @@ main(void)
 		cmocka_unit_test(test_pages_in_order),
 		cmocka_unit_test(test_cpu_budget_ends_the_child),
 		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_reply_is_the_whole_snapshot),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

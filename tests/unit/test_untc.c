@@ -608,6 +608,42 @@ test_xml_layouts(void **state)
 	snapshot_free(s);
 }
 
+/* Read in one pass when laid out as MTDSG files are; read the same when not: a Thead
+ * after its Tbody, the Header after the Participants, a footnote before the table. */
+static void
+test_xml_any_order(void **state)
+{
+	static const char *const pages[] = {
+	    "<?xml version=\"1.0\"?><MTDSG><Treaty><Header><ExternalData><Status>"
+	    "<Parties>2</Parties></Status></ExternalData></Header><Participants><Table>"
+	    "<TGroup><Thead><Row><Entry>Participant</Entry><Entry>Ratification</Entry></Row>"
+	    "</Thead><Tbody><Rows><Row><Entry>A&lt;superscript&gt;1&lt;/superscript&gt;"
+	    "</Entry><Entry>1 Jan 2001</Entry></Row><Row><Entry>B</Entry>"
+	    "<Entry>2 Feb 2002</Entry></Row></Rows></Tbody></TGroup></Table></Participants>"
+	    "<Footnote>1 A note.</Footnote></Treaty></MTDSG>",
+	    "<?xml version=\"1.0\"?><MTDSG><Treaty><Footnote>1 A note.</Footnote>"
+	    "<Participants><Table><TGroup><Tbody><Rows><Row><Entry>A&lt;superscript&gt;1"
+	    "&lt;/superscript&gt;</Entry><Entry>1 Jan 2001</Entry></Row><Row><Entry>B"
+	    "</Entry><Entry>2 Feb 2002</Entry></Row></Rows></Tbody><Thead><Row><Entry>"
+	    "Participant</Entry><Entry>Ratification</Entry></Row></Thead></TGroup></Table>"
+	    "</Participants><Header><ExternalData><Status><Parties>2</Parties></Status>"
+	    "</ExternalData></Header></Treaty></MTDSG>",
+	};
+	struct snapshot *s;
+	size_t i;
+
+	for (i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+		assert_non_null(s = parse_str(pages[i], UNTC_AUTO));
+		assert_int_equal(s->n, 2);
+		assert_string_equal(s->v[0].name, "A");
+		assert_action(s->v[1].instrument, ymd(2002, 2, 2), KIND_RATIFICATION);
+		assert_int_equal(s->stated_parties, 2);
+		assert_int_equal(s->v[0].nnotes, 1);
+		assert_string_equal(s->v[0].notes[0], "A note.");
+		snapshot_free(s);
+	}
+}
+
 static void
 test_xml_defects(void **state)
 {
@@ -1044,6 +1080,7 @@ main(void)
 		cmocka_unit_test(test_huge_body_is_refused),
 		cmocka_unit_test(test_not_a_page),
 		cmocka_unit_test(test_xml_layouts),
+		cmocka_unit_test(test_xml_any_order),
 		cmocka_unit_test(test_xml_defects),
 		cmocka_unit_test(test_xxe_is_refused),
 		cmocka_unit_test(test_billion_laughs_is_refused),
