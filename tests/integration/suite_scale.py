@@ -16,8 +16,8 @@ import socket
 import sys
 import time
 
-import run
-from run import TITLE, check, eq, result_of
+import harness
+from harness import TITLE, check, eq, result_of
 
 COUNT = "ratification accession acceptance approval succession confirmation"
 
@@ -43,11 +43,11 @@ def start(ctx, ids, ratd, delay=0.0):
     conf = ctx.write_conf(ctx.server.url("/" + ids[0]), ratd=ratd, extra=sections(ctx, ids[1:]))
     # The harness's own section carries the main id: rename it to the first of ids.
     with open(conf) as f:
-        text = f.read().replace("[treaty %s]" % run.TREATY, "[treaty %s]" % ids[0], 1)
+        text = f.read().replace("[treaty %s]" % harness.TREATY, "[treaty %s]" % ids[0], 1)
     with open(conf, "w") as f:
         f.write(text)
     d = ctx.daemon(conf)
-    run.wait_for(lambda: all(committed(d, t) for t in ids), 30, "every first fetch")
+    harness.wait_for(lambda: all(committed(d, t) for t in ids), 30, "every first fetch")
     return d
 
 
@@ -145,7 +145,7 @@ def test_host_retry_after(ctx):
         ctx.serve("/" + tid, file="IV-13.html")
     conf = ctx.write_conf(ctx.server.url("/" + ids[0]), ratd=ratd, extra=sections(ctx, ids[1:] + more))
     with open(conf) as f:
-        text = f.read().replace("[treaty %s]" % run.TREATY, "[treaty %s]" % ids[0], 1)
+        text = f.read().replace("[treaty %s]" % harness.TREATY, "[treaty %s]" % ids[0], 1)
     with open(conf, "w") as f:
         f.write(text)
     result_of(d.request({"cmd": "reload"}), "reload")
@@ -195,12 +195,5 @@ def test_many_treaties_status_line(ctx):
                                   "yet; next fetch "), "the last STATUS=: %r" % statuses[-1])
 
 
-TESTS = [
-    ("host_concurrency", test_host_concurrency),
-    ("host_spacing", test_host_spacing),
-    ("host_retry_after", test_host_retry_after),
-    ("many_treaties_status_line", test_many_treaties_status_line),
-]
-
 if __name__ == "__main__":
-    sys.exit(run.main(TESTS, budget=60, label="scale"))
+    sys.exit(harness.main(harness.Suite("scale", 60, sys.modules[__name__])))
