@@ -107,3 +107,13 @@ helpers_parse_fixture(const char *name, enum untc_format fmt)
 		fail_msg("%s: %s", name, err);
 	return s;
 }
+
+const struct participant *
+helpers_participant(const struct snapshot *s, const char *name)
+{
+	long i = snapshot_find(s, name);
+
+	if (i < 0)
+		fail_msg("no participant '%s'", name);
+	return &s->v[i];
+}

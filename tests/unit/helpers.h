@@ -30,5 +30,7 @@ char *helpers_read_fixture(const char *name, size_t *len);
 day_t helpers_day(const char *iso);
 /* The fixture page NAME parsed as fmt; fails the test with the parser's reason. */
 struct snapshot *helpers_parse_fixture(const char *name, enum untc_format fmt);
+/* The participant called name in s; fails the test when s has none. */
+const struct participant *helpers_participant(const struct snapshot *s, const char *name);
 
 #endif

@@ -30,19 +30,26 @@ ymd(int y, int m, int d)
 	return date_from_ymd(y, m, d);
 }
 
+/* The preset data/presets/FILE.conf loaded without an error, and its treaty id's rule. */
 static void
-preset_open(struct preset *p, const char *id, const char *fixture)
+preset_conf(struct preset *p, const char *file, const char *id)
 {
 	char path[128];
 	size_t i;
 
-	snprintf(path, sizeof(path), "data/presets/%s.conf", id);
+	snprintf(path, sizeof(path), "data/presets/%s.conf", file);
 	if (conf_load(path, &p->conf) != 0)
 		for (i = 0; i < p->conf.nerrors; i++)
 			print_message("  %s\n", p->conf.errors[i]);
 	assert_int_equal(p->conf.nerrors, 0);
 	assert_non_null(conf_treaty_find(&p->conf, id));
 	p->rule = &conf_treaty_find(&p->conf, id)->rule;
+}
+
+static void
+preset_open(struct preset *p, const char *id, const char *fixture)
+{
+	preset_conf(p, id, id);
 	p->snap = helpers_parse_fixture(fixture, UNTC_AUTO);
 }
 
@@ -56,11 +63,7 @@ preset_close(struct preset *p)
 static const struct participant *
 find(const struct snapshot *s, const char *name)
 {
-	long i = snapshot_find(s, name);
-
-	if (i < 0)
-		fail_msg("no participant '%s'", name);
-	return &s->v[i];
+	return helpers_participant(s, name);
 }
 
 static const char *
@@ -247,16 +250,7 @@ other_presets_rules(void **state)
 static void
 preset_rule(struct preset *p, const char *file, const char *id)
 {
-	char path[128];
-	size_t i;
-
-	snprintf(path, sizeof(path), "data/presets/%s.conf", file);
-	if (conf_load(path, &p->conf) != 0)
-		for (i = 0; i < p->conf.nerrors; i++)
-			print_message("  %s\n", p->conf.errors[i]);
-	assert_int_equal(p->conf.nerrors, 0);
-	assert_non_null(conf_treaty_find(&p->conf, id));
-	p->rule = &conf_treaty_find(&p->conf, id)->rule;
+	preset_conf(p, file, id);
 	p->snap = snapshot_new();
 	assert_non_null(p->snap);
 }
@@ -269,6 +263,19 @@ deposit(struct snapshot *s, const char *name, day_t d, enum kind k)
 	assert_int_equal(snapshot_add(s, name, false, none, ins), 0);
 }
 
+/* n ratifications by "PREFIX 00", "PREFIX 01", ..., one a day from first. */
+static void
+deposit_numbered(struct snapshot *s, const char *prefix, int n, day_t first)
+{
+	char name[32];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%s %02d", prefix, i);
+		deposit(s, name, first + i, KIND_RATIFICATION);
+	}
+}
+
 /* The ICCPR's 35th instrument came on 23 December 1975; article 49(2) covers every
  * instrument after it, one in the gap before 23 March 1976 included. */
 static void
@@ -277,15 +284,9 @@ iccpr_gap_state(void **state)
 	char buf[DATE_ISO_LEN];
 	struct rule_result r;
 	struct preset p;
-	int i;
 
 	preset_rule(&p, "IV-4", "IV-4");
-	for (i = 0; i < 34; i++) {
-		char name[16];
-
-		snprintf(name, sizeof(name), "State %02d", i);
-		deposit(p.snap, name, ymd(1970, 1, 1) + i, KIND_RATIFICATION);
-	}
+	deposit_numbered(p.snap, "State", 34, ymd(1970, 1, 1));
 	deposit(p.snap, "Thirty-fifth", ymd(1975, 12, 23), KIND_RATIFICATION);
 	deposit(p.snap, "Gap", ymd(1976, 1, 15), KIND_ACCESSION);
 	assert_int_equal(rule_eval(p.rule, p.snap, ymd(1980, 1, 1), &r), 0);
@@ -325,15 +326,9 @@ crpd_and_protocol(void **state)
 	char buf[DATE_ISO_LEN];
 	struct rule_result r;
 	struct preset p;
-	int i;
 
 	preset_rule(&p, "IV-15", "IV-15");
-	for (i = 0; i < 19; i++) {
-		char name[16];
-
-		snprintf(name, sizeof(name), "State %02d", i);
-		deposit(p.snap, name, ymd(2007, 3, 30) + i, KIND_RATIFICATION);
-	}
+	deposit_numbered(p.snap, "State", 19, ymd(2007, 3, 30));
 	deposit(p.snap, "European Union", ymd(2010, 12, 23), KIND_CONFIRMATION);
 	deposit(p.snap, "Twentieth", ymd(2008, 4, 3), KIND_RATIFICATION);
 	assert_int_equal(rule_eval(p.rule, p.snap, ymd(2012, 1, 1), &r), 0);
@@ -363,15 +358,9 @@ kigali_first_of_january_2019(void **state)
 	char buf[DATE_ISO_LEN];
 	struct rule_result r;
 	struct preset p;
-	int i;
 
 	preset_rule(&p, "XXVII-2-f", "XXVII-2-f");
-	for (i = 0; i < 20; i++) {
-		char name[16];
-
-		snprintf(name, sizeof(name), "Party %02d", i);
-		deposit(p.snap, name, ymd(2017, 11, 17) - 19 + i, KIND_RATIFICATION);
-	}
+	deposit_numbered(p.snap, "Party", 20, ymd(2017, 11, 17) - 19);
 	deposit(p.snap, "In 2018", ymd(2018, 10, 1), KIND_ACCEPTANCE);
 	deposit(p.snap, "In 2021", ymd(2021, 6, 17), KIND_ACCEPTANCE);
 	assert_int_equal(rule_eval(p.rule, p.snap, ymd(2024, 1, 1), &r), 0);

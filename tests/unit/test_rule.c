@@ -116,11 +116,7 @@ iv13_snapshot(void)
 static const struct participant *
 P(const struct snapshot *s, const char *name)
 {
-	long i = snapshot_find(s, name);
-
-	if (i == -1)
-		fail_msg("no participant %s", name);
-	return &s->v[i];
+	return helpers_participant(s, name);
 }
 
 static int

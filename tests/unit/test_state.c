@@ -354,9 +354,22 @@ static void
 test_corrupt_files_are_set_aside(void **state)
 {
 	static const char garbage[] = "\x7f" "ELF\x02\x01\x01\0\0\0garbage";
+	/* Valid files with one edit each, every one of which makes the file unusable. */
+	static const struct {
+		const char *from, *to, *what;
+	} edits[] = {
+		{ "\"version\":1", "\"version\":2", "version 2" },
+		{ "\"treaty\":\"IV-13\"", "\"treaty\":\"IV-14\"", "another treaty's file" },
+		{ "\"participants\":[", "\"participants\":[17,", "an invalid snapshot" },
+		{ "\"kind\":\"ratification\"", "\"kind\":\"handshake\"", "an unknown kind" },
+		{ "\"type\":\"new-party\"", "\"type\":\"party\"", "an invalid outbox event" },
+		{ "\"consecutive_failures\":0", "\"consecutive_failures\":-1",
+		    "a negative failure count" },
+		{ "\"version\":1", "\"version\":1,\"version\":1", "a duplicate key" },
+	};
 	struct helpers_dir *fx = *state;
 	char *text;
-	size_t len;
+	size_t len, i;
 
 	assert_set_aside(fx, garbage, sizeof(garbage) - 1, "garbage");
 	assert_set_aside(fx, "", 0, "an empty file");
@@ -366,33 +379,11 @@ test_corrupt_files_are_set_aside(void **state)
 	assert_set_aside(fx, text, len / 2, "truncated JSON");
 	free(text);
 
-	text = valid_with(fx, "\"version\":1", "\"version\":2");
-	assert_set_aside(fx, text, strlen(text), "version 2");
-	free(text);
-
-	text = valid_with(fx, "\"treaty\":\"IV-13\"", "\"treaty\":\"IV-14\"");
-	assert_set_aside(fx, text, strlen(text), "another treaty's file");
-	free(text);
-
-	text = valid_with(fx, "\"participants\":[", "\"participants\":[17,");
-	assert_set_aside(fx, text, strlen(text), "an invalid snapshot");
-	free(text);
-
-	text = valid_with(fx, "\"kind\":\"ratification\"", "\"kind\":\"handshake\"");
-	assert_set_aside(fx, text, strlen(text), "an unknown kind");
-	free(text);
-
-	text = valid_with(fx, "\"type\":\"new-party\"", "\"type\":\"party\"");
-	assert_set_aside(fx, text, strlen(text), "an invalid outbox event");
-	free(text);
-
-	text = valid_with(fx, "\"consecutive_failures\":0", "\"consecutive_failures\":-1");
-	assert_set_aside(fx, text, strlen(text), "a negative failure count");
-	free(text);
-
-	text = valid_with(fx, "\"version\":1", "\"version\":1,\"version\":1");
-	assert_set_aside(fx, text, strlen(text), "a duplicate key");
-	free(text);
+	for (i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		text = valid_with(fx, edits[i].from, edits[i].to);
+		assert_set_aside(fx, text, strlen(text), edits[i].what);
+		free(text);
+	}
 	assert_int_equal(entries(fx->dir, NULL, 0), 0);
 }
 

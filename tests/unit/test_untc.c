@@ -44,11 +44,7 @@ seconds_since(const struct timespec *t0)
 static const struct participant *
 who(const struct snapshot *s, const char *name)
 {
-	long i = snapshot_find(s, name);
-
-	if (i < 0)
-		fail_msg("no participant '%s'", name);
-	return &s->v[i];
+	return helpers_participant(s, name);
 }
 
 static int
