@@ -13,27 +13,50 @@
 #include "date.h"
 #include "utf8.h"
 
+/* utf8_cut(text, max) keeps want bytes. */
+struct cut_case {
+	const char *text;
+	size_t max, want;
+};
+
+static void
+assert_cuts(const struct cut_case *c, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		assert_int_equal(utf8_cut(c[i].text, c[i].max), c[i].want);
+}
+
 static void
 test_cut_keeps_what_fits(void **state)
 {
-	assert_int_equal(utf8_cut("", 60), 0);
-	assert_int_equal(utf8_cut("Runtime Error", 60), 13);
-	assert_int_equal(utf8_cut("Runtime Error", 7), 7);
-	assert_int_equal(utf8_cut("abc", 0), 0);
-	/* Exactly at the end of a character: nothing lost. */
-	assert_int_equal(utf8_cut("trait\xc3\xa9s", 7), 7);
+	static const struct cut_case cases[] = {
+		{ "", 60, 0 },
+		{ "Runtime Error", 60, 13 },
+		{ "Runtime Error", 7, 7 },
+		{ "abc", 0, 0 },
+		/* Exactly at the end of a character: nothing lost. */
+		{ "trait\xc3\xa9s", 7, 7 },
+	};
+
+	assert_cuts(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 static void
 test_cut_never_splits_a_character(void **state)
 {
-	/* é (2 bytes), — (3 bytes), 𝄞 (4 bytes): every cut inside one goes before it. */
-	assert_int_equal(utf8_cut("trait\xc3\xa9s", 6), 5);
-	assert_int_equal(utf8_cut("Unies \xe2\x80\x94 erreur", 7), 6);
-	assert_int_equal(utf8_cut("Unies \xe2\x80\x94 erreur", 8), 6);
-	assert_int_equal(utf8_cut("Unies \xe2\x80\x94 erreur", 9), 9);
-	assert_int_equal(utf8_cut("a\xf0\x9d\x84\x9e", 4), 1);
-	assert_int_equal(utf8_cut("a\xf0\x9d\x84\x9e", 5), 5);
+	static const struct cut_case cases[] = {
+		/* é (2 bytes), — (3 bytes), 𝄞 (4 bytes): every cut inside one goes before it. */
+		{ "trait\xc3\xa9s", 6, 5 },
+		{ "Unies \xe2\x80\x94 erreur", 7, 6 },
+		{ "Unies \xe2\x80\x94 erreur", 8, 6 },
+		{ "Unies \xe2\x80\x94 erreur", 9, 9 },
+		{ "a\xf0\x9d\x84\x9e", 4, 1 },
+		{ "a\xf0\x9d\x84\x9e", 5, 5 },
+	};
+
+	assert_cuts(cases, sizeof(cases) / sizeof(cases[0]));
 	/* The title of a French ASP.NET error page: its 60th byte is inside "é". */
 	const char *title = "Collection des trait\xc3\xa9s des Nations Unies \xe2\x80\x94 "
 	    "erreur d\xe2\x80\x99\x65x\xc3\xa9\x63ution";
@@ -43,10 +66,14 @@ test_cut_never_splits_a_character(void **state)
 static void
 test_cut_counts_bad_bytes_as_characters(void **state)
 {
-	/* Bytes that are not UTF-8 are one character each: cut anywhere between them. */
-	assert_int_equal(utf8_cut("ab\xff\xfe", 3), 3);
-	assert_int_equal(utf8_cut("ab\xc3", 3), 3);
-	assert_int_equal(utf8_cut("\xe2\x80x", 2), 2);
+	static const struct cut_case cases[] = {
+		/* Bytes that are not UTF-8 are one character each: cut anywhere between them. */
+		{ "ab\xff\xfe", 3, 3 },
+		{ "ab\xc3", 3, 3 },
+		{ "\xe2\x80x", 2, 2 },
+	};
+
+	assert_cuts(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 static void
