@@ -72,6 +72,17 @@ iso(day_t d, char buf[DATE_ISO_LEN])
 	return d == DAY_NONE ? "none" : date_format_iso(d, buf);
 }
 
+/* The participant called name enters into force on the day want ("none": never). */
+static void
+assert_eif(const struct preset *p, const struct rule_result *r, const char *name,
+    const char *want)
+{
+	char buf[DATE_ISO_LEN];
+
+	assert_string_equal(iso(rule_participant_eif(p->rule, r, find(p->snap, name)), buf),
+	    want);
+}
+
 /* XXI-10 (BBNJ) on 30 June 2025: not in force, the EU's instrument not counted. */
 static void
 bbnj_page_reads(void **state)
@@ -200,17 +211,13 @@ tpnw_in_force(void **state)
 	assert_true(r.in_force);
 	/* Article 15(2): an instrument deposited after the fiftieth, 90 days after its own
 	 * deposit; the fiftieth and those before it, the treaty's date. */
-	assert_string_equal(iso(rule_participant_eif(p.rule, &r, find(p.snap, "Chile")), buf),
-	    "2021-12-22");
-	assert_string_equal(iso(rule_participant_eif(p.rule, &r, find(p.snap, "Honduras")),
-	    buf), "2021-01-22");
-	assert_string_equal(iso(rule_participant_eif(p.rule, &r, find(p.snap, "Austria")),
-	    buf), "2021-01-22");
+	assert_eif(&p, &r, "Chile", "2021-12-22");
+	assert_eif(&p, &r, "Honduras", "2021-01-22");
+	assert_eif(&p, &r, "Austria", "2021-01-22");
 	/* Benin deposited on 11 December 2020, between the fiftieth instrument and the
 	 * Treaty's date: 11 March 2021, as the depositary gives it. */
 	assert_int_equal(find(p.snap, "Benin")->instrument.date, ymd(2020, 12, 11));
-	assert_string_equal(iso(rule_participant_eif(p.rule, &r, find(p.snap, "Benin")), buf),
-	    "2021-03-11");
+	assert_eif(&p, &r, "Benin", "2021-03-11");
 	rule_result_clear(&r);
 
 	/* The day Jamaica and Nauru deposited: one short, and at the earliest 90 days on. */
@@ -291,8 +298,7 @@ iccpr_gap_state(void **state)
 	deposit(p.snap, "Gap", ymd(1976, 1, 15), KIND_ACCESSION);
 	assert_int_equal(rule_eval(p.rule, p.snap, ymd(1980, 1, 1), &r), 0);
 	assert_string_equal(iso(r.entry_into_force, buf), "1976-03-23");
-	assert_string_equal(iso(rule_participant_eif(p.rule, &r, find(p.snap, "Gap")), buf),
-	    "1976-04-15");
+	assert_eif(&p, &r, "Gap", "1976-04-15");
 	rule_result_clear(&r);
 	preset_close(&p);
 }
@@ -334,8 +340,7 @@ crpd_and_protocol(void **state)
 	assert_int_equal(rule_eval(p.rule, p.snap, ymd(2012, 1, 1), &r), 0);
 	assert_int_equal(r.counted, 20);
 	assert_string_equal(iso(r.entry_into_force, buf), "2008-05-03");
-	assert_string_equal(iso(rule_participant_eif(p.rule, &r,
-	    find(p.snap, "European Union")), buf), "2011-01-22");
+	assert_eif(&p, &r, "European Union", "2011-01-22");
 	rule_result_clear(&r);
 
 	p.rule = &conf_treaty_find(&p.conf, "IV-15-a")->rule;
@@ -366,12 +371,9 @@ kigali_first_of_january_2019(void **state)
 	assert_int_equal(rule_eval(p.rule, p.snap, ymd(2024, 1, 1), &r), 0);
 	assert_string_equal(iso(r.threshold_date, buf), "2017-11-17");
 	assert_string_equal(iso(r.entry_into_force, buf), "2019-01-01");
-	assert_string_equal(iso(rule_participant_eif(p.rule, &r, find(p.snap, "Party 00")),
-	    buf), "2019-01-01");
-	assert_string_equal(iso(rule_participant_eif(p.rule, &r, find(p.snap, "In 2018")),
-	    buf), "2019-01-01");
-	assert_string_equal(iso(rule_participant_eif(p.rule, &r, find(p.snap, "In 2021")),
-	    buf), "2021-09-15");
+	assert_eif(&p, &r, "Party 00", "2019-01-01");
+	assert_eif(&p, &r, "In 2018", "2019-01-01");
+	assert_eif(&p, &r, "In 2021", "2021-09-15");
 	rule_result_clear(&r);
 	preset_close(&p);
 }
