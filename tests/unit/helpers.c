@@ -117,3 +117,29 @@ helpers_participant(const struct snapshot *s, const char *name)
 		fail_msg("no participant '%s'", name);
 	return &s->v[i];
 }
+
+void
+helpers_contains(const char *text, ...)
+{
+	const char *want;
+	va_list ap;
+
+	va_start(ap, text);
+	while ((want = va_arg(ap, const char *)) != NULL)
+		if (strstr(text, want) == NULL)
+			fail_msg("no \"%s\" in:\n%s", want, text);
+	va_end(ap);
+}
+
+void
+helpers_lacks(const char *text, ...)
+{
+	const char *unwanted;
+	va_list ap;
+
+	va_start(ap, text);
+	while ((unwanted = va_arg(ap, const char *)) != NULL)
+		if (strstr(text, unwanted) != NULL)
+			fail_msg("\"%s\" in:\n%s", unwanted, text);
+	va_end(ap);
+}

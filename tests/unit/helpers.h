@@ -30,6 +30,10 @@ char *helpers_read_fixture(const char *name, size_t *len);
 day_t helpers_day(const char *iso);
 /* The fixture page NAME parsed as fmt; fails the test with the parser's reason. */
 struct snapshot *helpers_parse_fixture(const char *name, enum untc_format fmt);
+/* Fails the test unless text contains each string of the list, which ends with NULL. */
+void helpers_contains(const char *text, ...);
+/* Fails the test if text contains any string of the list, which ends with NULL. */
+void helpers_lacks(const char *text, ...);
 /* The participant called name in s; fails the test when s has none. */
 const struct participant *helpers_participant(const struct snapshot *s, const char *name);
 

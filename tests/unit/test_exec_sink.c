@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "exec_sink.h"
+#include "helpers.h"
 #include "log.h"
 
 /* Whether s is valid UTF-8 free of controls other than the newline. */
@@ -249,8 +250,8 @@ test_hostile_output(void **state)
 	if (!r.called || !r.ok)
 		fail_msg("the hook was not delivered (%s): %s", r.error, text);
 	assert_true(clean_text(text, strlen(text)));
-	assert_non_null(strstr(text, "<5>alert noisy: hook: <0>forged\n"));
-	assert_non_null(strstr(text, "<5>alert noisy: hook: <0>forged on stderr\n"));
+	helpers_contains(text, "<5>alert noisy: hook: <0>forged\n",
+	    "<5>alert noisy: hook: <0>forged on stderr\n", NULL);
 	assert_non_null(strstr(text, "<5>alert noisy: hook: esc " REPL "[2J" REPL "]0;title"
 	    REPL " rlo " REPL "evil" REPL " nel " REPL " end\n"));
 	/* 10,000 + 5 lines: 20 logged, the rest counted. */
@@ -289,8 +290,8 @@ test_last_line_and_failure(void **state)
 	assert_true(r.called);
 	assert_false(r.ok);
 	assert_string_equal(r.error, "exited with status 3");
-	assert_non_null(strstr(text, "<5>alert noisy: hook: first\n"));
-	assert_non_null(strstr(text, "<5>alert noisy: hook: cannot reach the chat server\n"));
+	helpers_contains(text, "<5>alert noisy: hook: first\n",
+	    "<5>alert noisy: hook: cannot reach the chat server\n", NULL);
 	assert_int_equal(count(text, "hook:"), 2);
 	assert_null(strstr(text, "suppressed"));
 	free(text);
@@ -315,8 +316,8 @@ test_flood_keeps_loop_turning(void **state)
 		fail_msg("the hook was not delivered (%s)", r.error);
 	print_message("65 MB of hook output: delivered in %.2f s, the loop's longest pause "
 	    "%.1f ms\n", took, r.max_gap * 1000);
-	assert_non_null(strstr(text, "<5>alert noisy: hook: yyyy"));
-	assert_non_null(strstr(text, "<5>alert noisy: hook: 999981 more lines suppressed\n"));
+	helpers_contains(text, "<5>alert noisy: hook: yyyy",
+	    "<5>alert noisy: hook: 999981 more lines suppressed\n", NULL);
 	assert_int_equal(count(text, "\n"), EXEC_SINK_LINES_MAX + 1);
 	/* Generous for a loaded machine: one wake-up reads at most 64 KiB. */
 	assert_true(r.max_gap < 0.5);

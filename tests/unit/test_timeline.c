@@ -326,9 +326,8 @@ chart_groups_periods(void **state)
 	}
 	out = draw(tl, 80, false);
 	assert_true(widest_line(out) <= 80);
-	assert_non_null(strstr(out, "200 +"));
-	assert_non_null(strstr(out, " 1900 "));
-	assert_non_null(strstr(out, "threshold 100: 200 counted, 0 remaining\n"));
+	helpers_contains(out, "200 +", " 1900 ",
+	    "threshold 100: 200 counted, 0 remaining\n", NULL);
 	free(out);
 	json_decref(tl);
 }
