@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,28 +119,50 @@ helpers_participant(const struct snapshot *s, const char *name)
 	return &s->v[i];
 }
 
+/* Fails the test unless each string of ap (up to NULL) is in text (present) or none
+ * is (!present). */
+static void
+helpers_find_each(const char *text, bool present, va_list ap)
+{
+	const char *s;
+
+	while ((s = va_arg(ap, const char *)) != NULL)
+		if ((strstr(text, s) != NULL) != present)
+			fail_msg("%s \"%s\" in:\n%s", present ? "no" : "unwanted", s, text);
+}
+
 void
 helpers_contains(const char *text, ...)
 {
-	const char *want;
 	va_list ap;
 
 	va_start(ap, text);
-	while ((want = va_arg(ap, const char *)) != NULL)
-		if (strstr(text, want) == NULL)
-			fail_msg("no \"%s\" in:\n%s", want, text);
+	helpers_find_each(text, true, ap);
 	va_end(ap);
 }
 
 void
 helpers_lacks(const char *text, ...)
 {
-	const char *unwanted;
 	va_list ap;
 
 	va_start(ap, text);
-	while ((unwanted = va_arg(ap, const char *)) != NULL)
-		if (strstr(text, unwanted) != NULL)
-			fail_msg("\"%s\" in:\n%s", unwanted, text);
+	helpers_find_each(text, false, ap);
 	va_end(ap);
+}
+
+void
+helpers_out_open(struct helpers_out *o)
+{
+	o->buf = NULL;
+	o->len = 0;
+	assert_non_null(o->f = open_memstream(&o->buf, &o->len));
+}
+
+char *
+helpers_out_text(struct helpers_out *o)
+{
+	assert_int_equal(fclose(o->f), 0);
+	o->f = NULL;
+	return o->buf;
 }

@@ -5,6 +5,7 @@
 #define RATD_TEST_HELPERS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "date.h"
 #include "untc.h"
@@ -30,6 +31,15 @@ char *helpers_read_fixture(const char *name, size_t *len);
 day_t helpers_day(const char *iso);
 /* The fixture page NAME parsed as fmt; fails the test with the parser's reason. */
 struct snapshot *helpers_parse_fixture(const char *name, enum untc_format fmt);
+/* A stream written to memory: helpers_out_open(o) opens o->f (failing the test when it
+ * cannot); helpers_out_text(o) closes it and returns what was written (free it). */
+struct helpers_out {
+	char *buf;
+	size_t len;
+	FILE *f;
+};
+void helpers_out_open(struct helpers_out *o);
+char *helpers_out_text(struct helpers_out *o);
 /* Fails the test unless text contains each string of the list, which ends with NULL. */
 void helpers_contains(const char *text, ...);
 /* Fails the test if text contains any string of the list, which ends with NULL. */

@@ -81,14 +81,11 @@ timeline(const char *fixture, const char *conf_path, const char *id, const char 
 static char *
 draw(const json_t *tl, int width, bool utf8)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	struct helpers_out o;
 
-	assert_non_null(f);
-	render_timeline(f, tl, width, utf8);
-	fclose(f);
-	return buf;
+	helpers_out_open(&o);
+	render_timeline(o.f, tl, width, utf8);
+	return helpers_out_text(&o);
 }
 
 /* Display columns of the widest line (UTF-8 continuation bytes take none). */
