@@ -166,3 +166,12 @@ helpers_out_text(struct helpers_out *o)
 	o->f = NULL;
 	return o->buf;
 }
+
+void
+helpers_setenv(const char *name, const char *value)
+{
+	if (value != NULL)
+		assert_int_equal(setenv(name, value, 1), 0);
+	else
+		assert_int_equal(unsetenv(name), 0);
+}

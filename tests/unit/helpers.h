@@ -31,6 +31,8 @@ char *helpers_read_fixture(const char *name, size_t *len);
 day_t helpers_day(const char *iso);
 /* The fixture page NAME parsed as fmt; fails the test with the parser's reason. */
 struct snapshot *helpers_parse_fixture(const char *name, enum untc_format fmt);
+/* Sets the environment variable name to value, or unsets it when value is NULL. */
+void helpers_setenv(const char *name, const char *value);
 /* A stream written to memory: helpers_out_open(o) opens o->f (failing the test when it
  * cannot); helpers_out_text(o) closes it and returns what was written (free it). */
 struct helpers_out {

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
 #include "sd_listen.h"
 
 struct fixture {
@@ -81,14 +82,8 @@ unix_socket(const char *path, int type, bool listening)
 static void
 set_env(const char *pid, const char *fds)
 {
-	if (pid != NULL)
-		setenv("LISTEN_PID", pid, 1);
-	else
-		unsetenv("LISTEN_PID");
-	if (fds != NULL)
-		setenv("LISTEN_FDS", fds, 1);
-	else
-		unsetenv("LISTEN_FDS");
+	helpers_setenv("LISTEN_PID", pid);
+	helpers_setenv("LISTEN_FDS", fds);
 	setenv("LISTEN_FDNAMES", "ratd.socket", 1);
 }
 
