@@ -117,6 +117,15 @@ assert_refused(const char *what)
 	assert_env_cleared();
 }
 
+/* fd passed as systemd's one socket for this process, and refused with what. */
+static void
+assert_socket_refused(int fd, const char *what)
+{
+	pass_fd(fd);
+	set_env_for_me("1");
+	assert_refused(what);
+}
+
 static void
 test_listening_unix_stream_socket_is_taken(void **state)
 {
@@ -213,9 +222,7 @@ test_more_than_one_socket_is_refused(void **state)
 static void
 test_udp_socket_is_refused(void **state)
 {
-	pass_fd(socket(AF_INET, SOCK_DGRAM, 0));
-	set_env_for_me("1");
-	assert_refused("not a Unix socket (family 2)");
+	assert_socket_refused(socket(AF_INET, SOCK_DGRAM, 0), "not a Unix socket (family 2)");
 }
 
 static void
@@ -227,9 +234,7 @@ test_tcp_listener_is_refused(void **state)
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	assert_int_equal(listen(fd, 8), 0);
-	pass_fd(fd);
-	set_env_for_me("1");
-	assert_refused("make ListenStream= in ratd.socket a path");
+	assert_socket_refused(fd, "make ListenStream= in ratd.socket a path");
 }
 
 static void
@@ -237,9 +242,7 @@ test_unix_datagram_socket_is_refused(void **state)
 {
 	struct fixture *f = *state;
 
-	pass_fd(unix_socket(f->path, SOCK_DGRAM, false));
-	set_env_for_me("1");
-	assert_refused("not a stream socket: use ListenStream=");
+	assert_socket_refused(unix_socket(f->path, SOCK_DGRAM, false), "not a stream socket: use ListenStream=");
 }
 
 static void
@@ -247,9 +250,7 @@ test_socket_not_listening_is_refused(void **state)
 {
 	struct fixture *f = *state;
 
-	pass_fd(unix_socket(f->path, SOCK_STREAM, false));
-	set_env_for_me("1");
-	assert_refused("not listening: set Accept=no");
+	assert_socket_refused(unix_socket(f->path, SOCK_STREAM, false), "not listening: set Accept=no");
 }
 
 static void
@@ -258,9 +259,7 @@ test_connected_socket_of_accept_yes_is_refused(void **state)
 	int sv[2];
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	pass_fd(sv[0]);
-	set_env_for_me("1");
-	assert_refused("Accept=no");
+	assert_socket_refused(sv[0], "Accept=no");
 	close(sv[1]);
 }
 
