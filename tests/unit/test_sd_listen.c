@@ -117,6 +117,16 @@ assert_refused(const char *what)
 	assert_env_cleared();
 }
 
+/* sd_listen_inherited finds no socket of ours: 0, and fd is left -1. */
+static void
+assert_none_inherited(char *err, size_t size)
+{
+	int fd = -1;
+
+	assert_int_equal(sd_listen_inherited(&fd, err, size), 0);
+	assert_int_equal(fd, -1);
+}
+
 /* fd passed as systemd's one socket for this process, and refused with what. */
 static void
 assert_socket_refused(int fd, const char *what)
@@ -169,12 +179,10 @@ static void
 test_nothing_passed(void **state)
 {
 	char err[SD_LISTEN_MAX_ERROR] = "stale";
-	int fd = -1;
 
 	set_env(NULL, NULL);
 	unsetenv("LISTEN_FDNAMES");
-	assert_int_equal(sd_listen_inherited(&fd, err, sizeof(err)), 0);
-	assert_int_equal(fd, -1);
+	assert_none_inherited(err, sizeof(err));
 	assert_string_equal(err, "");
 }
 
@@ -183,13 +191,11 @@ test_sockets_for_another_process_are_not_ours(void **state)
 {
 	struct fixture *f = *state;
 	char err[SD_LISTEN_MAX_ERROR], pid[32];
-	int fd = -1;
 
 	pass_fd(unix_socket(f->path, SOCK_STREAM, true));
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid() + 1);
 	set_env(pid, "1");
-	assert_int_equal(sd_listen_inherited(&fd, err, sizeof(err)), 0);
-	assert_int_equal(fd, -1);
+	assert_none_inherited(err, sizeof(err));
 	/* Unset all the same: alert programs must not take them for theirs. */
 	assert_env_cleared();
 	/* And fd 3 is left alone. */
@@ -200,10 +206,9 @@ static void
 test_zero_sockets_is_none(void **state)
 {
 	char err[SD_LISTEN_MAX_ERROR];
-	int fd = -1;
 
 	set_env_for_me("0");
-	assert_int_equal(sd_listen_inherited(&fd, err, sizeof(err)), 0);
+	assert_none_inherited(err, sizeof(err));
 	assert_env_cleared();
 }
 
