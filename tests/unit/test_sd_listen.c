@@ -18,22 +18,14 @@
 #include "helpers.h"
 #include "sd_listen.h"
 
-struct fixture {
-	char dir[64];
-	char path[128];
-};
-
+/* The fixture: a scratch directory and the socket path ratd.sock in it. */
 static int
 setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct helpers_dir *f = helpers_dir_new("ratd.sock");
 
 	if (f == NULL)
 		return -1;
-	strcpy(f->dir, "/tmp/test_listen.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	snprintf(f->path, sizeof(f->path), "%s/ratd.sock", f->dir);
 	close(SD_LISTEN_FD);
 	*state = f;
 	return 0;
@@ -42,12 +34,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	struct fixture *f = *state;
-
 	close(SD_LISTEN_FD);
-	unlink(f->path);
-	rmdir(f->dir);
-	free(f);
+	helpers_dir_free(*state);
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
@@ -139,7 +127,7 @@ assert_socket_refused(int fd, const char *what)
 static void
 test_listening_unix_stream_socket_is_taken(void **state)
 {
-	struct fixture *f = *state;
+	struct helpers_dir *f = *state;
 	char err[SD_LISTEN_MAX_ERROR], path[128];
 	int fd = -1;
 
@@ -189,7 +177,7 @@ test_nothing_passed(void **state)
 static void
 test_sockets_for_another_process_are_not_ours(void **state)
 {
-	struct fixture *f = *state;
+	struct helpers_dir *f = *state;
 	char err[SD_LISTEN_MAX_ERROR], pid[32];
 
 	pass_fd(unix_socket(f->path, SOCK_STREAM, true));
@@ -215,7 +203,7 @@ test_zero_sockets_is_none(void **state)
 static void
 test_more_than_one_socket_is_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct helpers_dir *f = *state;
 
 	pass_fd(unix_socket(f->path, SOCK_STREAM, true));
 	set_env_for_me("2");
@@ -245,7 +233,7 @@ test_tcp_listener_is_refused(void **state)
 static void
 test_unix_datagram_socket_is_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct helpers_dir *f = *state;
 
 	assert_socket_refused(unix_socket(f->path, SOCK_DGRAM, false), "not a stream socket: use ListenStream=");
 }
@@ -253,7 +241,7 @@ test_unix_datagram_socket_is_refused(void **state)
 static void
 test_socket_not_listening_is_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct helpers_dir *f = *state;
 
 	assert_socket_refused(unix_socket(f->path, SOCK_STREAM, false), "not listening: set Accept=no");
 }
