@@ -119,35 +119,16 @@ helpers_participant(const struct snapshot *s, const char *name)
 	return &s->v[i];
 }
 
-/* Fails the test unless each string of ap (up to NULL) is in text (present) or none
- * is (!present). */
-static void
-helpers_find_each(const char *text, bool present, va_list ap)
+void
+helpers_find_each(const char *text, bool present, ...)
 {
 	const char *s;
+	va_list ap;
 
+	va_start(ap, present);
 	while ((s = va_arg(ap, const char *)) != NULL)
 		if ((strstr(text, s) != NULL) != present)
 			fail_msg("%s \"%s\" in:\n%s", present ? "no" : "unwanted", s, text);
-}
-
-void
-helpers_contains(const char *text, ...)
-{
-	va_list ap;
-
-	va_start(ap, text);
-	helpers_find_each(text, true, ap);
-	va_end(ap);
-}
-
-void
-helpers_lacks(const char *text, ...)
-{
-	va_list ap;
-
-	va_start(ap, text);
-	helpers_find_each(text, false, ap);
 	va_end(ap);
 }
 

@@ -4,6 +4,7 @@
 #ifndef RATD_TEST_HELPERS_H
 #define RATD_TEST_HELPERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -42,10 +43,11 @@ struct helpers_out {
 };
 void helpers_out_open(struct helpers_out *o);
 char *helpers_out_text(struct helpers_out *o);
-/* Fails the test unless text contains each string of the list, which ends with NULL. */
-void helpers_contains(const char *text, ...);
-/* Fails the test if text contains any string of the list, which ends with NULL. */
-void helpers_lacks(const char *text, ...);
+/* Fails the test unless text contains each string of the list, which ends with NULL
+ * (present), or if it contains any of them (!present). */
+void helpers_find_each(const char *text, bool present, ...);
+#define helpers_contains(text, ...) helpers_find_each((text), true, __VA_ARGS__)
+#define helpers_lacks(text, ...) helpers_find_each((text), false, __VA_ARGS__)
 /* The participant called name in s; fails the test when s has none. */
 const struct participant *helpers_participant(const struct snapshot *s, const char *name);
 
