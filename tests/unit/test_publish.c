@@ -25,6 +25,14 @@
 		fclose(f);                                               \
 	} while (0)
 
+/* What call writes to f is want. */
+#define ASSERT_WRITES(call, want) do {                                   \
+		char *out_ = NULL;                                       \
+		CAPTURE(out_, call);                                     \
+		assert_string_equal(out_, want);                         \
+		free(out_);                                              \
+	} while (0)
+
 /* Every physical line at most 75 octets, CRLF-ended, whole UTF-8 characters; unfolded,
  * the original line. */
 static void
@@ -73,19 +81,13 @@ test_ical_folding(void **state)
 	CAPTURE(out, ical_line(f, line));
 	assert_folded(out, line);
 	free(out);
-	CAPTURE(out, ical_line(f, "END:VEVENT"));
-	assert_string_equal(out, "END:VEVENT\r\n");
-	free(out);
+	ASSERT_WRITES(ical_line(f, "END:VEVENT"), "END:VEVENT\r\n");
 }
 
 static void
 test_ical_text(void **state)
 {
-	char *out = NULL;
-
-	CAPTURE(out, ical_text(f, "a\\b;c,d\ne\rf"));
-	assert_string_equal(out, "a\\\\b\\;c\\,d\\nef");
-	free(out);
+	ASSERT_WRITES(ical_text(f, "a\\b;c,d\ne\rf"), "a\\\\b\\;c\\,d\\nef");
 	/* FNV-1a 64 of "a": the UID part stays the same on every host. */
 	assert_true(ical_hash("a") == 0xaf63dc4c8601ec8cULL);
 }
@@ -170,11 +172,8 @@ test_feed_escapes_and_orders(void **state)
 static void
 test_svg_escape(void **state)
 {
-	char *out = NULL;
-
-	CAPTURE(out, svg_escape(f, "<a href=\"x\">&'\x01\x7f\tok"));
-	assert_string_equal(out, "&lt;a href=&quot;x&quot;&gt;&amp;&#39;??\tok");
-	free(out);
+	ASSERT_WRITES(svg_escape(f, "<a href=\"x\">&'\x01\x7f\tok"),
+	    "&lt;a href=&quot;x&quot;&gt;&amp;&#39;??\tok");
 }
 
 static void
