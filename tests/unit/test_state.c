@@ -525,6 +525,21 @@ victim_check(struct victim *v, bool exists, const char *what)
 	rmdir(v->dir);
 }
 
+/* A link to a victim planted at link_path, then name written with mode 0644: the victim
+ * is left as it was. */
+static void
+write_past_link(const struct helpers_dir *fx, const char *name, const char *link_path,
+    const char *what)
+{
+	struct victim v;
+
+	victim_make(&v, true);
+	assert_int_equal(symlink(v.path, link_path), 0);
+	if (atomicfile_write_mode(fx->dir, name, "new\n", 4, 0644, err, sizeof(err)) < 0)
+		fail_msg("%s: %s", name, err);
+	victim_check(&v, true, what);
+}
+
 /* Older versions wrote through a fixed ".NAME.tmp" and fchmod-ed it: a link planted
  * there made ratd overwrite and chmod any file. */
 static void
@@ -534,29 +549,18 @@ test_links_at_temp_and_final_names(void **state)
 	    "ratd.prom" };
 	struct helpers_dir *fx = *state;
 	char link_path[512], final[512];
-	struct victim v;
 	struct stat st;
 	size_t i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		victim_make(&v, true);
 		snprintf(link_path, sizeof(link_path), "%s/.%s.tmp", fx->dir, names[i]);
-		assert_int_equal(symlink(v.path, link_path), 0);
-		if (atomicfile_write_mode(fx->dir, names[i], "new\n", 4, 0644, err,
-		    sizeof(err)) < 0)
-			fail_msg("%s: %s", names[i], err);
-		victim_check(&v, true, "a link at the old temporary name");
+		write_past_link(fx, names[i], link_path, "a link at the old temporary name");
 		unlink(link_path);
 
 		/* A link at the final name is replaced by the file, not written through. */
-		victim_make(&v, true);
 		snprintf(final, sizeof(final), "%s/%s", fx->dir, names[i]);
 		unlink(final);
-		assert_int_equal(symlink(v.path, final), 0);
-		if (atomicfile_write_mode(fx->dir, names[i], "new\n", 4, 0644, err,
-		    sizeof(err)) < 0)
-			fail_msg("%s: %s", names[i], err);
-		victim_check(&v, true, "a link at the final name");
+		write_past_link(fx, names[i], final, "a link at the final name");
 		assert_int_equal(lstat(final, &st), 0);
 		assert_true(S_ISREG(st.st_mode));
 		assert_int_equal(st.st_mode & 07777, 0644);
