@@ -53,6 +53,27 @@ helpers_dir_free(struct helpers_dir *d)
 	free(d);
 }
 
+int
+helpers_entries(const char *dir, const char *prefix, char *found, size_t len)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	if (d == NULL)
+		fail_msg("cannot open the directory %s", dir);
+	while ((de = readdir(d)) != NULL) {
+		if (prefix == NULL ? strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0
+		    : strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		n++;
+		if (found != NULL)
+			snprintf(found, len, "%s/%s", dir, de->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
 char *
 helpers_read_file(const char *path, size_t *len)
 {

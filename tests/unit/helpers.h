@@ -22,6 +22,9 @@ struct helpers_dir {
 struct helpers_dir *helpers_dir_new(const char *name);
 /* Removes the files in the directory, the directory, and frees d. */
 void helpers_dir_free(struct helpers_dir *d);
+/* How many entries of dir have a name starting with prefix (NULL: all but . and ..);
+ * the path of the last one into found (when found is not NULL). */
+int helpers_entries(const char *dir, const char *prefix, char *found, size_t len);
 /* The whole file at path, NUL-terminated (malloc'ed); *len (when len is not NULL) its
  * size. Fails the test when it cannot be read. */
 char *helpers_read_file(const char *path, size_t *len);

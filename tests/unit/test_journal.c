@@ -1,6 +1,5 @@
 /* The event journal: durable lines, ids that never go back, what survives a damaged file,
  * and the bounds on memory and file size. Each test works in its own mkdtemp directory. */
-#include <dirent.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -54,25 +53,6 @@ lines_in(const char *path)
 	if (len > 0 && text[len - 1] != '\n')
 		fail_msg("%s ends with an incomplete line", path);
 	free(text);
-	return n;
-}
-
-/* Entries of dir whose name starts with prefix; the last one's name into found. */
-static int
-entries(const char *dir, const char *prefix, char *found, size_t len)
-{
-	struct dirent *de;
-	DIR *d = opendir(dir);
-	int n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL)
-		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0) {
-			n++;
-			if (found != NULL)
-				snprintf(found, len, "%s/%s", dir, de->d_name);
-		}
-	closedir(d);
 	return n;
 }
 
@@ -178,7 +158,7 @@ test_empty_dir(void **state)
 	assert_int_equal(journal_after(&j, 0), 0);
 	journal_close(&j);
 	assert_int_equal(lines_in(fx->path), 0);
-	assert_int_equal(entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), 0);
+	assert_int_equal(helpers_entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), 0);
 }
 
 static void
@@ -210,7 +190,7 @@ test_append_and_reopen(void **state)
 
 	/* Appends go after what was there. */
 	append_close_reopen(&j, fx, 4);
-	assert_int_equal(entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), 0);
+	assert_int_equal(helpers_entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), 0);
 }
 
 static void
@@ -257,17 +237,18 @@ test_torn_last_line(void **state)
 	assert_int_equal(j.file_lines, 3);
 
 	/* The damaged file is kept beside, byte for byte. */
-	assert_int_equal(entries(fx->dir, JOURNAL_NAME ".corrupt-", aside, sizeof(aside)), 1);
+	assert_int_equal(helpers_entries(fx->dir, JOURNAL_NAME ".corrupt-", aside,
+	    sizeof(aside)), 1);
 	kept = helpers_read_file(aside, &klen);
 	assert_int_equal(klen, blen);
 	assert_memory_equal(kept, before, blen);
 	free(kept);
 	free(before);
-	assert_int_equal(entries(fx->dir, "." JOURNAL_NAME, NULL, 0), 0);
+	assert_int_equal(helpers_entries(fx->dir, "." JOURNAL_NAME, NULL, 0), 0);
 
 	/* Event 4 comes back from its outbox and is written whole. */
 	append_close_reopen(&j, fx, 4);
-	assert_int_equal(entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), 1);
+	assert_int_equal(helpers_entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), 1);
 }
 
 static void
@@ -287,7 +268,7 @@ test_invalid_lines_in_the_middle(void **state)
 	assert_id_list(&j, (const uint64_t[]){ 1, 2, 4 }, 3);
 	journal_close(&j);
 	assert_int_equal(lines_in(fx->path), 3);
-	assert_int_equal(entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), 1);
+	assert_int_equal(helpers_entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), 1);
 }
 
 static void
@@ -390,7 +371,7 @@ test_compaction(void **state)
 	append_ids(&j, 2 * JOURNAL_KEEP + 1, 1000, 1, 1000);
 	assert_int_equal(j.file_lines, JOURNAL_KEEP);
 	assert_int_equal(lines_in(fx->path), JOURNAL_KEEP);
-	assert_int_equal(entries(fx->dir, "." JOURNAL_NAME, NULL, 0), 0);
+	assert_int_equal(helpers_entries(fx->dir, "." JOURNAL_NAME, NULL, 0), 0);
 
 	/* The reopened descriptor appends to the rewritten file. */
 	append_ids(&j, total + 1, 1, 1, 1);
@@ -403,7 +384,7 @@ test_compaction(void **state)
 	assert_int_equal(j.file_lines, JOURNAL_KEEP + 1);
 	assert_int_equal(j.last_id, total + 1);
 	journal_close(&j);
-	assert_int_equal(entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), 0);
+	assert_int_equal(helpers_entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), 0);
 }
 
 /* Events of treaty numbered from first, one journal_append; its result. */

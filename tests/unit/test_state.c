@@ -1,7 +1,6 @@
 /* Per-treaty state files: atomic replacement, a faithful round trip of everything ratd
  * remembers, and a damaged file set aside rather than lost. Each test works in its own
  * mkdtemp directory. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -54,20 +53,7 @@ put(const char *path, const void *data, size_t len)
 static int
 entries(const char *dir, char *found, size_t len)
 {
-	struct dirent *de;
-	DIR *d = opendir(dir);
-	int n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		n++;
-		if (found != NULL)
-			snprintf(found, len, "%s/%s", dir, de->d_name);
-	}
-	closedir(d);
-	return n;
+	return helpers_entries(dir, NULL, found, len);
 }
 
 static struct snapshot *
