@@ -131,6 +131,16 @@ assert_after(const struct journal *j, const uint64_t (*since)[2], size_t n)
 		assert_int_equal(journal_after(j, since[i][0]), since[i][1]);
 }
 
+/* Closes the journal: its file then holds lines whole lines, and corrupt damaged
+ * originals are kept beside it. */
+static void
+close_and_check(struct journal *j, const struct helpers_dir *fx, size_t lines, int corrupt)
+{
+	journal_close(j);
+	assert_int_equal(lines_in(fx->path), lines);
+	assert_int_equal(helpers_entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), corrupt);
+}
+
 /* Appends event id to a journal of events 1..id - 1 and closes it: the file then has
  * id whole lines, and reopened holds events 1..id. */
 static void
@@ -156,9 +166,7 @@ test_empty_dir(void **state)
 	assert_int_equal(j.file_lines, 0);
 	assert_true(j.fd >= 0);
 	assert_int_equal(journal_after(&j, 0), 0);
-	journal_close(&j);
-	assert_int_equal(lines_in(fx->path), 0);
-	assert_int_equal(helpers_entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), 0);
+	close_and_check(&j, fx, 0, 0);
 }
 
 static void
@@ -266,9 +274,7 @@ test_invalid_lines_in_the_middle(void **state)
 
 	open_ok(&j, fx);
 	assert_id_list(&j, (const uint64_t[]){ 1, 2, 4 }, 3);
-	journal_close(&j);
-	assert_int_equal(lines_in(fx->path), 3);
-	assert_int_equal(helpers_entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), 1);
+	close_and_check(&j, fx, 3, 1);
 }
 
 static void
