@@ -143,14 +143,17 @@ helpers_participant(const struct snapshot *s, const char *name)
 void
 helpers_find_each(const char *text, bool present, ...)
 {
-	const char *s;
+	const char *s, *bad = NULL;
 	va_list ap;
 
 	va_start(ap, present);
-	while ((s = va_arg(ap, const char *)) != NULL)
+	while (bad == NULL && (s = va_arg(ap, const char *)) != NULL)
 		if ((strstr(text, s) != NULL) != present)
-			fail_msg("%s \"%s\" in:\n%s", present ? "no" : "unwanted", s, text);
+			bad = s;
 	va_end(ap);
+	if (bad != NULL)
+		fail_msg("%s \"%s\" in (its first 500 bytes):\n%.500s",
+		    present ? "no" : "unwanted", bad, text);
 }
 
 void
