@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,27 @@ helpers_dir_free(struct helpers_dir *d)
 	}
 	rmdir(d->dir);
 	free(d);
+}
+
+int
+helpers_entries(const char *dir, const char *prefix, char *found, size_t len)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	if (d == NULL)
+		fail_msg("cannot open the directory %s", dir);
+	while ((de = readdir(d)) != NULL) {
+		if (prefix == NULL ? strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0
+		    : strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		n++;
+		if (found != NULL)
+			snprintf(found, len, "%s/%s", dir, de->d_name);
+	}
+	closedir(d);
+	return n;
 }
 
 char *
@@ -106,4 +128,55 @@ helpers_parse_fixture(const char *name, enum untc_format fmt)
 	if (s == NULL)
 		fail_msg("%s: %s", name, err);
 	return s;
+}
+
+const struct participant *
+helpers_participant(const struct snapshot *s, const char *name)
+{
+	long i = snapshot_find(s, name);
+
+	if (i < 0)
+		fail_msg("no participant '%s'", name);
+	return &s->v[i];
+}
+
+void
+helpers_find_each(const char *text, bool present, ...)
+{
+	const char *s, *bad = NULL;
+	va_list ap;
+
+	va_start(ap, present);
+	while (bad == NULL && (s = va_arg(ap, const char *)) != NULL)
+		if ((strstr(text, s) != NULL) != present)
+			bad = s;
+	va_end(ap);
+	if (bad != NULL)
+		fail_msg("%s \"%s\" in (its first 500 bytes):\n%.500s",
+		    present ? "no" : "unwanted", bad, text);
+}
+
+void
+helpers_out_open(struct helpers_out *o)
+{
+	o->buf = NULL;
+	o->len = 0;
+	assert_non_null(o->f = open_memstream(&o->buf, &o->len));
+}
+
+char *
+helpers_out_text(struct helpers_out *o)
+{
+	assert_int_equal(fclose(o->f), 0);
+	o->f = NULL;
+	return o->buf;
+}
+
+void
+helpers_setenv(const char *name, const char *value)
+{
+	if (value != NULL)
+		assert_int_equal(setenv(name, value, 1), 0);
+	else
+		assert_int_equal(unsetenv(name), 0);
 }

@@ -60,23 +60,31 @@ print_errors(const struct conf *c)
 		print_message("  %s\n", c->errors[i]);
 }
 
-/* True when some message is "PATH:LINE: " followed by prefix (line 0: "PATH: "). */
+/* True when some message starts with want; else the messages are printed. */
 static bool
-has_error(const struct conf *c, int line, const char *prefix)
+has_message(const struct conf *c, const char *want)
 {
-	char want[1024];
 	size_t i;
 
-	if (line > 0)
-		snprintf(want, sizeof(want), "%s:%d: %s", c->path, line, prefix);
-	else
-		snprintf(want, sizeof(want), "%s: %s", c->path, prefix);
 	for (i = 0; i < c->nerrors; i++)
 		if (strncmp(c->errors[i], want, strlen(want)) == 0)
 			return true;
 	print_message("no message \"%s\" among:\n", want);
 	print_errors(c);
 	return false;
+}
+
+/* True when some message is "PATH:LINE: " followed by prefix (line 0: "PATH: "). */
+static bool
+has_error(const struct conf *c, int line, const char *prefix)
+{
+	char want[1024];
+
+	if (line > 0)
+		snprintf(want, sizeof(want), "%s:%d: %s", c->path, line, prefix);
+	else
+		snprintf(want, sizeof(want), "%s: %s", c->path, prefix);
+	return has_message(c, want);
 }
 
 /* Loads text expecting failure with exactly one message, at line, starting with prefix. */
@@ -300,62 +308,60 @@ test_interval_resolved_after_file(void **state)
 static void
 test_durations(void **state)
 {
+	static const struct {
+		const char *text;
+		double value;
+	} good[] = {
+		{ "90s", 90 },
+		{ "15m", 900 },
+		{ "6h", 21600 },
+		{ "2d", 172800 },
+		{ "3600", 3600 },
+		{ "0", 0 },
+	};
+	static const char *const bad[] = {
+		"", "s", "-5", "+5", "1.5h", "6H", "6 h", "6hh", "6w", "abc",
+		"2147483648", "99999999999999999999999", "24856d",
+	};
 	double d;
+	size_t i;
 
-	assert_int_equal(conf_parse_duration("90s", &d), 0);
-	assert_true(d == 90);
-	assert_int_equal(conf_parse_duration("15m", &d), 0);
-	assert_true(d == 900);
-	assert_int_equal(conf_parse_duration("6h", &d), 0);
-	assert_true(d == 21600);
-	assert_int_equal(conf_parse_duration("2d", &d), 0);
-	assert_true(d == 172800);
-	assert_int_equal(conf_parse_duration("3600", &d), 0);
-	assert_true(d == 3600);
-	assert_int_equal(conf_parse_duration("0", &d), 0);
-	assert_true(d == 0);
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_int_equal(conf_parse_duration(good[i].text, &d), 0);
+		assert_true(d == good[i].value);
+	}
 	assert_int_equal(conf_parse_duration("2147483647", &d), 0);
 
-	assert_int_equal(conf_parse_duration("", &d), -1);
-	assert_int_equal(conf_parse_duration("s", &d), -1);
-	assert_int_equal(conf_parse_duration("-5", &d), -1);
-	assert_int_equal(conf_parse_duration("+5", &d), -1);
-	assert_int_equal(conf_parse_duration("1.5h", &d), -1);
-	assert_int_equal(conf_parse_duration("6H", &d), -1);
-	assert_int_equal(conf_parse_duration("6 h", &d), -1);
-	assert_int_equal(conf_parse_duration("6hh", &d), -1);
-	assert_int_equal(conf_parse_duration("6w", &d), -1);
-	assert_int_equal(conf_parse_duration("abc", &d), -1);
-	assert_int_equal(conf_parse_duration("2147483648", &d), -1);
-	assert_int_equal(conf_parse_duration("99999999999999999999999", &d), -1);
-	assert_int_equal(conf_parse_duration("24856d", &d), -1);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(conf_parse_duration(bad[i], &d), -1);
 }
 
 static void
 test_sizes(void **state)
 {
-	size_t n;
+	static const struct {
+		const char *text;
+		size_t value;
+	} good[] = {
+		{ "4096", 4096 },
+		{ "512K", 512 * 1024 },
+		{ "16M", 16 * 1024 * 1024 },
+		{ "1G", 1024 * 1024 * 1024 },
+		{ "2k", 2048 },
+	};
+	static const char *const bad[] = {
+		"", "M", "-1", "1.5M", "16MB", "16 M", "1T", "99999999999999999999999",
+		"18014398509481984G",
+	};
+	size_t n, i;
 
-	assert_int_equal(conf_parse_size("4096", &n), 0);
-	assert_int_equal(n, 4096);
-	assert_int_equal(conf_parse_size("512K", &n), 0);
-	assert_int_equal(n, 512 * 1024);
-	assert_int_equal(conf_parse_size("16M", &n), 0);
-	assert_int_equal(n, 16 * 1024 * 1024);
-	assert_int_equal(conf_parse_size("1G", &n), 0);
-	assert_int_equal(n, 1024 * 1024 * 1024);
-	assert_int_equal(conf_parse_size("2k", &n), 0);
-	assert_int_equal(n, 2048);
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_int_equal(conf_parse_size(good[i].text, &n), 0);
+		assert_int_equal(n, good[i].value);
+	}
 
-	assert_int_equal(conf_parse_size("", &n), -1);
-	assert_int_equal(conf_parse_size("M", &n), -1);
-	assert_int_equal(conf_parse_size("-1", &n), -1);
-	assert_int_equal(conf_parse_size("1.5M", &n), -1);
-	assert_int_equal(conf_parse_size("16MB", &n), -1);
-	assert_int_equal(conf_parse_size("16 M", &n), -1);
-	assert_int_equal(conf_parse_size("1T", &n), -1);
-	assert_int_equal(conf_parse_size("99999999999999999999999", &n), -1);
-	assert_int_equal(conf_parse_size("18014398509481984G", &n), -1);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(conf_parse_size(bad[i], &n), -1);
 }
 
 /* eif_delay in each accepted form. */
@@ -959,16 +965,23 @@ inc_path(const char *name)
 static bool
 has_error_in(const struct conf *c, const char *name, int line, const char *prefix)
 {
-	char want[PATH_MAX + 1024];
-	size_t i;
+	char want[3 * PATH_MAX];
 
 	snprintf(want, sizeof(want), "%s/%s:%d: %s", incdir, name, line, prefix);
-	for (i = 0; i < c->nerrors; i++)
-		if (strncmp(c->errors[i], want, strlen(want)) == 0)
-			return true;
-	print_message("no message \"%s\" among:\n", want);
-	print_errors(c);
-	return false;
+	return has_message(c, want);
+}
+
+/* The same, with the prefix written by printf from fmt and what follows. */
+static bool __attribute__((format(printf, 4, 5)))
+has_error_naming(const struct conf *c, const char *name, int line, const char *fmt, ...)
+{
+	char prefix[PATH_MAX + 1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	va_end(ap);
+	return has_error_in(c, name, line, prefix);
 }
 
 static void
@@ -1074,7 +1087,6 @@ test_include_matching_nothing_is_fine(void **state)
 static void
 test_include_plain_path_must_exist(void **state)
 {
-	char want[2 * PATH_MAX];
 	struct conf c;
 
 	inc_setup(NULL);
@@ -1082,14 +1094,12 @@ test_include_plain_path_must_exist(void **state)
 	    "include = sub\n");
 	assert_int_equal(mkdir(inc_path("sub"), 0700), 0);
 	assert_int_equal(conf_load(inc_path("main.conf"), &c), -1);
-	snprintf(want, sizeof(want), "include %s: cannot open: No such file or directory",
-	    inc_path("missing.conf"));
-	assert_true(has_error_in(&c, "main.conf", 5, want));
+	assert_true(has_error_naming(&c, "main.conf", 5, "include %s: cannot open: No "
+	    "such file or directory", inc_path("missing.conf")));
 	assert_true(has_error_in(&c, "main.conf", 6, "include has no value: give a file or "
 	    "a pattern, as in include = /etc/ratd/treaties.d/*.conf"));
-	snprintf(want, sizeof(want), "include %s: is a directory: use DIR/*.conf",
-	    inc_path("sub"));
-	assert_true(has_error_in(&c, "main.conf", 7, want));
+	assert_true(has_error_naming(&c, "main.conf", 7, "include %s: is a directory: "
+	    "use DIR/*.conf", inc_path("sub")));
 	assert_int_equal(c.nerrors, 3);
 	conf_free(&c);
 	inc_teardown();
@@ -1151,7 +1161,7 @@ test_include_ends_the_section(void **state)
 static void
 test_include_cycles_and_depth(void **state)
 {
-	char want[2 * PATH_MAX], name[32], text[64];
+	char name[32], text[64];
 	struct conf c;
 	int i;
 
@@ -1159,9 +1169,9 @@ test_include_cycles_and_depth(void **state)
 	inc_file("a.conf", MINIMAL "include = b.conf\n");
 	inc_file("b.conf", "\ninclude = a.conf\n");
 	assert_int_equal(conf_load(inc_path("a.conf"), &c), -1);
-	snprintf(want, sizeof(want), "include %s: includes itself through this line (an "
-	    "include cycle): remove one of the include lines", inc_path("a.conf"));
-	assert_true(has_error_in(&c, "b.conf", 2, want));
+	assert_true(has_error_naming(&c, "b.conf", 2, "include %s: includes itself "
+	    "through this line (an include cycle): remove one of the include lines",
+	    inc_path("a.conf")));
 	assert_int_equal(c.nerrors, 1);
 	conf_free(&c);
 
@@ -1178,9 +1188,8 @@ test_include_cycles_and_depth(void **state)
 	}
 	inc_file("n9.conf", "# the ninth level\n");
 	assert_int_equal(conf_load(inc_path("n0.conf"), &c), -1);
-	snprintf(want, sizeof(want), "include %s: includes nest more than 8 deep: include "
-	    "the files from fewer levels", inc_path("n9.conf"));
-	assert_true(has_error_in(&c, "n8.conf", 1, want));
+	assert_true(has_error_naming(&c, "n8.conf", 1, "include %s: includes nest more "
+	    "than 8 deep: include the files from fewer levels", inc_path("n9.conf")));
 	assert_int_equal(c.nerrors, 1);
 	conf_free(&c);
 	inc_file("n8.conf", "# the eighth level\n");
@@ -1194,7 +1203,6 @@ test_include_cycles_and_depth(void **state)
 static void
 test_include_whole_config_checks(void **state)
 {
-	char want[2 * PATH_MAX];
 	struct conf c;
 
 	inc_setup(NULL);
@@ -1203,12 +1211,10 @@ test_include_whole_config_checks(void **state)
 	inc_file("main.conf", "include = t/*.conf\n\n[treaty IV-13]\nurl = http://h/2\n"
 	    "threshold = 3\n[ratd]\n[alert ops]\nexec = /bin/false\n");
 	assert_int_equal(conf_load(inc_path("main.conf"), &c), -1);
-	snprintf(want, sizeof(want), "duplicate [treaty IV-13] (first at %s:1): merge the "
-	    "two sections", inc_path("t/IV-13.conf"));
-	assert_true(has_error_in(&c, "main.conf", 3, want));
-	snprintf(want, sizeof(want), "duplicate [alert ops] (first at %s:1): rename one",
-	    inc_path("t/alerts.conf"));
-	assert_true(has_error_in(&c, "main.conf", 7, want));
+	assert_true(has_error_naming(&c, "main.conf", 3, "duplicate [treaty IV-13] "
+	    "(first at %s:1): merge the two sections", inc_path("t/IV-13.conf")));
+	assert_true(has_error_naming(&c, "main.conf", 7, "duplicate [alert ops] (first "
+	    "at %s:1): rename one", inc_path("t/alerts.conf")));
 	assert_true(has_error_in(&c, "t/alerts.conf", 3, "[alert ops] names treaty 'V-1', "
 	    "which has no [treaty V-1] section"));
 	assert_int_equal(c.nerrors, 3);
@@ -1217,8 +1223,8 @@ test_include_whole_config_checks(void **state)
 	inc_file("r.conf", "[ratd]\njitter = 7h\n");
 	inc_file("main.conf", "include = r.conf\n[ratd]\n" MINIMAL);
 	assert_int_equal(conf_load(inc_path("main.conf"), &c), -1);
-	snprintf(want, sizeof(want), "duplicate [ratd] (first at %s:1)", inc_path("r.conf"));
-	assert_true(has_error_in(&c, "main.conf", 2, want));
+	assert_true(has_error_naming(&c, "main.conf", 2, "duplicate [ratd] (first at "
+	    "%s:1)", inc_path("r.conf")));
 	/* The jitter check points at the [ratd] that set it, in its own file. */
 	assert_true(has_error_in(&c, "r.conf", 2, "jitter 25200s is longer than interval"));
 	assert_int_equal(c.nerrors, 2);

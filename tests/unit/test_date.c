@@ -118,7 +118,12 @@ test_first_of_next_month(void **state)
 static void
 test_parse_iso(void **state)
 {
+	/* Not a day, not in the form YYYY-MM-DD, or not alone. */
+	static const char *const bad[] = { "2003-02-30", "1900-02-29", "2003-3-14",
+	    "2003-03-1", "2003-03-14x", "2003-03-14 ", " 2003-03-14", "2003/03/14",
+	    "2003-13-01", "0000-01-01", "+003-03-14", "", NULL };
 	day_t d = 42;
+	size_t i;
 
 	assert_int_equal(date_parse_iso("2003-03-14", &d), 0);
 	assert_int_equal(d, ymd(2003, 3, 14));
@@ -127,19 +132,8 @@ test_parse_iso(void **state)
 	assert_int_equal(date_parse_iso("0001-01-01", &d), 0);
 	assert_int_equal(date_parse_iso("9999-12-31", &d), 0);
 	d = 42;
-	assert_int_equal(date_parse_iso("2003-02-30", &d), -1);
-	assert_int_equal(date_parse_iso("1900-02-29", &d), -1);
-	assert_int_equal(date_parse_iso("2003-3-14", &d), -1);
-	assert_int_equal(date_parse_iso("2003-03-1", &d), -1);
-	assert_int_equal(date_parse_iso("2003-03-14x", &d), -1);
-	assert_int_equal(date_parse_iso("2003-03-14 ", &d), -1);
-	assert_int_equal(date_parse_iso(" 2003-03-14", &d), -1);
-	assert_int_equal(date_parse_iso("2003/03/14", &d), -1);
-	assert_int_equal(date_parse_iso("2003-13-01", &d), -1);
-	assert_int_equal(date_parse_iso("0000-01-01", &d), -1);
-	assert_int_equal(date_parse_iso("+003-03-14", &d), -1);
-	assert_int_equal(date_parse_iso("", &d), -1);
-	assert_int_equal(date_parse_iso(NULL, &d), -1);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(date_parse_iso(bad[i], &d), -1);
 	assert_int_equal(d, 42);
 }
 
@@ -157,23 +151,35 @@ test_format_iso(void **state)
 static void
 test_month_names(void **state)
 {
-	assert_int_equal(date_month_from_name("Jun", 3), 6);
-	assert_int_equal(date_month_from_name("June", 4), 6);
-	assert_int_equal(date_month_from_name("JUNE", 4), 6);
-	assert_int_equal(date_month_from_name("jan", 3), 1);
-	assert_int_equal(date_month_from_name("Sept", 4), 9);
-	assert_int_equal(date_month_from_name("Sep", 3), 9);
-	assert_int_equal(date_month_from_name("September", 9), 9);
-	assert_int_equal(date_month_from_name("May", 3), 5);
-	assert_int_equal(date_month_from_name("Dec", 3), 12);
-	assert_int_equal(date_month_from_name("December", 8), 12);
-	/* The length bounds the name: "Mar 2003" read as its first three bytes. */
-	assert_int_equal(date_month_from_name("Mar 2003", 3), 3);
-	assert_int_equal(date_month_from_name("Ju", 2), 0);
-	assert_int_equal(date_month_from_name("Juni", 4), 0);
-	assert_int_equal(date_month_from_name("Septem", 6), 0);
-	assert_int_equal(date_month_from_name("Mayo", 4), 0);
-	assert_int_equal(date_month_from_name("", 0), 0);
+	/* date_month_from_name(name, len) is month (0: none). */
+	static const struct {
+		const char *name;
+		size_t len;
+		int month;
+	} cases[] = {
+		{ "Jun", 3, 6 },
+		{ "June", 4, 6 },
+		{ "JUNE", 4, 6 },
+		{ "jan", 3, 1 },
+		{ "Sept", 4, 9 },
+		{ "Sep", 3, 9 },
+		{ "September", 9, 9 },
+		{ "May", 3, 5 },
+		{ "Dec", 3, 12 },
+		{ "December", 8, 12 },
+		/* The length bounds the name: "Mar 2003" read as its first three bytes. */
+		{ "Mar 2003", 3, 3 },
+		{ "Ju", 2, 0 },
+		{ "Juni", 4, 0 },
+		{ "Septem", 6, 0 },
+		{ "Mayo", 4, 0 },
+		{ "", 0, 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(date_month_from_name(cases[i].name, cases[i].len),
+		    cases[i].month);
 }
 
 static void
@@ -182,6 +188,11 @@ test_time_format_and_parse(void **state)
 	char buf[DATE_TIME_LEN];
 	time_t t = 0, ts[] = { 0, 1, 86399, 86400, 1047600000, 1727654400 + 3723,
 	    951782400, -1, -86401, 253402300799 };
+	/* Out of range, not UTC, not in the form YYYY-MM-DDTHH:MM:SSZ, or not alone. */
+	static const char *const bad[] = { "2024-09-30T24:00:00Z", "2024-09-30T23:60:00Z",
+	    "2024-09-30T23:59:60Z", "2024-09-30T01:02:03", "2024-09-30T01:02:03+00:00",
+	    "2024-09-30 01:02:03Z", "2024-02-30T01:02:03Z", "2024-09-30T01:02:03Zx",
+	    "2024-09-30" };
 	size_t i;
 
 	assert_string_equal(date_format_time(0, buf), "1970-01-01T00:00:00Z");
@@ -196,15 +207,8 @@ test_time_format_and_parse(void **state)
 	assert_int_equal(date_of_time(1047600000 + 86399), ymd(2003, 3, 14));
 	assert_int_equal(date_of_time(-1), -1);
 	t = 7;
-	assert_int_equal(date_parse_time("2024-09-30T24:00:00Z", &t), -1);
-	assert_int_equal(date_parse_time("2024-09-30T23:60:00Z", &t), -1);
-	assert_int_equal(date_parse_time("2024-09-30T23:59:60Z", &t), -1);
-	assert_int_equal(date_parse_time("2024-09-30T01:02:03", &t), -1);
-	assert_int_equal(date_parse_time("2024-09-30T01:02:03+00:00", &t), -1);
-	assert_int_equal(date_parse_time("2024-09-30 01:02:03Z", &t), -1);
-	assert_int_equal(date_parse_time("2024-02-30T01:02:03Z", &t), -1);
-	assert_int_equal(date_parse_time("2024-09-30T01:02:03Zx", &t), -1);
-	assert_int_equal(date_parse_time("2024-09-30", &t), -1);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(date_parse_time(bad[i], &t), -1);
 	assert_int_equal(t, 7);
 }
 

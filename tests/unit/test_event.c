@@ -159,27 +159,58 @@ assert_new_party(const json_t *ev, const char *who, const char *date, const char
 	assert_int_equal(json_object_size(d), 5);
 }
 
+/* The IV-13 pages of the eve and of the day the threshold was reached, the treaty's
+ * configuration, and the list the events go to. */
+struct day {
+	struct conf_treaty ct;
+	struct snapshot *before, *after;
+	struct event_list l;
+};
+
+static int
+threshold_day_setup(void **state)
+{
+	struct day *d = calloc(1, sizeof(*d));
+
+	if (d == NULL)
+		return -1;
+	d->ct = iv13();
+	d->before = helpers_parse_fixture("IV-13.2003-03-13.html", UNTC_AUTO);
+	d->after = helpers_parse_fixture("IV-13.2003-03-14.html", UNTC_AUTO);
+	*state = d;
+	return 0;
+}
+
+static int
+threshold_day_teardown(void **state)
+{
+	struct day *d = *state;
+
+	event_list_clear(&d->l);
+	snapshot_free(d->before);
+	snapshot_free(d->after);
+	free(d);
+	return 0;
+}
+
 static void
 test_iv13_threshold_day(void **state)
 {
-	struct conf_treaty ct = iv13();
-	struct snapshot *before = helpers_parse_fixture("IV-13.2003-03-13.html", UNTC_AUTO);
-	struct snapshot *after = helpers_parse_fixture("IV-13.2003-03-14.html", UNTC_AUTO);
-	struct event_list l = { 0 };
+	struct day *fx = *state;
 	const json_t *ev, *d, *who;
 	size_t i;
 
-	diff(&l, &ct, before, after, "2003-03-14");
-	assert_int_equal(l.n, 3);
-	assert_int_equal(count(&l, EV_NEW_PARTY), 2);
-	assert_int_equal(count(&l, EV_THRESHOLD_REACHED), 1);
+	diff(&fx->l, &fx->ct, fx->before, fx->after, "2003-03-14");
+	assert_int_equal(fx->l.n, 3);
+	assert_int_equal(count(&fx->l, EV_NEW_PARTY), 2);
+	assert_int_equal(count(&fx->l, EV_THRESHOLD_REACHED), 1);
 
-	assert_new_party(nth(&l, EV_NEW_PARTY, 0), "El Salvador", "2003-03-14", "ratification",
-	    21, 0);
-	assert_new_party(nth(&l, EV_NEW_PARTY, 1), "Guatemala", "2003-03-14", "ratification",
-	    21, 0);
+	assert_new_party(nth(&fx->l, EV_NEW_PARTY, 0), "El Salvador", "2003-03-14",
+	    "ratification", 21, 0);
+	assert_new_party(nth(&fx->l, EV_NEW_PARTY, 1), "Guatemala", "2003-03-14",
+	    "ratification", 21, 0);
 
-	ev = nth(&l, EV_THRESHOLD_REACHED, 0);
+	ev = nth(&fx->l, EV_THRESHOLD_REACHED, 0);
 	d = data(ev);
 	assert_int_equal(num(d, "parties"), 21);
 	assert_int_equal(num(d, "threshold"), 20);
@@ -192,16 +223,13 @@ test_iv13_threshold_day(void **state)
 	assert_string_equal(json_string_value(json_array_get(who, 1)), "Guatemala");
 	assert_non_null(strstr(str(ev, "summary"), "2003-07-01"));
 
-	for (i = 0; i < l.n; i++) {
-		assert_string_equal(event_treaty(l.v[i]), "IV-13");
-		assert_string_equal(str(l.v[i], "time"), "2003-03-14T09:00:00Z");
+	for (i = 0; i < fx->l.n; i++) {
+		assert_string_equal(event_treaty(fx->l.v[i]), "IV-13");
+		assert_string_equal(str(fx->l.v[i], "time"), "2003-03-14T09:00:00Z");
 		/* Not numbered yet: the journal gives ids. */
-		assert_int_equal(event_id(l.v[i]), 0);
-		assert_int_equal(event_check(l.v[i]), -1);
+		assert_int_equal(event_id(fx->l.v[i]), 0);
+		assert_int_equal(event_check(fx->l.v[i]), -1);
 	}
-	event_list_clear(&l);
-	snapshot_free(before);
-	snapshot_free(after);
 }
 
 /* A protocol that waits for its convention: the threshold event gives the date the
@@ -209,46 +237,34 @@ test_iv13_threshold_day(void **state)
 static void
 test_threshold_of_a_protocol(void **state)
 {
-	struct conf_treaty ct = iv13();
-	struct snapshot *before = helpers_parse_fixture("IV-13.2003-03-13.html", UNTC_AUTO);
-	struct snapshot *after = helpers_parse_fixture("IV-13.2003-03-14.html", UNTC_AUTO);
-	struct event_list l = { 0 };
+	struct day *fx = *state;
 	char conv[] = "IV-99";
 	const json_t *ev;
 
-	ct.rule.after_treaty = conv;
-	assert_int_equal(event_diff(&l, &ct, before, after, D("2003-03-14"), DAY_NONE,
-	    at("2003-03-14")), 0);
-	ev = nth(&l, EV_THRESHOLD_REACHED, 0);
+	fx->ct.rule.after_treaty = conv;
+	assert_int_equal(event_diff(&fx->l, &fx->ct, fx->before, fx->after,
+	    D("2003-03-14"), DAY_NONE, at("2003-03-14")), 0);
+	ev = nth(&fx->l, EV_THRESHOLD_REACHED, 0);
 	assert_true(json_is_null(json_object_get(data(ev), "entry_into_force")));
 	assert_non_null(strstr(str(ev, "summary"), "enters into force with IV-99"));
-	event_list_clear(&l);
+	event_list_clear(&fx->l);
 
-	assert_int_equal(event_diff(&l, &ct, before, after, D("2003-03-14"), D("2004-01-01"),
-	    at("2003-03-14")), 0);
-	ev = nth(&l, EV_THRESHOLD_REACHED, 0);
+	assert_int_equal(event_diff(&fx->l, &fx->ct, fx->before, fx->after,
+	    D("2003-03-14"), D("2004-01-01"), at("2003-03-14")), 0);
+	ev = nth(&fx->l, EV_THRESHOLD_REACHED, 0);
 	assert_string_equal(str(data(ev), "entry_into_force"), "2004-01-01");
 	assert_non_null(strstr(str(ev, "summary"), "enters into force on 2004-01-01"));
-	event_list_clear(&l);
-	snapshot_free(before);
-	snapshot_free(after);
 }
 
 static void
 test_iv13_instruments_dated_tomorrow_are_not_yet_facts(void **state)
 {
-	struct conf_treaty ct = iv13();
-	struct snapshot *before = helpers_parse_fixture("IV-13.2003-03-13.html", UNTC_AUTO);
-	struct snapshot *after = helpers_parse_fixture("IV-13.2003-03-14.html", UNTC_AUTO);
-	struct event_list l = { 0 };
+	struct day *fx = *state;
 
-	diff(&l, &ct, before, after, "2003-03-13");
-	assert_int_equal(count(&l, EV_NEW_PARTY), 0);
-	assert_int_equal(count(&l, EV_THRESHOLD_REACHED), 0);
-	assert_int_equal(l.n, 0);
-	event_list_clear(&l);
-	snapshot_free(before);
-	snapshot_free(after);
+	diff(&fx->l, &fx->ct, fx->before, fx->after, "2003-03-13");
+	assert_int_equal(count(&fx->l, EV_NEW_PARTY), 0);
+	assert_int_equal(count(&fx->l, EV_THRESHOLD_REACHED), 0);
+	assert_int_equal(fx->l.n, 0);
 }
 
 static void
@@ -577,20 +593,17 @@ static void
 test_event_check(void **state)
 {
 	static const char *const fields[] = { "id", "time", "type", "treaty", "summary", "data" };
-	struct conf_treaty ct = iv13();
-	struct snapshot *before = helpers_parse_fixture("IV-13.2003-03-13.html", UNTC_AUTO);
-	struct snapshot *after = helpers_parse_fixture("IV-13.2003-03-14.html", UNTC_AUTO);
-	struct event_list l = { 0 };
+	struct day *fx = *state;
 	uint64_t next = 1;
 	json_t *ev, *bad;
 	size_t i;
 
-	diff(&l, &ct, before, after, "2003-03-14");
-	event_list_number(&l, &next);
-	for (i = 0; i < l.n; i++)
-		assert_int_equal(event_check(l.v[i]), 0);
+	diff(&fx->l, &fx->ct, fx->before, fx->after, "2003-03-14");
+	event_list_number(&fx->l, &next);
+	for (i = 0; i < fx->l.n; i++)
+		assert_int_equal(event_check(fx->l.v[i]), 0);
 
-	ev = l.v[0];
+	ev = fx->l.v[0];
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		bad = json_deep_copy(ev);
 		json_object_del(bad, fields[i]);
@@ -619,9 +632,6 @@ test_event_check(void **state)
 	bad = json_array();
 	assert_int_equal(event_check(bad), -1);
 	json_decref(bad);
-	event_list_clear(&l);
-	snapshot_free(before);
-	snapshot_free(after);
 }
 
 static void
@@ -815,17 +825,21 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_iv13_threshold_day),
-		cmocka_unit_test(test_iv13_instruments_dated_tomorrow_are_not_yet_facts),
+		cmocka_unit_test_setup_teardown(test_iv13_threshold_day,
+		    threshold_day_setup, threshold_day_teardown),
+		cmocka_unit_test_setup_teardown(test_iv13_instruments_dated_tomorrow_are_not_yet_facts,
+		    threshold_day_setup, threshold_day_teardown),
 		cmocka_unit_test(test_identical_snapshots_raise_nothing),
 		cmocka_unit_test(test_new_signatory),
 		cmocka_unit_test(test_approaching_threshold),
 		cmocka_unit_test(test_participant_withdrawn),
-		cmocka_unit_test(test_threshold_of_a_protocol),
+		cmocka_unit_test_setup_teardown(test_threshold_of_a_protocol,
+		    threshold_day_setup, threshold_day_teardown),
 		cmocka_unit_test(test_participant_changed),
 		cmocka_unit_test(test_renamed_participant),
 		cmocka_unit_test(test_numbering_gives_consecutive_ids),
-		cmocka_unit_test(test_event_check),
+		cmocka_unit_test_setup_teardown(test_event_check,
+		    threshold_day_setup, threshold_day_teardown),
 		cmocka_unit_test(test_type_names),
 		cmocka_unit_test(test_threshold_day_of_39_names),
 		cmocka_unit_test(test_threshold_few_names_all_shown),

@@ -1,6 +1,5 @@
 /* The event journal: durable lines, ids that never go back, what survives a damaged file,
  * and the bounds on memory and file size. Each test works in its own mkdtemp directory. */
-#include <dirent.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -57,25 +56,6 @@ lines_in(const char *path)
 	return n;
 }
 
-/* Entries of dir whose name starts with prefix; the last one's name into found. */
-static int
-entries(const char *dir, const char *prefix, char *found, size_t len)
-{
-	struct dirent *de;
-	DIR *d = opendir(dir);
-	int n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL)
-		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0) {
-			n++;
-			if (found != NULL)
-				snprintf(found, len, "%s/%s", dir, de->d_name);
-		}
-	closedir(d);
-	return n;
-}
-
 /* One journal line as ratd writes it, for hand-made files. */
 static const char *
 line(unsigned id)
@@ -129,6 +109,54 @@ assert_ids(const struct journal *j, uint64_t first, uint64_t last)
 		assert_int_equal(event_id(j->v[i]), first + i);
 }
 
+/* The journal holds exactly the n events ids, the last one its last_id. */
+static void
+assert_id_list(const struct journal *j, const uint64_t *ids, size_t n)
+{
+	size_t i;
+
+	assert_int_equal(j->n, n);
+	for (i = 0; i < n; i++)
+		assert_int_equal(event_id(j->v[i]), ids[i]);
+	assert_int_equal(j->last_id, ids[n - 1]);
+}
+
+/* journal_after(j, since[i][0]) is since[i][1] for each of the n pairs. */
+static void
+assert_after(const struct journal *j, const uint64_t (*since)[2], size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		assert_int_equal(journal_after(j, since[i][0]), since[i][1]);
+}
+
+/* Closes the journal: its file then holds lines whole lines, and corrupt damaged
+ * originals are kept beside it. */
+static void
+close_and_check(struct journal *j, const struct helpers_dir *fx, size_t lines, int corrupt)
+{
+	journal_close(j);
+	assert_int_equal(lines_in(fx->path), lines);
+	assert_int_equal(helpers_entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), corrupt);
+}
+
+/* Appends event id to a journal of events 1..id - 1 and closes it: the file then has
+ * id whole lines, reopened holds events 1..id, and corrupt damaged originals are kept
+ * beside it. */
+static void
+append_close_reopen(struct journal *j, const struct helpers_dir *fx, uint64_t id,
+    int corrupt)
+{
+	append_ids(j, id, 1, 1, 1);
+	journal_close(j);
+	assert_int_equal(lines_in(fx->path), id);
+	open_ok(j, fx);
+	assert_ids(j, 1, id);
+	journal_close(j);
+	assert_int_equal(helpers_entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), corrupt);
+}
+
 static void
 test_empty_dir(void **state)
 {
@@ -141,9 +169,7 @@ test_empty_dir(void **state)
 	assert_int_equal(j.file_lines, 0);
 	assert_true(j.fd >= 0);
 	assert_int_equal(journal_after(&j, 0), 0);
-	journal_close(&j);
-	assert_int_equal(lines_in(fx->path), 0);
-	assert_int_equal(entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), 0);
+	close_and_check(&j, fx, 0, 0);
 }
 
 static void
@@ -170,20 +196,11 @@ test_append_and_reopen(void **state)
 	assert_int_equal(j.last_id, 3);
 	assert_int_equal(j.file_lines, 3);
 	assert_string_equal(event_type(j.v[2]), "source-anomaly");
-	assert_int_equal(journal_after(&j, 0), 0);
-	assert_int_equal(journal_after(&j, 1), 1);
-	assert_int_equal(journal_after(&j, 2), 2);
-	assert_int_equal(journal_after(&j, 3), 3);
-	assert_int_equal(journal_after(&j, 1000), 3);
+	assert_after(&j, (const uint64_t[][2]){ { 0, 0 }, { 1, 1 }, { 2, 2 }, { 3, 3 },
+	    { 1000, 3 } }, 5);
 
 	/* Appends go after what was there. */
-	append_ids(&j, 4, 1, 1, 1);
-	journal_close(&j);
-	assert_int_equal(lines_in(fx->path), 4);
-	open_ok(&j, fx);
-	assert_ids(&j, 1, 4);
-	journal_close(&j);
-	assert_int_equal(entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), 0);
+	append_close_reopen(&j, fx, 4, 0);
 }
 
 static void
@@ -197,15 +214,8 @@ test_after_with_gaps(void **state)
 	append_ids(&j, 10, 5, 10, 2);     /* 10 20 30 40 50 */
 	assert_int_equal(j.n, 5);
 	assert_int_equal(j.last_id, 50);
-	assert_int_equal(journal_after(&j, 0), 0);
-	assert_int_equal(journal_after(&j, 9), 0);
-	assert_int_equal(journal_after(&j, 10), 1);
-	assert_int_equal(journal_after(&j, 15), 1);
-	assert_int_equal(journal_after(&j, 29), 2);
-	assert_int_equal(journal_after(&j, 30), 3);
-	assert_int_equal(journal_after(&j, 49), 4);
-	assert_int_equal(journal_after(&j, 50), 5);
-	assert_int_equal(journal_after(&j, UINT64_MAX), 5);
+	assert_after(&j, (const uint64_t[][2]){ { 0, 0 }, { 9, 0 }, { 10, 1 }, { 15, 1 },
+	    { 29, 2 }, { 30, 3 }, { 49, 4 }, { 50, 5 }, { UINT64_MAX, 5 } }, 9);
 	for (since = 0; since <= 60; since++) {
 		size_t i = journal_after(&j, since);
 
@@ -237,22 +247,17 @@ test_torn_last_line(void **state)
 	assert_int_equal(j.file_lines, 3);
 
 	/* The damaged file is kept beside, byte for byte. */
-	assert_int_equal(entries(fx->dir, JOURNAL_NAME ".corrupt-", aside, sizeof(aside)), 1);
+	assert_int_equal(helpers_entries(fx->dir, JOURNAL_NAME ".corrupt-", aside,
+	    sizeof(aside)), 1);
 	kept = helpers_read_file(aside, &klen);
 	assert_int_equal(klen, blen);
 	assert_memory_equal(kept, before, blen);
 	free(kept);
 	free(before);
-	assert_int_equal(entries(fx->dir, "." JOURNAL_NAME, NULL, 0), 0);
+	assert_int_equal(helpers_entries(fx->dir, "." JOURNAL_NAME, NULL, 0), 0);
 
 	/* Event 4 comes back from its outbox and is written whole. */
-	append_ids(&j, 4, 1, 1, 1);
-	journal_close(&j);
-	assert_int_equal(lines_in(fx->path), 4);
-	open_ok(&j, fx);
-	assert_ids(&j, 1, 4);
-	journal_close(&j);
-	assert_int_equal(entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), 1);
+	append_close_reopen(&j, fx, 4, 1);
 }
 
 static void
@@ -269,14 +274,8 @@ test_invalid_lines_in_the_middle(void **state)
 	put(fx->path, "ab", line(4));
 
 	open_ok(&j, fx);
-	assert_int_equal(j.n, 3);
-	assert_int_equal(event_id(j.v[0]), 1);
-	assert_int_equal(event_id(j.v[1]), 2);
-	assert_int_equal(event_id(j.v[2]), 4);
-	assert_int_equal(j.last_id, 4);
-	journal_close(&j);
-	assert_int_equal(lines_in(fx->path), 3);
-	assert_int_equal(entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), 1);
+	assert_id_list(&j, (const uint64_t[]){ 1, 2, 4 }, 3);
+	close_and_check(&j, fx, 3, 1);
 }
 
 static void
@@ -292,11 +291,7 @@ test_ids_out_of_order(void **state)
 	put(fx->path, "ab", line(6));
 
 	open_ok(&j, fx);
-	assert_int_equal(j.n, 3);
-	assert_int_equal(event_id(j.v[0]), 1);
-	assert_int_equal(event_id(j.v[1]), 5);
-	assert_int_equal(event_id(j.v[2]), 6);
-	assert_int_equal(j.last_id, 6);
+	assert_id_list(&j, (const uint64_t[]){ 1, 5, 6 }, 3);
 	journal_close(&j);
 	assert_int_equal(lines_in(fx->path), 3);
 }
@@ -383,7 +378,7 @@ test_compaction(void **state)
 	append_ids(&j, 2 * JOURNAL_KEEP + 1, 1000, 1, 1000);
 	assert_int_equal(j.file_lines, JOURNAL_KEEP);
 	assert_int_equal(lines_in(fx->path), JOURNAL_KEEP);
-	assert_int_equal(entries(fx->dir, "." JOURNAL_NAME, NULL, 0), 0);
+	assert_int_equal(helpers_entries(fx->dir, "." JOURNAL_NAME, NULL, 0), 0);
 
 	/* The reopened descriptor appends to the rewritten file. */
 	append_ids(&j, total + 1, 1, 1, 1);
@@ -396,7 +391,7 @@ test_compaction(void **state)
 	assert_int_equal(j.file_lines, JOURNAL_KEEP + 1);
 	assert_int_equal(j.last_id, total + 1);
 	journal_close(&j);
-	assert_int_equal(entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), 0);
+	assert_int_equal(helpers_entries(fx->dir, JOURNAL_NAME ".corrupt-", NULL, 0), 0);
 }
 
 /* Events of treaty numbered from first, one journal_append; its result. */

@@ -60,21 +60,32 @@ wait_all(struct outcome *o, size_t n)
 	fail_msg("the parser never answered");
 }
 
+/* Hands page (taken) to the parser; its outcome goes to o. */
+static struct parser_job *
+start(struct parser *p, char *page, size_t len, enum untc_format fmt, struct outcome *o)
+{
+	struct parser_job *job;
+	char err[256];
+
+	if ((job = parser_start(p, page, len, fmt, done, o, err, sizeof(err))) == NULL)
+		fail_msg("parser_start: %s", err);
+	return job;
+}
+
 static void
 test_pages_in_order(void **state)
 {
 	struct parser *p = parser_new(EV_DEFAULT);
 	struct outcome o[3] = { 0 };
-	char err[256], *page;
+	char *page;
 	size_t len;
 
 	page = helpers_read_fixture("IV-13.html", &len);
-	assert_non_null(parser_start(p, page, len, UNTC_AUTO, done, &o[0], err, sizeof(err)));
+	start(p, page, len, UNTC_AUTO, &o[0]);
 	page = copy("<html><head><title>Runtime Error</title></head></html>");
-	assert_non_null(parser_start(p, page, strlen(page), UNTC_HTML, done, &o[1], err,
-	    sizeof(err)));
+	start(p, page, strlen(page), UNTC_HTML, &o[1]);
 	page = helpers_read_fixture("IV-13.xml", &len);
-	assert_non_null(parser_start(p, page, len, UNTC_XML, done, &o[2], err, sizeof(err)));
+	start(p, page, len, UNTC_XML, &o[2]);
 	wait_all(o, 3);
 	assert_int_equal(o[0].calls, 1);
 	assert_int_equal(o[0].n, 70);
@@ -105,14 +116,14 @@ test_cpu_budget_ends_the_child(void **state)
 {
 	struct parser *p = parser_new(EV_DEFAULT);
 	struct outcome o[2] = { 0 };
-	char err[256], *page;
+	char *page;
 	size_t len;
 
 	page = attribute_bomb(&len);
-	assert_non_null(parser_start(p, page, len, UNTC_HTML, done, &o[0], err, sizeof(err)));
+	start(p, page, len, UNTC_HTML, &o[0]);
 	/* The page after it gets a new child. */
 	page = helpers_read_fixture("IV-13.html", &len);
-	assert_non_null(parser_start(p, page, len, UNTC_HTML, done, &o[1], err, sizeof(err)));
+	start(p, page, len, UNTC_HTML, &o[1]);
 	wait_all(o, 2);
 	assert_string_equal(o[0].why, "page parse exceeded its CPU budget (2 s)");
 	assert_int_equal(o[1].n, 70);
@@ -125,17 +136,15 @@ test_cancel(void **state)
 	struct parser *p = parser_new(EV_DEFAULT);
 	struct outcome o[3] = { 0 };
 	struct parser_job *busy, *queued;
-	char err[256], *page;
+	char *page;
 	size_t len;
 
 	page = attribute_bomb(&len);
-	assert_non_null(busy = parser_start(p, page, len, UNTC_HTML, done, &o[0], err,
-	    sizeof(err)));
+	busy = start(p, page, len, UNTC_HTML, &o[0]);
 	page = helpers_read_fixture("IV-13.html", &len);
-	assert_non_null(queued = parser_start(p, page, len, UNTC_HTML, done, &o[1], err,
-	    sizeof(err)));
+	queued = start(p, page, len, UNTC_HTML, &o[1]);
 	page = helpers_read_fixture("IV-13.xml", &len);
-	assert_non_null(parser_start(p, page, len, UNTC_XML, done, &o[2], err, sizeof(err)));
+	start(p, page, len, UNTC_XML, &o[2]);
 	ev_run(EV_DEFAULT, EVRUN_NOWAIT);
 	/* Cancelling the page in the child kills it; the queued ones go on without it. */
 	parser_cancel(queued);

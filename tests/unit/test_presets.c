@@ -30,19 +30,26 @@ ymd(int y, int m, int d)
 	return date_from_ymd(y, m, d);
 }
 
+/* The preset data/presets/FILE.conf loaded without an error, and its treaty id's rule. */
 static void
-preset_open(struct preset *p, const char *id, const char *fixture)
+preset_conf(struct preset *p, const char *file, const char *id)
 {
 	char path[128];
 	size_t i;
 
-	snprintf(path, sizeof(path), "data/presets/%s.conf", id);
+	snprintf(path, sizeof(path), "data/presets/%s.conf", file);
 	if (conf_load(path, &p->conf) != 0)
 		for (i = 0; i < p->conf.nerrors; i++)
 			print_message("  %s\n", p->conf.errors[i]);
 	assert_int_equal(p->conf.nerrors, 0);
 	assert_non_null(conf_treaty_find(&p->conf, id));
 	p->rule = &conf_treaty_find(&p->conf, id)->rule;
+}
+
+static void
+preset_open(struct preset *p, const char *id, const char *fixture)
+{
+	preset_conf(p, id, id);
 	p->snap = helpers_parse_fixture(fixture, UNTC_AUTO);
 }
 
@@ -56,17 +63,24 @@ preset_close(struct preset *p)
 static const struct participant *
 find(const struct snapshot *s, const char *name)
 {
-	long i = snapshot_find(s, name);
-
-	if (i < 0)
-		fail_msg("no participant '%s'", name);
-	return &s->v[i];
+	return helpers_participant(s, name);
 }
 
 static const char *
 iso(day_t d, char buf[DATE_ISO_LEN])
 {
 	return d == DAY_NONE ? "none" : date_format_iso(d, buf);
+}
+
+/* The participant called name enters into force on the day want ("none": never). */
+static void
+assert_eif(const struct preset *p, const struct rule_result *r, const char *name,
+    const char *want)
+{
+	char buf[DATE_ISO_LEN];
+
+	assert_string_equal(iso(rule_participant_eif(p->rule, r, find(p->snap, name)), buf),
+	    want);
 }
 
 /* XXI-10 (BBNJ) on 30 June 2025: not in force, the EU's instrument not counted. */
@@ -197,17 +211,13 @@ tpnw_in_force(void **state)
 	assert_true(r.in_force);
 	/* Article 15(2): an instrument deposited after the fiftieth, 90 days after its own
 	 * deposit; the fiftieth and those before it, the treaty's date. */
-	assert_string_equal(iso(rule_participant_eif(p.rule, &r, find(p.snap, "Chile")), buf),
-	    "2021-12-22");
-	assert_string_equal(iso(rule_participant_eif(p.rule, &r, find(p.snap, "Honduras")),
-	    buf), "2021-01-22");
-	assert_string_equal(iso(rule_participant_eif(p.rule, &r, find(p.snap, "Austria")),
-	    buf), "2021-01-22");
+	assert_eif(&p, &r, "Chile", "2021-12-22");
+	assert_eif(&p, &r, "Honduras", "2021-01-22");
+	assert_eif(&p, &r, "Austria", "2021-01-22");
 	/* Benin deposited on 11 December 2020, between the fiftieth instrument and the
 	 * Treaty's date: 11 March 2021, as the depositary gives it. */
 	assert_int_equal(find(p.snap, "Benin")->instrument.date, ymd(2020, 12, 11));
-	assert_string_equal(iso(rule_participant_eif(p.rule, &r, find(p.snap, "Benin")), buf),
-	    "2021-03-11");
+	assert_eif(&p, &r, "Benin", "2021-03-11");
 	rule_result_clear(&r);
 
 	/* The day Jamaica and Nauru deposited: one short, and at the earliest 90 days on. */
@@ -247,16 +257,7 @@ other_presets_rules(void **state)
 static void
 preset_rule(struct preset *p, const char *file, const char *id)
 {
-	char path[128];
-	size_t i;
-
-	snprintf(path, sizeof(path), "data/presets/%s.conf", file);
-	if (conf_load(path, &p->conf) != 0)
-		for (i = 0; i < p->conf.nerrors; i++)
-			print_message("  %s\n", p->conf.errors[i]);
-	assert_int_equal(p->conf.nerrors, 0);
-	assert_non_null(conf_treaty_find(&p->conf, id));
-	p->rule = &conf_treaty_find(&p->conf, id)->rule;
+	preset_conf(p, file, id);
 	p->snap = snapshot_new();
 	assert_non_null(p->snap);
 }
@@ -269,6 +270,19 @@ deposit(struct snapshot *s, const char *name, day_t d, enum kind k)
 	assert_int_equal(snapshot_add(s, name, false, none, ins), 0);
 }
 
+/* n ratifications by "PREFIX 00", "PREFIX 01", ..., one a day from first. */
+static void
+deposit_numbered(struct snapshot *s, const char *prefix, int n, day_t first)
+{
+	char name[32];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%s %02d", prefix, i);
+		deposit(s, name, first + i, KIND_RATIFICATION);
+	}
+}
+
 /* The ICCPR's 35th instrument came on 23 December 1975; article 49(2) covers every
  * instrument after it, one in the gap before 23 March 1976 included. */
 static void
@@ -277,21 +291,14 @@ iccpr_gap_state(void **state)
 	char buf[DATE_ISO_LEN];
 	struct rule_result r;
 	struct preset p;
-	int i;
 
 	preset_rule(&p, "IV-4", "IV-4");
-	for (i = 0; i < 34; i++) {
-		char name[16];
-
-		snprintf(name, sizeof(name), "State %02d", i);
-		deposit(p.snap, name, ymd(1970, 1, 1) + i, KIND_RATIFICATION);
-	}
+	deposit_numbered(p.snap, "State", 34, ymd(1970, 1, 1));
 	deposit(p.snap, "Thirty-fifth", ymd(1975, 12, 23), KIND_RATIFICATION);
 	deposit(p.snap, "Gap", ymd(1976, 1, 15), KIND_ACCESSION);
 	assert_int_equal(rule_eval(p.rule, p.snap, ymd(1980, 1, 1), &r), 0);
 	assert_string_equal(iso(r.entry_into_force, buf), "1976-03-23");
-	assert_string_equal(iso(rule_participant_eif(p.rule, &r, find(p.snap, "Gap")), buf),
-	    "1976-04-15");
+	assert_eif(&p, &r, "Gap", "1976-04-15");
 	rule_result_clear(&r);
 	preset_close(&p);
 }
@@ -325,22 +332,15 @@ crpd_and_protocol(void **state)
 	char buf[DATE_ISO_LEN];
 	struct rule_result r;
 	struct preset p;
-	int i;
 
 	preset_rule(&p, "IV-15", "IV-15");
-	for (i = 0; i < 19; i++) {
-		char name[16];
-
-		snprintf(name, sizeof(name), "State %02d", i);
-		deposit(p.snap, name, ymd(2007, 3, 30) + i, KIND_RATIFICATION);
-	}
+	deposit_numbered(p.snap, "State", 19, ymd(2007, 3, 30));
 	deposit(p.snap, "European Union", ymd(2010, 12, 23), KIND_CONFIRMATION);
 	deposit(p.snap, "Twentieth", ymd(2008, 4, 3), KIND_RATIFICATION);
 	assert_int_equal(rule_eval(p.rule, p.snap, ymd(2012, 1, 1), &r), 0);
 	assert_int_equal(r.counted, 20);
 	assert_string_equal(iso(r.entry_into_force, buf), "2008-05-03");
-	assert_string_equal(iso(rule_participant_eif(p.rule, &r,
-	    find(p.snap, "European Union")), buf), "2011-01-22");
+	assert_eif(&p, &r, "European Union", "2011-01-22");
 	rule_result_clear(&r);
 
 	p.rule = &conf_treaty_find(&p.conf, "IV-15-a")->rule;
@@ -363,26 +363,17 @@ kigali_first_of_january_2019(void **state)
 	char buf[DATE_ISO_LEN];
 	struct rule_result r;
 	struct preset p;
-	int i;
 
 	preset_rule(&p, "XXVII-2-f", "XXVII-2-f");
-	for (i = 0; i < 20; i++) {
-		char name[16];
-
-		snprintf(name, sizeof(name), "Party %02d", i);
-		deposit(p.snap, name, ymd(2017, 11, 17) - 19 + i, KIND_RATIFICATION);
-	}
+	deposit_numbered(p.snap, "Party", 20, ymd(2017, 11, 17) - 19);
 	deposit(p.snap, "In 2018", ymd(2018, 10, 1), KIND_ACCEPTANCE);
 	deposit(p.snap, "In 2021", ymd(2021, 6, 17), KIND_ACCEPTANCE);
 	assert_int_equal(rule_eval(p.rule, p.snap, ymd(2024, 1, 1), &r), 0);
 	assert_string_equal(iso(r.threshold_date, buf), "2017-11-17");
 	assert_string_equal(iso(r.entry_into_force, buf), "2019-01-01");
-	assert_string_equal(iso(rule_participant_eif(p.rule, &r, find(p.snap, "Party 00")),
-	    buf), "2019-01-01");
-	assert_string_equal(iso(rule_participant_eif(p.rule, &r, find(p.snap, "In 2018")),
-	    buf), "2019-01-01");
-	assert_string_equal(iso(rule_participant_eif(p.rule, &r, find(p.snap, "In 2021")),
-	    buf), "2021-09-15");
+	assert_eif(&p, &r, "Party 00", "2019-01-01");
+	assert_eif(&p, &r, "In 2018", "2019-01-01");
+	assert_eif(&p, &r, "In 2021", "2021-09-15");
 	rule_result_clear(&r);
 	preset_close(&p);
 }

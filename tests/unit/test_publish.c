@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "feed.h"
+#include "helpers.h"
 #include "ical.h"
 #include "page.h"
 #include "svg.h"
@@ -22,6 +23,14 @@
 		assert_non_null(f);                                      \
 		call;                                                    \
 		fclose(f);                                               \
+	} while (0)
+
+/* What call writes to f is want. */
+#define ASSERT_WRITES(call, want) do {                                   \
+		char *out_ = NULL;                                       \
+		CAPTURE(out_, call);                                     \
+		assert_string_equal(out_, want);                         \
+		free(out_);                                              \
 	} while (0)
 
 /* Every physical line at most 75 octets, CRLF-ended, whole UTF-8 characters; unfolded,
@@ -72,19 +81,13 @@ test_ical_folding(void **state)
 	CAPTURE(out, ical_line(f, line));
 	assert_folded(out, line);
 	free(out);
-	CAPTURE(out, ical_line(f, "END:VEVENT"));
-	assert_string_equal(out, "END:VEVENT\r\n");
-	free(out);
+	ASSERT_WRITES(ical_line(f, "END:VEVENT"), "END:VEVENT\r\n");
 }
 
 static void
 test_ical_text(void **state)
 {
-	char *out = NULL;
-
-	CAPTURE(out, ical_text(f, "a\\b;c,d\ne\rf"));
-	assert_string_equal(out, "a\\\\b\\;c\\,d\\nef");
-	free(out);
+	ASSERT_WRITES(ical_text(f, "a\\b;c,d\ne\rf"), "a\\\\b\\;c\\,d\\nef");
 	/* FNV-1a 64 of "a": the UID part stays the same on every host. */
 	assert_true(ical_hash("a") == 0xaf63dc4c8601ec8cULL);
 }
@@ -107,17 +110,14 @@ test_ical_calendar(void **state)
 	assert_non_null(st);
 	assert_non_null(pa);
 	CAPTURE(out, ical_write(f, st, pa, "https://h/t/", 1700000000));
-	assert_non_null(strstr(out, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//ratd//"));
-	assert_non_null(strstr(out, "\r\nCALSCALE:GREGORIAN\r\n"));
-	assert_non_null(strstr(out, "\r\nUID:X-1-eif@ratd\r\nDTSTAMP:20231114T221320Z\r\n"
-	    "DTSTART;VALUE=DATE:20200401\r\nDTEND;VALUE=DATE:20200402\r\n"));
+	helpers_contains(out, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//ratd//",
+	    "\r\nCALSCALE:GREGORIAN\r\n",
+	    "\r\nUID:X-1-eif@ratd\r\nDTSTAMP:20231114T221320Z\r\n"
+	    "DTSTART;VALUE=DATE:20200401\r\nDTEND;VALUE=DATE:20200402\r\n", NULL);
 	snprintf(uid, sizeof(uid), "UID:X-1-eif-%016llx@ratd",
 	    (unsigned long long)ical_hash("Côte d'Ivoire"));
-	assert_non_null(strstr(out, uid));
-	assert_non_null(strstr(out, "A\\, B\\; C"));
-	assert_null(strstr(out, "Signed Only"));
-	assert_null(strstr(out, "Gone"));
-	assert_null(strstr(out, "earliest"));
+	helpers_contains(out, uid, "A\\, B\\; C", NULL);
+	helpers_lacks(out, "Signed Only", "Gone", "earliest", NULL);
 	assert_non_null(strstr(out, "\r\nURL:https://h/t/index.html#X-1\r\n"));
 	assert_int_equal(strcmp(out + strlen(out) - 15, "END:VCALENDAR\r\n"), 0);
 	free(out);
@@ -152,10 +152,9 @@ test_feed_escapes_and_orders(void **state)
 	char *out = NULL;
 
 	CAPTURE(out, feed_write(f, evs, titles, "https://ex.org/t/", "2000-01-01T00:00:00Z"));
-	assert_non_null(strstr(out, "<id>tag:ex.org,2026:ratd/feed</id>"));
-	assert_non_null(strstr(out, "<updated>2024-01-02T03:04:05Z</updated>"));
-	assert_non_null(strstr(out, "<title>X-1: &lt;b&gt;&amp;&quot;&#39;</title>"));
-	assert_non_null(strstr(out, "T &lt;x&gt;"));
+	helpers_contains(out, "<id>tag:ex.org,2026:ratd/feed</id>",
+	    "<updated>2024-01-02T03:04:05Z</updated>",
+	    "<title>X-1: &lt;b&gt;&amp;&quot;&#39;</title>", "T &lt;x&gt;", NULL);
 	assert_null(strstr(out, "<b>"));
 	assert_true(strstr(out, "ratd/event/7<") < strstr(out, "ratd/event/3<"));
 	assert_non_null(strstr(out, "href=\"https://ex.org/t/index.html#X-1\""));
@@ -173,11 +172,8 @@ test_feed_escapes_and_orders(void **state)
 static void
 test_svg_escape(void **state)
 {
-	char *out = NULL;
-
-	CAPTURE(out, svg_escape(f, "<a href=\"x\">&'\x01\x7f\tok"));
-	assert_string_equal(out, "&lt;a href=&quot;x&quot;&gt;&amp;&#39;??\tok");
-	free(out);
+	ASSERT_WRITES(svg_escape(f, "<a href=\"x\">&'\x01\x7f\tok"),
+	    "&lt;a href=&quot;x&quot;&gt;&amp;&#39;??\tok");
 }
 
 static void
@@ -193,18 +189,16 @@ test_svg_chart(void **state)
 
 	CAPTURE(out, svg_timeline(f, tl, true));
 	assert_int_equal(strncmp(out, "<?xml", 5), 0);
-	assert_non_null(strstr(out, "<title id=\"chart-X-1-title\">"));
-	assert_non_null(strstr(out, "threshold 2</text>"));
+	helpers_contains(out, "<title id=\"chart-X-1-title\">", "threshold 2</text>",
+	    NULL);
 	/* Entry into force after as_of: the axis runs on to it. */
-	assert_non_null(strstr(out, "enters into force 2021-07-01"));
-	assert_non_null(strstr(out, ">2021-06<"));
-	assert_non_null(strstr(out, ">month<"));
+	helpers_contains(out, "enters into force 2021-07-01", ">2021-06<", ">month<",
+	    NULL);
 	free(out);
 	CAPTURE(out, svg_timeline(f, empty, false));
 	assert_int_equal(strncmp(out, "<svg", 4), 0);
-	assert_non_null(strstr(out, "no counted instrument yet"));
-	assert_non_null(strstr(out, "Y&lt;1"));
-	assert_non_null(strstr(out, "threshold 5</text>"));
+	helpers_contains(out, "no counted instrument yet", "Y&lt;1",
+	    "threshold 5</text>", NULL);
 	free(out);
 	json_decref(tl);
 	json_decref(empty);
@@ -224,11 +218,9 @@ test_page_escapes(void **state)
 	CAPTURE(out, page_write(f, views, "2024-01-01", false));
 	assert_int_equal(strncmp(out, "<!DOCTYPE html>\n<html lang=\"en\">", 32), 0);
 	assert_null(strstr(out, "<script"));
-	assert_non_null(strstr(out, "&lt;script&gt;alert(1)&lt;/script&gt;"));
-	assert_non_null(strstr(out, "href=\"https://h/?a=1&amp;b=&quot;2&quot;\""));
-	assert_non_null(strstr(out, "HTTP 503 &lt;oops&gt;"));
-	assert_non_null(strstr(out, "<span class=\"big\">3</span> of 5"));
-	assert_non_null(strstr(out, "</html>\n"));
+	helpers_contains(out, "&lt;script&gt;alert(1)&lt;/script&gt;",
+	    "href=\"https://h/?a=1&amp;b=&quot;2&quot;\"", "HTTP 503 &lt;oops&gt;",
+	    "<span class=\"big\">3</span> of 5", "</html>\n", NULL);
 	free(out);
 	json_decref(views);
 }

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
 #include "render.h"
 
 typedef void (*render_fn)(FILE *, const json_t *, bool);
@@ -129,16 +130,13 @@ static char *
 render(render_fn fn, const char *text, bool color)
 {
 	json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	struct helpers_out o;
 
 	assert_non_null(v);
-	assert_non_null(f);
-	fn(f, v, color);
-	fclose(f);
+	helpers_out_open(&o);
+	fn(o.f, v, color);
 	json_decref(v);
-	return buf;
+	return helpers_out_text(&o);
 }
 
 static void
@@ -304,15 +302,15 @@ status_survives_wrong_types(void **state)
 static void
 status_null_result_prints_no_treaties(void **state)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	struct helpers_out o;
+	char *buf;
 
-	render_status(f, NULL, false);
-	render_parties(f, NULL, false);
-	render_refresh(f, NULL, false);
-	render_history(f, NULL, false);
-	fclose(f);
+	helpers_out_open(&o);
+	render_status(o.f, NULL, false);
+	render_parties(o.f, NULL, false);
+	render_refresh(o.f, NULL, false);
+	render_history(o.f, NULL, false);
+	buf = helpers_out_text(&o);
 	assert_string_equal(buf, "no treaties\n"
 	    "Participant  Signature  Instrument  Kind  In force\n"
 	    "0 parties, 0 signatories as of -\n"
@@ -561,14 +559,14 @@ pending_table(void **state)
 static void
 lines_keep_newlines_only(void **state)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	struct helpers_out o;
+	char *buf;
 
-	render_lines(f, "# HELP ratd_treaty_parties Parties.\n# TYPE ratd_treaty_parties gauge\n"
+	helpers_out_open(&o);
+	render_lines(o.f, "# HELP ratd_treaty_parties Parties.\n# TYPE ratd_treaty_parties gauge\n"
 	    "ratd_treaty_parties{treaty=\"IV-13\"} 59\n\tx\033[2J\r\n");
-	render_lines(f, NULL);
-	fclose(f);
+	render_lines(o.f, NULL);
+	buf = helpers_out_text(&o);
 	assert_string_equal(buf, "# HELP ratd_treaty_parties Parties.\n"
 	    "# TYPE ratd_treaty_parties gauge\n"
 	    "ratd_treaty_parties{treaty=\"IV-13\"} 59\n\tx?[2J?\n");

@@ -116,11 +116,15 @@ iv13_snapshot(void)
 static const struct participant *
 P(const struct snapshot *s, const char *name)
 {
-	long i = snapshot_find(s, name);
+	return helpers_participant(s, name);
+}
 
-	if (i == -1)
-		fail_msg("no participant %s", name);
-	return &s->v[i];
+/* The participant called name enters into force on the day want ("none": never). */
+static void
+assert_eif(const struct rule *rule, const struct rule_result *r, const struct snapshot *s,
+    const char *name, const char *want)
+{
+	assert_string_equal(iso(rule_participant_eif(rule, r, P(s, name))), want);
 }
 
 static int
@@ -300,17 +304,14 @@ test_participant_eif(void **state)
 	gone.withdrawn = true;
 	assert_int_equal(rule_eval(&iv13, s, D("2024-09-30"), &r), 0);
 	/* Before the treaty's own date: the treaty's date. */
-	assert_string_equal(iso(rule_participant_eif(&iv13, &r, P(s, "Egypt"))), "2003-07-01");
-	assert_string_equal(iso(rule_participant_eif(&iv13, &r, P(s, "El Salvador"))),
-	    "2003-07-01");
-	assert_string_equal(iso(rule_participant_eif(&iv13, &r, P(s, "Mali"))), "2003-07-01");
+	assert_eif(&iv13, &r, s, "Egypt", "2003-07-01");
+	assert_eif(&iv13, &r, s, "El Salvador", "2003-07-01");
+	assert_eif(&iv13, &r, s, "Mali", "2003-07-01");
 	/* On or after it: article 87(2) applied to the participant's own deposit. */
 	assert_string_equal(iso(rule_participant_eif(&iv13, &r, &late)), "2003-11-01");
-	assert_string_equal(iso(rule_participant_eif(&iv13, &r, P(s, "Kyrgyzstan"))),
-	    "2004-01-01");
-	assert_string_equal(iso(rule_participant_eif(&iv13, &r, P(s, "Congo"))), "2017-07-01");
-	assert_string_equal(iso(rule_participant_eif(&iv13, &r, P(s, "Côte d'Ivoire"))),
-	    "2024-01-01");
+	assert_eif(&iv13, &r, s, "Kyrgyzstan", "2004-01-01");
+	assert_eif(&iv13, &r, s, "Congo", "2017-07-01");
+	assert_eif(&iv13, &r, s, "Côte d'Ivoire", "2024-01-01");
 	assert_int_equal(rule_participant_eif(&iv13, &r, P(s, "Armenia")), DAY_NONE);
 	assert_int_equal(rule_participant_eif(&iv13, &r, &gone), DAY_NONE);
 	rule_result_clear(&r);
@@ -318,7 +319,7 @@ test_participant_eif(void **state)
 	/* Mali had deposited nothing yet on the threshold day. */
 	assert_int_equal(rule_eval(&iv13, s, D("2003-03-14"), &r), 0);
 	assert_int_equal(rule_participant_eif(&iv13, &r, P(s, "Mali")), DAY_NONE);
-	assert_string_equal(iso(rule_participant_eif(&iv13, &r, P(s, "Egypt"))), "2003-07-01");
+	assert_eif(&iv13, &r, s, "Egypt", "2003-07-01");
 	rule_result_clear(&r);
 
 	/* No treaty date, no participant date. */
@@ -341,9 +342,9 @@ test_tpnw_rule_over_iv13(void **state)
 	assert_string_equal(s->v[r.threshold_idx[0]].name, "Sao Tome and Principe");
 	assert_string_equal(iso(r.entry_into_force), "2017-04-10");
 	assert_true(r.in_force);
-	assert_string_equal(iso(rule_participant_eif(&tpnw, &r, P(s, "Congo"))), "2017-04-10");
-	assert_string_equal(iso(rule_participant_eif(&tpnw, &r, P(s, "Benin"))), "2018-10-04");
-	assert_string_equal(iso(rule_participant_eif(&tpnw, &r, P(s, "Egypt"))), "2017-04-10");
+	assert_eif(&tpnw, &r, s, "Congo", "2017-04-10");
+	assert_eif(&tpnw, &r, s, "Benin", "2018-10-04");
+	assert_eif(&tpnw, &r, s, "Egypt", "2017-04-10");
 	rule_result_clear(&r);
 
 	assert_int_equal(rule_eval(&tpnw, s, D("2017-01-09"), &r), 0);
@@ -378,8 +379,7 @@ test_exclusion(void **state)
 	assert_int_equal(r.nthreshold, 1);
 	assert_string_equal(s->v[r.threshold_idx[0]].name, "El Salvador");
 	/* An excluded party still has its own entry into force. */
-	assert_string_equal(iso(rule_participant_eif(&rule, &r, P(s, "Guatemala"))),
-	    "2003-07-01");
+	assert_eif(&rule, &r, s, "Guatemala", "2003-07-01");
 	rule_result_clear(&r);
 }
 
@@ -529,27 +529,22 @@ test_crc_after_threshold(void **state)
 	assert_string_equal(iso(r.threshold_date), "1990-08-02");
 	assert_int_equal(r.nthreshold, 2);
 	assert_string_equal(iso(r.entry_into_force), "1990-09-01");
-	assert_string_equal(iso(rule_participant_eif(&crc, &r, P(s, "S01"))), "1990-09-01");
+	assert_eif(&crc, &r, s, "S01", "1990-09-01");
 	/* The twentieth and a State on the same day: paragraph 1, the treaty's date. */
-	assert_string_equal(iso(rule_participant_eif(&crc, &r, P(s, "Twentieth"))),
-	    "1990-09-01");
-	assert_string_equal(iso(rule_participant_eif(&crc, &r, P(s, "Same day"))),
-	    "1990-09-01");
+	assert_eif(&crc, &r, s, "Twentieth", "1990-09-01");
+	assert_eif(&crc, &r, s, "Same day", "1990-09-01");
 	/* In the gap: its own thirtieth day, after the Convention's. */
-	assert_string_equal(iso(rule_participant_eif(&crc, &r, P(s, "Gap"))), "1990-09-09");
-	assert_string_equal(iso(rule_participant_eif(&crc, &r, P(s, "On the day"))),
-	    "1990-10-01");
-	assert_string_equal(iso(rule_participant_eif(&crc, &r, P(s, "Later"))), "1990-11-14");
+	assert_eif(&crc, &r, s, "Gap", "1990-09-09");
+	assert_eif(&crc, &r, s, "On the day", "1990-10-01");
+	assert_eif(&crc, &r, s, "Later", "1990-11-14");
 	rule_result_clear(&r);
 
 	/* The IV-13 wording ("after its entry into force") gives the gap State the
 	 * Convention's date instead: the difference the later key expresses. */
 	iv13_wording.later = RULE_LATER_AFTER_EIF;
 	assert_int_equal(rule_eval(&iv13_wording, s, D("2024-01-01"), &r), 0);
-	assert_string_equal(iso(rule_participant_eif(&iv13_wording, &r, P(s, "Gap"))),
-	    "1990-09-01");
-	assert_string_equal(iso(rule_participant_eif(&iv13_wording, &r, P(s, "On the day"))),
-	    "1990-10-01");
+	assert_eif(&iv13_wording, &r, s, "Gap", "1990-09-01");
+	assert_eif(&iv13_wording, &r, s, "On the day", "1990-10-01");
 	rule_result_clear(&r);
 	snapshot_free(s);
 }
@@ -578,13 +573,12 @@ test_rome_next_month(void **state)
 	assert_int_equal(rule_eval(&rome, s, D("2024-01-01"), &r), 0);
 	assert_string_equal(iso(r.threshold_date), "2002-04-11");
 	assert_string_equal(iso(r.entry_into_force), "2002-07-01");
-	assert_string_equal(iso(rule_participant_eif(&rome, &r, P(s, "A"))), "2002-07-01");
-	assert_string_equal(iso(rule_participant_eif(&rome, &r, P(s, "C"))), "2002-07-01");
+	assert_eif(&rome, &r, s, "A", "2002-07-01");
+	assert_eif(&rome, &r, s, "C", "2002-07-01");
 	/* 28 May + 60 days = 27 July: the first day of the month after is 1 August. */
-	assert_string_equal(iso(rule_participant_eif(&rome, &r, P(s, "Gap"))), "2002-08-01");
+	assert_eif(&rome, &r, s, "Gap", "2002-08-01");
 	/* 31 December + 60 days = 1 March: the month after that is April. */
-	assert_string_equal(iso(rule_participant_eif(&rome, &r, P(s, "Year end"))),
-	    "2003-04-01");
+	assert_eif(&rome, &r, s, "Year end", "2003-04-01");
 	rule_result_clear(&r);
 	snapshot_free(s);
 }
@@ -609,9 +603,8 @@ test_iv13_after_entry_into_force(void **state)
 	assert_int_equal(r.parties, 59);
 	assert_string_equal(iso(r.threshold_date), "2003-03-14");
 	assert_string_equal(iso(r.entry_into_force), "2003-07-01");
-	assert_string_equal(iso(rule_participant_eif(&iv13, &r, P(s, "Guatemala"))),
-	    "2003-07-01");
-	assert_string_equal(iso(rule_participant_eif(&iv13, &r, P(s, "Mali"))), "2003-07-01");
+	assert_eif(&iv13, &r, s, "Guatemala", "2003-07-01");
+	assert_eif(&iv13, &r, s, "Mali", "2003-07-01");
 	/* Deposited on the day it entered into force: after it, its own three months. */
 	assert_string_equal(iso(rule_participant_eif(&iv13, &r, &on_eif_day)), "2003-11-01");
 	rule_result_clear(&r);
@@ -639,11 +632,9 @@ test_unclos_subject_to_paragraph_1(void **state)
 	assert_int_equal(rule_eval(&unclos, s, D("2024-01-01"), &r), 0);
 	assert_string_equal(iso(r.entry_into_force), "1994-11-16");
 	/* Thirty days would be 31 March 1994: paragraph 1 holds it to 16 November 1994. */
-	assert_string_equal(iso(rule_participant_eif(&unclos, &r, P(s, "Gap"))), "1994-11-16");
-	assert_string_equal(iso(rule_participant_eif(&unclos, &r, P(s, "Late gap"))),
-	    "1994-12-01");
-	assert_string_equal(iso(rule_participant_eif(&unclos, &r, P(s, "After"))),
-	    "1995-02-09");
+	assert_eif(&unclos, &r, s, "Gap", "1994-11-16");
+	assert_eif(&unclos, &r, s, "Late gap", "1994-12-01");
+	assert_eif(&unclos, &r, s, "After", "1995-02-09");
 	assert_string_equal(iso(rule_later_date(&unclos, D("1995-01-10"))), "1995-02-09");
 	rule_result_clear(&r);
 	snapshot_free(s);
@@ -672,15 +663,13 @@ test_kigali_not_before(void **state)
 	assert_string_equal(iso(r.rule_date), "2018-02-15");
 	assert_string_equal(iso(r.entry_into_force), "2019-01-01");
 	assert_false(r.in_force);
-	assert_string_equal(iso(rule_participant_eif(&kigali, &r, P(s, "Gap"))), "2019-01-01");
+	assert_eif(&kigali, &r, s, "Gap", "2019-01-01");
 	rule_result_clear(&r);
 
 	assert_int_equal(rule_eval(&kigali, s, D("2024-01-01"), &r), 0);
 	assert_true(r.in_force);
-	assert_string_equal(iso(rule_participant_eif(&kigali, &r, P(s, "New year"))),
-	    "2019-04-01");
-	assert_string_equal(iso(rule_participant_eif(&kigali, &r, P(s, "Later"))),
-	    "2021-09-15");
+	assert_eif(&kigali, &r, s, "New year", "2019-04-01");
+	assert_eif(&kigali, &r, s, "Later", "2021-09-15");
 	rule_result_clear(&r);
 	snapshot_free(s);
 }
@@ -749,8 +738,8 @@ test_protocol_after_treaty(void **state)
 
 	assert_int_equal(rule_eval_after(&op, s, D("2024-01-01"), D("2008-05-03"), &r), 0);
 	assert_string_equal(iso(r.entry_into_force), "2008-05-03");
-	assert_string_equal(iso(rule_participant_eif(&op, &r, P(s, "A"))), "2008-05-03");
-	assert_string_equal(iso(rule_participant_eif(&op, &r, P(s, "Gap"))), "2008-05-20");
+	assert_eif(&op, &r, s, "A", "2008-05-03");
+	assert_eif(&op, &r, s, "Gap", "2008-05-20");
 	rule_result_clear(&r);
 
 	/* A Convention already in force long before: the Protocol's own date. */
@@ -836,7 +825,7 @@ test_configured_withdrawal_and_effective(void **state)
 	assert_int_equal(rule_withdrawal(&rule, P(s, "Mali")), DAY_NONE);
 	assert_int_equal(rule_eval(&rule, s, D("2012-04-30"), &r), 0);
 	assert_true(rule_counts(&rule, P(s, "Egypt"), D("2012-04-30")));
-	assert_string_equal(iso(rule_participant_eif(&rule, &r, P(s, "Chile"))), "2005-01-01");
+	assert_eif(&rule, &r, s, "Chile", "2005-01-01");
 	rule_result_clear(&r);
 	assert_false(rule_counts(&rule, P(s, "Egypt"), D("2012-05-01")));
 	snapshot_free(s);

@@ -15,24 +15,17 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
 #include "sd_listen.h"
 
-struct fixture {
-	char dir[64];
-	char path[128];
-};
-
+/* The fixture: a scratch directory and the socket path ratd.sock in it. */
 static int
 setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct helpers_dir *f = helpers_dir_new("ratd.sock");
 
 	if (f == NULL)
 		return -1;
-	strcpy(f->dir, "/tmp/test_listen.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	snprintf(f->path, sizeof(f->path), "%s/ratd.sock", f->dir);
 	close(SD_LISTEN_FD);
 	*state = f;
 	return 0;
@@ -41,12 +34,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	struct fixture *f = *state;
-
 	close(SD_LISTEN_FD);
-	unlink(f->path);
-	rmdir(f->dir);
-	free(f);
+	helpers_dir_free(*state);
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
@@ -81,14 +70,8 @@ unix_socket(const char *path, int type, bool listening)
 static void
 set_env(const char *pid, const char *fds)
 {
-	if (pid != NULL)
-		setenv("LISTEN_PID", pid, 1);
-	else
-		unsetenv("LISTEN_PID");
-	if (fds != NULL)
-		setenv("LISTEN_FDS", fds, 1);
-	else
-		unsetenv("LISTEN_FDS");
+	helpers_setenv("LISTEN_PID", pid);
+	helpers_setenv("LISTEN_FDS", fds);
 	setenv("LISTEN_FDNAMES", "ratd.socket", 1);
 }
 
@@ -122,10 +105,29 @@ assert_refused(const char *what)
 	assert_env_cleared();
 }
 
+/* sd_listen_inherited finds no socket of ours: 0, and fd is left -1. */
+static void
+assert_none_inherited(char *err, size_t size)
+{
+	int fd = -1;
+
+	assert_int_equal(sd_listen_inherited(&fd, err, size), 0);
+	assert_int_equal(fd, -1);
+}
+
+/* fd passed as systemd's one socket for this process, and refused with what. */
+static void
+assert_socket_refused(int fd, const char *what)
+{
+	pass_fd(fd);
+	set_env_for_me("1");
+	assert_refused(what);
+}
+
 static void
 test_listening_unix_stream_socket_is_taken(void **state)
 {
-	struct fixture *f = *state;
+	struct helpers_dir *f = *state;
 	char err[SD_LISTEN_MAX_ERROR], path[128];
 	int fd = -1;
 
@@ -165,27 +167,23 @@ static void
 test_nothing_passed(void **state)
 {
 	char err[SD_LISTEN_MAX_ERROR] = "stale";
-	int fd = -1;
 
 	set_env(NULL, NULL);
 	unsetenv("LISTEN_FDNAMES");
-	assert_int_equal(sd_listen_inherited(&fd, err, sizeof(err)), 0);
-	assert_int_equal(fd, -1);
+	assert_none_inherited(err, sizeof(err));
 	assert_string_equal(err, "");
 }
 
 static void
 test_sockets_for_another_process_are_not_ours(void **state)
 {
-	struct fixture *f = *state;
+	struct helpers_dir *f = *state;
 	char err[SD_LISTEN_MAX_ERROR], pid[32];
-	int fd = -1;
 
 	pass_fd(unix_socket(f->path, SOCK_STREAM, true));
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid() + 1);
 	set_env(pid, "1");
-	assert_int_equal(sd_listen_inherited(&fd, err, sizeof(err)), 0);
-	assert_int_equal(fd, -1);
+	assert_none_inherited(err, sizeof(err));
 	/* Unset all the same: alert programs must not take them for theirs. */
 	assert_env_cleared();
 	/* And fd 3 is left alone. */
@@ -196,17 +194,16 @@ static void
 test_zero_sockets_is_none(void **state)
 {
 	char err[SD_LISTEN_MAX_ERROR];
-	int fd = -1;
 
 	set_env_for_me("0");
-	assert_int_equal(sd_listen_inherited(&fd, err, sizeof(err)), 0);
+	assert_none_inherited(err, sizeof(err));
 	assert_env_cleared();
 }
 
 static void
 test_more_than_one_socket_is_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct helpers_dir *f = *state;
 
 	pass_fd(unix_socket(f->path, SOCK_STREAM, true));
 	set_env_for_me("2");
@@ -218,9 +215,7 @@ test_more_than_one_socket_is_refused(void **state)
 static void
 test_udp_socket_is_refused(void **state)
 {
-	pass_fd(socket(AF_INET, SOCK_DGRAM, 0));
-	set_env_for_me("1");
-	assert_refused("not a Unix socket (family 2)");
+	assert_socket_refused(socket(AF_INET, SOCK_DGRAM, 0), "not a Unix socket (family 2)");
 }
 
 static void
@@ -232,29 +227,23 @@ test_tcp_listener_is_refused(void **state)
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	assert_int_equal(listen(fd, 8), 0);
-	pass_fd(fd);
-	set_env_for_me("1");
-	assert_refused("make ListenStream= in ratd.socket a path");
+	assert_socket_refused(fd, "make ListenStream= in ratd.socket a path");
 }
 
 static void
 test_unix_datagram_socket_is_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct helpers_dir *f = *state;
 
-	pass_fd(unix_socket(f->path, SOCK_DGRAM, false));
-	set_env_for_me("1");
-	assert_refused("not a stream socket: use ListenStream=");
+	assert_socket_refused(unix_socket(f->path, SOCK_DGRAM, false), "not a stream socket: use ListenStream=");
 }
 
 static void
 test_socket_not_listening_is_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct helpers_dir *f = *state;
 
-	pass_fd(unix_socket(f->path, SOCK_STREAM, false));
-	set_env_for_me("1");
-	assert_refused("not listening: set Accept=no");
+	assert_socket_refused(unix_socket(f->path, SOCK_STREAM, false), "not listening: set Accept=no");
 }
 
 static void
@@ -263,9 +252,7 @@ test_connected_socket_of_accept_yes_is_refused(void **state)
 	int sv[2];
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	pass_fd(sv[0]);
-	set_env_for_me("1");
-	assert_refused("Accept=no");
+	assert_socket_refused(sv[0], "Accept=no");
 	close(sv[1]);
 }
 

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
 #include "sd_notify.h"
 
 /* A stand-in for systemd's notification socket. */
@@ -289,14 +290,8 @@ watchdog_for(const struct fixture *f, const char *usec, const char *pid)
 	struct sd_notify n;
 
 	setenv("NOTIFY_SOCKET", f->path, 1);
-	if (usec != NULL)
-		setenv("WATCHDOG_USEC", usec, 1);
-	else
-		unsetenv("WATCHDOG_USEC");
-	if (pid != NULL)
-		setenv("WATCHDOG_PID", pid, 1);
-	else
-		unsetenv("WATCHDOG_PID");
+	helpers_setenv("WATCHDOG_USEC", usec);
+	helpers_setenv("WATCHDOG_PID", pid);
 	assert_int_equal(sd_notify_init(&n), 1);
 	assert_null(getenv("WATCHDOG_USEC"));
 	assert_null(getenv("WATCHDOG_PID"));
@@ -338,13 +333,23 @@ stop_loop_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+/* Runs the loop for the given seconds. */
+static void
+run_loop_for(struct ev_loop *loop, double seconds)
+{
+	ev_timer stop;
+
+	ev_timer_init(&stop, stop_loop_cb, seconds, 0.);
+	ev_timer_start(loop, &stop);
+	ev_run(loop, 0);
+}
+
 static void
 test_watchdog_pings_from_the_loop(void **state)
 {
 	struct fixture *f = *state;
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	struct sd_notify n;
-	ev_timer stop;
 	int pings = 0;
 	char c;
 
@@ -355,9 +360,7 @@ test_watchdog_pings_from_the_loop(void **state)
 	sd_notify_watchdog_start(&n, loop);
 	assert_ptr_equal(n.loop, loop);
 	assert_string_equal(next_msg(f->fd), "WATCHDOG=1");
-	ev_timer_init(&stop, stop_loop_cb, 0.2, 0.);
-	ev_timer_start(loop, &stop);
-	ev_run(loop, 0);
+	run_loop_for(loop, 0.2);
 	while (recv(f->fd, &c, 0, MSG_DONTWAIT | MSG_PEEK) >= 0) {
 		assert_string_equal(next_msg(f->fd), "WATCHDOG=1");
 		pings++;
@@ -375,14 +378,11 @@ test_watchdog_off_sends_nothing(void **state)
 	struct fixture *f = *state;
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	struct sd_notify n;
-	ev_timer stop;
 
 	assert_int_equal(sd_notify_init(&n), 1);
 	sd_notify_watchdog_start(&n, loop);
 	assert_null(n.loop);
-	ev_timer_init(&stop, stop_loop_cb, 0.05, 0.);
-	ev_timer_start(loop, &stop);
-	ev_run(loop, 0);
+	run_loop_for(loop, 0.05);
 	assert_no_msg(f->fd);
 	sd_notify_close(&n);
 	ev_loop_destroy(loop);

@@ -61,18 +61,25 @@ test_kind_names(void **state)
 	assert_int_equal(kind_from_name(""), KIND_NONE);
 }
 
+/* No participant, and every stated figure unknown. */
 static void
-test_new_snapshot_states_nothing(void **state)
+assert_states_nothing(const struct snapshot *s)
 {
-	struct snapshot *s = snapshot_new();
-
-	assert_non_null(s);
 	assert_int_equal(s->n, 0);
 	assert_int_equal(s->stated_parties, -1);
 	assert_int_equal(s->stated_signatories, -1);
 	assert_null(s->stated_eif);
 	assert_int_equal(s->stated_eif_date, DAY_NONE);
 	assert_null(s->status_as_at);
+}
+
+static void
+test_new_snapshot_states_nothing(void **state)
+{
+	struct snapshot *s = snapshot_new();
+
+	assert_non_null(s);
+	assert_states_nothing(s);
 	snapshot_free(s);
 	snapshot_free(NULL);
 }
@@ -225,12 +232,7 @@ test_json_round_trip(void **state)
 	j = snapshot_to_json(e);
 	f = snapshot_from_json(j, err, sizeof(err));
 	assert_non_null(f);
-	assert_int_equal(f->n, 0);
-	assert_int_equal(f->stated_parties, -1);
-	assert_int_equal(f->stated_signatories, -1);
-	assert_null(f->stated_eif);
-	assert_int_equal(f->stated_eif_date, DAY_NONE);
-	assert_null(f->status_as_at);
+	assert_states_nothing(f);
 	json_decref(j);
 	snapshot_free(s);
 	snapshot_free(t);

@@ -1,7 +1,6 @@
 /* Per-treaty state files: atomic replacement, a faithful round trip of everything ratd
  * remembers, and a damaged file set aside rather than lost. Each test works in its own
  * mkdtemp directory. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -54,20 +53,7 @@ put(const char *path, const void *data, size_t len)
 static int
 entries(const char *dir, char *found, size_t len)
 {
-	struct dirent *de;
-	DIR *d = opendir(dir);
-	int n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		n++;
-		if (found != NULL)
-			snprintf(found, len, "%s/%s", dir, de->d_name);
-	}
-	closedir(d);
-	return n;
+	return helpers_entries(dir, NULL, found, len);
 }
 
 static struct snapshot *
@@ -354,9 +340,22 @@ static void
 test_corrupt_files_are_set_aside(void **state)
 {
 	static const char garbage[] = "\x7f" "ELF\x02\x01\x01\0\0\0garbage";
+	/* Valid files with one edit each, every one of which makes the file unusable. */
+	static const struct {
+		const char *from, *to, *what;
+	} edits[] = {
+		{ "\"version\":1", "\"version\":2", "version 2" },
+		{ "\"treaty\":\"IV-13\"", "\"treaty\":\"IV-14\"", "another treaty's file" },
+		{ "\"participants\":[", "\"participants\":[17,", "an invalid snapshot" },
+		{ "\"kind\":\"ratification\"", "\"kind\":\"handshake\"", "an unknown kind" },
+		{ "\"type\":\"new-party\"", "\"type\":\"party\"", "an invalid outbox event" },
+		{ "\"consecutive_failures\":0", "\"consecutive_failures\":-1",
+		    "a negative failure count" },
+		{ "\"version\":1", "\"version\":1,\"version\":1", "a duplicate key" },
+	};
 	struct helpers_dir *fx = *state;
 	char *text;
-	size_t len;
+	size_t len, i;
 
 	assert_set_aside(fx, garbage, sizeof(garbage) - 1, "garbage");
 	assert_set_aside(fx, "", 0, "an empty file");
@@ -366,33 +365,11 @@ test_corrupt_files_are_set_aside(void **state)
 	assert_set_aside(fx, text, len / 2, "truncated JSON");
 	free(text);
 
-	text = valid_with(fx, "\"version\":1", "\"version\":2");
-	assert_set_aside(fx, text, strlen(text), "version 2");
-	free(text);
-
-	text = valid_with(fx, "\"treaty\":\"IV-13\"", "\"treaty\":\"IV-14\"");
-	assert_set_aside(fx, text, strlen(text), "another treaty's file");
-	free(text);
-
-	text = valid_with(fx, "\"participants\":[", "\"participants\":[17,");
-	assert_set_aside(fx, text, strlen(text), "an invalid snapshot");
-	free(text);
-
-	text = valid_with(fx, "\"kind\":\"ratification\"", "\"kind\":\"handshake\"");
-	assert_set_aside(fx, text, strlen(text), "an unknown kind");
-	free(text);
-
-	text = valid_with(fx, "\"type\":\"new-party\"", "\"type\":\"party\"");
-	assert_set_aside(fx, text, strlen(text), "an invalid outbox event");
-	free(text);
-
-	text = valid_with(fx, "\"consecutive_failures\":0", "\"consecutive_failures\":-1");
-	assert_set_aside(fx, text, strlen(text), "a negative failure count");
-	free(text);
-
-	text = valid_with(fx, "\"version\":1", "\"version\":1,\"version\":1");
-	assert_set_aside(fx, text, strlen(text), "a duplicate key");
-	free(text);
+	for (i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		text = valid_with(fx, edits[i].from, edits[i].to);
+		assert_set_aside(fx, text, strlen(text), edits[i].what);
+		free(text);
+	}
 	assert_int_equal(entries(fx->dir, NULL, 0), 0);
 }
 
@@ -534,6 +511,21 @@ victim_check(struct victim *v, bool exists, const char *what)
 	rmdir(v->dir);
 }
 
+/* A link to a victim planted at link_path, then name written with mode 0644: the victim
+ * is left as it was. */
+static void
+write_past_link(const struct helpers_dir *fx, const char *name, const char *link_path,
+    const char *what)
+{
+	struct victim v;
+
+	victim_make(&v, true);
+	assert_int_equal(symlink(v.path, link_path), 0);
+	if (atomicfile_write_mode(fx->dir, name, "new\n", 4, 0644, err, sizeof(err)) < 0)
+		fail_msg("%s: %s", name, err);
+	victim_check(&v, true, what);
+}
+
 /* Older versions wrote through a fixed ".NAME.tmp" and fchmod-ed it: a link planted
  * there made ratd overwrite and chmod any file. */
 static void
@@ -543,29 +535,18 @@ test_links_at_temp_and_final_names(void **state)
 	    "ratd.prom" };
 	struct helpers_dir *fx = *state;
 	char link_path[512], final[512];
-	struct victim v;
 	struct stat st;
 	size_t i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		victim_make(&v, true);
 		snprintf(link_path, sizeof(link_path), "%s/.%s.tmp", fx->dir, names[i]);
-		assert_int_equal(symlink(v.path, link_path), 0);
-		if (atomicfile_write_mode(fx->dir, names[i], "new\n", 4, 0644, err,
-		    sizeof(err)) < 0)
-			fail_msg("%s: %s", names[i], err);
-		victim_check(&v, true, "a link at the old temporary name");
+		write_past_link(fx, names[i], link_path, "a link at the old temporary name");
 		unlink(link_path);
 
 		/* A link at the final name is replaced by the file, not written through. */
-		victim_make(&v, true);
 		snprintf(final, sizeof(final), "%s/%s", fx->dir, names[i]);
 		unlink(final);
-		assert_int_equal(symlink(v.path, final), 0);
-		if (atomicfile_write_mode(fx->dir, names[i], "new\n", 4, 0644, err,
-		    sizeof(err)) < 0)
-			fail_msg("%s: %s", names[i], err);
-		victim_check(&v, true, "a link at the final name");
+		write_past_link(fx, names[i], final, "a link at the final name");
 		assert_int_equal(lstat(final, &st), 0);
 		assert_true(S_ISREG(st.st_mode));
 		assert_int_equal(st.st_mode & 07777, 0644);

@@ -81,14 +81,11 @@ timeline(const char *fixture, const char *conf_path, const char *id, const char 
 static char *
 draw(const json_t *tl, int width, bool utf8)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	struct helpers_out o;
 
-	assert_non_null(f);
-	render_timeline(f, tl, width, utf8);
-	fclose(f);
-	return buf;
+	helpers_out_open(&o);
+	render_timeline(o.f, tl, width, utf8);
+	return helpers_out_text(&o);
 }
 
 /* Display columns of the widest line (UTF-8 continuation bytes take none). */
@@ -326,9 +323,8 @@ chart_groups_periods(void **state)
 	}
 	out = draw(tl, 80, false);
 	assert_true(widest_line(out) <= 80);
-	assert_non_null(strstr(out, "200 +"));
-	assert_non_null(strstr(out, " 1900 "));
-	assert_non_null(strstr(out, "threshold 100: 200 counted, 0 remaining\n"));
+	helpers_contains(out, "200 +", " 1900 ",
+	    "threshold 100: 200 counted, 0 remaining\n", NULL);
 	free(out);
 	json_decref(tl);
 }

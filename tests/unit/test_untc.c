@@ -44,34 +44,22 @@ seconds_since(const struct timespec *t0)
 static const struct participant *
 who(const struct snapshot *s, const char *name)
 {
-	long i = snapshot_find(s, name);
-
-	if (i < 0)
-		fail_msg("no participant '%s'", name);
-	return &s->v[i];
+	return helpers_participant(s, name);
 }
 
+/* Participants with a dated signature (signature) or instrument (!signature). */
 static int
-with_instrument(const struct snapshot *s)
+dated(const struct snapshot *s, bool signature)
 {
 	size_t i;
 	int n = 0;
 
 	for (i = 0; i < s->n; i++)
-		n += s->v[i].instrument.date != DAY_NONE;
+		n += (signature ? s->v[i].signature : s->v[i].instrument).date != DAY_NONE;
 	return n;
 }
-
-static int
-with_signature(const struct snapshot *s)
-{
-	size_t i;
-	int n = 0;
-
-	for (i = 0; i < s->n; i++)
-		n += s->v[i].signature.date != DAY_NONE;
-	return n;
-}
+#define with_instrument(s) dated((s), false)
+#define with_signature(s) dated((s), true)
 
 static void
 assert_action(struct action a, day_t date, enum kind kind)
@@ -291,56 +279,69 @@ test_withdrawn_in_brackets(void **state)
 	snapshot_free(s);
 }
 
-static void
-test_acceptance_first_label(void **state)
-{
-	struct snapshot *s = parse_str("<table id=\"" GRID_ID "\"><tr><td>Participant</td>"
+/* Column headings name the kinds in any order and any subset: a letter is read by the
+ * heading of its own column, and a date without one is a ratification. */
+static const struct {
+	const char *page;
+	int n;                          /* rows in the table; -1: not checked */
+	struct {
+		const char *name;
+		bool signature;         /* the signature column, not the instrument */
+		const char *date;       /* NULL: none */
+		enum kind kind;
+	} facts[4];
+} labelled[] = {
+	/* Acceptance(A) comes first, Approval(AA) after. */
+	{ "<table id=\"" GRID_ID "\"><tr><td>Participant</td>"
 	    "<td>Signature</td>"
 	    "<td>Acceptance(A), Ratification, Approval(AA), Accession(a)</td></tr>"
 	    "<tr><td>A</td><td></td><td> 1 Jan\t 2000 A</td></tr>"
 	    "<tr><td>B</td><td></td><td> 2 Feb\t 2001 </td></tr>"
 	    "<tr><td>C</td><td></td><td> 3 Mar\t 2002 AA</td></tr>"
-	    "<tr><td>D</td><td></td><td> 4 Apr\t 2003 a</td></tr></table>", UNTC_HTML);
-
-	assert_non_null(s);
-	assert_action(who(s, "A")->instrument, ymd(2000, 1, 1), KIND_ACCEPTANCE);
-	assert_action(who(s, "B")->instrument, ymd(2001, 2, 2), KIND_RATIFICATION);
-	assert_action(who(s, "C")->instrument, ymd(2002, 3, 3), KIND_APPROVAL);
-	assert_action(who(s, "D")->instrument, ymd(2003, 4, 4), KIND_ACCESSION);
-	snapshot_free(s);
-}
-
-static void
-test_two_columns(void **state)
-{
-	struct snapshot *s = parse_str("<table id=\"" GRID_ID "\"><tr><td>Participant</td>"
+	    "<tr><td>D</td><td></td><td> 4 Apr\t 2003 a</td></tr></table>", -1, {
+		{ "A", false, "2000-01-01", KIND_ACCEPTANCE },
+		{ "B", false, "2001-02-02", KIND_RATIFICATION },
+		{ "C", false, "2002-03-03", KIND_APPROVAL },
+		{ "D", false, "2003-04-04", KIND_ACCESSION } } },
+	/* Two columns: no signature column at all. */
+	{ "<table id=\"" GRID_ID "\"><tr><td>Participant</td>"
 	    "<td>Ratification, Accession(a)</td></tr>"
 	    "<tr><td>Fiji</td><td>19 Aug\t 2019 a</td></tr>"
-	    "<tr><td>Ghana</td><td> 7 Sep\t 2000 </td></tr></table>", UNTC_HTML);
-
-	assert_non_null(s);
-	assert_int_equal(s->n, 2);
-	assert_action(who(s, "Fiji")->instrument, ymd(2019, 8, 19), KIND_ACCESSION);
-	assert_action(who(s, "Fiji")->signature, DAY_NONE, KIND_NONE);
-	assert_action(who(s, "Ghana")->instrument, ymd(2000, 9, 7), KIND_RATIFICATION);
-	snapshot_free(s);
-}
-
-static void
-test_formal_confirmation_and_definitive_signature(void **state)
-{
-	struct snapshot *s = parse_str("<table id=\"" GRID_ID "\"><tr><td>Participant</td>"
+	    "<tr><td>Ghana</td><td> 7 Sep\t 2000 </td></tr></table>", 2, {
+		{ "Fiji", false, "2019-08-19", KIND_ACCESSION },
+		{ "Fiji", true, NULL, KIND_NONE },
+		{ "Ghana", false, "2000-09-07", KIND_RATIFICATION } } },
+	/* Formal confirmation(c) and definitive signature(s). */
+	{ "<table id=\"" GRID_ID "\"><tr><td>Participant</td>"
 	    "<td>Signature</td><td>Definitive signature(s), Ratification, "
 	    "Formal confirmation(c), Accession(a)</td></tr>"
 	    "<tr><td>Org</td><td> 1 Jan\t 2000 </td><td> 5 May\t 2005 c</td></tr>"
 	    "<tr><td>Land</td><td></td><td> 6 Jun\t 2006 s</td></tr>"
-	    "<tr><td>Other</td><td></td><td> 7 Jul\t 2007 </td></tr></table>", UNTC_HTML);
+	    "<tr><td>Other</td><td></td><td> 7 Jul\t 2007 </td></tr></table>", -1, {
+		{ "Org", false, "2005-05-05", KIND_CONFIRMATION },
+		{ "Land", false, "2006-06-06", KIND_RATIFICATION },
+		{ "Other", false, "2007-07-07", KIND_RATIFICATION } } },
+};
 
-	assert_non_null(s);
-	assert_action(who(s, "Org")->instrument, ymd(2005, 5, 5), KIND_CONFIRMATION);
-	assert_action(who(s, "Land")->instrument, ymd(2006, 6, 6), KIND_RATIFICATION);
-	assert_action(who(s, "Other")->instrument, ymd(2007, 7, 7), KIND_RATIFICATION);
-	snapshot_free(s);
+static void
+test_kinds_by_column_labels(void **state)
+{
+	const struct participant *p;
+	struct snapshot *s;
+	size_t i, k;
+
+	for (i = 0; i < sizeof(labelled) / sizeof(labelled[0]); i++) {
+		assert_non_null(s = parse_str(labelled[i].page, UNTC_HTML));
+		if (labelled[i].n >= 0)
+			assert_int_equal(s->n, labelled[i].n);
+		for (k = 0; k < 4 && labelled[i].facts[k].name != NULL; k++) {
+			p = who(s, labelled[i].facts[k].name);
+			assert_action(labelled[i].facts[k].signature ? p->signature : p->instrument,
+			    labelled[i].facts[k].date == NULL ? DAY_NONE :
+			    helpers_day(labelled[i].facts[k].date), labelled[i].facts[k].kind);
+		}
+		snapshot_free(s);
+	}
 }
 
 static void
@@ -1064,9 +1065,7 @@ main(void)
 		cmocka_unit_test(test_notes_withdrawal_table),
 		cmocka_unit_test(test_notes_xml),
 		cmocka_unit_test(test_notes_cut_at_a_character),
-		cmocka_unit_test(test_acceptance_first_label),
-		cmocka_unit_test(test_two_columns),
-		cmocka_unit_test(test_formal_confirmation_and_definitive_signature),
+		cmocka_unit_test(test_kinds_by_column_labels),
 		cmocka_unit_test(test_nbsp_tabs_and_footnotes),
 		cmocka_unit_test(test_header_block_variants),
 		cmocka_unit_test(test_charsets),
