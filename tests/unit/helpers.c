@@ -193,3 +193,14 @@ helpers_run_with_curl(const char *group, const struct CMUnitTest *tests, size_t 
 	curl_global_cleanup();
 	return rc;
 }
+
+void
+helpers_snapshots_free(struct snapshot *s, ...)
+{
+	va_list ap;
+
+	va_start(ap, s);
+	for (; s != NULL; s = va_arg(ap, struct snapshot *))
+		snapshot_free(s);
+	va_end(ap);
+}

@@ -58,6 +58,8 @@ void helpers_find_each(const char *text, bool present, ...);
 int helpers_run_with_curl(const char *group, const struct CMUnitTest *tests, size_t n);
 #define HELPERS_RUN_WITH_CURL(tests) \
 	helpers_run_with_curl(#tests, (tests), sizeof(tests) / sizeof((tests)[0]))
+/* Frees each snapshot of the list, which ends with NULL. */
+void helpers_snapshots_free(struct snapshot *s, ...);
 /* The participant called name in s; fails the test when s has none. */
 const struct participant *helpers_participant(const struct snapshot *s, const char *name);
 

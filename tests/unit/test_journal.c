@@ -70,6 +70,16 @@ line(unsigned id)
 	return buf[k];
 }
 
+/* The file at path holds the events ids[0..n) (line), in that order, and nothing else. */
+static void
+put_ids(const char *path, const unsigned *ids, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		put(path, i == 0 ? "wb" : "ab", line(ids[i]));
+}
+
 /* Appends n events numbered first, first + step, ..., batch of them per journal_append. */
 static void
 append_ids(struct journal *j, uint64_t first, size_t n, uint64_t step, size_t batch)
@@ -284,11 +294,7 @@ test_ids_out_of_order(void **state)
 	struct helpers_dir *fx = *state;
 	struct journal j;
 
-	put(fx->path, "wb", line(1));
-	put(fx->path, "ab", line(5));
-	put(fx->path, "ab", line(3));
-	put(fx->path, "ab", line(5));
-	put(fx->path, "ab", line(6));
+	put_ids(fx->path, (const unsigned[]){ 1, 5, 3, 5, 6 }, 5);
 
 	open_ok(&j, fx);
 	assert_id_list(&j, (const uint64_t[]){ 1, 5, 6 }, 3);
