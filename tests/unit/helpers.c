@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "helpers.h"
 #include "snapshot.h"
 
@@ -179,4 +181,26 @@ helpers_setenv(const char *name, const char *value)
 		assert_int_equal(setenv(name, value, 1), 0);
 	else
 		assert_int_equal(unsetenv(name), 0);
+}
+
+int
+helpers_run_with_curl(const char *group, const struct CMUnitTest *tests, size_t n)
+{
+	int rc;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = _cmocka_run_group_tests(group, tests, n, NULL, NULL);
+	curl_global_cleanup();
+	return rc;
+}
+
+void
+helpers_snapshots_free(struct snapshot *s, ...)
+{
+	va_list ap;
+
+	va_start(ap, s);
+	for (; s != NULL; s = va_arg(ap, struct snapshot *))
+		snapshot_free(s);
+	va_end(ap);
 }

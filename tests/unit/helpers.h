@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+struct CMUnitTest;
+
 #include "date.h"
 #include "untc.h"
 
@@ -51,6 +53,13 @@ char *helpers_out_text(struct helpers_out *o);
 void helpers_find_each(const char *text, bool present, ...);
 #define helpers_contains(text, ...) helpers_find_each((text), true, __VA_ARGS__)
 #define helpers_lacks(text, ...) helpers_find_each((text), false, __VA_ARGS__)
+/* Runs the cmocka group tests (an array) between curl_global_init and
+ * curl_global_cleanup, for tests that make curl handles; returns cmocka's result. */
+int helpers_run_with_curl(const char *group, const struct CMUnitTest *tests, size_t n);
+#define HELPERS_RUN_WITH_CURL(tests) \
+	helpers_run_with_curl(#tests, (tests), sizeof(tests) / sizeof((tests)[0]))
+/* Frees each snapshot of the list, which ends with NULL. */
+void helpers_snapshots_free(struct snapshot *s, ...);
 /* The participant called name in s; fails the test when s has none. */
 const struct participant *helpers_participant(const struct snapshot *s, const char *name);
 

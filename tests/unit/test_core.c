@@ -204,20 +204,19 @@ test_failed_fetch_is_reported(void **state)
 	assert_string_equal(treaty_source_state(fx->treaty), "seed");
 }
 
+/* Every test runs in a fresh fixture. */
+#define FX(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_touch_tells_the_owner, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_treaty_find, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_status_of_the_seed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_metrics_text, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_failed_fetch_is_reported, setup, teardown),
+		FX(test_touch_tells_the_owner),
+		FX(test_treaty_find),
+		FX(test_status_of_the_seed),
+		FX(test_metrics_text),
+		FX(test_failed_fetch_is_reported),
 	};
-	int rc;
 
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	curl_global_cleanup();
-	return rc;
+	return HELPERS_RUN_WITH_CURL(tests);
 }

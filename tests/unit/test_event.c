@@ -125,24 +125,27 @@ data(const json_t *ev)
 	return d;
 }
 
-static const char *
-str(const json_t *o, const char *key)
+/* The member key of o, failing the test unless it is of type (what, for the message). */
+static const json_t *
+member(const json_t *o, const char *key, json_type type, const char *what)
 {
 	const json_t *v = json_object_get(o, key);
 
-	if (!json_is_string(v))
-		fail_msg("\"%s\" is not a string", key);
-	return json_string_value(v);
+	if (v == NULL || json_typeof(v) != type)
+		fail_msg("\"%s\" is not %s", key, what);
+	return v;
+}
+
+static const char *
+str(const json_t *o, const char *key)
+{
+	return json_string_value(member(o, key, JSON_STRING, "a string"));
 }
 
 static json_int_t
 num(const json_t *o, const char *key)
 {
-	const json_t *v = json_object_get(o, key);
-
-	if (!json_is_integer(v))
-		fail_msg("\"%s\" is not an integer", key);
-	return json_integer_value(v);
+	return json_integer_value(member(o, key, JSON_INTEGER, "an integer"));
 }
 
 static void
@@ -187,8 +190,7 @@ threshold_day_teardown(void **state)
 	struct day *d = *state;
 
 	event_list_clear(&d->l);
-	snapshot_free(d->before);
-	snapshot_free(d->after);
+	helpers_snapshots_free(d->before, d->after, NULL);
 	free(d);
 	return 0;
 }
@@ -280,8 +282,7 @@ test_identical_snapshots_raise_nothing(void **state)
 	diff(&l, &ct, a, b, "2024-09-30");
 	assert_int_equal(l.n, 0);
 	event_list_clear(&l);
-	snapshot_free(a);
-	snapshot_free(b);
+	helpers_snapshots_free(a, b, NULL);
 }
 
 static void
@@ -318,8 +319,7 @@ test_new_signatory(void **state)
 	assert_int_equal(l.n, 1);
 	assert_string_equal(str(data(l.v[0]), "participant"), "Chile");
 	event_list_clear(&l);
-	snapshot_free(before);
-	snapshot_free(after);
+	helpers_snapshots_free(before, after, NULL);
 }
 
 /* A table of n ratifications, the i-th by "State i" on 2020-01-(i+1). */
@@ -349,8 +349,7 @@ step(struct event_list *l, int approaching, int from, int to)
 
 	event_list_clear(l);
 	diff(l, &ct, before, after, "2020-12-31");
-	snapshot_free(before);
-	snapshot_free(after);
+	helpers_snapshots_free(before, after, NULL);
 }
 
 static void
@@ -442,8 +441,7 @@ test_participant_withdrawn(void **state)
 	assert_string_equal(str(data(nth(&l, EV_PARTICIPANT_WITHDRAWN, 0)), "withdrawal_date"),
 	    "2020-11-30");
 	event_list_clear(&l);
-	snapshot_free(before);
-	snapshot_free(after);
+	helpers_snapshots_free(before, after, NULL);
 }
 
 static const json_t *
@@ -513,8 +511,7 @@ test_participant_changed(void **state)
 	    "accession");
 	assert_true(json_is_null(json_object_get(d, "after")));
 	event_list_clear(&l);
-	snapshot_free(before);
-	snapshot_free(after);
+	helpers_snapshots_free(before, after, NULL);
 }
 
 /* The depositary renamed a participant: one change, not a vanished row and a new party. */
@@ -552,9 +549,7 @@ test_renamed_participant(void **state)
 	assert_int_equal(count(&l, EV_NEW_PARTY), 2);
 	assert_int_equal(count(&l, EV_PARTICIPANT_CHANGED), 1);
 	event_list_clear(&l);
-	snapshot_free(before);
-	snapshot_free(after);
-	snapshot_free(ambiguous);
+	helpers_snapshots_free(before, after, ambiguous, NULL);
 }
 
 static void
@@ -758,8 +753,7 @@ test_threshold_day_of_39_names(void **state)
 		assert_string_equal(json_string_value(json_array_get(who, i)), day_of_39[i]);
 	assert_int_equal(num(data(ev), "parties"), N);
 	event_list_clear(&l);
-	snapshot_free(before);
-	snapshot_free(after);
+	helpers_snapshots_free(before, after, NULL);
 }
 
 /* A short list is shown whole, with no count. */
@@ -784,8 +778,7 @@ test_threshold_few_names_all_shown(void **state)
 	assert_non_null(strstr(str(nth(&l, EV_THRESHOLD_REACHED, 0), "summary"),
 	    "(S\xc3\xa3o Tom\xc3\xa9 and Pr\xc3\xadncipe, T\xc3\xbcrkiye); enters"));
 	event_list_clear(&l);
-	snapshot_free(before);
-	snapshot_free(after);
+	helpers_snapshots_free(before, after, NULL);
 }
 
 /* Any summary is bounded, cut between characters; an event whose text cannot be encoded

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "fetch.c"
+#include "helpers.h"
 
 /* A transfer that never starts: enough for fetch_header_cb. */
 static struct fetch *
@@ -310,10 +311,6 @@ main(void)
 		cmocka_unit_test(test_redirect_schemes),
 		cmocka_unit_test(test_redirect_why_bounded),
 	};
-	int rc;
 
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	curl_global_cleanup();
-	return rc;
+	return HELPERS_RUN_WITH_CURL(tests);
 }

@@ -56,6 +56,16 @@ jobs_enter(struct hostq *q, struct job *j, int n, const char *host)
 	}
 }
 
+/* Every job of j[0..n) leaves the queue. */
+static void
+jobs_leave(struct job *j, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		hostq_leave(&j[i].it);
+}
+
 static int
 setup(void **state)
 {
@@ -137,9 +147,7 @@ test_spacing(void **state)
 	assert_int_equal(norder, 3);
 	assert_true(j[1].went - j[0].went >= 0.19);
 	assert_true(j[2].went - j[1].went >= 0.19);
-	hostq_leave(&j[0].it);
-	hostq_leave(&j[1].it);
-	hostq_leave(&j[2].it);
+	jobs_leave(j, 3);
 	hostq_free(q);
 }
 

@@ -70,6 +70,16 @@ line(unsigned id)
 	return buf[k];
 }
 
+/* The file at path holds the events ids[0..n) (line), in that order, and nothing else. */
+static void
+put_ids(const char *path, const unsigned *ids, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		put(path, i == 0 ? "wb" : "ab", line(ids[i]));
+}
+
 /* Appends n events numbered first, first + step, ..., batch of them per journal_append. */
 static void
 append_ids(struct journal *j, uint64_t first, size_t n, uint64_t step, size_t batch)
@@ -284,11 +294,7 @@ test_ids_out_of_order(void **state)
 	struct helpers_dir *fx = *state;
 	struct journal j;
 
-	put(fx->path, "wb", line(1));
-	put(fx->path, "ab", line(5));
-	put(fx->path, "ab", line(3));
-	put(fx->path, "ab", line(5));
-	put(fx->path, "ab", line(6));
+	put_ids(fx->path, (const unsigned[]){ 1, 5, 3, 5, 6 }, 5);
 
 	open_ok(&j, fx);
 	assert_id_list(&j, (const uint64_t[]){ 1, 5, 6 }, 3);
@@ -519,24 +525,24 @@ test_memory_with_pending_events(void **state)
 	journal_close(&j);
 }
 
+/* Every test runs in a fresh fixture. */
+#define FX(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_empty_dir, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_append_and_reopen, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_after_with_gaps, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_torn_last_line, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_invalid_lines_in_the_middle, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ids_out_of_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bump_keeps_ids_from_coming_back, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_memory_keeps_the_latest, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_disk_full_keeps_events_pending, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_memory_with_pending_events, setup,
-		    teardown),
+		FX(test_empty_dir),
+		FX(test_append_and_reopen),
+		FX(test_after_with_gaps),
+		FX(test_torn_last_line),
+		FX(test_invalid_lines_in_the_middle),
+		FX(test_ids_out_of_order),
+		FX(test_bump_keeps_ids_from_coming_back),
+		FX(test_memory_keeps_the_latest),
+		FX(test_compaction),
+		FX(test_disk_full_keeps_events_pending),
+		FX(test_memory_with_pending_events),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -72,20 +72,26 @@ start(struct parser *p, char *page, size_t len, enum untc_format fmt, struct out
 	return job;
 }
 
+/* Hands the fixture page NAME to the parser as fmt; its outcome goes to o. */
+static struct parser_job *
+start_fixture(struct parser *p, const char *name, enum untc_format fmt, struct outcome *o)
+{
+	size_t len;
+	char *page = helpers_read_fixture(name, &len);
+
+	return start(p, page, len, fmt, o);
+}
+
 static void
 test_pages_in_order(void **state)
 {
 	struct parser *p = parser_new(EV_DEFAULT);
 	struct outcome o[3] = { 0 };
-	char *page;
-	size_t len;
+	char *page = copy("<html><head><title>Runtime Error</title></head></html>");
 
-	page = helpers_read_fixture("IV-13.html", &len);
-	start(p, page, len, UNTC_AUTO, &o[0]);
-	page = copy("<html><head><title>Runtime Error</title></head></html>");
+	start_fixture(p, "IV-13.html", UNTC_AUTO, &o[0]);
 	start(p, page, strlen(page), UNTC_HTML, &o[1]);
-	page = helpers_read_fixture("IV-13.xml", &len);
-	start(p, page, len, UNTC_XML, &o[2]);
+	start_fixture(p, "IV-13.xml", UNTC_XML, &o[2]);
 	wait_all(o, 3);
 	assert_int_equal(o[0].calls, 1);
 	assert_int_equal(o[0].n, 70);
@@ -116,14 +122,12 @@ test_cpu_budget_ends_the_child(void **state)
 {
 	struct parser *p = parser_new(EV_DEFAULT);
 	struct outcome o[2] = { 0 };
-	char *page;
 	size_t len;
+	char *page = attribute_bomb(&len);
 
-	page = attribute_bomb(&len);
 	start(p, page, len, UNTC_HTML, &o[0]);
 	/* The page after it gets a new child. */
-	page = helpers_read_fixture("IV-13.html", &len);
-	start(p, page, len, UNTC_HTML, &o[1]);
+	start_fixture(p, "IV-13.html", UNTC_HTML, &o[1]);
 	wait_all(o, 2);
 	assert_string_equal(o[0].why, "page parse exceeded its CPU budget (2 s)");
 	assert_int_equal(o[1].n, 70);
@@ -136,15 +140,12 @@ test_cancel(void **state)
 	struct parser *p = parser_new(EV_DEFAULT);
 	struct outcome o[3] = { 0 };
 	struct parser_job *busy, *queued;
-	char *page;
 	size_t len;
+	char *page = attribute_bomb(&len);
 
-	page = attribute_bomb(&len);
 	busy = start(p, page, len, UNTC_HTML, &o[0]);
-	page = helpers_read_fixture("IV-13.html", &len);
-	queued = start(p, page, len, UNTC_HTML, &o[1]);
-	page = helpers_read_fixture("IV-13.xml", &len);
-	start(p, page, len, UNTC_XML, &o[2]);
+	queued = start_fixture(p, "IV-13.html", UNTC_HTML, &o[1]);
+	start_fixture(p, "IV-13.xml", UNTC_XML, &o[2]);
 	ev_run(EV_DEFAULT, EVRUN_NOWAIT);
 	/* Cancelling the page in the child kills it; the queued ones go on without it. */
 	parser_cancel(queued);

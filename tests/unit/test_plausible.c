@@ -86,8 +86,7 @@ test_empty_table_is_refused(void **state)
 		assert_false(check(committed, empty, &m));
 		assert_string_equal(reason, "participants table is empty");
 	}
-	snapshot_free(committed);
-	snapshot_free(empty);
+	helpers_snapshots_free(committed, empty, NULL);
 }
 
 static void
@@ -102,10 +101,7 @@ test_losing_up_to_a_tenth_is_accepted(void **state)
 	/* 2 of 20 is exactly 10%. */
 	assert_true(check(committed, minus2, &m));
 	assert_int_equal(m.pending_count, 0);
-	snapshot_free(committed);
-	snapshot_free(same);
-	snapshot_free(minus2);
-	snapshot_free(more);
+	helpers_snapshots_free(committed, same, minus2, more, NULL);
 }
 
 static void
@@ -123,8 +119,7 @@ test_reduced_table_believed_on_the_third_sight(void **state)
 	assert_true(check(committed, minus3, &m));
 	assert_int_equal(m.pending_count, 0);
 	assert_true(m.pending_hash == 0);
-	snapshot_free(committed);
-	snapshot_free(minus3);
+	helpers_snapshots_free(committed, minus3, NULL);
 }
 
 static void
@@ -135,8 +130,7 @@ test_renamed_rows_count_as_lost(void **state)
 	struct source_meta m = { 0 };
 
 	assert_held_back(committed, renamed, &m, 1);
-	snapshot_free(committed);
-	snapshot_free(renamed);
+	helpers_snapshots_free(committed, renamed, NULL);
 }
 
 static void
@@ -160,10 +154,7 @@ test_another_reduced_table_restarts_the_count(void **state)
 	assert_true(check(committed, whole, &m));
 	assert_int_equal(m.pending_count, 0);
 	assert_held_back(committed, a, &m, 1);
-	snapshot_free(committed);
-	snapshot_free(a);
-	snapshot_free(b);
-	snapshot_free(whole);
+	helpers_snapshots_free(committed, a, b, whole, NULL);
 }
 
 /* plausible_discrepancies over the IV-13 rule evaluated at day. */

@@ -710,28 +710,27 @@ test_stale_temporaries_removed(void **state)
 	victim_check(&v, true, "a link among the temporaries");
 }
 
+/* Every test runs in a fresh fixture. */
+#define FX(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_write_atomic, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_read_file_bounds, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_round_trip_of_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_corrupt_files_are_set_aside, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_file_without_discrepancies_loads, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_stored_validators_not_ascii_are_forgotten,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_links_at_temp_and_final_names, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_link_at_journal, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_state_open_refuses_links, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_read_file_refuses_links, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unsafe_directories_refused, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_stale_temporaries_removed, setup, teardown),
+		FX(test_write_atomic),
+		FX(test_read_file_bounds),
+		FX(test_round_trip),
+		FX(test_round_trip_of_nothing),
+		FX(test_missing_file),
+		FX(test_corrupt_files_are_set_aside),
+		FX(test_file_without_discrepancies_loads),
+		FX(test_stored_validators_not_ascii_are_forgotten),
+		FX(test_links_at_temp_and_final_names),
+		FX(test_link_at_journal),
+		FX(test_state_open_refuses_links),
+		FX(test_read_file_refuses_links),
+		FX(test_unsafe_directories_refused),
+		FX(test_stale_temporaries_removed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
