@@ -750,26 +750,15 @@ format_interval(long long s, char *buf, size_t len)
 		snprintf(buf, len, "%llds", s);
 }
 
-static void
-put_count(FILE *f, const json_t *o, const char *key)
-{
-	long long v;
-
-	if (jint(o, key, &v))
-		fprintf(f, "%lld", v);
-	else
-		fputc('-', f);
-}
-
 /* "59/20 parties, in force since 2003-07-01": the figures a monitor shows. */
 static void
 check_figures(FILE *f, const json_t *t)
 {
 	long long remaining;
 
-	put_count(f, t, "parties");
+	render_int(f, t, "parties");
 	fputc('/', f);
-	put_count(f, t, "threshold");
+	render_int(f, t, "threshold");
 	fputs(" parties", f);
 	if (json_is_true(json_object_get(t, "in_force"))) {
 		fputs(", in force since ", f);

@@ -87,8 +87,8 @@ put_key(FILE *out, const char *key)
 	fprintf(out, "  %-*s ", KEY_WIDTH, key);
 }
 
-static void
-put_int(FILE *out, const json_t *o, const char *key)
+void
+render_int(FILE *out, const json_t *o, const char *key)
 {
 	long long v;
 
@@ -133,12 +133,12 @@ show_parties(FILE *out, const json_t *t)
 	long long counted;
 
 	put_key(out, "parties");
-	put_int(out, t, "parties");
+	render_int(out, t, "parties");
 	if (jint(t, "counted", &counted))
 		fprintf(out, " (%lld counted towards the threshold)", counted);
 	fputc('\n', out);
 	put_key(out, "signatories");
-	put_int(out, t, "signatories");
+	render_int(out, t, "signatories");
 	fputc('\n', out);
 }
 
@@ -150,7 +150,7 @@ show_threshold(FILE *out, const json_t *t)
 	long long remaining;
 
 	put_key(out, "threshold");
-	put_int(out, t, "threshold");
+	render_int(out, t, "threshold");
 	if (reached == 1) {
 		fputs(": reached on ", out);
 		render_text(out, jstr(t, "threshold_date"));
@@ -227,9 +227,9 @@ show_outlook(FILE *out, const json_t *t)
 		fputs(",\n", out);
 		put_key(out, "");
 		fputs("at the pace of the last ", out);
-		put_int(out, proj, "window_months");
+		render_int(out, proj, "window_months");
 		fputs(" months (", out);
-		put_int(out, proj, "instruments_in_window");
+		render_int(out, proj, "instruments_in_window");
 		fprintf(out, " instrument%s),\n", jint(proj, "instruments_in_window", &n) &&
 		    n == 1 ? "" : "s");
 		put_key(out, "");
@@ -304,7 +304,7 @@ show_rule(FILE *out, const json_t *rule)
 		fputs("-\n", out);
 		return;
 	}
-	put_int(out, rule, "threshold");
+	render_int(out, rule, "threshold");
 	fputs(" instruments", out);
 	if (jstr(rule, "eif_delay") != NULL) {
 		fputs(", then ", out);

@@ -23,6 +23,8 @@ void render_history(FILE *out, const json_t *result, bool color);
 void render_event(FILE *out, const json_t *event, bool color);
 /* Writes s (NULL as "-") with control characters as '?': network text must not drive a terminal. */
 void render_text(FILE *out, const char *s);
+/* The integer member key of o, or "-" when it has none. */
+void render_int(FILE *out, const json_t *o, const char *key);
 /* Terminal columns of s as render_text prints it: one per character. */
 size_t render_text_width(const char *s);
 /* Writes many lines (the metrics text) as they are, but for control characters other than

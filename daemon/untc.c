@@ -1856,6 +1856,21 @@ xs_cap_start(struct xs *x, enum xs_use use, bool refs, int col)
 	x->ncaps++;
 }
 
+/* Counts one more node of the text being read: false when it is skipped, stopped, or
+ * now past UNTC_MAX_NODES (then cut and stopped), as the tree reader bounds a cell. */
+static bool
+xs_cap_counts(struct xs_cap *c)
+{
+	if (c->skip != 0 || c->stop)
+		return false;
+	if (++c->seen > UNTC_MAX_NODES) {
+		c->raw.cut = true;
+		c->stop = true;
+		return false;
+	}
+	return true;
+}
+
 /* A node that is not an element, at depth, for the texts being read. */
 static void
 xs_cap_node(struct xs_cap *c, enum xs_node type, const char *s, size_t n, int depth)
@@ -1875,13 +1890,8 @@ xs_cap_node(struct xs_cap *c, enum xs_node type, const char *s, size_t n, int de
 		if (c->rseen++ < UNTC_MAX_NODES && type == XT_TEXT)
 			refs_escaped(s, c->ref, &c->nref);
 	}
-	if (c->skip != 0 || c->stop)
+	if (!xs_cap_counts(c))
 		return;
-	if (++c->seen > UNTC_MAX_NODES) {
-		c->raw.cut = true;
-		c->stop = true;
-		return;
-	}
 	if (type == XT_ENTITY)
 		c->entity = c->stop = true;
 	else if (type == XT_TEXT || type == XT_CDATA)
@@ -1898,13 +1908,8 @@ xs_cap_open(struct xs_cap *c, unsigned cls, int depth)
 		if (c->rseen++ < UNTC_MAX_NODES && (cls & XF_NAME) == XN_SUP)
 			c->sup = depth;
 	}
-	if (c->skip != 0 || c->stop)
+	if (!xs_cap_counts(c))
 		return;
-	if (++c->seen > UNTC_MAX_NODES) {
-		c->raw.cut = true;
-		c->stop = true;
-		return;
-	}
 	if (cls & XF_SKIP)
 		c->skip = depth;
 	if (cls & XF_BREAK)
