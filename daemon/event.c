@@ -384,7 +384,7 @@ event_lone_rows(const struct snapshot *s, const struct snapshot *t, struct event
 	if ((out->v = calloc(s->n + 1, sizeof(*out->v))) == NULL)
 		return -1;
 	for (i = 0; i < s->n; i++)
-		if (snapshot_find(t, s->v[i].name) < 0)
+		if (snapshot_find_at(t, s->v[i].name, i) < 0)
 			out->v[out->n++] = i;
 	return 0;
 }
@@ -449,7 +449,7 @@ event_diff(struct event_list *l, const struct conf_treaty *ct, const struct snap
 		goto out;
 	}
 	for (i = 0; i < after->n; i++) {
-		j = snapshot_find(before, after->v[i].name);
+		j = snapshot_find_at(before, after->v[i].name, i);
 		if (j < 0 && (j = event_renamed(before, &gone, after, &added, &after->v[i])) >= 0) {
 			renamed[j] = true;
 			rc |= event_add(l, now, EV_PARTICIPANT_CHANGED, ct->id,
@@ -465,7 +465,7 @@ event_diff(struct event_list *l, const struct conf_treaty *ct, const struct snap
 	}
 	/* A row that disappears is a change too: the depositary rewrote history. */
 	for (i = 0; i < before->n; i++)
-		if (!renamed[i] && snapshot_find(after, before->v[i].name) < 0)
+		if (!renamed[i] && snapshot_find_at(after, before->v[i].name, i) < 0)
 			rc |= event_add(l, now, EV_PARTICIPANT_CHANGED, ct->id,
 			    json_pack("{s:s, s:o, s:n}", "participant", before->v[i].name,
 			    "before", event_row(&before->v[i], today), "after"),

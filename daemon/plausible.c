@@ -10,7 +10,7 @@ plausible_lost(const struct snapshot *committed, const struct snapshot *fresh)
 	size_t i, lost = 0;
 
 	for (i = 0; i < committed->n; i++)
-		if (snapshot_find(fresh, committed->v[i].name) < 0)
+		if (snapshot_find_at(fresh, committed->v[i].name, i) < 0)
 			lost++;
 	return lost;
 }

@@ -115,7 +115,7 @@ snapshot_date_withdrawals(struct snapshot *fresh, const struct snapshot *old, da
 
 		if (!p->withdrawn || p->withdrawal_from_page)
 			continue;
-		k = old != NULL ? snapshot_find(old, p->name) : -1;
+		k = old != NULL ? snapshot_find_at(old, p->name, i) : -1;
 		q = k >= 0 ? &old->v[k] : NULL;
 		if (q != NULL && q->withdrawn && q->withdrawal_date != DAY_NONE &&
 		    !q->withdrawal_from_page)
@@ -161,6 +161,14 @@ snapshot_find(const struct snapshot *s, const char *name)
 		if (strcmp(s->v[i].name, name) == 0)
 			return (long)i;
 	return -1;
+}
+
+long
+snapshot_find_at(const struct snapshot *s, const char *name, size_t hint)
+{
+	if (hint < s->n && strcmp(s->v[hint].name, name) == 0)
+		return (long)hint;
+	return snapshot_find(s, name);
 }
 
 static bool
@@ -243,96 +251,154 @@ snapshot_table_hash(const struct snapshot *s)
 	return h;
 }
 
-/* json_object_set_new that reports failure, including a NULL value. */
-static int
-snapshot_set(json_t *o, const char *key, json_t *v)
+/* A JSON string: '"', '\\' and control characters escaped as jansson does, a byte that is
+ * not part of well-formed UTF-8 written as U+FFFD (one bad name must not make a state
+ * file impossible to write). */
+static void
+snapshot_put_str(FILE *out, const char *s)
 {
-	if (v == NULL)
-		return -1;
-	return json_object_set_new(o, key, v);
-}
+	const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
+	size_t n;
 
-static json_t *
-snapshot_action_json(struct action a)
-{
-	json_t *o;
+	putc('"', out);
+	while (p < end) {
+		if (*p == '"' || *p == '\\') {
+			putc('\\', out);
+			putc(*p++, out);
+		} else if (*p < 0x20) {
+			const char *short_esc = *p == '\b' ? "\\b" : *p == '\f' ? "\\f" :
+			    *p == '\n' ? "\\n" : *p == '\r' ? "\\r" : *p == '\t' ? "\\t" : NULL;
 
-	if (a.date == DAY_NONE)
-		return json_null();
-	if ((o = json_object()) == NULL)
-		return NULL;
-	if (snapshot_set(o, "date", date_json(a.date)) == -1 ||
-	    snapshot_set(o, "kind", json_string(kind_name(a.kind))) == -1) {
-		json_decref(o);
-		return NULL;
+			if (short_esc != NULL)
+				fputs(short_esc, out);
+			else
+				fprintf(out, "\\u%04X", *p);
+			p++;
+		} else if ((n = utf8_seq_len(p, end)) > 0) {
+			fwrite(p, 1, n, out);
+			p += n;
+		} else {
+			fputs("\xEF\xBF\xBD", out);
+			p++;
+		}
 	}
-	return o;
+	putc('"', out);
 }
 
-/* Withdrawal date and notes, written only when there are some: older state files and
- * most rows have neither. */
-static int
-snapshot_extra_json(json_t *o, const struct participant *p)
+static void
+snapshot_put_text(FILE *out, const char *s)
 {
-	json_t *a;
+	if (s == NULL)
+		fputs("null", out);
+	else
+		snapshot_put_str(out, s);
+}
+
+static void
+snapshot_put_date(FILE *out, day_t day)
+{
+	char iso[DATE_ISO_LEN];
+
+	if (day == DAY_NONE)
+		fputs("null", out);
+	else
+		fprintf(out, "\"%s\"", date_format_iso(day, iso));
+}
+
+static void
+snapshot_put_action(FILE *out, struct action a)
+{
+	if (a.date == DAY_NONE) {
+		fputs("null", out);
+		return;
+	}
+	fputs("{\"date\":", out);
+	snapshot_put_date(out, a.date);
+	fprintf(out, ",\"kind\":\"%s\"}", kind_name(a.kind));
+}
+
+/* Withdrawal date and notes are written only when there are some: older state files and
+ * most rows have neither. */
+static void
+snapshot_put_participant(FILE *out, const struct participant *p)
+{
 	size_t k;
 
-	if (p->withdrawal_date != DAY_NONE &&
-	    (snapshot_set(o, "withdrawal_date", date_json(p->withdrawal_date)) == -1 ||
-	    snapshot_set(o, "withdrawal_from_page", json_boolean(p->withdrawal_from_page)) == -1))
-		return -1;
-	if (p->nnotes == 0)
-		return 0;
-	if (snapshot_set(o, "notes", a = json_array()) == -1)
-		return -1;
-	for (k = 0; k < p->nnotes; k++)
-		if (json_array_append_new(a, json_string(p->notes[k])) == -1)
-			return -1;
-	return 0;
+	fputs("{\"name\":", out);
+	snapshot_put_str(out, p->name);
+	fprintf(out, ",\"withdrawn\":%s,\"signature\":", p->withdrawn ? "true" : "false");
+	snapshot_put_action(out, p->signature);
+	fputs(",\"instrument\":", out);
+	snapshot_put_action(out, p->instrument);
+	if (p->withdrawal_date != DAY_NONE) {
+		fputs(",\"withdrawal_date\":", out);
+		snapshot_put_date(out, p->withdrawal_date);
+		fprintf(out, ",\"withdrawal_from_page\":%s",
+		    p->withdrawal_from_page ? "true" : "false");
+	}
+	if (p->nnotes > 0) {
+		fputs(",\"notes\":[", out);
+		for (k = 0; k < p->nnotes; k++) {
+			if (k > 0)
+				putc(',', out);
+			snapshot_put_str(out, p->notes[k]);
+		}
+		putc(']', out);
+	}
+	putc('}', out);
 }
 
-static json_t *
-snapshot_participant_json(const struct participant *p)
+/* Written straight to the stream, not built as a jansson tree first: a state file is
+ * written after every fetch, and a tree of some thousand nodes built to be printed once
+ * and freed was the largest part of a commit's CPU outside the kernel. */
+int
+snapshot_write_json(FILE *out, const struct snapshot *s)
 {
-	json_t *o;
+	size_t i;
 
-	if ((o = json_object()) == NULL)
-		return NULL;
-	if (snapshot_set(o, "name", json_string(p->name)) == -1 ||
-	    snapshot_set(o, "withdrawn", json_boolean(p->withdrawn)) == -1 ||
-	    snapshot_set(o, "signature", snapshot_action_json(p->signature)) == -1 ||
-	    snapshot_set(o, "instrument", snapshot_action_json(p->instrument)) == -1 ||
-	    snapshot_extra_json(o, p) == -1) {
-		json_decref(o);
-		return NULL;
+	fputs("{\"participants\":[", out);
+	for (i = 0; i < s->n; i++) {
+		if (i > 0)
+			putc(',', out);
+		snapshot_put_participant(out, &s->v[i]);
 	}
-	return o;
+	fputs("],\"stated_parties\":", out);
+	if (s->stated_parties >= 0)
+		fprintf(out, "%d", s->stated_parties);
+	else
+		fputs("null", out);
+	fputs(",\"stated_signatories\":", out);
+	if (s->stated_signatories >= 0)
+		fprintf(out, "%d", s->stated_signatories);
+	else
+		fputs("null", out);
+	fputs(",\"stated_eif\":", out);
+	snapshot_put_text(out, s->stated_eif);
+	fputs(",\"stated_eif_date\":", out);
+	snapshot_put_date(out, s->stated_eif_date);
+	fputs(",\"status_as_at\":", out);
+	snapshot_put_text(out, s->status_as_at);
+	putc('}', out);
+	return ferror(out) ? -1 : 0;
 }
 
 json_t *
 snapshot_to_json(const struct snapshot *s)
 {
-	json_t *o, *a;
-	size_t i;
+	char *text = NULL;
+	size_t len = 0;
+	json_t *j = NULL;
+	FILE *f = open_memstream(&text, &len);
 
-	if ((o = json_object()) == NULL)
+	int rc;
+
+	if (f == NULL)
 		return NULL;
-	if ((a = json_array()) == NULL || json_object_set_new(o, "participants", a) == -1)
-		goto fail;
-	for (i = 0; i < s->n; i++)
-		if (json_array_append_new(a, snapshot_participant_json(&s->v[i])) == -1)
-			goto fail;
-	if (snapshot_set(o, "stated_parties", count_json(s->stated_parties)) == -1 ||
-	    snapshot_set(o, "stated_signatories",
-	    count_json(s->stated_signatories)) == -1 ||
-	    snapshot_set(o, "stated_eif", text_json(s->stated_eif)) == -1 ||
-	    snapshot_set(o, "stated_eif_date", date_json(s->stated_eif_date)) == -1 ||
-	    snapshot_set(o, "status_as_at", text_json(s->status_as_at)) == -1)
-		goto fail;
-	return o;
-fail:
-	json_decref(o);
-	return NULL;
+	rc = snapshot_write_json(f, s);
+	if (fclose(f) == 0 && rc == 0)
+		j = json_loadb(text, len, 0, NULL);
+	free(text);
+	return j;
 }
 
 /* Writes "WHERE: what" into err; always returns -1 for the caller to pass on. */

@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "date.h"
 
@@ -86,13 +87,18 @@ void snapshot_date_withdrawals(struct snapshot *fresh, const struct snapshot *ol
 void snapshot_free(struct snapshot *s);
 /* Index of the participant of that name, or -1. */
 long snapshot_find(const struct snapshot *s, const char *name);
+/* The same, trying row hint first: two fetches of one page list their rows in the same
+ * order, so comparing them row by row costs one comparison per row, not a search. */
+long snapshot_find_at(const struct snapshot *s, const char *name, size_t hint);
 /* True when both record the same participants, in the same order, with the same cells
  * and withdrawal dates (footnote texts aside: they are commentary, not the table). */
 bool snapshot_same_table(const struct snapshot *a, const struct snapshot *b);
 /* A stable 64-bit hash of the table, for recognising the same content across fetches. */
 uint64_t snapshot_table_hash(const struct snapshot *s);
 
-/* The JSON form kept in the state file. */
+/* Writes the JSON form kept in the state file to out; 0, or -1 when the stream failed. */
+int snapshot_write_json(FILE *out, const struct snapshot *s);
+/* The same form as a jansson value; NULL on out-of-memory. */
 json_t *snapshot_to_json(const struct snapshot *s);
 /* Validates and converts the JSON form; NULL with a message in err on any defect. */
 struct snapshot *snapshot_from_json(const json_t *j, char *err, size_t errlen);

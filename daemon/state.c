@@ -61,27 +61,59 @@ state_meta_json(const struct source_meta *m)
 	    "last_event_id", (json_int_t)m->last_event_id);
 }
 
+/* The state file's text, written into one buffer: the snapshot straight from its
+ * table (snapshot_write_json), the small parts through jansson. */
+static char *
+state_text(const char *id, const struct snapshot *snap, const struct source_meta *m,
+    const json_t *outbox, size_t *len)
+{
+	json_t *source = state_meta_json(m), *tid = json_string(id);
+	char *text = NULL;
+	FILE *f;
+	int rc = -1;
+
+	if (source != NULL && tid != NULL && (f = open_memstream(&text, len)) != NULL) {
+		fprintf(f, "{\"version\":%d,\"treaty\":", STATE_VERSION);
+		rc = json_dumpf(tid, f, JSON_COMPACT | JSON_ENCODE_ANY);
+		fputs(",\"source\":", f);
+		rc |= json_dumpf(source, f, JSON_COMPACT);
+		fputs(",\"snapshot\":", f);
+		if (snap != NULL)
+			rc |= snapshot_write_json(f, snap);
+		else
+			fputs("null", f);
+		fputs(",\"outbox\":", f);
+		rc |= outbox != NULL ? json_dumpf(outbox, f, JSON_COMPACT) : (fputs("[]", f), 0);
+		putc('}', f);
+		if (ferror(f))
+			rc = -1;
+		if (fclose(f) != 0)
+			rc = -1;
+	}
+	json_decref(source);
+	json_decref(tid);
+	if (rc != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
 int
 state_save(const char *dir, const char *id, const struct snapshot *snap,
     const struct source_meta *m, const json_t *outbox, char *err, size_t errlen)
 {
 	char name[256];
-	json_t *root;
 	char *text;
+	size_t len;
 	int rc;
 
-	root = json_pack("{s:i, s:s, s:o, s:o, s:o}", "version", STATE_VERSION, "treaty", id,
-	    "source", state_meta_json(m),
-	    "snapshot", snap ? snapshot_to_json(snap) : json_null(),
-	    "outbox", outbox ? json_incref((json_t *)outbox) : json_array());
-	if (root == NULL || (text = json_dumps(root, JSON_COMPACT)) == NULL) {
-		json_decref(root);
+	if ((text = state_text(id, snap, m, outbox, &len)) == NULL) {
 		snprintf(err, errlen, "%s: cannot encode state", id);
 		return -1;
 	}
-	json_decref(root);
 	snprintf(name, sizeof(name), "%s.json", id);
-	rc = atomicfile_write(dir, name, text, strlen(text), err, errlen);
+	rc = atomicfile_write(dir, name, text, len, err, errlen);
 	free(text);
 	return rc;
 }

@@ -96,6 +96,11 @@ test_add_and_find(void **state)
 	assert_int_equal(snapshot_find(s, "Montenegro"), 3);
 	assert_int_equal(snapshot_find(s, "albania"), -1);
 	assert_int_equal(snapshot_find(s, "Nowhere"), -1);
+	/* The hint is tried first, and a wrong or past-the-end hint still finds the row. */
+	assert_int_equal(snapshot_find_at(s, "El Salvador", 2), 2);
+	assert_int_equal(snapshot_find_at(s, "El Salvador", 0), 2);
+	assert_int_equal(snapshot_find_at(s, "Montenegro", 99), 3);
+	assert_int_equal(snapshot_find_at(s, "Nowhere", 1), -1);
 	assert_true(s->v[3].withdrawn);
 	assert_int_equal(s->v[2].instrument.kind, KIND_RATIFICATION);
 	/* The snapshot keeps its own copy of the name. */
@@ -437,6 +442,39 @@ test_note_bytes_capped(void **state)
 	snapshot_free(s);
 }
 
+/* The state file is written straight from the table: quotes, backslashes and control
+ * characters escaped, other UTF-8 kept, and a byte that is not UTF-8 written as U+FFFD
+ * so that the file can still be written and read back. */
+static void
+test_json_text_escapes(void **state)
+{
+	struct snapshot *s = snapshot_new(), *t;
+	char *text = NULL, err[256] = "";
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	json_t *j;
+
+	assert_int_equal(snapshot_add(s, "Say \"no\" \\ \x01\n\tS\xC3\xA3o \xFF", false, none,
+	    none), 0);
+	assert_int_equal(snapshot_add_note(s, 0, "note\r\f\b\x1F"), 0);
+	assert_int_equal(snapshot_write_json(f, s), 0);
+	assert_int_equal(fclose(f), 0);
+	assert_string_equal(text,
+	    "{\"participants\":[{\"name\":\"Say \\\"no\\\" \\\\ \\u0001\\n\\tS\xC3\xA3o \xEF\xBF\xBD\","
+	    "\"withdrawn\":false,\"signature\":null,\"instrument\":null,"
+	    "\"notes\":[\"note\\r\\f\\b\\u001F\"]}],"
+	    "\"stated_parties\":null,\"stated_signatories\":null,\"stated_eif\":null,"
+	    "\"stated_eif_date\":null,\"status_as_at\":null}");
+	assert_non_null(j = json_loadb(text, len, 0, NULL));
+	assert_non_null(t = snapshot_from_json(j, err, sizeof(err)));
+	assert_string_equal(t->v[0].name, "Say \"no\" \\ \x01\n\tS\xC3\xA3o \xEF\xBF\xBD");
+	assert_string_equal(t->v[0].notes[0], "note\r\f\b\x1F");
+	json_decref(j);
+	free(text);
+	snapshot_free(s);
+	snapshot_free(t);
+}
+
 int
 main(void)
 {
@@ -449,6 +487,7 @@ main(void)
 		cmocka_unit_test(test_hash_is_fixed),
 		cmocka_unit_test(test_json_form),
 		cmocka_unit_test(test_json_round_trip),
+		cmocka_unit_test(test_json_text_escapes),
 		cmocka_unit_test(test_from_json_names_each_defect),
 		cmocka_unit_test(test_from_json_rejects_shapes),
 		cmocka_unit_test(test_from_json_rejects_too_many),
