@@ -83,15 +83,15 @@ status_source(const struct treaty *t)
 	    "error", text_json(t->meta.error));
 }
 
-/* The figures of the evaluation, or nulls when there is no snapshot at all. */
+/* The figures of the evaluation res of t's snapshot, or nulls when there is no snapshot
+ * at all (res NULL). */
 static int
-status_figures(json_t *o, const struct treaty *t, day_t as_of)
+status_figures(json_t *o, const struct treaty *t, const struct rule_result *res)
 {
-	struct rule_result res;
 	json_t *names, *missing;
 	size_t i;
 
-	if (t->snap == NULL) {
+	if (res == NULL) {
 		json_t *nulls = json_pack("{s:n, s:n, s:n, s:n, s:b, s:n, s:[], s:n, s:b, s:[], "
 		    "s:n}", "parties", "counted", "signatories", "remaining", "threshold_reached", 0,
 		    "threshold_date", "threshold_participants", "entry_into_force", "in_force", 0,
@@ -101,26 +101,23 @@ status_figures(json_t *o, const struct treaty *t, day_t as_of)
 		json_decref(nulls);
 		return rc;
 	}
-	if (treaty_eval(t, t->snap, as_of, &res) < 0)
-		return -1;
 	missing = json_array();
-	for (i = 0; i < res.nrequired_missing; i++)
-		json_array_append_new(missing, json_string(res.required_missing[i]));
+	for (i = 0; i < res->nrequired_missing; i++)
+		json_array_append_new(missing, json_string(res->required_missing[i]));
 	json_object_set_new(o, "required_missing", missing);
-	json_object_set_new(o, "rule_date", date_json(res.rule_date));
+	json_object_set_new(o, "rule_date", date_json(res->rule_date));
 	names = json_array();
-	for (i = 0; i < res.nthreshold; i++)
-		json_array_append_new(names, json_string(t->snap->v[res.threshold_idx[i]].name));
-	json_object_set_new(o, "parties", json_integer(res.parties));
-	json_object_set_new(o, "counted", json_integer(res.counted));
-	json_object_set_new(o, "signatories", json_integer(res.signatories));
-	json_object_set_new(o, "remaining", json_integer(res.remaining));
-	json_object_set_new(o, "threshold_reached", json_boolean(res.threshold_reached));
-	json_object_set_new(o, "threshold_date", date_json(res.threshold_date));
+	for (i = 0; i < res->nthreshold; i++)
+		json_array_append_new(names, json_string(t->snap->v[res->threshold_idx[i]].name));
+	json_object_set_new(o, "parties", json_integer(res->parties));
+	json_object_set_new(o, "counted", json_integer(res->counted));
+	json_object_set_new(o, "signatories", json_integer(res->signatories));
+	json_object_set_new(o, "remaining", json_integer(res->remaining));
+	json_object_set_new(o, "threshold_reached", json_boolean(res->threshold_reached));
+	json_object_set_new(o, "threshold_date", date_json(res->threshold_date));
 	json_object_set_new(o, "threshold_participants", names);
-	json_object_set_new(o, "entry_into_force", date_json(res.entry_into_force));
-	json_object_set_new(o, "in_force", json_boolean(res.in_force));
-	rule_result_clear(&res);
+	json_object_set_new(o, "entry_into_force", date_json(res->entry_into_force));
+	json_object_set_new(o, "in_force", json_boolean(res->in_force));
 	return 0;
 }
 
@@ -155,44 +152,48 @@ status_projection(const struct rule *r, const struct snapshot *s, day_t as_of,
  * The page's stated counts describe the page's own day: they are compared with the
  * table only in the current view (as_of today), never in a view of another date. */
 static void
-status_outlook(json_t *o, const struct treaty *t, day_t as_of)
+status_outlook(json_t *o, const struct treaty *t, day_t as_of, const struct rule_result *res)
 {
 	const struct rule *r = &t->conf->rule;
 	json_t *disc = json_array();
-	struct rule_result res;
 
-	if (t->snap == NULL || treaty_eval(t, t->snap, as_of, &res) < 0) {
+	if (res == NULL) {
 		json_object_set_new(o, "earliest_entry_into_force", json_null());
 		json_object_set_new(o, "projection", json_null());
 		json_object_set_new(o, "discrepancies", disc);
 		return;
 	}
-	json_object_set_new(o, "earliest_entry_into_force", res.threshold_reached ?
+	json_object_set_new(o, "earliest_entry_into_force", res->threshold_reached ?
 	    json_null() : date_json(treaty_earliest(t, as_of)));
-	json_object_set_new(o, "projection", status_projection(r, t->snap, as_of, &res));
+	json_object_set_new(o, "projection", status_projection(r, t->snap, as_of, res));
 	if (as_of == core_today(t->core, time(NULL)))
-		plausible_discrepancies(t->snap, &res, disc);
+		plausible_discrepancies(t->snap, res, disc);
 	json_object_set_new(o, "discrepancies", disc);
-	rule_result_clear(&res);
 }
 
 json_t *
 status_treaty(const struct treaty *t, day_t as_of)
 {
 	const struct conf_treaty *ct = t->conf;
+	struct rule_result res;
 	json_t *o;
 
+	/* One evaluation serves the outlook and the figures. */
+	if (t->snap != NULL && treaty_eval(t, t->snap, as_of, &res) < 0)
+		return NULL;
 	o = json_pack("{s:s, s:s, s:s, s:o, s:i, s:o, s:I}", "id", ct->id, "title", ct->title,
 	    "url", ct->url, "as_of", date_json(as_of), "threshold", ct->rule.threshold,
 	    "rule", status_rule(&ct->rule), "interval", (json_int_t)ct->interval);
-	if (o == NULL)
-		return NULL;
-	status_outlook(o, t, as_of);
-	if (status_figures(o, t, as_of) < 0 ||
-	    json_object_set_new(o, "source", status_source(t)) < 0) {
-		json_decref(o);
-		return NULL;
+	if (o != NULL) {
+		status_outlook(o, t, as_of, t->snap != NULL ? &res : NULL);
+		if (status_figures(o, t, t->snap != NULL ? &res : NULL) < 0 ||
+		    json_object_set_new(o, "source", status_source(t)) < 0) {
+			json_decref(o);
+			o = NULL;
+		}
 	}
+	if (t->snap != NULL)
+		rule_result_clear(&res);
 	return o;
 }
 
