@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "conf.h"
+#include "helpers.h"
 
 #define MINIMAL "[treaty IV-13]\nurl = https://treaties.un.org/x\nthreshold = 20\n"
 #define ALL_KINDS ((1u << KIND_RATIFICATION) | (1u << KIND_ACCESSION) | \
@@ -87,18 +88,27 @@ has_error(const struct conf *c, int line, const char *prefix)
 	return has_message(c, want);
 }
 
-/* Loads text expecting failure with exactly one message, at line, starting with prefix. */
+/* Whether loading text fails with exactly one message, at line, starting with prefix;
+ * when not, the messages are printed. */
+static bool
+one_error(const char *text, int line, const char *prefix)
+{
+	struct conf c;
+	int r = load(text, &c);
+	bool ok = has_error(&c, line, prefix);
+
+	if (ok && (r != -1 || c.nerrors != 1)) {
+		print_errors(&c);
+		ok = false;
+	}
+	conf_free(&c);
+	return ok;
+}
+
 static void
 assert_one_error(const char *text, int line, const char *prefix)
 {
-	struct conf c;
-
-	assert_int_equal(load(text, &c), -1);
-	assert_true(has_error(&c, line, prefix));
-	if (c.nerrors != 1)
-		print_errors(&c);
-	assert_int_equal(c.nerrors, 1);
-	conf_free(&c);
+	assert_true(one_error(text, line, prefix));
 }
 
 static void
@@ -112,10 +122,65 @@ assert_loads(const char *text, struct conf *c)
 	assert_int_equal(c->nerrors, 0);
 }
 
+/* What a [treaty] section is to give, every field; exclude ends with NULL. */
+struct treaty_want {
+	const char *title, *url;
+	enum untc_format format;
+	int threshold, delay_months, delay_days;
+	enum rule_align align;
+	unsigned count_mask;
+	const char *exclude[3];
+	double interval;
+	int approaching;
+	int line;
+};
+
+/* One field of [treaty id] against what it should be. */
+static void
+same_text(const char *id, const char *field, const char *got, const char *want)
+{
+	if (got == NULL || strcmp(got, want) != 0)
+		fail_msg("[treaty %s] %s: \"%s\", not \"%s\"", id, field,
+		    got != NULL ? got : "(null)", want);
+}
+
+static void
+same_number(const char *id, const char *field, double got, double want)
+{
+	if (got != want)
+		fail_msg("[treaty %s] %s: %g, not %g", id, field, got, want);
+}
+
+/* c has [treaty id] and it is want in every field. */
+static void
+assert_treaty(const struct conf *c, const char *id, const struct treaty_want *want)
+{
+	const struct conf_treaty *t = conf_treaty_find(c, id);
+	const struct rule *r;
+	size_t n;
+
+	if (t == NULL)
+		fail_msg("no [treaty %s]", id);
+	r = &t->rule;
+	same_text(id, "title", t->title, want->title);
+	same_text(id, "url", t->url, want->url);
+	same_number(id, "format", t->format, want->format);
+	same_number(id, "threshold", r->threshold, want->threshold);
+	same_number(id, "eif_delay months", r->delay_months, want->delay_months);
+	same_number(id, "eif_delay days", r->delay_days, want->delay_days);
+	same_number(id, "eif_align", r->align, want->align);
+	same_number(id, "count", r->count_mask, want->count_mask);
+	for (n = 0; want->exclude[n] != NULL; n++)
+		same_text(id, "exclude", n < r->nexclude ? r->exclude[n] : NULL, want->exclude[n]);
+	same_number(id, "excluded", r->nexclude, n);
+	same_number(id, "interval", t->interval, want->interval);
+	same_number(id, "approaching", t->approaching, want->approaching);
+	same_number(id, "line", t->line, want->line);
+}
+
 static void
 test_defaults(void **state)
 {
-	const struct conf_treaty *t;
 	struct conf c;
 
 	unsetenv("STATE_DIRECTORY");
@@ -137,21 +202,12 @@ test_defaults(void **state)
 	assert_true(c.host_spacing == 1);
 	assert_int_equal(c.ntreaties, 1);
 	assert_int_equal(c.nalerts, 0);
-	t = conf_treaty_find(&c, "IV-13");
-	assert_non_null(t);
 	assert_null(conf_treaty_find(&c, "IV-14"));
-	assert_string_equal(t->title, "IV-13");
-	assert_string_equal(t->url, "https://treaties.un.org/x");
-	assert_int_equal(t->format, UNTC_AUTO);
-	assert_int_equal(t->rule.threshold, 20);
-	assert_int_equal(t->rule.delay_months, 0);
-	assert_int_equal(t->rule.delay_days, 0);
-	assert_int_equal(t->rule.align, RULE_ALIGN_NONE);
-	assert_int_equal(t->rule.count_mask, ALL_KINDS);
-	assert_int_equal(t->rule.nexclude, 0);
-	assert_true(t->interval == 6 * 3600);
-	assert_int_equal(t->approaching, 0);
-	assert_int_equal(t->line, 1);
+	/* No delay, no alignment, every kind counted, nothing excluded. */
+	assert_treaty(&c, "IV-13", &(const struct treaty_want){
+		.title = "IV-13", .url = "https://treaties.un.org/x", .format = UNTC_AUTO,
+		.threshold = 20, .align = RULE_ALIGN_NONE, .count_mask = ALL_KINDS,
+		.interval = 6 * 3600, .line = 1 });
 	conf_free(&c);
 }
 
@@ -214,7 +270,6 @@ static const char every_key[] =
 static void
 test_every_key(void **state)
 {
-	const struct conf_treaty *t;
 	const struct conf_alert *a;
 	struct conf c;
 
@@ -235,32 +290,18 @@ test_every_key(void **state)
 	assert_true(c.host_spacing == 3);
 
 	assert_int_equal(c.ntreaties, 2);
-	t = conf_treaty_find(&c, "IV-13");
-	assert_non_null(t);
-	assert_string_equal(t->title, "Migrant Workers");
-	assert_string_equal(t->url, "http://127.0.0.1:8080/page?a=1#frag");
-	assert_int_equal(t->format, UNTC_XML);
-	assert_int_equal(t->rule.threshold, 20);
-	assert_int_equal(t->rule.delay_months, 3);
-	assert_int_equal(t->rule.delay_days, 0);
-	assert_int_equal(t->rule.align, RULE_ALIGN_NEXT_MONTH);
-	assert_int_equal(t->rule.count_mask, (1u << KIND_RATIFICATION) |
-	    (1u << KIND_ACCESSION) | (1u << KIND_SUCCESSION));
-	assert_int_equal(t->rule.nexclude, 2);
-	assert_string_equal(t->rule.exclude[0], "European Union");
-	assert_string_equal(t->rule.exclude[1], "Korea, Republic of");
-	assert_true(t->interval == 3600);
-	assert_int_equal(t->approaching, 3);
-	assert_int_equal(t->line, 20);
-
-	t = conf_treaty_find(&c, "XXVII-7.d");
-	assert_non_null(t);
-	assert_string_equal(t->title, "XXVII-7.d");
-	assert_int_equal(t->format, UNTC_HTML);
-	assert_int_equal(t->rule.threshold, 55);
-	assert_int_equal(t->rule.delay_months, 1);
-	assert_int_equal(t->rule.delay_days, 15);
-	assert_true(t->interval == 7200);
+	assert_treaty(&c, "IV-13", &(const struct treaty_want){
+		.title = "Migrant Workers", .url = "http://127.0.0.1:8080/page?a=1#frag",
+		.format = UNTC_XML, .threshold = 20, .delay_months = 3,
+		.align = RULE_ALIGN_NEXT_MONTH, .count_mask = (1u << KIND_RATIFICATION) |
+		    (1u << KIND_ACCESSION) | (1u << KIND_SUCCESSION),
+		.exclude = { "European Union", "Korea, Republic of" },
+		.interval = 3600, .approaching = 3, .line = 20 });
+	/* What the section leaves out comes from [ratd] or the defaults. */
+	assert_treaty(&c, "XXVII-7.d", &(const struct treaty_want){
+		.title = "XXVII-7.d", .url = "https://example.org/t", .format = UNTC_HTML,
+		.threshold = 55, .delay_months = 1, .delay_days = 15, .align = RULE_ALIGN_NONE,
+		.count_mask = ALL_KINDS, .interval = 7200, .line = 33 });
 
 	assert_int_equal(c.nalerts, 3);
 	a = &c.alerts[0];
@@ -305,44 +346,65 @@ test_interval_resolved_after_file(void **state)
 	conf_free(&c);
 }
 
+/* A text and the value it reads as; the texts to refuse are listed apart. */
+struct unit_case {
+	const char *text;
+	double value;
+};
+
+/* parse reads each good text as its value and refuses each bad one; what names the
+ * parser in messages. */
+static void
+assert_units(const char *what, int (*parse)(const char *, double *),
+    const struct unit_case *good, size_t ngood, const char *const *bad, size_t nbad)
+{
+	double v;
+	size_t i;
+
+	for (i = 0; i < ngood; i++)
+		if (parse(good[i].text, &v) != 0 || v != good[i].value)
+			fail_msg("%s '%s' is not read as %.0f", what, good[i].text, good[i].value);
+	for (i = 0; i < nbad; i++)
+		if (parse(bad[i], &v) != -1)
+			fail_msg("%s '%s' is not refused", what, bad[i]);
+}
+
 static void
 test_durations(void **state)
 {
-	static const struct {
-		const char *text;
-		double value;
-	} good[] = {
+	static const struct unit_case good[] = {
 		{ "90s", 90 },
 		{ "15m", 900 },
 		{ "6h", 21600 },
 		{ "2d", 172800 },
 		{ "3600", 3600 },
 		{ "0", 0 },
+		{ "2147483647", 2147483647 },
 	};
 	static const char *const bad[] = {
 		"", "s", "-5", "+5", "1.5h", "6H", "6 h", "6hh", "6w", "abc",
 		"2147483648", "99999999999999999999999", "24856d",
 	};
-	double d;
-	size_t i;
 
-	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		assert_int_equal(conf_parse_duration(good[i].text, &d), 0);
-		assert_true(d == good[i].value);
-	}
-	assert_int_equal(conf_parse_duration("2147483647", &d), 0);
+	assert_units("duration", conf_parse_duration, good, sizeof(good) / sizeof(good[0]),
+	    bad, sizeof(bad) / sizeof(bad[0]));
+}
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(conf_parse_duration(bad[i], &d), -1);
+/* conf_parse_size as assert_units calls parsers: every good size is exact in a double. */
+static int
+parse_size(const char *text, double *value)
+{
+	size_t n = 0;
+	int r = conf_parse_size(text, &n);
+
+	*value = (double)n;
+	return r;
 }
 
 static void
 test_sizes(void **state)
 {
-	static const struct {
-		const char *text;
-		size_t value;
-	} good[] = {
+	static const struct unit_case good[] = {
 		{ "4096", 4096 },
 		{ "512K", 512 * 1024 },
 		{ "16M", 16 * 1024 * 1024 },
@@ -353,15 +415,9 @@ test_sizes(void **state)
 		"", "M", "-1", "1.5M", "16MB", "16 M", "1T", "99999999999999999999999",
 		"18014398509481984G",
 	};
-	size_t n, i;
 
-	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		assert_int_equal(conf_parse_size(good[i].text, &n), 0);
-		assert_int_equal(n, good[i].value);
-	}
-
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(conf_parse_size(bad[i], &n), -1);
+	assert_units("size", parse_size, good, sizeof(good) / sizeof(good[0]),
+	    bad, sizeof(bad) / sizeof(bad[0]));
 }
 
 /* eif_delay in each accepted form. */
@@ -691,6 +747,17 @@ test_error_cap(void **state)
 	conf_free(&c);
 }
 
+/* A title that is not text (what says how) makes one error, at its line. */
+static void
+assert_bad_title(const char *what, const char *value, const char *message)
+{
+	char text[256];
+
+	snprintf(text, sizeof(text), MINIMAL "title = %s\n", value);
+	if (!one_error(text, 4, message))
+		fail_msg("a title with %s: not the one error \"%s\"", what, message);
+}
+
 static void
 test_text_checks(void **state)
 {
@@ -717,12 +784,11 @@ test_text_checks(void **state)
 	assert_int_equal(c.nerrors, 1);
 	conf_free(&c);
 
-	assert_one_error(MINIMAL "title = T\xfcrkiye\n", 4,
-	    "not valid UTF-8: save the file as UTF-8");
-	assert_one_error(MINIMAL "title = \xc0\xaf\n", 4, "not valid UTF-8");
-	assert_one_error(MINIMAL "title = \xed\xa0\x80\n", 4, "not valid UTF-8");
-	assert_one_error(MINIMAL "title = a\x1b[31m\n", 4, "control character 0x1b: remove it");
-	assert_one_error(MINIMAL "title = a\rb\n", 4, "control character 0x0d");
+	assert_bad_title("Latin-1", "T\xfcrkiye", "not valid UTF-8: save the file as UTF-8");
+	assert_bad_title("an overlong '/'", "\xc0\xaf", "not valid UTF-8");
+	assert_bad_title("a surrogate", "\xed\xa0\x80", "not valid UTF-8");
+	assert_bad_title("an escape", "a\x1b[31m", "control character 0x1b: remove it");
+	assert_bad_title("a carriage return", "a\rb", "control character 0x0d");
 
 	n = CONF_MAX_LINE + 200;
 	big = malloc(n);
@@ -754,35 +820,35 @@ test_missing_file(void **state)
 	conf_free(&c);
 }
 
+/* systemd's STATE_DIRECTORY (the first of its list) stands in for the default
+ * state_dir; the key wins over it. */
 static void
 test_state_directory(void **state)
 {
+	static const struct {
+		const char *env;        /* NULL: unset */
+		const char *text;
+		const char *state_dir;
+	} cases[] = {
+		{ "/var/lib/ratd-unit", MINIMAL, "/var/lib/ratd-unit" },
+		{ "/var/lib/first:/var/lib/second", MINIMAL, "/var/lib/first" },
+		{ "/var/lib/first:/var/lib/second", "[ratd]\nstate_dir = /srv/explicit\n" MINIMAL,
+		    "/srv/explicit" },
+		{ "", MINIMAL, "/var/lib/ratd" },
+		{ NULL, MINIMAL, "/var/lib/ratd" },
+	};
 	struct conf c;
+	size_t i;
 
-	setenv("STATE_DIRECTORY", "/var/lib/ratd-unit", 1);
-	assert_loads(MINIMAL, &c);
-	assert_string_equal(c.state_dir, "/var/lib/ratd-unit");
-	conf_free(&c);
-
-	setenv("STATE_DIRECTORY", "/var/lib/first:/var/lib/second", 1);
-	assert_loads(MINIMAL, &c);
-	assert_string_equal(c.state_dir, "/var/lib/first");
-	conf_free(&c);
-
-	/* The key wins over the environment. */
-	assert_loads("[ratd]\nstate_dir = /srv/explicit\n" MINIMAL, &c);
-	assert_string_equal(c.state_dir, "/srv/explicit");
-	conf_free(&c);
-
-	setenv("STATE_DIRECTORY", "", 1);
-	assert_loads(MINIMAL, &c);
-	assert_string_equal(c.state_dir, "/var/lib/ratd");
-	conf_free(&c);
-
-	unsetenv("STATE_DIRECTORY");
-	assert_loads(MINIMAL, &c);
-	assert_string_equal(c.state_dir, "/var/lib/ratd");
-	conf_free(&c);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		helpers_setenv("STATE_DIRECTORY", cases[i].env);
+		assert_loads(cases[i].text, &c);
+		if (strcmp(c.state_dir, cases[i].state_dir) != 0)
+			fail_msg("STATE_DIRECTORY=%s, case %zu: state_dir %s, not %s",
+			    cases[i].env != NULL ? cases[i].env : "(unset)", i, c.state_dir,
+			    cases[i].state_dir);
+		conf_free(&c);
+	}
 }
 
 static void

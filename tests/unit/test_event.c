@@ -93,6 +93,42 @@ diff(struct event_list *l, const struct conf_treaty *ct, const struct snapshot *
 	assert_int_equal(event_diff(l, ct, before, after, D(today), DAY_NONE, at(today)), 0);
 }
 
+/* One commit: the tables before and after it, the treaty's configuration, and the list
+ * the events go to. */
+struct commit {
+	struct conf_treaty ct;
+	struct snapshot *before, *after;
+	struct event_list l;
+};
+
+/* The events of committing c->after over c->before on today, in c->l (emptied first). */
+static void
+commit(struct commit *c, const char *today)
+{
+	event_list_clear(&c->l);
+	diff(&c->l, &c->ct, c->before, c->after, today);
+}
+
+static void
+commit_clear(struct commit *c)
+{
+	event_list_clear(&c->l);
+	helpers_snapshots_free(c->before, c->after, NULL);
+}
+
+/* A commit of the table r2 over the table r1, for five(approaching). */
+static void
+tables(struct commit *c, int approaching, const struct row *r1, size_t n1,
+    const struct row *r2, size_t n2)
+{
+	*c = (struct commit){ .ct = five(approaching) };
+	c->before = table(r1, n1);
+	c->after = table(r2, n2);
+}
+
+#define TABLES(c, approaching, r1, r2) tables((c), (approaching), \
+	(r1), sizeof(r1) / sizeof((r1)[0]), (r2), sizeof(r2) / sizeof((r2)[0]))
+
 static size_t
 count(const struct event_list *l, const char *type)
 {
@@ -162,18 +198,12 @@ assert_new_party(const json_t *ev, const char *who, const char *date, const char
 	assert_int_equal(json_object_size(d), 5);
 }
 
-/* The IV-13 pages of the eve and of the day the threshold was reached, the treaty's
- * configuration, and the list the events go to. */
-struct day {
-	struct conf_treaty ct;
-	struct snapshot *before, *after;
-	struct event_list l;
-};
-
+/* The commit of the IV-13 page of the day the threshold was reached over the page of
+ * its eve. */
 static int
 threshold_day_setup(void **state)
 {
-	struct day *d = calloc(1, sizeof(*d));
+	struct commit *d = calloc(1, sizeof(*d));
 
 	if (d == NULL)
 		return -1;
@@ -187,22 +217,19 @@ threshold_day_setup(void **state)
 static int
 threshold_day_teardown(void **state)
 {
-	struct day *d = *state;
-
-	event_list_clear(&d->l);
-	helpers_snapshots_free(d->before, d->after, NULL);
-	free(d);
+	commit_clear(*state);
+	free(*state);
 	return 0;
 }
 
 static void
 test_iv13_threshold_day(void **state)
 {
-	struct day *fx = *state;
+	struct commit *fx = *state;
 	const json_t *ev, *d, *who;
 	size_t i;
 
-	diff(&fx->l, &fx->ct, fx->before, fx->after, "2003-03-14");
+	commit(fx, "2003-03-14");
 	assert_int_equal(fx->l.n, 3);
 	assert_int_equal(count(&fx->l, EV_NEW_PARTY), 2);
 	assert_int_equal(count(&fx->l, EV_THRESHOLD_REACHED), 1);
@@ -239,7 +266,7 @@ test_iv13_threshold_day(void **state)
 static void
 test_threshold_of_a_protocol(void **state)
 {
-	struct day *fx = *state;
+	struct commit *fx = *state;
 	char conv[] = "IV-99";
 	const json_t *ev;
 
@@ -261,9 +288,9 @@ test_threshold_of_a_protocol(void **state)
 static void
 test_iv13_instruments_dated_tomorrow_are_not_yet_facts(void **state)
 {
-	struct day *fx = *state;
+	struct commit *fx = *state;
 
-	diff(&fx->l, &fx->ct, fx->before, fx->after, "2003-03-13");
+	commit(fx, "2003-03-13");
 	assert_int_equal(count(&fx->l, EV_NEW_PARTY), 0);
 	assert_int_equal(count(&fx->l, EV_THRESHOLD_REACHED), 0);
 	assert_int_equal(fx->l.n, 0);
@@ -297,29 +324,26 @@ test_new_signatory(void **state)
 		{ "Chile", false, "2020-02-03", NULL, KIND_NONE },
 		{ "Benin", false, "2020-02-04", NULL, KIND_NONE },
 	};
-	struct conf_treaty ct = five(3);
-	struct snapshot *before = TABLE(r1), *after = TABLE(r2);
-	struct event_list l = { 0 };
+	struct commit c;
 	const json_t *d;
 
-	diff(&l, &ct, before, after, "2020-03-01");
-	assert_int_equal(l.n, 2);
-	assert_int_equal(count(&l, EV_NEW_SIGNATORY), 2);
-	d = data(nth(&l, EV_NEW_SIGNATORY, 0));
+	TABLES(&c, 3, r1, r2);
+	commit(&c, "2020-03-01");
+	assert_int_equal(c.l.n, 2);
+	assert_int_equal(count(&c.l, EV_NEW_SIGNATORY), 2);
+	d = data(nth(&c.l, EV_NEW_SIGNATORY, 0));
 	assert_string_equal(str(d, "participant"), "Chile");
 	assert_string_equal(str(d, "date"), "2020-02-03");
 	assert_int_equal(json_object_size(d), 2);
-	d = data(nth(&l, EV_NEW_SIGNATORY, 1));
+	d = data(nth(&c.l, EV_NEW_SIGNATORY, 1));
 	assert_string_equal(str(d, "participant"), "Benin");
 	assert_string_equal(str(d, "date"), "2020-02-04");
-	event_list_clear(&l);
 
 	/* A signature dated after today is not yet a signature. */
-	diff(&l, &ct, before, after, "2020-02-03");
-	assert_int_equal(l.n, 1);
-	assert_string_equal(str(data(l.v[0]), "participant"), "Chile");
-	event_list_clear(&l);
-	helpers_snapshots_free(before, after, NULL);
+	commit(&c, "2020-02-03");
+	assert_int_equal(c.l.n, 1);
+	assert_string_equal(str(data(c.l.v[0]), "participant"), "Chile");
+	commit_clear(&c);
 }
 
 /* A table of n ratifications, the i-th by "State i" on 2020-01-(i+1). */
@@ -411,37 +435,34 @@ test_participant_withdrawn(void **state)
 		{ "Benin", true, "2020-01-11", "2020-03-01", KIND_RATIFICATION },
 		{ "Chile", true, "2020-01-12", "2020-02-12", KIND_RATIFICATION },
 	};
-	struct conf_treaty ct = five(3);
-	struct snapshot *before = TABLE(r1), *after = TABLE(r2);
-	struct event_list l = { 0 };
+	struct commit c;
 
-	diff(&l, &ct, before, after, "2020-12-31");
+	TABLES(&c, 3, r1, r2);
+	commit(&c, "2020-12-31");
 	/* Albania and Benin become bracketed (Benin with a new instrument); Chile already was. */
-	assert_int_equal(count(&l, EV_PARTICIPANT_WITHDRAWN), 2);
-	assert_int_equal(l.n, 2);
-	assert_string_equal(str(data(nth(&l, EV_PARTICIPANT_WITHDRAWN, 0)), "participant"),
+	assert_int_equal(count(&c.l, EV_PARTICIPANT_WITHDRAWN), 2);
+	assert_int_equal(c.l.n, 2);
+	assert_string_equal(str(data(nth(&c.l, EV_PARTICIPANT_WITHDRAWN, 0)), "participant"),
 	    "Albania");
-	assert_string_equal(str(data(nth(&l, EV_PARTICIPANT_WITHDRAWN, 1)), "participant"),
+	assert_string_equal(str(data(nth(&c.l, EV_PARTICIPANT_WITHDRAWN, 1)), "participant"),
 	    "Benin");
 	/* The participant and the date of effect, unknown here (null). */
-	assert_int_equal(json_object_size(data(l.v[0])), 2);
-	assert_true(json_is_null(json_object_get(data(l.v[0]), "withdrawal_date")));
-	assert_int_equal(count(&l, EV_NEW_PARTY), 0);
-	event_list_clear(&l);
+	assert_int_equal(json_object_size(data(c.l.v[0])), 2);
+	assert_true(json_is_null(json_object_get(data(c.l.v[0]), "withdrawal_date")));
+	assert_int_equal(count(&c.l, EV_NEW_PARTY), 0);
+	event_list_clear(&c.l);
 
 	/* Still withdrawn on the next commit: nothing. */
-	diff(&l, &ct, after, after, "2020-12-31");
-	assert_int_equal(l.n, 0);
-	event_list_clear(&l);
+	diff(&c.l, &c.ct, c.after, c.after, "2020-12-31");
+	assert_int_equal(c.l.n, 0);
 
 	/* A date the page gives (or the day ratd first saw the brackets) is in the event. */
-	after->v[0].withdrawal_date = date_from_ymd(2020, 11, 30);
-	after->v[0].withdrawal_from_page = true;
-	diff(&l, &ct, before, after, "2020-12-31");
-	assert_string_equal(str(data(nth(&l, EV_PARTICIPANT_WITHDRAWN, 0)), "withdrawal_date"),
+	c.after->v[0].withdrawal_date = date_from_ymd(2020, 11, 30);
+	c.after->v[0].withdrawal_from_page = true;
+	commit(&c, "2020-12-31");
+	assert_string_equal(str(data(nth(&c.l, EV_PARTICIPANT_WITHDRAWN, 0)), "withdrawal_date"),
 	    "2020-11-30");
-	event_list_clear(&l);
-	helpers_snapshots_free(before, after, NULL);
+	commit_clear(&c);
 }
 
 static const json_t *
@@ -453,6 +474,17 @@ instrument_of(const json_t *row)
 	ins = json_object_get(row, "instrument");
 	assert_true(json_is_object(ins));
 	return ins;
+}
+
+/* d, the data of a participant-changed event, is who's, whose instrument's field went
+ * from before to after. */
+static void
+assert_instrument_changed(const json_t *d, const char *who, const char *field,
+    const char *before, const char *after)
+{
+	assert_string_equal(str(d, "participant"), who);
+	assert_string_equal(str(instrument_of(json_object_get(d, "before")), field), before);
+	assert_string_equal(str(instrument_of(json_object_get(d, "after")), field), after);
 }
 
 static void
@@ -469,49 +501,39 @@ test_participant_changed(void **state)
 		{ "Benin", false, NULL, "2020-02-11", KIND_ACCESSION },
 		{ "Chile", false, "2020-01-15", NULL, KIND_NONE },
 	};
-	struct conf_treaty ct = five(0);
-	struct snapshot *before = TABLE(r1), *after = TABLE(r2);
-	struct event_list l = { 0 };
+	struct commit c;
 	const json_t *d;
 
-	diff(&l, &ct, before, after, "2020-12-31");
-	assert_int_equal(count(&l, EV_PARTICIPANT_CHANGED), 4);
-	assert_int_equal(l.n, 4);
+	TABLES(&c, 0, r1, r2);
+	commit(&c, "2020-12-31");
+	assert_int_equal(count(&c.l, EV_PARTICIPANT_CHANGED), 4);
+	assert_int_equal(c.l.n, 4);
 
 	/* Albania's deposit moved from the 10th to the 12th. */
-	d = data(nth(&l, EV_PARTICIPANT_CHANGED, 0));
-	assert_string_equal(str(d, "participant"), "Albania");
-	assert_string_equal(str(instrument_of(json_object_get(d, "before")), "date"),
-	    "2020-02-10");
-	assert_string_equal(str(instrument_of(json_object_get(d, "after")), "date"),
-	    "2020-02-12");
+	d = data(nth(&c.l, EV_PARTICIPANT_CHANGED, 0));
+	assert_instrument_changed(d, "Albania", "date", "2020-02-10", "2020-02-12");
 	assert_string_equal(str(json_object_get(d, "after"), "name"), "Albania");
 	assert_true(json_is_false(json_object_get(json_object_get(d, "after"), "withdrawn")));
 	assert_true(json_is_null(json_object_get(json_object_get(d, "after"), "signature")));
 	assert_int_equal(json_object_size(d), 3);
 
 	/* Benin's ratification became an accession. */
-	d = data(nth(&l, EV_PARTICIPANT_CHANGED, 1));
-	assert_string_equal(str(d, "participant"), "Benin");
-	assert_string_equal(str(instrument_of(json_object_get(d, "before")), "kind"),
-	    "ratification");
-	assert_string_equal(str(instrument_of(json_object_get(d, "after")), "kind"),
-	    "accession");
+	assert_instrument_changed(data(nth(&c.l, EV_PARTICIPANT_CHANGED, 1)), "Benin", "kind",
+	    "ratification", "accession");
 
 	/* Chile's signature moved. */
-	d = data(nth(&l, EV_PARTICIPANT_CHANGED, 2));
+	d = data(nth(&c.l, EV_PARTICIPANT_CHANGED, 2));
 	assert_string_equal(str(d, "participant"), "Chile");
 	assert_string_equal(str(json_object_get(json_object_get(d, "after"), "signature"),
 	    "date"), "2020-01-15");
 
 	/* Djibouti is no longer listed. */
-	d = data(nth(&l, EV_PARTICIPANT_CHANGED, 3));
+	d = data(nth(&c.l, EV_PARTICIPANT_CHANGED, 3));
 	assert_string_equal(str(d, "participant"), "Djibouti");
 	assert_string_equal(str(instrument_of(json_object_get(d, "before")), "kind"),
 	    "accession");
 	assert_true(json_is_null(json_object_get(d, "after")));
-	event_list_clear(&l);
-	helpers_snapshots_free(before, after, NULL);
+	commit_clear(&c);
 }
 
 /* The depositary renamed a participant: one change, not a vanished row and a new party. */
@@ -531,25 +553,25 @@ test_renamed_participant(void **state)
 		{ "Ruritania", false, "1999-01-13", "2004-09-27", KIND_RATIFICATION },
 		{ "T\xc3\xbcrkiye", false, "1999-01-13", "2004-09-27", KIND_RATIFICATION },
 	};
-	struct conf_treaty ct = five(0);
-	struct snapshot *before = TABLE(r1), *after = TABLE(r2), *ambiguous = TABLE(twins);
-	struct event_list l = { 0 };
+	struct snapshot *ambiguous = TABLE(twins);
+	struct commit c;
 	const json_t *d;
 
-	diff(&l, &ct, before, after, "2020-12-31");
-	assert_int_equal(l.n, 1);
-	d = data(nth(&l, EV_PARTICIPANT_CHANGED, 0));
+	TABLES(&c, 0, r1, r2);
+	commit(&c, "2020-12-31");
+	assert_int_equal(c.l.n, 1);
+	d = data(nth(&c.l, EV_PARTICIPANT_CHANGED, 0));
 	assert_string_equal(str(d, "participant"), "T\xc3\xbcrkiye");
 	assert_string_equal(str(json_object_get(d, "before"), "name"), "Turkey");
 	assert_string_equal(str(json_object_get(d, "after"), "name"), "T\xc3\xbcrkiye");
-	event_list_clear(&l);
+	event_list_clear(&c.l);
 
 	/* Two new rows could be the old one: no guess, each is reported as it is. */
-	diff(&l, &ct, before, ambiguous, "2020-12-31");
-	assert_int_equal(count(&l, EV_NEW_PARTY), 2);
-	assert_int_equal(count(&l, EV_PARTICIPANT_CHANGED), 1);
-	event_list_clear(&l);
-	helpers_snapshots_free(before, after, ambiguous, NULL);
+	diff(&c.l, &c.ct, c.before, ambiguous, "2020-12-31");
+	assert_int_equal(count(&c.l, EV_NEW_PARTY), 2);
+	assert_int_equal(count(&c.l, EV_PARTICIPANT_CHANGED), 1);
+	commit_clear(&c);
+	snapshot_free(ambiguous);
 }
 
 static void
@@ -588,12 +610,12 @@ static void
 test_event_check(void **state)
 {
 	static const char *const fields[] = { "id", "time", "type", "treaty", "summary", "data" };
-	struct day *fx = *state;
+	struct commit *fx = *state;
 	uint64_t next = 1;
 	json_t *ev, *bad;
 	size_t i;
 
-	diff(&fx->l, &fx->ct, fx->before, fx->after, "2003-03-14");
+	commit(fx, "2003-03-14");
 	event_list_number(&fx->l, &next);
 	for (i = 0; i < fx->l.n; i++)
 		assert_int_equal(event_check(fx->l.v[i]), 0);
@@ -704,9 +726,7 @@ test_threshold_day_of_39_names(void **state)
 {
 	enum { N = sizeof(day_of_39) / sizeof(day_of_39[0]) };
 	struct row r1[N], r2[N];
-	struct conf_treaty ct = five(0);
-	struct snapshot *before, *after;
-	struct event_list l = { 0 };
+	struct commit c;
 	const json_t *ev, *who;
 	char joined[2048] = "", tail[64];
 	const char *summary, *end;
@@ -722,12 +742,11 @@ test_threshold_day_of_39_names(void **state)
 	/* The case itself: byte 399 of the joined names is inside a character. */
 	assert_true(strlen(joined) > 400);
 	assert_true(((unsigned char)joined[399] & 0xC0) == 0x80);
-	ct.rule.threshold = N;
-	before = table(r1, N);
-	after = table(r2, N);
-	diff(&l, &ct, before, after, "2024-05-02");
-	assert_int_equal(count(&l, EV_THRESHOLD_REACHED), 1);
-	ev = nth(&l, EV_THRESHOLD_REACHED, 0);
+	tables(&c, 0, r1, N, r2, N);
+	c.ct.rule.threshold = N;
+	commit(&c, "2024-05-02");
+	assert_int_equal(count(&c.l, EV_THRESHOLD_REACHED), 1);
+	ev = nth(&c.l, EV_THRESHOLD_REACHED, 0);
 	summary = str(ev, "summary");
 	assert_true(valid_utf8(summary));
 	assert_true(strlen(summary) <= 1024);
@@ -752,8 +771,7 @@ test_threshold_day_of_39_names(void **state)
 	for (i = 0; i < N; i++)
 		assert_string_equal(json_string_value(json_array_get(who, i)), day_of_39[i]);
 	assert_int_equal(num(data(ev), "parties"), N);
-	event_list_clear(&l);
-	helpers_snapshots_free(before, after, NULL);
+	commit_clear(&c);
 }
 
 /* A short list is shown whole, with no count. */
@@ -769,16 +787,14 @@ test_threshold_few_names_all_shown(void **state)
 		    KIND_RATIFICATION },
 		{ "T\xc3\xbcrkiye", false, NULL, "2024-05-02", KIND_ACCESSION },
 	};
-	struct conf_treaty ct = five(0);
-	struct snapshot *before = TABLE(r1), *after = TABLE(r2);
-	struct event_list l = { 0 };
+	struct commit c;
 
-	ct.rule.threshold = 2;
-	diff(&l, &ct, before, after, "2024-05-02");
-	assert_non_null(strstr(str(nth(&l, EV_THRESHOLD_REACHED, 0), "summary"),
+	TABLES(&c, 0, r1, r2);
+	c.ct.rule.threshold = 2;
+	commit(&c, "2024-05-02");
+	assert_non_null(strstr(str(nth(&c.l, EV_THRESHOLD_REACHED, 0), "summary"),
 	    "(S\xc3\xa3o Tom\xc3\xa9 and Pr\xc3\xadncipe, T\xc3\xbcrkiye); enters"));
-	event_list_clear(&l);
-	helpers_snapshots_free(before, after, NULL);
+	commit_clear(&c);
 }
 
 /* Any summary is bounded, cut between characters; an event whose text cannot be encoded

@@ -12,24 +12,31 @@
 #include "fetch.c"
 #include "helpers.h"
 
-/* A transfer that never starts: enough for fetch_header_cb. */
-static struct fetch *
-fetch_alone(void)
+/* A transfer that never starts, enough for fetch_header_cb: the state of the tests of
+ * headers, freed after each even when it fails. */
+static int
+alone_setup(void **state)
 {
 	struct fetch *fe = calloc(1, sizeof(*fe));
 
-	assert_non_null(fe);
-	assert_non_null(fe->easy = curl_easy_init());
+	if (fe == NULL || (fe->easy = curl_easy_init()) == NULL) {
+		free(fe);
+		return -1;
+	}
 	fe->res.retry_after = -1;
-	return fe;
+	*state = fe;
+	return 0;
 }
 
-static void
-fetch_alone_free(struct fetch *fe)
+static int
+alone_teardown(void **state)
 {
+	struct fetch *fe = *state;
+
 	curl_easy_cleanup(fe->easy);
 	fetch_result_clear(&fe->res);
 	free(fe);
+	return 0;
 }
 
 /* Feeds one header line, as libcurl does: not NUL-terminated, CRLF included. */
@@ -73,7 +80,7 @@ test_validator_ok(void **state)
 static void
 test_ascii_validators_are_kept(void **state)
 {
-	struct fetch *fe = fetch_alone();
+	struct fetch *fe = *state;
 
 	HEADER(fe, "HTTP/1.1 200 OK\r\n");
 	HEADER(fe, "etag:   W/\"5f2a-61c8\"  \r\n");
@@ -82,7 +89,6 @@ test_ascii_validators_are_kept(void **state)
 	assert_string_equal(fe->res.etag, "W/\"5f2a-61c8\"");
 	assert_string_equal(fe->res.last_modified, "Mon, 30 Nov 2026 10:00:00 GMT");
 	assert_int_equal(fe->res.retry_after, 120);
-	fetch_alone_free(fe);
 }
 
 /* What made every commit fail with "cannot encode state": bytes >= 0x80 in a validator,
@@ -90,7 +96,7 @@ test_ascii_validators_are_kept(void **state)
 static void
 test_validators_not_ascii_are_dropped(void **state)
 {
-	struct fetch *fe = fetch_alone();
+	struct fetch *fe = *state;
 	char line[FETCH_MAX_VALIDATOR + 32];
 	int n;
 
@@ -120,14 +126,13 @@ test_validators_not_ascii_are_dropped(void **state)
 	n = snprintf(line, sizeof(line), "ETag: %0*d\r\n", FETCH_MAX_VALIDATOR, 7);
 	header(fe, line, (size_t)n);
 	assert_int_equal(strlen(fe->res.etag), FETCH_MAX_VALIDATOR);
-	fetch_alone_free(fe);
 }
 
 /* A redirect's own validators are not the page's. */
 static void
 test_status_line_forgets_validators(void **state)
 {
-	struct fetch *fe = fetch_alone();
+	struct fetch *fe = *state;
 
 	HEADER(fe, "HTTP/1.1 302 Found\r\n");
 	HEADER(fe, "ETag: \"redirect\"\r\n");
@@ -135,14 +140,13 @@ test_status_line_forgets_validators(void **state)
 	HEADER(fe, "HTTP/1.1 200 OK\r\n");
 	assert_null(fe->res.etag);
 	assert_int_equal(fe->res.retry_after, -1);
-	fetch_alone_free(fe);
 }
 
 /* A request echoes only a validator that could have been kept. */
 static void
 test_request_echoes_valid_validators_only(void **state)
 {
-	struct fetch *fe = fetch_alone();
+	struct fetch *fe = *state;
 	struct fetch_request req = {
 		.url = "http://127.0.0.1/page",
 		.etag = "\"caf\xc3\xa9\"",
@@ -162,7 +166,6 @@ test_request_echoes_valid_validators_only(void **state)
 	assert_false(inm);
 	assert_true(ims);
 	curl_slist_free_all(fe->headers);
-	fetch_alone_free(fe);
 }
 
 /* fetch_redirect_allowed, with why checked to be printable ASCII naming the target. */
@@ -296,15 +299,18 @@ test_redirect_why_bounded(void **state)
 	assert_false(allowed(UNTC, big, NULL, "..."));
 }
 
+/* A test given a transfer that never starts. */
+#define ALONE(f) cmocka_unit_test_setup_teardown(f, alone_setup, alone_teardown)
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_validator_ok),
-		cmocka_unit_test(test_ascii_validators_are_kept),
-		cmocka_unit_test(test_validators_not_ascii_are_dropped),
-		cmocka_unit_test(test_status_line_forgets_validators),
-		cmocka_unit_test(test_request_echoes_valid_validators_only),
+		ALONE(test_ascii_validators_are_kept),
+		ALONE(test_validators_not_ascii_are_dropped),
+		ALONE(test_status_line_forgets_validators),
+		ALONE(test_request_echoes_valid_validators_only),
 		cmocka_unit_test(test_redirect_same_host),
 		cmocka_unit_test(test_redirect_other_host),
 		cmocka_unit_test(test_redirect_host_tricks),

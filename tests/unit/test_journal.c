@@ -109,6 +109,18 @@ open_ok(struct journal *j, const struct helpers_dir *fx)
 		fail_msg("journal_open: %s", err);
 }
 
+/* Opens the journal of fx, empty yet, and appends n events numbered first, first + step,
+ * ..., batch of them at a time: it then holds them all, the last one its last_id. */
+static void
+open_appended(struct journal *j, const struct helpers_dir *fx, uint64_t first, size_t n,
+    uint64_t step, size_t batch)
+{
+	open_ok(j, fx);
+	append_ids(j, first, n, step, batch);
+	assert_int_equal(j->n, n);
+	assert_int_equal(j->last_id, first + (n - 1) * step);
+}
+
 static void
 assert_ids(const struct journal *j, uint64_t first, uint64_t last)
 {
@@ -187,17 +199,13 @@ test_append_and_reopen(void **state)
 {
 	struct helpers_dir *fx = *state;
 	struct journal j;
-	size_t len;
 	char *text;
 
-	open_ok(&j, fx);
-	append_ids(&j, 1, 3, 1, 3);
-	assert_int_equal(j.n, 3);
-	assert_int_equal(j.last_id, 3);
+	open_appended(&j, fx, 1, 3, 1, 3);
 	assert_int_equal(lines_in(fx->path), 3);
 	journal_close(&j);
 
-	text = helpers_read_file(fx->path, &len);
+	text = helpers_read_file(fx->path, NULL);
 	assert_int_equal(strncmp(text, "{\"id\":1,", 8), 0);
 	free(text);
 
@@ -220,10 +228,7 @@ test_after_with_gaps(void **state)
 	struct journal j;
 	uint64_t since;
 
-	open_ok(&j, fx);
-	append_ids(&j, 10, 5, 10, 2);     /* 10 20 30 40 50 */
-	assert_int_equal(j.n, 5);
-	assert_int_equal(j.last_id, 50);
+	open_appended(&j, fx, 10, 5, 10, 2);     /* 10 20 30 40 50 */
 	assert_after(&j, (const uint64_t[][2]){ { 0, 0 }, { 9, 0 }, { 10, 1 }, { 15, 1 },
 	    { 29, 2 }, { 30, 3 }, { 49, 4 }, { 50, 5 }, { UINT64_MAX, 5 } }, 9);
 	for (since = 0; since <= 60; since++) {
@@ -243,8 +248,7 @@ test_torn_last_line(void **state)
 	struct journal j;
 	size_t blen, klen;
 
-	open_ok(&j, fx);
-	append_ids(&j, 1, 3, 1, 1);
+	open_appended(&j, fx, 1, 3, 1, 1);
 	journal_close(&j);
 	/* A crash in the middle of writing event 4. */
 	put(fx->path, "ab", "{\"id\":4,\"time\":\"2024-09-30T09:");
@@ -308,8 +312,7 @@ test_bump_keeps_ids_from_coming_back(void **state)
 	struct helpers_dir *fx = *state;
 	struct journal j;
 
-	open_ok(&j, fx);
-	append_ids(&j, 1, 2, 1, 2);
+	open_appended(&j, fx, 1, 2, 1, 2);
 	journal_bump(&j, 41);
 	assert_int_equal(j.last_id, 41);
 	journal_bump(&j, 7);

@@ -83,6 +83,22 @@ assert_eif(const struct preset *p, const struct rule_result *r, const char *name
 	    want);
 }
 
+/* The preset's rule over its table at as_of, into r. */
+static void
+eval(const struct preset *p, day_t as_of, struct rule_result *r)
+{
+	assert_int_equal(rule_eval(p->rule, p->snap, as_of, r), 0);
+}
+
+/* The page lists n participants and states parties and signatories. */
+static void
+assert_page(const struct snapshot *s, size_t n, int parties, int signatories)
+{
+	assert_int_equal(s->n, n);
+	assert_int_equal(s->stated_parties, parties);
+	assert_int_equal(s->stated_signatories, signatories);
+}
+
 /* XXI-10 (BBNJ) on 30 June 2025: not in force, the EU's instrument not counted. */
 static void
 bbnj_page_reads(void **state)
@@ -90,9 +106,7 @@ bbnj_page_reads(void **state)
 	struct preset p;
 
 	preset_open(&p, "XXI-10", "XXI-10.html");
-	assert_int_equal(p.snap->n, 29);
-	assert_int_equal(p.snap->stated_parties, 21);
-	assert_int_equal(p.snap->stated_signatories, 29);
+	assert_page(p.snap, 29, 21, 29);
 	assert_string_equal(p.snap->status_as_at, "2025-06-30T09:00:44Z");
 	/* "Not yet in force": the article's text, no date. */
 	assert_non_null(p.snap->stated_eif);
@@ -119,7 +133,7 @@ bbnj_countdown(void **state)
 	struct preset p;
 
 	preset_open(&p, "XXI-10", "XXI-10.html");
-	assert_int_equal(rule_eval(p.rule, p.snap, as_of, &r), 0);
+	eval(&p, as_of, &r);
 	assert_int_equal(r.parties, 21);
 	assert_int_equal(r.counted, 20);
 	assert_int_equal(r.signatories, 29);
@@ -138,11 +152,11 @@ bbnj_countdown(void **state)
 	rule_result_clear(&r);
 
 	/* The EU's instrument makes a party, not a counted instrument. */
-	assert_int_equal(rule_eval(p.rule, p.snap, ymd(2025, 5, 11), &r), 0);
+	eval(&p, ymd(2025, 5, 11), &r);
 	assert_int_equal(r.parties, 15);
 	assert_int_equal(r.counted, 15);
 	rule_result_clear(&r);
-	assert_int_equal(rule_eval(p.rule, p.snap, ymd(2025, 5, 12), &r), 0);
+	eval(&p, ymd(2025, 5, 12), &r);
 	assert_int_equal(r.parties, 16);
 	assert_int_equal(r.counted, 15);
 	assert_int_equal(r.remaining, 45);
@@ -177,9 +191,7 @@ tpnw_page_reads(void **state)
 	struct preset p;
 
 	preset_open(&p, "XXVI-9", "XXVI-9.html");
-	assert_int_equal(p.snap->n, 71);
-	assert_int_equal(p.snap->stated_parties, 64);
-	assert_int_equal(p.snap->stated_signatories, 69);
+	assert_page(p.snap, 71, 64, 69);
 	assert_int_equal(p.snap->stated_eif_date, ymd(2021, 1, 22));
 	assert_int_equal(find(p.snap, "Kiribati")->instrument.kind, KIND_ACCEPTANCE);
 	assert_int_equal(find(p.snap, "Palau")->instrument.kind, KIND_APPROVAL);
@@ -199,7 +211,7 @@ tpnw_in_force(void **state)
 	struct preset p;
 
 	preset_open(&p, "XXVI-9", "XXVI-9.html");
-	assert_int_equal(rule_eval(p.rule, p.snap, ymd(2025, 6, 30), &r), 0);
+	eval(&p, ymd(2025, 6, 30), &r);
 	assert_int_equal(r.parties, 64);
 	assert_int_equal(r.counted, 64);
 	assert_int_equal(r.signatories, 69);
@@ -221,7 +233,7 @@ tpnw_in_force(void **state)
 	rule_result_clear(&r);
 
 	/* The day Jamaica and Nauru deposited: one short, and at the earliest 90 days on. */
-	assert_int_equal(rule_eval(p.rule, p.snap, ymd(2020, 10, 23), &r), 0);
+	eval(&p, ymd(2020, 10, 23), &r);
 	assert_int_equal(r.counted, 49);
 	assert_int_equal(r.remaining, 1);
 	assert_false(r.threshold_reached);
@@ -296,7 +308,7 @@ iccpr_gap_state(void **state)
 	deposit_numbered(p.snap, "State", 34, ymd(1970, 1, 1));
 	deposit(p.snap, "Thirty-fifth", ymd(1975, 12, 23), KIND_RATIFICATION);
 	deposit(p.snap, "Gap", ymd(1976, 1, 15), KIND_ACCESSION);
-	assert_int_equal(rule_eval(p.rule, p.snap, ymd(1980, 1, 1), &r), 0);
+	eval(&p, ymd(1980, 1, 1), &r);
 	assert_string_equal(iso(r.entry_into_force, buf), "1976-03-23");
 	assert_eif(&p, &r, "Gap", "1976-04-15");
 	rule_result_clear(&r);
@@ -337,7 +349,7 @@ crpd_and_protocol(void **state)
 	deposit_numbered(p.snap, "State", 19, ymd(2007, 3, 30));
 	deposit(p.snap, "European Union", ymd(2010, 12, 23), KIND_CONFIRMATION);
 	deposit(p.snap, "Twentieth", ymd(2008, 4, 3), KIND_RATIFICATION);
-	assert_int_equal(rule_eval(p.rule, p.snap, ymd(2012, 1, 1), &r), 0);
+	eval(&p, ymd(2012, 1, 1), &r);
 	assert_int_equal(r.counted, 20);
 	assert_string_equal(iso(r.entry_into_force, buf), "2008-05-03");
 	assert_eif(&p, &r, "European Union", "2011-01-22");
@@ -368,7 +380,7 @@ kigali_first_of_january_2019(void **state)
 	deposit_numbered(p.snap, "Party", 20, ymd(2017, 11, 17) - 19);
 	deposit(p.snap, "In 2018", ymd(2018, 10, 1), KIND_ACCEPTANCE);
 	deposit(p.snap, "In 2021", ymd(2021, 6, 17), KIND_ACCEPTANCE);
-	assert_int_equal(rule_eval(p.rule, p.snap, ymd(2024, 1, 1), &r), 0);
+	eval(&p, ymd(2024, 1, 1), &r);
 	assert_string_equal(iso(r.threshold_date, buf), "2017-11-17");
 	assert_string_equal(iso(r.entry_into_force, buf), "2019-01-01");
 	assert_eif(&p, &r, "Party 00", "2019-01-01");

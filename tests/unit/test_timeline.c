@@ -103,14 +103,28 @@ widest_line(const char *s)
 	return max;
 }
 
-static void
-assert_point(const json_t *tl, size_t i, const char *period, int counted)
-{
-	const json_t *e = json_array_get(json_object_get(tl, "series"), i);
+/* The i-th period of a series and what counted by its end. */
+struct point {
+	size_t i;
+	const char *period;
+	int counted;
+};
 
-	assert_non_null(e);
-	assert_string_equal(json_string_value(json_object_get(e, "period")), period);
-	assert_int_equal(json_integer_value(json_object_get(e, "counted")), counted);
+/* tl's series goes by bucket and has n periods, the np points among them. */
+static void
+assert_series(const json_t *tl, const char *bucket, size_t n, const struct point *p,
+    size_t np)
+{
+	const json_t *series = json_object_get(tl, "series"), *e;
+	size_t k;
+
+	assert_string_equal(json_string_value(json_object_get(tl, "bucket")), bucket);
+	assert_int_equal(json_array_size(series), n);
+	for (k = 0; k < np; k++) {
+		assert_non_null(e = json_array_get(series, p[k].i));
+		assert_string_equal(json_string_value(json_object_get(e, "period")), p[k].period);
+		assert_int_equal(json_integer_value(json_object_get(e, "counted")), p[k].counted);
+	}
 }
 
 static void
@@ -125,14 +139,9 @@ series_by_year(void **state)
 	    "2003-03-14");
 	assert_string_equal(json_string_value(json_object_get(tl, "entry_into_force")),
 	    "2003-07-01");
-	assert_string_equal(json_string_value(json_object_get(tl, "bucket")), "year");
 	/* Egypt and Morocco in 1993, the first instruments; 59 by 2024. */
-	assert_int_equal(json_array_size(json_object_get(tl, "series")), 32);
-	assert_point(tl, 0, "1993", 2);
-	assert_point(tl, 7, "2000", 15);
-	assert_point(tl, 9, "2002", 19);
-	assert_point(tl, 10, "2003", 24);
-	assert_point(tl, 31, "2024", 59);
+	assert_series(tl, "year", 32, (const struct point[]){ { 0, "1993", 2 },
+	    { 7, "2000", 15 }, { 9, "2002", 19 }, { 10, "2003", 24 }, { 31, "2024", 59 } }, 5);
 	json_decref(tl);
 }
 
@@ -142,8 +151,7 @@ series_stops_at_as_of(void **state)
 {
 	json_t *tl = timeline(IV13, "2003-03-13");
 
-	assert_int_equal(json_array_size(json_object_get(tl, "series")), 11);
-	assert_point(tl, 10, "2003", 19);
+	assert_series(tl, "year", 11, &(const struct point){ 10, "2003", 19 }, 1);
 	assert_true(json_is_null(json_object_get(tl, "threshold_date")));
 	assert_true(json_is_null(json_object_get(tl, "entry_into_force")));
 	json_decref(tl);
@@ -155,15 +163,10 @@ series_by_month(void **state)
 {
 	json_t *tl = timeline(BBNJ, "2025-06-30");
 
-	assert_string_equal(json_string_value(json_object_get(tl, "bucket")), "month");
-	assert_int_equal(json_array_size(json_object_get(tl, "series")), 18);
-	assert_point(tl, 0, "2024-01", 1);
-	assert_point(tl, 1, "2024-02", 2);
-	assert_point(tl, 8, "2024-09", 11);
 	/* May 2025: Denmark counts, the European Union's confirmation does not. */
-	assert_point(tl, 15, "2025-04", 15);
-	assert_point(tl, 16, "2025-05", 16);
-	assert_point(tl, 17, "2025-06", 20);
+	assert_series(tl, "month", 18, (const struct point[]){ { 0, "2024-01", 1 },
+	    { 1, "2024-02", 2 }, { 8, "2024-09", 11 }, { 15, "2025-04", 15 },
+	    { 16, "2025-05", 16 }, { 17, "2025-06", 20 } }, 6);
 	assert_int_equal(json_integer_value(json_object_get(tl, "threshold")), 60);
 	assert_true(json_is_null(json_object_get(tl, "threshold_date")));
 	json_decref(tl);
@@ -201,14 +204,26 @@ series_needs_a_date(void **state)
 	json_decref(status);
 }
 
+/* The chart of the treaty id of conf_path over the page fixture at as_of, drawn at 80
+ * columns (UTF-8 or not), is want. */
+static void
+assert_chart(const char *fixture, const char *conf_path, const char *id, const char *as_of,
+    bool utf8, const char *want)
+{
+	json_t *tl = timeline(fixture, conf_path, id, as_of);
+	char *out = draw(tl, 80, utf8);
+
+	assert_string_equal(out, want);
+	assert_true(widest_line(out) <= 80);
+	free(out);
+	json_decref(tl);
+}
+
 /* `ratctl timeline IV-13` at 80 columns on a plain terminal. */
 static void
 chart_ascii(void **state)
 {
-	json_t *tl = timeline(IV13, "2024-09-30");
-	char *out = draw(tl, 80, false);
-
-	assert_string_equal(out,
+	assert_chart(IV13, "2024-09-30", false,
 	    "IV-13: counted instruments by year, as of 2024-09-30\n"
 	    "59 +                                                   ....###########\n"
 	    "   |                                             ....#################\n"
@@ -223,18 +238,13 @@ chart_ascii(void **state)
 	    " 0 +--------------------^*--------------------------------------------\n"
 	    "        1995      2000      2005       2010      2015      2020\n"
 	    "    ^ threshold of 20 reached on 2003-03-14   * entry into force on 2003-07-01\n");
-	free(out);
-	json_decref(tl);
 }
 
 /* The same in a UTF-8 locale: eighths of a block, box-drawing axes. */
 static void
 chart_utf8(void **state)
 {
-	json_t *tl = timeline(IV13, "2024-09-30");
-	char *out = draw(tl, 80, true);
-
-	assert_string_equal(out,
+	assert_chart(IV13, "2024-09-30", true,
 	    "IV-13: counted instruments by year, as of 2024-09-30\n"
 	    "59 ┤                                                   ▁▁▃▃▄▄▄▄▇▇█████\n"
 	    "   │                                             ▁▁▂▂▅▅███████████████\n"
@@ -249,18 +259,13 @@ chart_utf8(void **state)
 	    " 0 └────────────────────▲◆────────────────────────────────────────────\n"
 	    "        1995      2000      2005       2010      2015      2020\n"
 	    "    ▲ threshold of 20 reached on 2003-03-14   ◆ entry into force on 2003-07-01\n");
-	free(out);
-	json_decref(tl);
 }
 
 /* Not yet in force: the threshold line stands above the bars, the legend counts down. */
 static void
 chart_by_month_before_the_threshold(void **state)
 {
-	json_t *tl = timeline(BBNJ, "2025-06-30");
-	char *out = draw(tl, 80, false);
-
-	assert_string_equal(out,
+	assert_chart(BBNJ, "2025-06-30", false,
 	    "XXI-10: counted instruments by month, as of 2025-06-30\n"
 	    "60 +------------------------------------------------------------------ threshold\n"
 	    "   |\n"
@@ -275,9 +280,6 @@ chart_by_month_before_the_threshold(void **state)
 	    " 0 +------------------------------------------------------------------\n"
 	    "    2024-01    2024-04    2024-07    2024-10    2025-01    2025-04\n"
 	    "    threshold 60: 20 counted, 40 remaining\n");
-	assert_true(widest_line(out) <= 80);
-	free(out);
-	json_decref(tl);
 }
 
 /* Whatever the width, no line is wider, and ASCII output is ASCII. */
