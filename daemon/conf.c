@@ -1423,6 +1423,13 @@ conf_begin_treaty(struct conf_parser *p, const char *id)
 		    CONF_MAX_ID);
 		return;
 	}
+	/* The id names files: ID.json beside alerts.json in state_dir, ID.html beside
+	 * index.html in the publish dir. */
+	if (strcmp(id, "alerts") == 0 || strcmp(id, "index") == 0) {
+		conf_error(p, "treaty id '%s' is reserved (%s.%s is ratd's own file): choose "
+		    "another id", id, id, id[0] == 'a' ? "json in state_dir" : "html in [publish] dir");
+		return;
+	}
 	if (dup != NULL) {
 		conf_error(p, "duplicate [treaty %s] (first at %s): merge the two sections",
 		    id, conf_first_at(p, dup->file, dup->line, first, sizeof(first)));

@@ -661,6 +661,11 @@ test_structure_errors(void **state)
 	    "a123456789a123456789a123456789a123456789a123456789a123456789abcde]\n" MINIMAL, 1,
 	    "bad treaty id 'a123456789");
 	assert_one_error(MINIMAL "[alert a:b]\nexec = /bin/true\n", 4, "bad alert name 'a:b'");
+	/* Its state file would overwrite the sinks' cursors, its page the index. */
+	assert_one_error("[treaty alerts]\n" MINIMAL, 1, "treaty id 'alerts' is reserved "
+	    "(alerts.json in state_dir is ratd's own file): choose another id");
+	assert_one_error("[treaty index]\n" MINIMAL, 1, "treaty id 'index' is reserved "
+	    "(index.html in [publish] dir is ratd's own file)");
 }
 
 static void
