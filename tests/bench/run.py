@@ -764,14 +764,20 @@ def status_raw(d):
 
 
 def status_latency(d, runs):
-    """status of every treaty: the first after a change (built) and repeated (cached), us,
-    and the reply's size."""
+    """status of every treaty: just after a change (a refresh of one treaty ended, so the
+    reply is built anew) and repeated (served from the reply cached per generation),
+    medians in us, and the reply's size."""
     d.request({"cmd": "ping"})
-    times = []
+    fresh, cached = [], []
     for _ in range(runs):
+        r = d.request({"cmd": "refresh", "treaty": "S-1"})
+        if not r.get("ok"):
+            raise BenchError("refresh of S-1 failed: %r" % r)
         secs, size = status_raw(d)
-        times.append(secs * 1e6)
-    return times[0], median(times[1:]), size
+        fresh.append(secs * 1e6)
+        secs, size = status_raw(d)
+        cached.append(secs * 1e6)
+    return median(fresh), median(cached), size
 
 
 class ConnSampler:
@@ -1026,11 +1032,12 @@ def table(res):
                    "%.2f MB" % (x["child_private_dirty_kb"] / KB)
                    if x["child_private_dirty_kb"] is not None else "?",
                    yes(pd <= 16 * KB) if n == 600 else ""))
-            add("| 5 | %d treaties: status (all, %s kB reply) | %.2f ms cached | %.2f ms "
-                "just after a change | | <= 25 ms (600) | %s |"
-                % (n, format(x["status_bytes"] // 1024, ","), x["status_us"] / 1000,
-                   x["status_first_us"] / 1000,
-                   yes(x["status_us"] <= 25000) if n == 600 else ""))
+            add("| 5 | %d treaties: status (all, %s kB reply), median | %.2f ms just after "
+                "a change | %.2f ms repeated (cached) | | <= 25 ms (600) | %s |"
+                % (n, format(x["status_bytes"] // 1024, ","), x["status_first_us"] / 1000,
+                   x["status_us"] / 1000,
+                   yes(max(x["status_us"], x["status_first_us"]) <= 25000)
+                   if n == 600 else ""))
             add("| 5 | %d treaties: restart with their state to the first answered request "
                 "| %.0f ms | of which CPU %.0f ms; first start (no state) %.0f ms | | "
                 "<= 500 ms (600) | %s |"
