@@ -1,4 +1,5 @@
 /* The daemon's context: set up, reload and tear down in dependency order. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,29 +176,80 @@ ratd_outbox_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Takes from a treaty's outbox the events the journal does not hold (ids past
+ * journaled) into lost; no later event may take an id given before. */
+static void
+ratd_outbox_take(struct ratd *rd, uint64_t journaled, uint64_t last_event_id,
+    const json_t *outbox, struct event_list *lost)
+{
+	json_t *ev, **v;
+	size_t k;
+
+	journal_bump(&rd->core.journal, last_event_id);
+	json_array_foreach(outbox, k, ev) {
+		journal_bump(&rd->core.journal, event_id(ev));
+		if (event_id(ev) <= journaled)
+			continue;
+		if ((v = realloc(lost->v, (lost->n + 1) * sizeof(*v))) == NULL)
+			break;
+		lost->v = v;
+		lost->v[lost->n++] = json_incref(ev);
+	}
+}
+
+/* The state files of treaties no longer configured: a reload that removed a treaty
+ * while the journal refused its events, then a restart, leaves them only there. */
+static void
+ratd_orphan_outboxes(struct ratd *rd, uint64_t journaled, struct event_list *lost)
+{
+	const char *dir = rd->core.conf->state_dir;
+	char id[CONF_MAX_ID + 1], err[512];
+	struct dirent *de;
+	uint64_t last;
+	json_t *outbox;
+	size_t n, before;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		n = strlen(de->d_name);
+		/* ID.json; not a temporary (".NAME.tmp-X"), not the sinks' alerts.json. */
+		if (n <= 5 || n - 5 > CONF_MAX_ID || de->d_name[0] == '.' ||
+		    strcmp(de->d_name + n - 5, ".json") != 0 ||
+		    strcmp(de->d_name, ALERT_CURSORS) == 0)
+			continue;
+		memcpy(id, de->d_name, n - 5);
+		id[n - 5] = '\0';
+		if (conf_treaty_find(rd->core.conf, id) != NULL)
+			continue;
+		if (state_peek_outbox(dir, id, &outbox, &last, err, sizeof(err)) <= 0)
+			continue;
+		before = lost->n;
+		ratd_outbox_take(rd, journaled, last, outbox, lost);
+		json_decref(outbox);
+		if (lost->n > before)
+			log_warn("journal: %s/%s.json, of a treaty no longer configured, holds %zu "
+			    "events not in the journal: recovering them", dir, id, lost->n - before);
+	}
+	closedir(d);
+}
+
 /* Events that a crash kept out of the journal are still in their treaty's outbox. */
 static void
 ratd_recover_outboxes(struct ratd *rd)
 {
 	struct event_list lost = { 0 };
 	uint64_t journaled = rd->core.journal.last_id;
-	json_t *ev, **v;
-	size_t i, k;
+	size_t i;
 
 	for (i = 0; i < rd->core.ntreaties; i++) {
-		journal_bump(&rd->core.journal, rd->core.treaties[i]->meta.last_event_id);
-		json_array_foreach(rd->core.treaties[i]->outbox, k, ev) {
-			journal_bump(&rd->core.journal, event_id(ev));
-			if (event_id(ev) <= journaled)
-				continue;
-			if ((v = realloc(lost.v, (lost.n + 1) * sizeof(*v))) == NULL)
-				break;
-			lost.v = v;
-			lost.v[lost.n++] = json_incref(ev);
-		}
+		ratd_outbox_take(rd, journaled, rd->core.treaties[i]->meta.last_event_id,
+		    rd->core.treaties[i]->outbox, &lost);
 		json_decref(rd->core.treaties[i]->outbox);
 		rd->core.treaties[i]->outbox = NULL;
 	}
+	ratd_orphan_outboxes(rd, journaled, &lost);
 	if (lost.n == 0)
 		return;
 	qsort(lost.v, lost.n, sizeof(*lost.v), ratd_outbox_cmp);

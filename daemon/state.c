@@ -291,26 +291,51 @@ state_parse(const char *text, size_t len, const char *id, struct snapshot **snap
 	return 0;
 }
 
-int
-state_peek(const char *dir, const char *id, struct snapshot **snap, char *err, size_t errlen)
+/* Reads and validates dir/ID.json, changing nothing: 1, 0 when there is none, -1. */
+static int
+state_read(const char *dir, const char *id, struct snapshot **snap, struct source_meta *m,
+    json_t **outbox, char *err, size_t errlen)
 {
-	struct source_meta m;
-	json_t *outbox = NULL;
 	char path[4096];
 	char *text;
 	size_t len;
 	int rc;
 
 	*snap = NULL;
+	*outbox = NULL;
+	memset(m, 0, sizeof(*m));
 	snprintf(path, sizeof(path), "%s/%s.json", dir, id);
 	if (atomicfile_read(path, STATE_MAX_FILE, &text, &len, err, errlen) < 0)
 		return errno == ENOENT ? 0 : -1;
-	memset(&m, 0, sizeof(m));
-	rc = state_parse(text, len, id, snap, &m, &outbox, err, errlen);
+	rc = state_parse(text, len, id, snap, m, outbox, err, errlen);
 	free(text);
+	return rc == 0 ? 1 : -1;
+}
+
+int
+state_peek(const char *dir, const char *id, struct snapshot **snap, char *err, size_t errlen)
+{
+	struct source_meta m;
+	json_t *outbox;
+	int rc = state_read(dir, id, snap, &m, &outbox, err, errlen);
+
 	source_meta_clear(&m);
 	json_decref(outbox);
-	return rc == 0 ? 1 : -1;
+	return rc;
+}
+
+int
+state_peek_outbox(const char *dir, const char *id, json_t **outbox, uint64_t *last_event_id,
+    char *err, size_t errlen)
+{
+	struct snapshot *snap;
+	struct source_meta m;
+	int rc = state_read(dir, id, &snap, &m, outbox, err, errlen);
+
+	*last_event_id = m.last_event_id;
+	snapshot_free(snap);
+	source_meta_clear(&m);
+	return rc;
 }
 
 int

@@ -47,6 +47,11 @@ int state_save(const char *dir, const char *id, const struct snapshot *snap,
  * 1 when read, 0 when there is none, -1 when it cannot be read (err says why). */
 int state_peek(const char *dir, const char *id, struct snapshot **snap, char *err,
     size_t errlen);
+/* Reads the outbox (events not known to be journaled) and the last event id of
+ * dir/ID.json and changes nothing: for a treaty that is no longer configured. 1 when
+ * read (*outbox is the caller's), 0 when there is none, -1 when unreadable (err). */
+int state_peek_outbox(const char *dir, const char *id, json_t **outbox,
+    uint64_t *last_event_id, char *err, size_t errlen);
 /* Loads dir/ID.json. 1 when loaded, 0 when there is none, -1 when it is unreadable or
  * invalid: then it has been moved aside to ID.json.corrupt-TIME and err says so. */
 int state_load(const char *dir, const char *id, struct snapshot **snap,

@@ -12,6 +12,7 @@ history, by a watcher, or by a delivery) is missing, journal.jsonl holds valid l
 the end every journaled event has been delivered at least once, in order; a duplicate is
 allowed only for a delivery a kill interrupted (at most one per kill).
 corrupt_files: a garbage or truncated state file, a journal cut mid-line.
+orphan_outbox: events a treaty removed from the configuration had not journaled.
 state_dir_safety: a state_dir others can write, a link at ratd.lock, temporaries left.
 """
 import glob
@@ -475,6 +476,49 @@ def test_corrupt_files(ctx):
         check(len(ids) > len(evs) and ids == sorted(set(ids)),
               "new events after %s: ids %r (before: up to %d)" % (what, ids[-5:], evs[-1]["id"]))
         evs = now
+
+
+def test_orphan_outbox(ctx):
+    """A treaty removed from the configuration while the journal refused its last events
+    (a full disk), then a restart: they come back from its state file, once."""
+    conf, out = setup(ctx)
+    evs = run_until_events(ctx, conf, 4)
+    last = evs[-1]
+    path_j = os.path.join(ctx.state, "journal.jsonl")
+    path_s = os.path.join(ctx.state, TREATY + ".json")
+    # The journal never got the last event; the treaty that raised it is gone from the
+    # configuration, its state file is still there (as XX-1.json, a treaty id the
+    # configuration does not have).
+    data = read_lines(path_j)
+    with open(path_j, "wb") as f:
+        f.write(data[:data.rstrip(b"\n").rfind(b"\n") + 1])
+    with open(path_s) as f:
+        state = json.load(f)
+    check(any(e["id"] == last["id"] for e in state["outbox"]),
+          "the last event is not in the state file's outbox: %r" % state["outbox"])
+    state["treaty"] = "XX-1"
+    with open(os.path.join(ctx.state, "XX-1.json"), "w") as f:
+        json.dump(state, f)
+    os.unlink(path_s)
+    for run in ("the first start", "a second start"):
+        n = len(ctx.log_text())
+        proc = start_ratd(ctx, conf)
+        try:
+            wait_ping(ctx, proc)
+            after = [e for e in all_history(ctx) if e["id"] <= last["id"]]
+        finally:
+            rc = stop(proc)
+        eq(rc, 0, "exit status after %s with XX-1.json" % run)
+        eq([e["id"] for e in after], [e["id"] for e in evs],
+           "event ids after %s (the last from XX-1.json, once)" % run)
+        eq(after[-1], last, "the event recovered from XX-1.json")
+        said = ctx.log_text()[n:]
+        recovered = re.search(r"XX-1\.json, of a treaty no longer configured, holds 1 events "
+                              r"not in the journal", said)
+        if run == "the first start":
+            check(recovered, "no log line about XX-1.json's events:\n%s" % said)
+        else:
+            check(not recovered, "XX-1.json's event recovered twice:\n%s" % said)
 
 
 def refused_start(ctx, conf, what):
