@@ -77,8 +77,8 @@ struct client {
 	ev_timer resume;          /* runs what waited behind a refresh, from the loop */
 	char *in;                 /* bytes of requests not yet handled */
 	size_t inlen, incap;
-	char *out;                /* reply bytes not yet written */
-	size_t outlen, outoff;
+	char *out;                /* reply bytes; those before outoff are written */
+	size_t outlen, outoff, outcap;
 	bool eof;                 /* the peer will send nothing more */
 	bool dead;                /* to be freed by client_settle */
 	bool closing;             /* hang up once out is written */
@@ -206,9 +206,41 @@ client_flush(struct client *c)
 			ev_timer_again(loop, &c->idle);
 	}
 	c->outoff = c->outlen = 0;
+	/* A burst's buffer is not kept for the rest of a watcher's life. */
+	if (c->outcap > CONTROL_KEEP_OUTPUT) {
+		free(c->out);
+		c->out = NULL;
+		c->outcap = 0;
+	}
 	ev_io_stop(loop, &c->wio);
 	if (c->closing || client_finished(c))
 		c->dead = true;
+}
+
+/* Room for need bytes in c->out. The buffer doubles and written bytes are dropped only
+ * once they are half of it, so a client that reads nothing while lines keep coming
+ * costs each line its own copy, not a copy of everything queued before it. */
+static int
+client_reserve(struct client *c, size_t need)
+{
+	size_t cap;
+	char *nb;
+
+	if (c->outoff > 0 && c->outoff >= c->outlen / 2) {
+		memmove(c->out, c->out + c->outoff, c->outlen - c->outoff);
+		c->outlen -= c->outoff;
+		c->outoff = 0;
+	}
+	if (c->outlen + need <= c->outcap)
+		return 0;
+	cap = c->outcap < 4096 ? 4096 : 2 * c->outcap;
+	if (cap < c->outlen + need)
+		cap = c->outlen + need;
+	if ((nb = realloc(c->out, cap)) == NULL)
+		return -1;
+	c->out = nb;
+	c->outcap = cap;
+	return 0;
 }
 
 /* Queues len bytes, and a newline when nl. A client that lets too much pile up is
@@ -216,32 +248,25 @@ client_flush(struct client *c)
 static void
 client_queue(struct client *c, const char *text, size_t len, bool nl)
 {
-	size_t need;
-	char *nb;
-
 	if (c->dead || text == NULL) {
 		c->dead = true;
 		return;
 	}
-	/* Only unsent bytes count against the bound: drop what was already written. */
-	if (c->outoff > 0) {
-		memmove(c->out, c->out + c->outoff, c->outlen - c->outoff);
-		c->outlen -= c->outoff;
-		c->outoff = 0;
-	}
-	need = c->outlen + len + nl;
-	if (need > CONTROL_MAX_OUTPUT || (nb = realloc(c->out, need)) == NULL) {
+	/* Only unsent bytes count against the bound. */
+	if (c->outlen - c->outoff + len + nl > CONTROL_MAX_OUTPUT ||
+	    client_reserve(c, len + nl) < 0) {
 		log_warn("control: dropping a client that does not read its replies");
 		c->dead = true;
 		return;
 	}
-	c->out = nb;
 	memcpy(c->out + c->outlen, text, len);
 	if (nl)
 		c->out[c->outlen + len] = '\n';
-	c->outlen = need;
+	c->outlen += len + nl;
 	c->ctl->unsent += len + nl;
-	client_flush(c);
+	/* A client whose socket is full is written to when it has room again. */
+	if (!ev_is_active(&c->wio))
+		client_flush(c);
 }
 
 /* Queues one line of len bytes (its newline added here). */

@@ -39,6 +39,7 @@ struct control_deps {
 #define CONTROL_FD_PER_CLIENT 2
 #define CONTROL_IDLE_TIMEOUT 60.0       /* seconds without a request before hanging up */
 #define CONTROL_MAX_OUTPUT (16 << 20)   /* reply bytes queued for one client */
+#define CONTROL_KEEP_OUTPUT (64 << 10)  /* a client's buffer kept once all is written */
 #define CONTROL_MAX_WATCH_OUTPUT (1 << 20)  /* unread event bytes before a watcher is dropped */
 #define CONTROL_PAUSE_OUTPUT (64 << 10)     /* unsent reply bytes that pause a client's requests */
 #define CONTROL_BURST 16                    /* requests of one client per turn of the loop */
