@@ -865,6 +865,9 @@ def test_new_sink_starts_now(ctx):
     wait_for(lambda: len(delivered(b_out)) >= len(evs2) + 1, DELIVERY_WAIT, "sink b to get source-failing")
     eq([e["id"] for e, _ in delivered(b_out)], ids_of(evs2 + evs3),
        "events delivered to sink b")
+    # Each sink delivers on its own: a's may come after b's and c's.
+    wait_for(lambda: len(delivered(a_out)) >= len(evs1) + len(evs2) + len(evs3),
+             DELIVERY_WAIT, "sink a to get source-failing")
     eq([e["id"] for e, _ in delivered(a_out)], ids_of(evs1 + evs2 + evs3),
        "events delivered to sink a (never twice across reloads)")
 
