@@ -44,6 +44,10 @@ FETCH_TIMEOUT = 5           # the daemon's `timeout =` in the test configuration
 # tens of milliseconds apiece on a busy machine. What is delivered is asserted, not speed.
 DELIVERY_WAIT = 20
 SANITIZER_PATTERNS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+# A sanitizer build (make SANITIZE=1 exports RATD_SANITIZED=1) runs several times slower:
+# each suite's time budget, which only ends a suite that blocked, is doubled there.
+SANITIZED = os.environ.get("RATD_SANITIZED") == "1"
+BUDGET_FACTOR = 2 if SANITIZED else 1
 COMMANDS = ("status", "parties", "history", "refresh", "watch", "reload", "check", "version")
 
 RATD = RATCTL = None          # set by main from --build
@@ -551,12 +555,13 @@ def edit_row(page, name, sig=None, ins=None, new_name=None, drop=False):
 
 
 class Suite:
-    """A suite: the label of its closing line, its time budget in seconds, and its tests,
-    the functions test_NAME of module in the order it defines them."""
+    """A suite: the label of its closing line, its time budget in seconds (for a build
+    without sanitizers: see BUDGET_FACTOR), and its tests, the functions test_NAME of
+    module in the order it defines them."""
 
     def __init__(self, label, budget, module):
         self.label = label
-        self.budget = budget
+        self.budget = budget * BUDGET_FACTOR
         self.tests = [(n[len("test_"):], f) for n, f in vars(module).items()
                       if n.startswith("test_") and callable(f)]
 
