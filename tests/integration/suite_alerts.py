@@ -254,7 +254,7 @@ def test_hook_timeout(ctx):
     check(1.5 <= killed_after <= 3.5, "the hook was reported killed %.1fs after it started "
           "(timeout = 2s)" % killed_after)
     # ratd reaps its child: no zombie; the orphaned sleep is init's to reap.
-    wait_for(lambda: not os.path.exists("/proc/%d" % pids[0]) and gone(pids[1]), 1,
+    wait_for(lambda: not os.path.exists("/proc/%d" % pids[0]) and gone(pids[1]), 3,
              "the hook (pid %d, reaped) and its child (pid %d) to be gone" % tuple(pids))
     text = log_since(ctx, mark)
     check(re.search(r"alert slow: event %d .*tim(e|ed) ?out" % thr["id"], text),
@@ -540,7 +540,7 @@ def test_watch_live(ctx):
         evs, thr = reach_threshold(ctx, d)
         t0 = time.monotonic()
         pat = re.compile(r"^#%d \S+ %s threshold-reached .*2003-07-01" % (thr["id"], TREATY))
-        human.until(lambda ls: [l for l in ls if pat.search(l)], 2,
+        human.until(lambda ls: [l for l in ls if pat.search(l)], 5,
                     "ratctl watch to print the threshold-reached line")
         took = time.monotonic() - t0
 
@@ -554,12 +554,12 @@ def test_watch_live(ctx):
                 check(isinstance(ev, dict) and "id" in ev, "not an event: %r" % short(l))
                 out.append(ev)
             return [e for e in out if e.get("type") == "threshold-reached"]
-        got = js.until(json_thr, 2, "ratctl --json watch to print threshold-reached")
+        got = js.until(json_thr, 5, "ratctl --json watch to print threshold-reached")
         eq(got[0].get("data", {}).get("threshold_date"), "2003-03-14",
            "watched threshold-reached data.threshold_date")
         eq(got[0].get("id"), thr["id"], "watched threshold-reached id")
-        human.until(lambda ls: len(ls) >= len(evs), 2, "every event on ratctl watch")
-        js.until(lambda ls: len(ls) >= len(evs), 2, "every event on ratctl --json watch")
+        human.until(lambda ls: len(ls) >= len(evs), 5, "every event on ratctl watch")
+        js.until(lambda ls: len(ls) >= len(evs), 5, "every event on ratctl --json watch")
         time.sleep(0.3)
         human.pump(0)
         js.pump(0)
