@@ -122,20 +122,6 @@ def closed_port():
 
 # --- the control socket ---------------------------------------------------------------
 
-def unix_peers(path):
-    """Connections the daemon accepted on the socket at path, from /proc/net/unix: the
-    accepted end is bound to path and connected (state 03); one not yet accepted shows
-    state 02. An accepted end stays until the daemon closes it."""
-    n = 0
-    with open("/proc/net/unix") as f:
-        next(f)
-        for line in f:
-            parts = line.split()
-            if len(parts) >= 8 and parts[7] == path and parts[5] == "03":
-                n += 1
-    return n
-
-
 def recv_line(s, timeout):
     """One reply line from s (b"" when the peer closed first)."""
     end = time.monotonic() + bounded(timeout)

@@ -27,7 +27,7 @@ import time
 
 import harness
 from harness import (DELIVERY_WAIT, TREATY, Fail, check, delivered, eq, exec_sink, history,
-                     parse_time, posts, result_of, short, unix_peers, wait_for)
+                     parse_time, posts, result_of, short, wait_for)
 
 sys.path.insert(0, os.path.join(harness.HERE, "alerts"))
 from smtp_sink import SmtpSink  # noqa: E402
@@ -166,6 +166,18 @@ def watcher(ctx, *args):
     p = subprocess.Popen([harness.RATCTL, "-s", ctx.sock] + list(args), stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ctx.env)
     return p, Output(p)
+
+
+def unix_peers(path):
+    """Connected sockets bound to path (the daemon's accepted ones), from /proc/net/unix."""
+    n = 0
+    with open("/proc/net/unix") as f:
+        next(f)
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 8 and parts[7] == path and parts[5] == "03":
+                n += 1
+    return n
 
 
 # --- 1. webhook ----------------------------------------------------------------------
