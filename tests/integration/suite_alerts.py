@@ -196,8 +196,9 @@ def test_webhook_three_failures(ctx):
 
     # While the first answer is a 500: pending, the error shown, a next try planned.
     wait_for(lambda: posts(ctx) and posts(ctx)[0].status == 500, 3, "the first webhook POST")
-    time.sleep(0.3)
-    s = sink(d, "hook")
+    # The answer is on its way back: until ratd has read it, the sink shows no error yet.
+    s = wait_for(lambda: (lambda x: x if x.get("last_error") else None)(sink(d, "hook")), 3,
+                 "the sink to show the 500 as last_error")
     eq(s.get("pending"), 1, "sink pending after a 500")
     check("500" in (s.get("last_error") or ""), "sink last_error after a 500: %r"
           % s.get("last_error"))
@@ -265,7 +266,7 @@ def test_hook_timeout(ctx):
     check(1.5 <= killed_after <= 3.5, "the hook was reported killed %.1fs after it started "
           "(timeout = 2s)" % killed_after)
     # ratd reaps its child: no zombie; the orphaned sleep is init's to reap.
-    wait_for(lambda: not os.path.exists("/proc/%d" % pids[0]) and gone(pids[1]), 1,
+    wait_for(lambda: not os.path.exists("/proc/%d" % pids[0]) and gone(pids[1]), 3,
              "the hook (pid %d, reaped) and its child (pid %d) to be gone" % tuple(pids))
     text = log_since(ctx, mark)
     check(re.search(r"alert slow: event %d .*tim(e|ed) ?out" % thr["id"], text),
@@ -300,6 +301,9 @@ def test_mail(ctx):
         msgs = smtp.wait(len(evs), harness.bounded(8))
         eq(len(msgs), len(evs), "mails received for %d events (SMTP transcript tail: %r)"
            % (len(evs), smtp.transcript[-8:]))
+        # The sink counts a mail delivered once it has read the server's 250, which comes
+        # after the message is kept: wait for that, then for anything more to have come.
+        wait_for(lambda: sink(d, "mail").get("pending") == 0, 5, "mail sink pending 0")
         time.sleep(0.5)
         eq(len(smtp.messages()), len(evs), "mails received (one per event, no more)")
         by_id = {}
@@ -364,21 +368,24 @@ def test_metrics_textfile(ctx):
     t0 = time.monotonic()
     pend, dlv = 'ratd_sink_pending{sink="sink"}', 'ratd_sink_delivered_total{sink="sink"}'
     wait_for(lambda: (textfile_figure(prom, pend), textfile_figure(prom, dlv)) ==
-             ("0", str(len(evs))), 2, "the textfile to say %s 0 and %s %d after the "
+             ("0", str(len(evs))), 5, "the textfile to say %s 0 and %s %d after the "
              "deliveries (it says %s and %s)" % (pend, dlv, len(evs),
                                                  textfile_figure(prom, pend),
                                                  textfile_figure(prom, dlv)))
     took = time.monotonic() - t0
     # Rate limit: a burst of changes (refreshes, each a status change) gives at most one
-    # write a second: the file's inode changes with each atomic replace.
+    # write a second: the file's inode changes with each atomic replace. Only what is seen
+    # within the 2.5 s counts (a slow last refresh must not stretch the window).
     inodes = set()
     t1 = time.monotonic()
     while time.monotonic() - t1 < 2.5:
         d.refresh()
         try:
-            inodes.add(os.stat(prom).st_ino)
+            ino = os.stat(prom).st_ino
         except FileNotFoundError:
-            pass
+            ino = None
+        if ino is not None and time.monotonic() - t1 <= 2.5:
+            inodes.add(ino)
         time.sleep(0.05)
     check(len(inodes) <= 4, "%d textfile versions in 2.5 s of refreshes (at most 1/s)"
           % len(inodes))
@@ -545,7 +552,7 @@ def test_watch_live(ctx):
         evs, thr = reach_threshold(ctx, d)
         t0 = time.monotonic()
         pat = re.compile(r"^#%d \S+ %s threshold-reached .*2003-07-01" % (thr["id"], TREATY))
-        human.until(lambda ls: [l for l in ls if pat.search(l)], 2,
+        human.until(lambda ls: [l for l in ls if pat.search(l)], 5,
                     "ratctl watch to print the threshold-reached line")
         took = time.monotonic() - t0
 
@@ -559,12 +566,12 @@ def test_watch_live(ctx):
                 check(isinstance(ev, dict) and "id" in ev, "not an event: %r" % short(l))
                 out.append(ev)
             return [e for e in out if e.get("type") == "threshold-reached"]
-        got = js.until(json_thr, 2, "ratctl --json watch to print threshold-reached")
+        got = js.until(json_thr, 5, "ratctl --json watch to print threshold-reached")
         eq(got[0].get("data", {}).get("threshold_date"), "2003-03-14",
            "watched threshold-reached data.threshold_date")
         eq(got[0].get("id"), thr["id"], "watched threshold-reached id")
-        human.until(lambda ls: len(ls) >= len(evs), 2, "every event on ratctl watch")
-        js.until(lambda ls: len(ls) >= len(evs), 2, "every event on ratctl --json watch")
+        human.until(lambda ls: len(ls) >= len(evs), 5, "every event on ratctl watch")
+        js.until(lambda ls: len(ls) >= len(evs), 5, "every event on ratctl --json watch")
         time.sleep(0.3)
         human.pump(0)
         js.pump(0)
@@ -662,8 +669,11 @@ def test_watcher_not_reading(ctx):
         dropped = False
         last = max([0] + ids_of(history(d)))
         cycles = 0
-        flood_end = time.monotonic() + harness.bounded(20)
-        while time.monotonic() < flood_end:
+        # Some 3,000 events (1 MiB) must queue up for the watcher that does not read: 25
+        # page cycles or so, a second each under a sanitizer on a busy machine. The flood
+        # is bounded by the suite's budget, leaving the later tests their time.
+        flood_end = time.monotonic() + harness.bounded(90)
+        while time.monotonic() < flood_end and harness.left() > 45:
             cycles += 1
             for page, results in (("IV-13.html", ["changed"]),
                                   ("IV-13.2003-03-13.html", ["refused", "refused", "changed"])):
@@ -747,8 +757,11 @@ def test_kill_between_journal_and_delivery(ctx):
         pass
 
     d2 = ctx.daemon(conf)
-    got = wait_for(lambda: (lambda g: g if len(g) >= len(evs) else None)(recorded(hdir)), 5,
-                   "the restarted daemon to deliver the %d events" % len(evs))
+    got = wait_for(lambda: (lambda g: g if len(g) >= len(evs) else None)(recorded(hdir)),
+                   DELIVERY_WAIT, "the restarted daemon to deliver the %d events" % len(evs))
+    # The hook records an event before it exits; ratd counts it delivered once it has
+    # reaped the hook.
+    wait_for(lambda: sink(d2, "hook").get("pending") == 0, 5, "sink pending 0 after the restart")
     time.sleep(0.3)
     eq(ids_of(recorded(hdir)), ids_of(evs), "event ids recorded after the restart "
        "(each once, in order)")
@@ -870,6 +883,9 @@ def test_new_sink_starts_now(ctx):
     wait_for(lambda: len(delivered(b_out)) >= len(evs2) + 1, DELIVERY_WAIT, "sink b to get source-failing")
     eq([e["id"] for e, _ in delivered(b_out)], ids_of(evs2 + evs3),
        "events delivered to sink b")
+    # Each sink delivers on its own: a's may come after b's and c's.
+    wait_for(lambda: len(delivered(a_out)) >= len(evs1) + len(evs2) + len(evs3),
+             DELIVERY_WAIT, "sink a to get source-failing")
     eq([e["id"] for e, _ in delivered(a_out)], ids_of(evs1 + evs2 + evs3),
        "events delivered to sink a (never twice across reloads)")
 
@@ -1044,7 +1060,8 @@ def journal_full(ctx, full, sh, out):
     eq(on_disk, pending, "journal.jsonl's events (each once, in order, unchanged)")
     eq(ids_delivered(out), ids, "ids delivered (each once, in order)")
     eq(history(d, limit=1000), pending, "history after the journal recovered")
-    eq(sink(d, "all").get("pending"), 0, "sink pending at the end")
+    # The sink writes the id before it exits; ratd counts it once it has reaped it.
+    wait_for(lambda: sink(d, "all").get("pending") == 0, 5, "sink pending 0 at the end")
     return "%d events kept across a restart; %s" % (len(ids), full.how)
 # --- 10. what a hook prints ----------------------------------------------------------
 
