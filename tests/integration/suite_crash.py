@@ -9,8 +9,9 @@ file (O_APPEND). Each cycle starts ratd, fires refreshes and SIGUSR1 without wai
 sleeps 0-150 ms (longer where commits do not keep up) and SIGKILLs ratd and its hooks'
 process groups. After every restart: the state loads, history ids increase strictly, no
 event listed before a kill (by history, by a watcher, or by a delivery) is missing,
-journal.jsonl holds valid lines. At the end every journaled event has been delivered at least once, in order; a duplicate is
-allowed only for a delivery a kill interrupted (at most one per kill).
+journal.jsonl holds valid lines. At the end every journaled event has been delivered at
+least once, in order; a duplicate is allowed only for a delivery a kill interrupted (at
+most one per kill).
 corrupt_files: a garbage or truncated state file, a journal cut mid-line.
 orphan_outbox: events a treaty removed from the configuration had not journaled.
 state_dir_safety: a state_dir others can write, a link at ratd.lock, temporaries left.
