@@ -426,29 +426,91 @@ client_target(struct client *c, json_t *req, bool need_treaty, struct treaty **t
 	return 0;
 }
 
+/* Every treaty today: the last reply while nothing it shows has changed
+ * (core->generation); else each treaty's entry from its own cache (only those that
+ * changed are built again: a fetch among 600 treaties costs one entry, not 600), joined
+ * into the reply kept for the next request. */
+static void
+cmd_status_whole(struct client *c, day_t today)
+{
+	struct control *ctl = c->ctl;
+	struct core *core = ctl->core;
+	json_t *alerts, *journal;
+	const char *entry;
+	char *text = NULL;
+	size_t i, len = 0, elen;
+	FILE *f;
+	int rc;
+
+	if (ctl->status_text != NULL && ctl->status_gen == core->generation &&
+	    ctl->status_day == today) {
+		client_send_text(c, ctl->status_text, ctl->status_len);
+		return;
+	}
+	alerts = alerts_status(ctl->alerts);
+	journal = journal_status(&core->journal);
+	f = open_memstream(&text, &len);
+	rc = f != NULL && alerts != NULL && journal != NULL ? 0 : -1;
+	if (f != NULL)
+		fputs("{\"ok\":true,\"result\":{\"treaties\":[", f);
+	for (i = 0; rc == 0 && i < core->ntreaties; i++) {
+		/* A treaty left out would read as no treaty at all: an entry that cannot be
+		 * built fails the whole reply, naming the treaty. */
+		if ((entry = status_treaty_text(core->treaties[i], today, &elen)) == NULL) {
+			if (f != NULL)
+				fclose(f);
+			free(text);
+			json_decref(alerts);
+			json_decref(journal);
+			client_error(c, RATD_ERR_INTERNAL, "cannot build the status of treaty %s",
+			    core->treaties[i]->conf->id);
+			return;
+		}
+		if (i > 0)
+			putc(',', f);
+		fwrite(entry, 1, elen, f);
+	}
+	if (rc == 0) {
+		fputs("],\"alerts\":", f);
+		rc = json_dumpf(alerts, f, JSON_COMPACT);
+		fputs(",\"journal\":", f);
+		rc |= json_dumpf(journal, f, JSON_COMPACT);
+		fputs("}}", f);
+		rc |= ferror(f) ? -1 : 0;
+	}
+	if (f != NULL && fclose(f) != 0)
+		rc = -1;
+	json_decref(alerts);
+	json_decref(journal);
+	if (rc != 0) {
+		free(text);
+		client_reply(c, NULL);
+		return;
+	}
+	client_send_text(c, text, len);
+	free(ctl->status_text);
+	ctl->status_text = text;
+	ctl->status_len = len;
+	ctl->status_gen = core->generation;
+	ctl->status_day = today;
+}
+
 static void
 cmd_status(struct client *c, json_t *req)
 {
 	static const char *const args[] = { "treaty", "as_of", NULL };
 	struct core *core = c->ctl->core;
 	struct treaty *t;
-	json_t *list;
+	json_t *list, *reply;
 	day_t as_of;
 	size_t i;
-
-	struct control *ctl = c->ctl;
-	bool whole;
-	json_t *reply;
 	char *text;
 
 	if (client_check_args(c, req, args) < 0 || client_target(c, req, false, &t, &as_of) < 0)
 		return;
-	/* The usual question, every treaty today, is answered from the last reply while
-	 * nothing it shows has changed (core->generation). */
-	whole = t == NULL && as_of == core_today(core, time(NULL));
-	if (whole && ctl->status_text != NULL && ctl->status_gen == core->generation &&
-	    ctl->status_day == as_of) {
-		client_send_text(c, ctl->status_text, ctl->status_len);
+	/* The usual question: every treaty today. */
+	if (t == NULL && as_of == core_today(core, time(NULL))) {
+		cmd_status_whole(c, as_of);
 		return;
 	}
 	list = json_array();
@@ -471,14 +533,7 @@ cmd_status(struct client *c, json_t *req)
 		return;
 	}
 	client_send_text(c, text, strlen(text));
-	if (whole) {
-		free(ctl->status_text);
-		ctl->status_text = text;
-		ctl->status_len = strlen(text);
-		ctl->status_gen = core->generation;
-		ctl->status_day = as_of;
-	} else
-		free(text);
+	free(text);
 }
 
 /* An optional integer argument within [lo, hi]; -1 after replying with the error. */

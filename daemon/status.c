@@ -1,5 +1,7 @@
 /* JSON views of a treaty's committed snapshot: the socket's and `--once`'s answers. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #define STATUS_PACE_MONTHS 24
@@ -195,6 +197,31 @@ status_treaty(const struct treaty *t, day_t as_of)
 	if (t->snap != NULL)
 		rule_result_clear(&res);
 	return o;
+}
+
+const char *
+status_treaty_text(struct treaty *t, day_t as_of, size_t *len)
+{
+	uint64_t key = treaty_changed_at(t);
+	json_t *o;
+	char *text;
+
+	if (t->status_cache.text == NULL || t->status_cache.key != key ||
+	    t->status_cache.day != as_of) {
+		if ((o = status_treaty(t, as_of)) == NULL)
+			return NULL;
+		text = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		if (text == NULL)
+			return NULL;
+		free(t->status_cache.text);
+		t->status_cache.text = text;
+		t->status_cache.len = strlen(text);
+		t->status_cache.key = key;
+		t->status_cache.day = as_of;
+	}
+	*len = t->status_cache.len;
+	return t->status_cache.text;
 }
 
 static json_t *

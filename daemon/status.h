@@ -10,6 +10,10 @@
 
 /* TreatyStatus of t at as_of; NULL on out-of-memory. */
 json_t *status_treaty(const struct treaty *t, day_t as_of);
+/* The same as compact JSON text (len bytes, no newline), owned by t: kept there and
+ * served again while nothing it shows has changed (treaty_changed_at) and as_of is the
+ * same. NULL on out-of-memory. */
+const char *status_treaty_text(struct treaty *t, day_t as_of, size_t *len);
 /* {"treaty", "as_of", "participants": [...]}: the table as it stood at as_of. */
 json_t *status_parties(const struct treaty *t, day_t as_of);
 

@@ -37,6 +37,29 @@ treaty_outcome_name(enum treaty_outcome o)
 	return names[o];
 }
 
+/* Something t's status shows changed: the daemon's generation moves, and t notes when
+ * (its cached status entry is built anew). */
+static void
+treaty_touch(struct treaty *t)
+{
+	core_touch(t->core);
+	t->changed = t->core->generation;
+}
+
+uint64_t
+treaty_changed_at(const struct treaty *t)
+{
+	uint64_t at = t->changed;
+	size_t hops;
+
+	/* The configuration has no cycle (conf_load refuses one); the bound is a guard. */
+	for (hops = 0; hops <= t->core->ntreaties && t->conf->rule.after_treaty != NULL &&
+	    (t = treaty_find(t->core, t->conf->rule.after_treaty)) != NULL; hops++)
+		if (t->changed > at)
+			at = t->changed;
+	return at;
+}
+
 const char *
 treaty_source_state(const struct treaty *t)
 {
@@ -232,6 +255,7 @@ treaty_free(struct treaty *t)
 	snapshot_free(t->snap);
 	source_meta_clear(&t->meta);
 	json_decref(t->outbox);
+	free(t->status_cache.text);
 	free(t);
 }
 
@@ -244,7 +268,7 @@ treaty_schedule(struct treaty *t, double delay)
 	ev_timer_set(&t->timer, delay, 0.);
 	ev_timer_start(t->core->loop, &t->timer);
 	t->next_fetch = time(NULL) + (time_t)ceil(delay);
-	core_touch(t->core);
+	treaty_touch(t);
 }
 
 /* Full-jitter exponential backoff: uniform between 1 minute and min(interval, 1 min * 2^n). */
@@ -293,6 +317,9 @@ treaty_reconfigure(struct treaty *t, const struct conf_treaty *ct)
 	bool resched = ct->interval != t->conf->interval;
 
 	bool moved = strcmp(ct->url, t->conf->url) != 0 || ct->format != t->conf->format;
+
+	/* Its title, rule and failure threshold may be new: the status entry too. */
+	treaty_touch(t);
 
 	/* The old page's validators mean nothing to a new URL: it could answer 304. */
 	if (moved) {
@@ -610,7 +637,7 @@ treaty_finish(struct treaty *t, enum treaty_outcome o, size_t bytes, double pars
 {
 	struct treaty_report rep = { o, bytes, parse_seconds };
 
-	core_touch(t->core);
+	treaty_touch(t);
 	if (t->report != NULL)
 		t->report(t->owner, t, &rep);
 	treaty_notify(t, o, t->meta.consecutive_failures ? t->meta.error : NULL);
@@ -730,7 +757,7 @@ treaty_begin_fetch(struct treaty *t)
 
 	ev_timer_stop(t->core->loop, &t->timer);
 	t->next_fetch = 0;
-	core_touch(t->core);
+	treaty_touch(t);
 	if ((t->inflight = fetch_start(t->core->fetcher, &req, treaty_fetch_done, t)) == NULL) {
 		struct fetch_result r = { .retry_after = -1 };
 

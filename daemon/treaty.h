@@ -59,6 +59,15 @@ struct treaty {
 	struct fetch_result *fetched; /* that fetch's validators, size and time (no body) */
 	struct treaty_waiter *waiters;
 	json_t *outbox;               /* events of the last save, as loaded at start-up */
+	uint64_t changed;             /* core->generation when what its status shows changed */
+	/* Its status entry of one day as JSON text, built by status_treaty_text and kept
+	 * while treaty_changed_at stays at key. */
+	struct {
+		char *text;
+		size_t len;
+		uint64_t key;
+		day_t day;
+	} status_cache;
 };
 
 /* Creates the treaty and serves what it has at once: the committed state, else the
@@ -80,6 +89,9 @@ void treaty_reconfigure(struct treaty *t, const struct conf_treaty *ct);
  * treaty its after_treaty names (evaluated the same way); 0, or -1 on out-of-memory. */
 int treaty_eval(const struct treaty *t, const struct snapshot *s, day_t as_of,
     struct rule_result *out);
+/* The generation of the last change to anything t's status shows: t itself and the
+ * treaties its after_treaty names, in turn (their dates enter its evaluation). */
+uint64_t treaty_changed_at(const struct treaty *t);
 /* Raises entered-into-force when today has reached the date (the daily check). */
 void treaty_check_in_force(struct treaty *t);
 /* The earliest day t could enter into force were every missing instrument deposited at

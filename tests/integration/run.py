@@ -190,6 +190,40 @@ def test_earliest_after_treaty(ctx):
        "the protocol's earliest date today (IV-13 in force: its own 30 days)")
 
 
+def test_whole_status_follows_the_treaty_waited_for(ctx):
+    # The status of every treaty is built from each treaty's own last entry while it has
+    # not changed; a protocol's entry depends on the convention it waits for as well.
+    # IV-13 at 19 of 20 (13 March 2003), then in force: the protocol's earliest date
+    # follows in the status of all, though only IV-13 was fetched.
+    url = ctx.serve(file="IV-13.2003-03-13.html")
+    proto = ctx.serve("/protocol", file="IV-13.html")
+    conf = ctx.write_conf(url, extra="\n[treaty OP-13]\ntitle = Protocol\nurl = %s\n"
+                          "threshold = 100\neif_delay = 30 days\neif_align = none\n"
+                          "after_treaty = %s\n" % (proto, TREATY))
+    d = ctx.daemon(conf)
+    d.wait_state("ok")
+    wait_for(lambda: d.status("OP-13")["source"].get("state") == "ok", 5, "OP-13's fetch")
+
+    def whole():
+        res = result_of(d.request({"cmd": "status"}), "status")
+        return {t["id"]: t for t in res["treaties"]}
+    before = whole()
+    eq(before[TREATY].get("counted"), 19, "IV-13 counted on the 13 March 2003 page")
+    eq(before["OP-13"].get("earliest_entry_into_force"),
+       before[TREATY].get("earliest_entry_into_force"),
+       "the protocol's earliest date while IV-13 is not in force: IV-13's")
+    ctx.serve(file="IV-13.html")
+    eq(d.refresh(TREATY).get("result"), "changed", "IV-13 refreshed to its full page")
+    after = whole()
+    eq(after[TREATY].get("in_force"), True, "IV-13 in force after the refresh")
+    eq(after["OP-13"].get("source"), before["OP-13"].get("source"),
+       "OP-13 itself was not fetched again")
+    today = datetime.date.fromisoformat(after["OP-13"]["as_of"])
+    eq(after["OP-13"].get("earliest_entry_into_force"),
+       (today + datetime.timedelta(days=30)).isoformat(),
+       "the protocol's earliest date in the status of all once IV-13 is in force")
+
+
 def test_xml_source(ctx):
     d, st = start_ok(ctx, file="IV-13.xml", path="/page.xml")
     req = ctx.server.requests("/page.xml")
