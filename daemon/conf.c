@@ -336,8 +336,7 @@ conf_parse_size(const char *s, size_t *bytes)
 	return 0;
 }
 
-/* Treaty ids and alert names become file names: [A-Za-z0-9._-]{1,CONF_MAX_ID}, no leading dot. */
-static bool
+bool
 conf_valid_id(const char *s)
 {
 	size_t n;
@@ -1411,6 +1410,12 @@ conf_first_at(const struct conf_parser *p, const char *file, int line, char *buf
 static void
 conf_begin_treaty(struct conf_parser *p, const char *id)
 {
+	static const struct {
+		const char *id, *file;
+	} reserved[] = {
+		{ "alerts", "alerts.json in state_dir" },
+		{ "index", "index.html in [publish] dir" },
+	};
 	struct conf *c = p->conf;
 	const struct conf_treaty *dup = conf_treaty_find(c, id);
 	char buf[CONF_SHOWN + 4], first[PATH_MAX + 32];
@@ -1425,11 +1430,12 @@ conf_begin_treaty(struct conf_parser *p, const char *id)
 	}
 	/* The id names files: ID.json beside alerts.json in state_dir, ID.html beside
 	 * index.html in the publish dir. */
-	if (strcmp(id, "alerts") == 0 || strcmp(id, "index") == 0) {
-		conf_error(p, "treaty id '%s' is reserved (%s.%s is ratd's own file): choose "
-		    "another id", id, id, id[0] == 'a' ? "json in state_dir" : "html in [publish] dir");
-		return;
-	}
+	for (i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		if (strcmp(id, reserved[i].id) == 0) {
+			conf_error(p, "treaty id '%s' is reserved (%s is ratd's own file): choose "
+			    "another id", id, reserved[i].file);
+			return;
+		}
 	if (dup != NULL) {
 		conf_error(p, "duplicate [treaty %s] (first at %s): merge the two sections",
 		    id, conf_first_at(p, dup->file, dup->line, first, sizeof(first)));

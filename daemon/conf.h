@@ -102,6 +102,9 @@ int conf_load(const char *path, struct conf *conf);
 void conf_free(struct conf *conf);
 /* The treaty of that id, or NULL. */
 const struct conf_treaty *conf_treaty_find(const struct conf *conf, const char *id);
+/* Treaty ids and alert names become file names: true for [A-Za-z0-9._-]{1,CONF_MAX_ID}
+ * not starting with a dot. */
+bool conf_valid_id(const char *s);
 
 /* "90s", "15m", "6h", "2d" or bare seconds; 0 or -1. */
 int conf_parse_duration(const char *s, double *secs);

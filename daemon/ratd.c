@@ -214,25 +214,46 @@ ratd_orphan_outboxes(struct ratd *rd, uint64_t journaled, struct event_list *los
 		return;
 	while ((de = readdir(d)) != NULL) {
 		n = strlen(de->d_name);
-		/* ID.json; not a temporary (".NAME.tmp-X"), not the sinks' alerts.json. */
-		if (n <= 5 || n - 5 > CONF_MAX_ID || de->d_name[0] == '.' ||
-		    strcmp(de->d_name + n - 5, ".json") != 0 ||
+		/* ID.json of a treaty id (temporaries start with a dot), not alerts.json. */
+		if (n <= 5 || n - 5 > CONF_MAX_ID || strcmp(de->d_name + n - 5, ".json") != 0 ||
 		    strcmp(de->d_name, ALERT_CURSORS) == 0)
 			continue;
 		memcpy(id, de->d_name, n - 5);
 		id[n - 5] = '\0';
-		if (conf_treaty_find(rd->core.conf, id) != NULL)
+		if (!conf_valid_id(id) || conf_treaty_find(rd->core.conf, id) != NULL)
 			continue;
-		if (state_peek_outbox(dir, id, &outbox, &last, err, sizeof(err)) <= 0)
+		if (state_peek_outbox(dir, id, &outbox, &last, err, sizeof(err)) < 0) {
+			log_warn("journal: %s/%s.json, of a treaty no longer configured, cannot be "
+			    "read (%s): events in it that the journal lacks are not recovered; "
+			    "remove the file if the treaty is gone for good", dir, id, err);
 			continue;
+		}
 		before = lost->n;
 		ratd_outbox_take(rd, journaled, last, outbox, lost);
 		json_decref(outbox);
 		if (lost->n > before)
 			log_warn("journal: %s/%s.json, of a treaty no longer configured, holds %zu "
-			    "events not in the journal: recovering them", dir, id, lost->n - before);
+			    "event%s not in the journal: recovering %s", dir, id, lost->n - before,
+			    lost->n - before == 1 ? "" : "s", lost->n - before == 1 ? "it" : "them");
 	}
 	closedir(d);
+}
+
+/* Sorted events with an id given twice (a state file copied by hand) keep the first:
+ * the journal refuses a repeated id. */
+static void
+ratd_outbox_unique(struct event_list *l)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < l->n; i++) {
+		if (n > 0 && event_id(l->v[i]) == event_id(l->v[n - 1])) {
+			json_decref(l->v[i]);
+			continue;
+		}
+		l->v[n++] = l->v[i];
+	}
+	l->n = n;
 }
 
 /* Events that a crash kept out of the journal are still in their treaty's outbox. */
@@ -253,6 +274,7 @@ ratd_recover_outboxes(struct ratd *rd)
 	if (lost.n == 0)
 		return;
 	qsort(lost.v, lost.n, sizeof(*lost.v), ratd_outbox_cmp);
+	ratd_outbox_unique(&lost);
 	log_warn("journal: recovering %zu events committed before an interruption", lost.n);
 	ratd_journal_write(rd, &lost);
 	event_list_clear(&lost);

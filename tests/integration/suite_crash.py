@@ -507,6 +507,9 @@ def test_orphan_outbox(ctx):
     with open(os.path.join(ctx.state, "XX-1.json"), "w") as f:
         json.dump(state, f)
     os.unlink(path_s)
+    # Another one that cannot be read is named, not skipped in silence.
+    with open(os.path.join(ctx.state, "XX-2.json"), "wb") as f:
+        f.write(b'{"version": 1, "outbox": [\x00')
     for run in ("the first start", "a second start"):
         n = len(ctx.log_text())
         proc = start_ratd(ctx, conf)
@@ -520,8 +523,11 @@ def test_orphan_outbox(ctx):
            "event ids after %s (the last from XX-1.json, once)" % run)
         eq(after[-1], last, "the event recovered from XX-1.json")
         said = ctx.log_text()[n:]
-        recovered = re.search(r"XX-1\.json, of a treaty no longer configured, holds 1 events "
-                              r"not in the journal", said)
+        recovered = re.search(r"XX-1\.json, of a treaty no longer configured, holds 1 event "
+                              r"not in the journal: recovering it", said)
+        check(re.search(r"XX-2\.json, of a treaty no longer configured, cannot be read "
+                        r"\(.*\): events in it that the journal lacks are not recovered", said),
+              "no log line about the unreadable XX-2.json at %s:\n%s" % (run, said))
         if run == "the first start":
             check(recovered, "no log line about XX-1.json's events:\n%s" % said)
         else:
