@@ -217,16 +217,17 @@ client_flush(struct client *c)
 		c->dead = true;
 }
 
-/* Room for need bytes in c->out. The buffer doubles and written bytes are dropped only
- * once they are half of it, so a client that reads nothing while lines keep coming
- * costs each line its own copy, not a copy of everything queued before it. */
+/* Room for need bytes in c->out. The buffer doubles, and written bytes are dropped
+ * once they are half of what it holds or when it must grow anyway, so a client that
+ * reads nothing while lines keep coming costs each line its own copy, not a copy of
+ * everything queued before it; the buffer stays within twice the unsent bytes. */
 static int
 client_reserve(struct client *c, size_t need)
 {
 	size_t cap;
 	char *nb;
 
-	if (c->outoff > 0 && c->outoff >= c->outlen / 2) {
+	if (c->outoff > 0 && (c->outoff >= c->outlen / 2 || c->outlen + need > c->outcap)) {
 		memmove(c->out, c->out + c->outoff, c->outlen - c->outoff);
 		c->outlen -= c->outoff;
 		c->outoff = 0;
@@ -259,7 +260,8 @@ client_queue(struct client *c, const char *text, size_t len, bool nl)
 		c->dead = true;
 		return;
 	}
-	memcpy(c->out + c->outlen, text, len);
+	if (len > 0)
+		memcpy(c->out + c->outlen, text, len);
 	if (nl)
 		c->out[c->outlen + len] = '\n';
 	c->outlen += len + nl;
@@ -426,65 +428,74 @@ client_target(struct client *c, json_t *req, bool need_treaty, struct treaty **t
 	return 0;
 }
 
+/* Writes the status reply of every treaty today to f: each treaty's entry from its own
+ * cache (only those that changed are built again: a fetch among 600 treaties costs one
+ * entry, not 600). 0; -1 when out of memory; the index + 1 of a treaty whose entry
+ * cannot be built (a treaty left out would read as no treaty at all). */
+static long
+status_whole_write(FILE *f, struct control *ctl, day_t today)
+{
+	struct core *core = ctl->core;
+	json_t *alerts = alerts_status(ctl->alerts), *journal = journal_status(&core->journal);
+	const char *entry;
+	size_t i, len;
+	long rc = alerts != NULL && journal != NULL ? 0 : -1;
+
+	fputs("{\"ok\":true,\"result\":{\"treaties\":[", f);
+	for (i = 0; rc == 0 && i < core->ntreaties; i++) {
+		if ((entry = status_treaty_text(core->treaties[i], today, &len)) == NULL)
+			rc = (long)i + 1;
+		else {
+			if (i > 0)
+				putc(',', f);
+			fwrite(entry, 1, len, f);
+		}
+	}
+	if (rc == 0) {
+		fputs("],\"alerts\":", f);
+		if (json_dumpf(alerts, f, JSON_COMPACT) != 0)
+			rc = -1;
+		fputs(",\"journal\":", f);
+		if (json_dumpf(journal, f, JSON_COMPACT) != 0)
+			rc = -1;
+		fputs("}}", f);
+	}
+	json_decref(alerts);
+	json_decref(journal);
+	return rc;
+}
+
 /* Every treaty today: the last reply while nothing it shows has changed
- * (core->generation); else each treaty's entry from its own cache (only those that
- * changed are built again: a fetch among 600 treaties costs one entry, not 600), joined
- * into the reply kept for the next request. */
+ * (core->generation), else a new one, kept for the next request. */
 static void
 cmd_status_whole(struct client *c, day_t today)
 {
 	struct control *ctl = c->ctl;
 	struct core *core = ctl->core;
-	json_t *alerts, *journal;
-	const char *entry;
 	char *text = NULL;
-	size_t i, len = 0, elen;
+	size_t len = 0;
+	long rc = -1;
 	FILE *f;
-	int rc;
 
 	if (ctl->status_text != NULL && ctl->status_gen == core->generation &&
 	    ctl->status_day == today) {
 		client_send_text(c, ctl->status_text, ctl->status_len);
 		return;
 	}
-	alerts = alerts_status(ctl->alerts);
-	journal = journal_status(&core->journal);
-	f = open_memstream(&text, &len);
-	rc = f != NULL && alerts != NULL && journal != NULL ? 0 : -1;
-	if (f != NULL)
-		fputs("{\"ok\":true,\"result\":{\"treaties\":[", f);
-	for (i = 0; rc == 0 && i < core->ntreaties; i++) {
-		/* A treaty left out would read as no treaty at all: an entry that cannot be
-		 * built fails the whole reply, naming the treaty. */
-		if ((entry = status_treaty_text(core->treaties[i], today, &elen)) == NULL) {
-			if (f != NULL)
-				fclose(f);
-			free(text);
-			json_decref(alerts);
-			json_decref(journal);
-			client_error(c, RATD_ERR_INTERNAL, "cannot build the status of treaty %s",
-			    core->treaties[i]->conf->id);
-			return;
-		}
-		if (i > 0)
-			putc(',', f);
-		fwrite(entry, 1, elen, f);
+	if ((f = open_memstream(&text, &len)) != NULL) {
+		rc = status_whole_write(f, ctl, today);
+		if (ferror(f))
+			rc = rc > 0 ? rc : -1;
+		if (fclose(f) != 0)
+			rc = rc > 0 ? rc : -1;
 	}
-	if (rc == 0) {
-		fputs("],\"alerts\":", f);
-		rc = json_dumpf(alerts, f, JSON_COMPACT);
-		fputs(",\"journal\":", f);
-		rc |= json_dumpf(journal, f, JSON_COMPACT);
-		fputs("}}", f);
-		rc |= ferror(f) ? -1 : 0;
-	}
-	if (f != NULL && fclose(f) != 0)
-		rc = -1;
-	json_decref(alerts);
-	json_decref(journal);
 	if (rc != 0) {
 		free(text);
-		client_reply(c, NULL);
+		if (rc > 0)
+			client_error(c, RATD_ERR_INTERNAL, "cannot build the status of treaty %s",
+			    core->treaties[rc - 1]->conf->id);
+		else
+			client_reply(c, NULL);
 		return;
 	}
 	client_send_text(c, text, len);
