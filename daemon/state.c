@@ -83,7 +83,10 @@ state_text(const char *id, const struct snapshot *snap, const struct source_meta
 		else
 			fputs("null", f);
 		fputs(",\"outbox\":", f);
-		rc |= outbox != NULL ? json_dumpf(outbox, f, JSON_COMPACT) : (fputs("[]", f), 0);
+		if (outbox != NULL)
+			rc |= json_dumpf(outbox, f, JSON_COMPACT);
+		else
+			fputs("[]", f);
 		putc('}', f);
 		if (ferror(f))
 			rc = -1;

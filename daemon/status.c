@@ -200,15 +200,15 @@ status_treaty(const struct treaty *t, day_t as_of)
 }
 
 const char *
-status_treaty_text(struct treaty *t, day_t as_of, size_t *len)
+status_treaty_text(struct treaty *t, day_t today, size_t *len)
 {
 	uint64_t key = treaty_changed_at(t);
 	json_t *o;
 	char *text;
 
 	if (t->status_cache.text == NULL || t->status_cache.key != key ||
-	    t->status_cache.day != as_of) {
-		if ((o = status_treaty(t, as_of)) == NULL)
+	    t->status_cache.day != today) {
+		if ((o = status_treaty(t, today)) == NULL)
 			return NULL;
 		text = json_dumps(o, JSON_COMPACT);
 		json_decref(o);
@@ -218,7 +218,7 @@ status_treaty_text(struct treaty *t, day_t as_of, size_t *len)
 		t->status_cache.text = text;
 		t->status_cache.len = strlen(text);
 		t->status_cache.key = key;
-		t->status_cache.day = as_of;
+		t->status_cache.day = today;
 	}
 	*len = t->status_cache.len;
 	return t->status_cache.text;

@@ -59,7 +59,9 @@ struct treaty {
 	struct fetch_result *fetched; /* that fetch's validators, size and time (no body) */
 	struct treaty_waiter *waiters;
 	json_t *outbox;               /* events of the last save, as loaded at start-up */
-	uint64_t changed;             /* core->generation when what its status shows changed */
+	/* core->generation when what its status shows last changed: every such change is
+	 * made by treaty.c, which notes it (treaty_touch). */
+	uint64_t changed;
 	/* Its status entry of one day as JSON text, built by status_treaty_text and kept
 	 * while treaty_changed_at stays at key. */
 	struct {

@@ -848,6 +848,16 @@ def test_reload(ctx):
     conf = ctx.write_conf(url)
     d = ctx.daemon(conf)
     d.wait_state("ok")
+
+    def whole():
+        return result_of(d.request({"cmd": "status"}), "status")["treaties"][0]
+    eq(whole().get("title"), harness.TITLE, "title in the status of all before a reload")
+    # The status of all keeps each treaty's entry until it changes: a reload that changes
+    # only a title changes it.
+    ctx.write_conf(url, treaty={"title": "Migrant Workers"})
+    rc, out, err, _ = ctx.ratctl("reload")
+    eq(rc, 0, "ratctl reload exit status (stderr %r)" % err)
+    eq(whole().get("title"), "Migrant Workers", "title in the status of all after a reload")
     ctx.write_conf(url, treaty={"interval": "2h"})
     rc, out, err, _ = ctx.ratctl("reload")
     eq(rc, 0, "ratctl reload exit status (stderr %r)" % err)
