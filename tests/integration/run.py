@@ -161,12 +161,10 @@ def test_not_modified_since(ctx):
     eq(d.status().get("parties"), 59, "parties after not-modified")
 
 
-def test_earliest_after_treaty(ctx):
-    # A protocol that "shall not enter into force before the Convention" (OP-CRPD art.
-    # 13(1)): on 2000-12-04 IV-13 stood at 15 of 20, so its earliest possible date was
-    # 2000-12-04 + 3 months -> 2001-04-01; the protocol's own rule (30 days) would give
-    # 2001-01-03, but it can be no earlier than the convention's.
-    url = ctx.serve(file="IV-13.html")
+def start_with_protocol(ctx, page):
+    """IV-13 from page and OP-13, a protocol of threshold 100 entering into force 30 days
+    after it, but not before IV-13 (after_treaty); both fetched."""
+    url = ctx.serve(file=page)
     proto = ctx.serve("/protocol", file="IV-13.html")
     conf = ctx.write_conf(url, extra="\n[treaty OP-13]\ntitle = Protocol\nurl = %s\n"
                           "threshold = 100\neif_delay = 30 days\neif_align = none\n"
@@ -174,6 +172,15 @@ def test_earliest_after_treaty(ctx):
     d = ctx.daemon(conf)
     d.wait_state("ok")
     wait_for(lambda: d.status("OP-13")["source"].get("state") == "ok", 5, "OP-13's fetch")
+    return d
+
+
+def test_earliest_after_treaty(ctx):
+    # A protocol that "shall not enter into force before the Convention" (OP-CRPD art.
+    # 13(1)): on 2000-12-04 IV-13 stood at 15 of 20, so its earliest possible date was
+    # 2000-12-04 + 3 months -> 2001-04-01; the protocol's own rule (30 days) would give
+    # 2001-01-03, but it can be no earlier than the convention's.
+    d = start_with_protocol(ctx, "IV-13.html")
     eq(d.status(TREATY, as_of="2000-12-04").get("earliest_entry_into_force"), "2001-04-01",
        "IV-13's earliest possible entry into force on 2000-12-04")
     eq(d.status("OP-13", as_of="2000-12-04").get("earliest_entry_into_force"), "2001-04-01",
@@ -195,14 +202,7 @@ def test_whole_status_follows_the_treaty_waited_for(ctx):
     # not changed; a protocol's entry depends on the convention it waits for as well.
     # IV-13 at 19 of 20 (13 March 2003), then in force: the protocol's earliest date
     # follows in the status of all, though only IV-13 was fetched.
-    url = ctx.serve(file="IV-13.2003-03-13.html")
-    proto = ctx.serve("/protocol", file="IV-13.html")
-    conf = ctx.write_conf(url, extra="\n[treaty OP-13]\ntitle = Protocol\nurl = %s\n"
-                          "threshold = 100\neif_delay = 30 days\neif_align = none\n"
-                          "after_treaty = %s\n" % (proto, TREATY))
-    d = ctx.daemon(conf)
-    d.wait_state("ok")
-    wait_for(lambda: d.status("OP-13")["source"].get("state") == "ok", 5, "OP-13's fetch")
+    d = start_with_protocol(ctx, "IV-13.2003-03-13.html")
 
     def whole():
         res = result_of(d.request({"cmd": "status"}), "status")

@@ -410,12 +410,18 @@ def aside(ctx, name):
     return glob.glob(os.path.join(ctx.state, name + ".corrupt-*"))
 
 
-def test_corrupt_files(ctx):
+def journaled_run(ctx):
+    """setup, then a run until 4 events: (conf, the events, the journal's path, the
+    treaty's state file's path)."""
     conf, out = setup(ctx)
     evs = run_until_events(ctx, conf, 4)
+    return (conf, evs, os.path.join(ctx.state, "journal.jsonl"),
+            os.path.join(ctx.state, TREATY + ".json"))
+
+
+def test_corrupt_files(ctx):
+    conf, evs, path_j, path_s = journaled_run(ctx)
     last = evs[-1]
-    path_j = os.path.join(ctx.state, "journal.jsonl")
-    path_s = os.path.join(ctx.state, TREATY + ".json")
 
     # 1. The journal cut in the middle of its last line: the copy is kept, the line is
     # dropped, and its event comes back from the treaty's outbox.
@@ -488,11 +494,8 @@ def test_corrupt_files(ctx):
 def test_orphan_outbox(ctx):
     """A treaty removed from the configuration while the journal refused its last events
     (a full disk), then a restart: they come back from its state file, once."""
-    conf, out = setup(ctx)
-    evs = run_until_events(ctx, conf, 4)
+    conf, evs, path_j, path_s = journaled_run(ctx)
     last = evs[-1]
-    path_j = os.path.join(ctx.state, "journal.jsonl")
-    path_s = os.path.join(ctx.state, TREATY + ".json")
     # The journal never got the last event; the treaty that raised it is gone from the
     # configuration, its state file is still there (as XX-1.json, a treaty id the
     # configuration does not have).
