@@ -820,16 +820,20 @@ def test_watch(ctx):
                          stderr=subprocess.PIPE, env=ctx.env)
     try:
         # Nothing tells when ratctl's watch has reached ratd: a change made before is not
-        # seen. The page changes again (the current page, then 14 March 2003's) until a
-        # line comes, up to 6 times.
+        # seen. The page changes again (the current page, then a copy with Chad's
+        # ratification a day later, in turn) until a line comes, up to 6 times.
+        with open(os.path.join(FIXTURES, "IV-13.html"), "rb") as f:
+            current = f.read()
+        pages = (("the current page", current),
+                 ("Chad a day later", edit_row(current, "Chad", ins="23 Feb\t 2022 ")))
         sel = selectors.DefaultSelector()
         sel.register(p.stdout, selectors.EVENT_READ)
         ready = []
-        for page in ("IV-13.html", "IV-13.2003-03-14.html") * 3:
+        for what, body in pages * 3:
             if p.poll() is not None:
                 raise Fail("ratctl watch exited (%s): %r" % (p.returncode, p.stderr.read()))
-            ctx.serve(file=page)
-            eq(d.refresh().get("result"), "changed", "refresh to %s" % page)
+            ctx.serve(body=body)
+            eq(d.refresh().get("result"), "changed", "refresh to %s" % what)
             ready = sel.select(timeout=bounded(2))
             if ready:
                 break
