@@ -191,13 +191,17 @@ class Daemon:
             self.buf = b""
         self.conn.settimeout(timeout)
         self.conn.sendall((json.dumps(obj) + "\n").encode())
+        return json.loads(self.read_line())
+
+    def read_line(self):
+        """The next line on the persistent connection, without its newline (bytes)."""
         while b"\n" not in self.buf:
-            chunk = self.conn.recv(1 << 16)
+            chunk = self.conn.recv(1 << 20)
             if not chunk:
                 raise OSError("ratd closed the control connection")
             self.buf += chunk
         line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
+        return line
 
     def close(self):
         """Drops the control connection (the socket phase needs every client slot)."""
@@ -727,13 +731,7 @@ class ScaleDaemon(Daemon):
         self.conn.sendall(b'{"cmd": "refresh", "progress": true}\n')
         self.conn.settimeout(600)
         while True:
-            while b"\n" not in self.buf:
-                chunk = self.conn.recv(1 << 16)
-                if not chunk:
-                    raise OSError("ratd closed the control connection")
-                self.buf += chunk
-            line, self.buf = self.buf.split(b"\n", 1)
-            r = json.loads(line)
+            r = json.loads(self.read_line())
             if "progress" in r:
                 continue
             if not r.get("ok"):
@@ -757,9 +755,7 @@ def status_raw(d):
     """One status of every treaty, read whole but not decoded: seconds, bytes."""
     t0 = time.perf_counter()
     d.conn.sendall(b'{"cmd": "status"}\n')
-    while b"\n" not in d.buf:
-        d.buf += d.conn.recv(1 << 20)
-    line, d.buf = d.buf.split(b"\n", 1)
+    line = d.read_line()
     return time.perf_counter() - t0, len(line)
 
 

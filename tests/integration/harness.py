@@ -479,15 +479,20 @@ exit 0
 """
 
 
+def write_script(ctx, name, text):
+    """An executable DIR/name holding text (a hook for an exec sink); its path."""
+    path = os.path.join(ctx.dir, name)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o755)
+    return path
+
+
 def exec_sink(ctx, name):
     """A notify script writing into DIR/name/; returns (script path, output dir)."""
     out = os.path.join(ctx.dir, name)
     os.makedirs(out)
-    path = os.path.join(ctx.dir, name + ".sh")
-    with open(path, "w") as f:
-        f.write(NOTIFY_SH % out)
-    os.chmod(path, 0o755)
-    return path, out
+    return write_script(ctx, name + ".sh", NOTIFY_SH % out), out
 
 
 def delivered(out):

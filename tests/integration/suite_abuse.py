@@ -808,10 +808,7 @@ def timed(d, req, n):
 
 def test_sinks_behind(ctx):
     gate = os.path.join(ctx.dir, "gate")
-    script = os.path.join(ctx.dir, "gate.sh")
-    with open(script, "w") as f:
-        f.write(GATE_SH % gate)
-    os.chmod(script, 0o755)
+    script = harness.write_script(ctx, "gate.sh", GATE_SH % gate)
     write_journal(ctx, journal_events(2400, (harness.TREATY, "XXVI-9")))
     with open(os.path.join(ctx.state, "alerts.json"), "w") as f:
         json.dump({"version": 1, "sinks": {"a": {"delivered": 0}, "b": {"delivered": 0},

@@ -985,11 +985,7 @@ echo "$RATD_EVENT_ID" >> %s
 def id_sink(ctx, name):
     """A sink script appending each delivered event id to DIR/name.ids; (script, file)."""
     out = os.path.join(ctx.dir, name + ".ids")
-    sh = os.path.join(ctx.dir, name + ".sh")
-    with open(sh, "w") as f:
-        f.write(ID_SINK_SH % out)
-    os.chmod(sh, 0o755)
-    return sh, out
+    return harness.write_script(ctx, name + ".sh", ID_SINK_SH % out), out
 
 
 def ids_delivered(out):
@@ -1079,10 +1075,7 @@ exit 0
 
 def test_hook_output(ctx):
     got = os.path.join(ctx.dir, "noisy.json")
-    hook = os.path.join(ctx.dir, "noisy.sh")
-    with open(hook, "w") as f:
-        f.write(NOISY_SH % got)
-    os.chmod(hook, 0o755)
+    hook = harness.write_script(ctx, "noisy.sh", NOISY_SH % got)
     d, conf, url = start(ctx, extra="\n[alert noisy]\nexec = %s\nevents = threshold-reached\n"
                          "timeout = 20s\n" % hook)
     mark = len(ctx.log_text())

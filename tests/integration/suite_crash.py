@@ -216,10 +216,7 @@ def setup(ctx, extra=""):
     ctx.server = AltServer(FIXTURES).start()
     url = ctx.server.url("/page")
     out = os.path.join(ctx.dir, "deliveries")
-    hook = os.path.join(ctx.dir, "hook.sh")
-    with open(hook, "w") as f:
-        f.write(HOOK_SH % out)
-    os.chmod(hook, 0o755)
+    hook = harness.write_script(ctx, "hook.sh", HOOK_SH % out)
     conf = ctx.write_conf(url, ratd={"timeout": "3s"},
                           extra="\n[alert hook]\nexec = %s\ntimeout = 5s\n%s" % (hook, extra))
     return conf, out
