@@ -1061,8 +1061,11 @@ client_request(struct client *c, const char *line, size_t len)
 	if (i == sizeof(commands) / sizeof(commands[0]))
 		client_error(c, RATD_ERR_UNKNOWN_COMMAND, "unknown command \"%.*s\"",
 		    (int)utf8_cut(json_string_value(cmd), 64), json_string_value(cmd));
-	else
+	else {
+		log_debug("control: %s from uid %u, pid %d", commands[i].name,
+		    (unsigned)c->cred.uid, (int)c->cred.pid);
 		commands[i].fn(c, req);
+	}
 	json_decref(req);
 }
 

@@ -23,7 +23,8 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: ratd [-c FILE] [--once] [-n|--check-config] [-V|--version] [-h|--help]\n"
+	    "usage: ratd [-c FILE] [--once] [-n|--check-config] [-v|--verbose] [-V|--version]\n"
+	    "            [-h|--help]\n"
 	    "\n"
 	    "Tracks the ratification status of UN treaties and answers ratctl.\n"
 	    "\n"
@@ -32,6 +33,8 @@ usage(FILE *out)
 	    "                      and exit: 0 when every fetch succeeded, 1 otherwise\n"
 	    "  -n, --check-config  check the configuration, print each problem as\n"
 	    "                      FILE:LINE: message, exit 0 when valid, 1 otherwise\n"
+	    "  -v, --verbose       also log debug messages: each fetch started, each\n"
+	    "                      request served, each time files are published\n"
 	    "  -V, --version       print the version and exit\n"
 	    "  -h, --help          print this help and exit\n"
 	    "\n"
@@ -208,6 +211,7 @@ main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "once", no_argument, NULL, 'o' },
 		{ "check-config", no_argument, NULL, 'n' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -220,11 +224,12 @@ main(int argc, char **argv)
 	char err[SD_LISTEN_MAX_ERROR];
 	int ch, rc = 0;
 
-	while ((ch = getopt_long(argc, argv, "c:nVh", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:nvVh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
 		case 'o': once = true; break;
 		case 'n': check = true; break;
+		case 'v': log_set_level(LOG_LVL_DEBUG); break;
 		case 'V': printf("ratd %s\n", RATD_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;

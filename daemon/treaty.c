@@ -758,6 +758,8 @@ treaty_begin_fetch(struct treaty *t)
 	ev_timer_stop(t->core->loop, &t->timer);
 	t->next_fetch = 0;
 	treaty_touch(t);
+	log_debug("%s: fetching %s%s", t->conf->id, t->conf->url,
+	    req.etag != NULL || req.last_modified != NULL ? " (conditional)" : "");
 	if ((t->inflight = fetch_start(t->core->fetcher, &req, treaty_fetch_done, t)) == NULL) {
 		struct fetch_result r = { .retry_after = -1 };
 

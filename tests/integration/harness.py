@@ -195,19 +195,22 @@ def find_treaty(result, tid=TREATY):
 class Daemon:
     """One ratd process running in the foreground on a test's configuration."""
 
-    def __init__(self, ctx, conf):
+    def __init__(self, ctx, conf, args=()):
         self.ctx = ctx
         self.conf = conf
+        self.args = list(args)
         self.sock = ctx.sock
         self.proc = None
         self.ended_by_test = False      # SIGTERM/SIGKILL sent by the test itself
 
     def start(self, wait=True):
         log = open(self.ctx.log, "ab")
-        log.write(("--- ratd -c %s (%s)\n" % (self.conf, time.strftime("%H:%M:%S"))).encode())
+        argv = [RATD, "-c", self.conf] + self.args
+        log.write(("--- %s (%s)\n" % (" ".join(["ratd"] + argv[1:]),
+                                      time.strftime("%H:%M:%S"))).encode())
         log.flush()
         try:
-            self.proc = subprocess.Popen([RATD, "-c", self.conf], stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=log, cwd=self.ctx.dir,
                                          env=self.ctx.env)
         finally:
@@ -367,8 +370,8 @@ class Ctx:
 
     # processes
 
-    def daemon(self, conf, wait=True):
-        d = Daemon(self, conf)
+    def daemon(self, conf, wait=True, args=()):
+        d = Daemon(self, conf, args)
         self.daemons.append(d)
         return d.start(wait)
 

@@ -39,11 +39,12 @@ OTHER = "IV-13-copy"
 
 # --- helpers -------------------------------------------------------------------------
 
-def start(ctx, file="IV-13.2003-03-13.html", extra="", ratd=None):
-    """Serves file at /page, starts ratd with extra config, waits for the baseline."""
+def start(ctx, file="IV-13.2003-03-13.html", extra="", ratd=None, args=()):
+    """Serves file at /page, starts ratd with extra config (and args), waits for the
+    baseline."""
     url = ctx.serve(file=file)
     conf = ctx.write_conf(url, ratd=ratd, extra=extra)
-    d = ctx.daemon(conf)
+    d = ctx.daemon(conf, args=args)
     d.wait_state("ok")
     return d, conf, url
 
@@ -166,18 +167,6 @@ def watcher(ctx, *args):
     p = subprocess.Popen([harness.RATCTL, "-s", ctx.sock] + list(args), stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ctx.env)
     return p, Output(p)
-
-
-def unix_peers(path):
-    """Connected sockets bound to path (the daemon's accepted ones), from /proc/net/unix."""
-    n = 0
-    with open("/proc/net/unix") as f:
-        next(f)
-        for line in f:
-            parts = line.split()
-            if len(parts) >= 8 and parts[7] == path and parts[5] == "03":
-                n += 1
-    return n
 
 
 # --- 1. webhook ----------------------------------------------------------------------
@@ -539,15 +528,17 @@ def two_treaties(ctx):
 
 
 def test_watch_live(ctx):
-    d, conf, url = start(ctx, extra=two_treaties(ctx))
+    # -v: the log says when each watch request has been served.
+    d, conf, url = start(ctx, extra=two_treaties(ctx), args=("-v",))
     wait_for(lambda: d.status(OTHER)["source"].get("state") == "ok", 5,
              "%s's first fetch" % OTHER)
     procs = []
+    mark = len(ctx.log_text())
     try:
         for args in (("watch",), ("--json", "watch", TREATY), ("watch", OTHER)):
             procs.append(watcher(ctx, *args))
-        wait_for(lambda: unix_peers(ctx.sock) >= 3, 3, "three watchers connected")
-        time.sleep(0.3)
+        wait_for(lambda: log_since(ctx, mark).count("debug: control: watch from") >= 3, 5,
+                 "ratd to serve three watch requests")
         for p, _ in procs:
             if p.poll() is not None:
                 raise Fail("%s exited at once (%s): %r"
