@@ -632,6 +632,11 @@ def main(suite):
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("tests", nargs="*", help="run only these tests")
     args = ap.parse_args()
+    # The fixture servers are on 127.0.0.1: a proxy set for the machine must carry
+    # neither ratd's transfers (libcurl reads these) nor the tests' own.
+    for k in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        os.environ.pop(k, None)
+        os.environ.pop(k.upper(), None)
     RATD = os.path.abspath(os.path.join(args.build, "ratd"))
     RATCTL = os.path.abspath(os.path.join(args.build, "ratctl"))
     for p in (RATD, RATCTL):

@@ -42,12 +42,21 @@ mkdir -p "$tmp/www" "$tmp/seed" "$tmp/hook" && mkdir -m 0750 "$tmp/state" || exi
 cp tests/fixtures/IV-13.2003-03-13.html "$tmp/www/page.html"
 cp tests/fixtures/IV-13.xml "$tmp/www/IV-13.xml"
 cp data/IV-13.xml "$tmp/seed/IV-13-hole.xml"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
-print(s.getsockname()[1])')
 # The fixture server reads $tmp/www/NAME at each request: copying a file changes the page.
-python3 tests/integration/fixture_server.py --port "$port" --dir "$tmp/www" \
+# It binds a free port itself and says which ("serving FILE at URL ...").
+python3 tests/integration/fixture_server.py --port 0 --dir "$tmp/www" \
 	--file IV-13.xml >"$tmp/fixture.log" 2>&1 &
 fixture_pid=$!
+port=
+for _ in $(seq 100); do
+	port=$(sed -n 's|^serving .* at http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$tmp/fixture.log")
+	[ -n "$port" ] && break
+	sleep 0.05
+done
+if [ -z "$port" ]; then
+	echo "memcheck: the fixture server did not start: $(cat "$tmp/fixture.log")" >&2
+	exit 1
+fi
 
 cat >"$tmp/hook.sh" <<EOF
 #!/bin/sh

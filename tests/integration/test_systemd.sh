@@ -149,18 +149,20 @@ def start(listen, notify, extra_env=()):
     log = open(tmp + "/ratd.log", "w")
     p = subprocess.Popen(args + [ratd, "-c", tmp + "/ratd.conf"], stdout=log,
                          stderr=subprocess.STDOUT, env={"PATH": os.environ["PATH"]})
-    deadline = time.time() + 5
-    while not all(os.path.exists(path) for path in listen) and time.time() < deadline:
+    deadline = time.monotonic() + 5
+    while not all(os.path.exists(path) for path in listen) and time.monotonic() < deadline:
         time.sleep(0.02)
+    check(all(os.path.exists(path) for path in listen),
+          "systemd-socket-activate listening on %s within 5 s" % ", ".join(listen))
     return p
 
 
 def messages(ns, seconds, *until):
     """Notification datagrams until each regex of until has matched one, or time is up."""
     got, left = [], list(until)
-    deadline = time.time() + seconds
-    while left and time.time() < deadline:
-        ns.settimeout(max(0.01, deadline - time.time()))
+    deadline = time.monotonic() + seconds
+    while left and time.monotonic() < deadline:
+        ns.settimeout(max(0.01, deadline - time.monotonic()))
         try:
             m = ns.recv(4096).decode()
         except socket.timeout:

@@ -186,8 +186,17 @@ helpers_setenv(const char *name, const char *value)
 int
 helpers_run_with_curl(const char *group, const struct CMUnitTest *tests, size_t n)
 {
+	static const char *const proxies[] = {
+		"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+		"ALL_PROXY", "no_proxy", "NO_PROXY",
+	};
+	size_t i;
 	int rc;
 
+	/* The tests' servers are on 127.0.0.1: a proxy set for the machine must not carry
+	 * their transfers (libcurl reads these variables). */
+	for (i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++)
+		unsetenv(proxies[i]);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	rc = _cmocka_run_group_tests(group, tests, n, NULL, NULL);
 	curl_global_cleanup();

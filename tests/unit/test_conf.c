@@ -1496,7 +1496,11 @@ test_day_zone(void **state)
 	char msg[256];
 	time_t winter = 1736139600;   /* 2025-01-06T05:00:00Z, 00:00 in New York */
 	time_t summer = 1751256000;   /* 2025-06-30T04:00:00Z, 00:00 in New York */
+	const char *tz = getenv("TZ");
+	char *saved = tz != NULL ? strdup(tz) : NULL;
 
+	/* Whatever the environment running the test says. */
+	assert_int_equal(unsetenv("TZ"), 0);
 	assert_int_equal(zone_load(&z, "America/New_York", winter - 86400 * 5, msg,
 	    sizeof(msg)), 0);
 	assert_int_equal(zone_day(&z, winter - 1), date_from_ymd(2025, 1, 5));
@@ -1508,9 +1512,19 @@ test_day_zone(void **state)
 	assert_int_equal(zone_next_midnight(&z, summer - 10), summer);
 	/* 9 March 2025 has 23 hours in New York: the next day starts at 04:00 UTC. */
 	assert_int_equal(zone_next_midnight(&z, 1741496400), 1741579200);
-	/* The process's own zone is left as it was. */
+	/* The process's own zone is left as it was: unset, or set to another zone. */
 	assert_null(getenv("TZ"));
 	zone_free(&z);
+	assert_int_equal(setenv("TZ", "Asia/Tokyo", 1), 0);
+	assert_int_equal(zone_load(&z, "America/New_York", winter, msg, sizeof(msg)), 0);
+	assert_int_equal(zone_day(&z, winter), date_from_ymd(2025, 1, 6));
+	assert_string_equal(getenv("TZ"), "Asia/Tokyo");
+	zone_free(&z);
+	if (saved != NULL)
+		setenv("TZ", saved, 1);
+	else
+		unsetenv("TZ");
+	free(saved);
 	/* A bad name is quoted back cut between characters: 63 bytes, then "é" across the
 	 * 64-byte bound. */
 	assert_int_equal(zone_load(&z, "Europe/Xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"

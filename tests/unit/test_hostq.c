@@ -32,17 +32,36 @@ job_go(struct hostq_item *it)
 	order[norder++] = j->id;
 }
 
-/* Runs the loop until n jobs have gone or the seconds pass. */
+static void
+deadline_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	ev_break(l, EVBREAK_ONE);
+}
+
+/*
+ * Runs the loop until n jobs have gone or the seconds pass. The deadline is a timer of
+ * its own: a queue's longer timer (a host held for a minute) would otherwise keep one
+ * turn of the loop waiting past it.
+ */
 static void
 run_until(int n, double seconds)
 {
-	ev_tstamp end;
+	ev_timer deadline;
 
 	ev_now_update(loop);
-	end = ev_now(loop) + seconds;
-	while (norder < n && ev_now(loop) < end)
+	ev_timer_init(&deadline, deadline_cb, seconds, 0.);
+	ev_timer_start(loop, &deadline);
+	while (norder < n && ev_is_active(&deadline))
 		ev_run(loop, EVRUN_ONCE);
+	ev_timer_stop(loop, &deadline);
 }
+
+/* How long a job that must go may take (run_until returns as soon as it has gone), and
+ * how long one that must not go is given to show it would. */
+#define GOES_WITHIN 5.0
+#define STAYS_FOR 0.2
 
 static void
 jobs_enter(struct hostq *q, struct job *j, int n, const char *host)
@@ -91,23 +110,23 @@ test_concurrency_first_come_first_served(void **state)
 	hostq_set_limits(q, 2, 0);
 	jobs_enter(q, j, NITEMS, "treaties.un.org");
 	assert_int_equal(norder, 0);           /* never from inside hostq_enter */
-	run_until(3, 0.2);
+	run_until(3, STAYS_FOR);
 	assert_int_equal(norder, 2);
 	assert_int_equal(order[0], 0);
 	assert_int_equal(order[1], 1);
 	assert_int_equal(hostq_waiting(q), 4);
 	hostq_leave(&j[1].it);
-	run_until(3, 0.2);
+	run_until(3, GOES_WITHIN);
 	assert_int_equal(norder, 3);
 	assert_int_equal(order[2], 2);
 	/* A waiting one that leaves loses its place: 4 is next after 2. */
 	hostq_leave(&j[3].it);
 	hostq_leave(&j[0].it);
-	run_until(4, 0.2);
+	run_until(4, GOES_WITHIN);
 	assert_int_equal(order[3], 4);
 	hostq_leave(&j[2].it);
 	hostq_leave(&j[4].it);
-	run_until(5, 0.2);
+	run_until(5, GOES_WITHIN);
 	assert_int_equal(order[4], 5);
 	hostq_leave(&j[5].it);
 	hostq_free(q);
@@ -123,11 +142,11 @@ test_hosts_apart(void **state)
 	hostq_set_limits(q, 1, 0);
 	jobs_enter(q, a, 2, "treaties.un.org");
 	jobs_enter(q, b, 1, "example.org");
-	run_until(3, 0.2);
+	run_until(3, STAYS_FOR);
 	assert_int_equal(norder, 2);           /* a[0] and b[0]; a[1] waits for a[0] */
 	assert_true(a[0].went > 0 && b[0].went > 0 && a[1].went == 0);
 	hostq_leave(&a[0].it);
-	run_until(3, 0.2);
+	run_until(3, GOES_WITHIN);
 	assert_true(a[1].went > 0);
 	hostq_leave(&a[1].it);
 	hostq_leave(&b[0].it);
@@ -143,7 +162,7 @@ test_spacing(void **state)
 
 	hostq_set_limits(q, 3, 0.2);
 	jobs_enter(q, j, 3, "TREATIES.UN.ORG");
-	run_until(3, 2);
+	run_until(3, GOES_WITHIN);
 	assert_int_equal(norder, 3);
 	assert_true(j[1].went - j[0].went >= 0.19);
 	assert_true(j[2].went - j[1].went >= 0.19);
@@ -160,23 +179,23 @@ test_hold_spares_only_the_asked(void **state)
 
 	hostq_set_limits(q, 2, 0);
 	jobs_enter(q, j, 1, "h");
-	run_until(1, 0.2);
+	run_until(1, GOES_WITHIN);
 	hostq_hold(&j[0].it, 60);
 	hostq_leave(&j[0].it);
 	jobs_enter(q, &j[1], 2, "h");
-	run_until(2, 0.3);
+	run_until(2, STAYS_FOR);
 	assert_int_equal(norder, 1);           /* held */
 	memset(&asked, 0, sizeof(asked));
 	asked.id = 9;
 	asked.it.asked = true;
 	assert_int_equal(hostq_enter(q, &asked.it, "h", job_go), 0);
-	run_until(2, 0.3);
+	run_until(2, GOES_WITHIN);
 	assert_int_equal(norder, 2);
 	assert_int_equal(order[1], 9);
 	assert_int_equal(hostq_waiting(q), 2);
 	/* A waiting one that someone now waits for goes too, ahead of the other. */
 	hostq_ask(&j[2].it);
-	run_until(3, 0.3);
+	run_until(3, GOES_WITHIN);
 	assert_int_equal(norder, 3);
 	assert_int_equal(order[2], 1);         /* j[2]'s id: jobs_enter numbered it 1 */
 	assert_int_equal(hostq_waiting(q), 1);
