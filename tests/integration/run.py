@@ -527,6 +527,21 @@ def test_ratctl_errors(ctx):
     missing = [c for c in COMMANDS if not re.search(r"\b%s\b" % c, out + err)]
     check(not missing, "ratctl --help does not list %s:\n%s" % (missing, out + err))
 
+    # An argument quoted back past the message's 1,024 bytes is cut between characters:
+    # "x" then 600 two-byte "é" puts the bound inside one of them.
+    long_arg = "x" + "\u00e9" * 600
+    for args, stream, rc_want in (([long_arg], "stderr", 2),
+                                  (["check", "-t", long_arg], "stdout", 3)):
+        what = "ratctl %s..." % " ".join(args)[:16]
+        p = ctx.run([harness.RATCTL, "-s", ctx.sock] + args, 10)
+        eq(p.returncode, rc_want, "%s exit status" % what)
+        try:
+            text = getattr(p, stream).decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise Fail("%s wrote a cut character on %s: %s" % (what, stream, e))
+        check("x\u00e9\u00e9" in text, "%s does not quote the argument: %r"
+              % (what, short(text)))
+
     d, st = start_ok(ctx)
     rc, out, err, _ = ctx.ratctl("bogus")
     eq(rc, 2, "ratctl bogus exit status (out %r, err %r)" % (out, err))
