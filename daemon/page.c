@@ -86,7 +86,7 @@ page_row_open(FILE *out, const char *head)
 }
 
 static void
-page_head(FILE *out, const json_t *views, const char *today)
+page_head(FILE *out, const json_t *views, const char *today, const char *zone)
 {
 	const json_t *v;
 	size_t i;
@@ -107,7 +107,9 @@ page_head(FILE *out, const json_t *views, const char *today)
 	fputs("</style>\n</head>\n<body>\n<header>\n<h1>Treaty status</h1>\n"
 	    "<p class=\"note\">Figures as of ", out);
 	page_date(out, today);
-	fputs(" (UTC), computed by ratd from the depositary's pages in the United Nations "
+	fputs(" (", out);
+	page_esc(out, zone != NULL ? zone : "UTC");
+	fputs("), computed by ratd from the depositary's pages in the United Nations "
 	    "Treaty Collection. <a href=\"feed.atom\">Subscribe to the events (Atom)</a>.</p>\n"
 	    "</header>\n", out);
 	if (json_array_size(views) < 2)
@@ -380,17 +382,23 @@ page_section(FILE *out, const json_t *view, bool summary)
 }
 
 void
-page_write(FILE *out, const json_t *views, const char *today, bool summary)
+page_write(FILE *out, const json_t *views, const char *today, const char *zone,
+    bool summary)
 {
 	const json_t *v;
 	size_t i;
 
-	page_head(out, views, today);
+	page_head(out, views, today, zone);
 	fputs("<main>\n", out);
 	json_array_foreach(views, i, v)
 		page_section(out, v, summary);
-	fputs("</main>\n<footer class=\"note\">\n<p>Written by ratd " RATD_VERSION
-	    ". Dates are UTC. Counted instruments follow each treaty's own rule of entry "
-	    "into force; the depositary's page is the authority.</p>\n</footer>\n"
-	    "</body>\n</html>\n", out);
+	fputs("</main>\n<footer class=\"note\">\n<p>Written by ratd " RATD_VERSION ". ", out);
+	if (zone != NULL) {
+		fputs("Days are those of ", out);
+		page_esc(out, zone);
+		fputs("; times are UTC. ", out);
+	} else
+		fputs("Dates are UTC. ", out);
+	fputs("Counted instruments follow each treaty's own rule of entry into force; the "
+	    "depositary's page is the authority.</p>\n</footer>\n</body>\n</html>\n", out);
 }

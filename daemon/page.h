@@ -15,9 +15,10 @@
  * with the figures, the chart inline, the latest events, the source's health and the
  * participants. Self-contained HTML5: inline CSS and SVG, no script, no outside
  * resource; everything from a page or the configuration is escaped. today:
- * "YYYY-MM-DD", the date the figures are evaluated at. summary: each section leaves
- * the participants out and links to the treaty's own page, ID.html, instead (an index
- * of many treaties stays short). */
-void page_write(FILE *out, const json_t *views, const char *today, bool summary);
+ * "YYYY-MM-DD", the date the figures are evaluated at, a day of zone (day_zone's IANA
+ * name, NULL for UTC). summary: each section leaves the participants out and links to
+ * the treaty's own page, ID.html, instead (an index of many treaties stays short). */
+void page_write(FILE *out, const json_t *views, const char *today, const char *zone,
+    bool summary);
 
 #endif

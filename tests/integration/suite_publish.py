@@ -9,6 +9,7 @@ python3-html5lib, xmllint (libxml2-utils) and headless chromium (`make deps` ins
 them all; run with /usr/bin/python3, which has the python3-* packages). A test skips,
 saying why, only where chromium cannot start at all. Loopback only; bounded waits.
 """
+import datetime
 import hashlib
 import os
 import re
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import time
 import zlib
+import zoneinfo
 
 import harness
 from harness import TREATY, Fail, check, eq, history, short, wait_for
@@ -215,6 +217,25 @@ def test_files_after_first_fetch(ctx):
         raise Fail("html5lib (strict) refuses %s.html: %s" % (TREATY, e))
     for needle in ("Participants (", "<th scope=\"row\">El Salvador</th>", "2003-03-13"):
         check(needle in own, "%s.html lacks %r" % (TREATY, needle))
+
+
+def test_day_zone_today(ctx):
+    # A zone whose day is not UTC's now, and at least an hour from its next midnight:
+    # UTC-12 before 11:00 UTC (its day ends at 12:00 UTC), UTC+14 from then on (its day
+    # ended at 10:00 UTC).
+    zone = "Etc/GMT+12" if datetime.datetime.now(datetime.timezone.utc).hour < 11 \
+        else "Pacific/Kiritimati"
+    today = datetime.datetime.now(zoneinfo.ZoneInfo(zone)).date().isoformat()
+    utc_today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    check(today != utc_today, "test setup: %s's day is UTC's (%s)" % (zone, today))
+    start(ctx, ratd={"day_zone": zone})
+    want = 'Figures as of <time datetime="%s">%s</time> (%s)' % (today, today, zone)
+    for name in ("index.html", TREATY + ".html"):
+        html = read(ctx, name).decode()
+        check(want in html, "%s does not say %r: %r" % (
+            name, want, short(html[html.find("Figures as of"):], 200)))
+        check("Days are those of %s; times are UTC." % zone in html,
+              "%s's footer does not name the zone" % name)
 
 
 def test_long_index_links_treaty_pages(ctx):

@@ -215,12 +215,20 @@ test_page_escapes(void **state)
 	    "events");
 	char *out = NULL;
 
-	CAPTURE(out, page_write(f, views, "2024-01-01", false));
+	CAPTURE(out, page_write(f, views, "2024-01-01", NULL, false));
 	assert_int_equal(strncmp(out, "<!DOCTYPE html>\n<html lang=\"en\">", 32), 0);
 	assert_null(strstr(out, "<script"));
 	helpers_contains(out, "&lt;script&gt;alert(1)&lt;/script&gt;",
 	    "href=\"https://h/?a=1&amp;b=&quot;2&quot;\"", "HTTP 503 &lt;oops&gt;",
-	    "<span class=\"big\">3</span> of 5", "</html>\n", NULL);
+	    "<span class=\"big\">3</span> of 5", "</html>\n",
+	    "Figures as of <time datetime=\"2024-01-01\">2024-01-01</time> (UTC)",
+	    "Dates are UTC.", NULL);
+	free(out);
+	/* With day_zone, today is a day of that zone and the page says so. */
+	CAPTURE(out, page_write(f, views, "2024-01-01", "America/New_York", false));
+	helpers_contains(out, "<time datetime=\"2024-01-01\">2024-01-01</time> "
+	    "(America/New_York)", "Days are those of America/New_York; times are UTC.", NULL);
+	helpers_lacks(out, "(UTC)", "Dates are UTC", NULL);
 	free(out);
 	json_decref(views);
 }
