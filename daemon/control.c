@@ -1037,6 +1037,14 @@ static const struct {
 	{ "metrics", cmd_metrics },
 };
 
+/* With -v, what a client asked (a command's name; nothing the client wrote) and who. */
+static void
+client_debug(const struct client *c, const char *what)
+{
+	log_debug("control: %s from uid %u, pid %d", what, (unsigned)c->cred.uid,
+	    (int)c->cred.pid);
+}
+
 static void
 client_request(struct client *c, const char *line, size_t len)
 {
@@ -1045,11 +1053,13 @@ client_request(struct client *c, const char *line, size_t len)
 	size_t i;
 
 	if ((req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+		client_debug(c, "a bad request");
 		client_error(c, RATD_ERR_BAD_REQUEST, "invalid JSON: %s", jerr.text);
 		return;
 	}
 	cmd = json_object_get(req, "cmd");
 	if (!json_is_object(req) || !json_is_string(cmd)) {
+		client_debug(c, "a bad request");
 		client_error(c, RATD_ERR_BAD_REQUEST,
 		    "a request is a JSON object with a \"cmd\" string");
 		json_decref(req);
@@ -1058,12 +1068,12 @@ client_request(struct client *c, const char *line, size_t len)
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(commands[i].name, json_string_value(cmd)) == 0)
 			break;
-	if (i == sizeof(commands) / sizeof(commands[0]))
+	if (i == sizeof(commands) / sizeof(commands[0])) {
+		client_debug(c, "an unknown command");
 		client_error(c, RATD_ERR_UNKNOWN_COMMAND, "unknown command \"%.*s\"",
 		    (int)utf8_cut(json_string_value(cmd), 64), json_string_value(cmd));
-	else {
-		log_debug("control: %s from uid %u, pid %d", commands[i].name,
-		    (unsigned)c->cred.uid, (int)c->cred.pid);
+	} else {
+		client_debug(c, commands[i].name);
 		commands[i].fn(c, req);
 	}
 	json_decref(req);

@@ -16,7 +16,7 @@
  * participants. Self-contained HTML5: inline CSS and SVG, no script, no outside
  * resource; everything from a page or the configuration is escaped. today:
  * "YYYY-MM-DD", the date the figures are evaluated at, a day of zone (day_zone's IANA
- * name, NULL for UTC). summary: each section leaves the participants out and links to
+ * name, NULL when days are UTC's). summary: each section leaves the participants out and links to
  * the treaty's own page, ID.html, instead (an index of many treaties stays short). */
 void page_write(FILE *out, const json_t *views, const char *today, const char *zone,
     bool summary);

@@ -20,6 +20,7 @@
 #include "svg.h"
 #include "status.h"
 #include "treaty.h"
+#include "zone.h"
 
 struct publish {
 	struct core *core;
@@ -285,8 +286,8 @@ publish_treaty(struct publish *p, const struct treaty *t, const json_t *view, da
 		return -1;
 	}
 	if (publish_open(&b) != NULL)
-		page_write(b.f, one, date_format_iso(today, iso), p->core->conf->day_zone.name,
-		    false);
+		page_write(b.f, one, date_format_iso(today, iso),
+		    zone_label(&p->core->conf->day_zone), false);
 	json_decref(one);
 	rc |= publish_close(p, &b, name, err, errlen);
 	return rc;
@@ -353,8 +354,8 @@ publish_all(struct publish *p, day_t today, char *err, size_t errlen)
 		rc = -1;
 	/* The page last: what it links to is already there when it shows the news. */
 	if (publish_open(&b) != NULL)
-		page_write(b.f, views, date_format_iso(today, iso), p->core->conf->day_zone.name,
-		    json_array_size(views) > PAGE_FULL_MAX);
+		page_write(b.f, views, date_format_iso(today, iso),
+		    zone_label(&p->core->conf->day_zone), json_array_size(views) > PAGE_FULL_MAX);
 	if (publish_close(p, &b, "index.html", rc < 0 ? e2 : err, rc < 0 ? sizeof(e2) :
 	    errlen) < 0)
 		rc = -1;

@@ -174,6 +174,14 @@ zone_offset(const struct zone *z, time_t t)
 	return z->off[lo];
 }
 
+const char *
+zone_label(const struct zone *z)
+{
+	if (z->name == NULL || strcmp(z->name, "UTC") == 0 || strcmp(z->name, "Etc/UTC") == 0)
+		return NULL;
+	return z->name;
+}
+
 day_t
 zone_day(const struct zone *z, time_t t)
 {

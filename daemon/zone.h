@@ -11,7 +11,7 @@
 
 /* UTC offsets from each change on: off[i] holds from at[i] until at[i + 1]. */
 struct zone {
-	char *name;       /* "America/New_York"; NULL for UTC */
+	char *name;       /* "America/New_York", "UTC"; NULL when no zone was named */
 	time_t *at;
 	int32_t *off;     /* seconds east of UTC */
 	size_t n;
@@ -27,6 +27,8 @@ int zone_load(struct zone *z, const char *name, time_t from, char *err, size_t e
 /* The calendar date at t in z (UTC for an empty zone); beyond the computed span the
  * last offset holds. */
 day_t zone_day(const struct zone *z, time_t t);
+/* z's name for people, NULL when its days are UTC's (no zone named, UTC or Etc/UTC). */
+const char *zone_label(const struct zone *z);
 /* The first 00:00 in z strictly after t. */
 time_t zone_next_midnight(const struct zone *z, time_t t);
 void zone_free(struct zone *z);

@@ -42,6 +42,9 @@ mkdir -p "$tmp/www" "$tmp/seed" "$tmp/hook" && mkdir -m 0750 "$tmp/state" || exi
 cp tests/fixtures/IV-13.2003-03-13.html "$tmp/www/page.html"
 cp tests/fixtures/IV-13.xml "$tmp/www/IV-13.xml"
 cp data/IV-13.xml "$tmp/seed/IV-13-hole.xml"
+# The fixture server is on 127.0.0.1: a proxy set for the machine must not carry ratd's
+# transfers to it (libcurl reads these variables).
+unset http_proxy HTTP_PROXY https_proxy HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
 # The fixture server reads $tmp/www/NAME at each request: copying a file changes the page.
 # It binds a free port itself and says which ("serving FILE at URL ...").
 python3 tests/integration/fixture_server.py --port 0 --dir "$tmp/www" \

@@ -26,8 +26,8 @@ import threading
 import time
 
 import harness
-from harness import (DELIVERY_WAIT, TREATY, Fail, check, delivered, eq, exec_sink, history,
-                     parse_time, posts, result_of, short, wait_for)
+from harness import (DELIVERY_WAIT, TREATY, Fail, check, delivered, eq, error_code, exec_sink,
+                     history, parse_time, posts, result_of, short, wait_for)
 
 sys.path.insert(0, os.path.join(harness.HERE, "alerts"))
 from smtp_sink import SmtpSink  # noqa: E402
@@ -472,6 +472,8 @@ def test_source_failing_once(ctx):
     # ratd's clock, not the test's: time() may lag the test's clock by a tick and fall in
     # the second before it.
     first_failure = d.status()["source"].get("last_attempt")
+    # The next failures in a later second: since must be the first one's time, not theirs.
+    time.sleep(1.1)
     fail_fetches(ctx, 4, "outage 1")
     evs = history(d)
     eq([e["type"] for e in evs], ["source-failing"], "events after five failed fetches")
@@ -539,6 +541,11 @@ def test_watch_live(ctx):
             procs.append(watcher(ctx, *args))
         wait_for(lambda: log_since(ctx, mark).count("debug: control: watch from") >= 3, 5,
                  "ratd to serve three watch requests")
+        # What a client sent is never quoted in those lines, a bad request included.
+        eq(error_code(d.request({"cmd": "frob\nnicate"})), "unknown-command", "an unknown command")
+        wait_for(lambda: "debug: control: an unknown command from uid %d" % os.getuid()
+                 in log_since(ctx, mark), 5, "the debug line of an unknown command")
+        check("nicate" not in log_since(ctx, mark), "the log quotes what the client sent")
         for p, _ in procs:
             if p.poll() is not None:
                 raise Fail("%s exited at once (%s): %r"

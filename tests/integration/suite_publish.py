@@ -223,10 +223,10 @@ def test_day_zone_today(ctx):
     # A zone whose day is not UTC's now, and at least an hour from its next midnight:
     # UTC-12 before 11:00 UTC (its day ends at 12:00 UTC), UTC+14 from then on (its day
     # ended at 10:00 UTC).
-    zone = "Etc/GMT+12" if datetime.datetime.now(datetime.timezone.utc).hour < 11 \
-        else "Pacific/Kiritimati"
-    today = datetime.datetime.now(zoneinfo.ZoneInfo(zone)).date().isoformat()
-    utc_today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    zone = "Etc/GMT+12" if now.hour < 11 else "Pacific/Kiritimati"
+    today = now.astimezone(zoneinfo.ZoneInfo(zone)).date().isoformat()
+    utc_today = now.date().isoformat()
     check(today != utc_today, "test setup: %s's day is UTC's (%s)" % (zone, today))
     start(ctx, ratd={"day_zone": zone})
     want = 'Figures as of <time datetime="%s">%s</time> (%s)' % (today, today, zone)

@@ -1524,6 +1524,7 @@ test_day_zone(void **state)
 		setenv("TZ", saved, 1);
 	else
 		unsetenv("TZ");
+	tzset();
 	free(saved);
 	/* A bad name is quoted back cut between characters: 63 bytes, then "é" across the
 	 * 64-byte bound. */
@@ -1534,11 +1535,17 @@ test_day_zone(void **state)
 
 	assert_loads("[ratd]\nday_zone = America/New_York\n" MINIMAL, &c);
 	assert_string_equal(c.day_zone.name, "America/New_York");
+	assert_string_equal(zone_label(&c.day_zone), "America/New_York");
 	assert_true(c.day_zone.n > 1);
+	conf_free(&c);
+	/* Named UTC, days are UTC's: what the published pages call plain UTC. */
+	assert_loads("[ratd]\nday_zone = Etc/UTC\n" MINIMAL, &c);
+	assert_null(zone_label(&c.day_zone));
 	conf_free(&c);
 
 	/* The default: UTC days. */
 	assert_loads(MINIMAL, &c);
+	assert_null(zone_label(&c.day_zone));
 	assert_int_equal(zone_day(&c.day_zone, winter - 1), date_from_ymd(2025, 1, 6));
 	assert_int_equal(zone_next_midnight(&c.day_zone, winter), 1736208000);
 	conf_free(&c);

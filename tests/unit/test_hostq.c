@@ -110,6 +110,7 @@ test_concurrency_first_come_first_served(void **state)
 	hostq_set_limits(q, 2, 0);
 	jobs_enter(q, j, NITEMS, "treaties.un.org");
 	assert_int_equal(norder, 0);           /* never from inside hostq_enter */
+	run_until(2, GOES_WITHIN);             /* one a turn of the loop */
 	run_until(3, STAYS_FOR);
 	assert_int_equal(norder, 2);
 	assert_int_equal(order[0], 0);
