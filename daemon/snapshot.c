@@ -305,6 +305,16 @@ snapshot_put_date(FILE *out, day_t day)
 		fprintf(out, "\"%s\"", date_format_iso(day, iso));
 }
 
+/* A count the page states, null when it states none (-1). */
+static void
+snapshot_put_count(FILE *out, int n)
+{
+	if (n >= 0)
+		fprintf(out, "%d", n);
+	else
+		fputs("null", out);
+}
+
 static void
 snapshot_put_action(FILE *out, struct action a)
 {
@@ -363,15 +373,9 @@ snapshot_write_json(FILE *out, const struct snapshot *s)
 		snapshot_put_participant(out, &s->v[i]);
 	}
 	fputs("],\"stated_parties\":", out);
-	if (s->stated_parties >= 0)
-		fprintf(out, "%d", s->stated_parties);
-	else
-		fputs("null", out);
+	snapshot_put_count(out, s->stated_parties);
 	fputs(",\"stated_signatories\":", out);
-	if (s->stated_signatories >= 0)
-		fprintf(out, "%d", s->stated_signatories);
-	else
-		fputs("null", out);
+	snapshot_put_count(out, s->stated_signatories);
 	fputs(",\"stated_eif\":", out);
 	snapshot_put_text(out, s->stated_eif);
 	fputs(",\"stated_eif_date\":", out);
@@ -389,7 +393,6 @@ snapshot_to_json(const struct snapshot *s)
 	size_t len = 0;
 	json_t *j = NULL;
 	FILE *f = open_memstream(&text, &len);
-
 	int rc;
 
 	if (f == NULL)

@@ -10,7 +10,6 @@ them all; run with /usr/bin/python3, which has the python3-* packages). A test s
 saying why, only where chromium cannot start at all. Loopback only; bounded waits.
 """
 import datetime
-import hashlib
 import os
 import re
 import shutil

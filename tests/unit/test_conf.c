@@ -1520,10 +1520,7 @@ test_day_zone(void **state)
 	assert_int_equal(zone_day(&z, winter), date_from_ymd(2025, 1, 6));
 	assert_string_equal(getenv("TZ"), "Asia/Tokyo");
 	zone_free(&z);
-	if (saved != NULL)
-		setenv("TZ", saved, 1);
-	else
-		unsetenv("TZ");
+	helpers_setenv("TZ", saved);
 	tzset();
 	free(saved);
 	/* A bad name is quoted back cut between characters: 63 bytes, then "é" across the
